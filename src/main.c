@@ -1,0 +1,235 @@
+/*
+ * l7knockknock: relay every connection to the normal backend, except one
+ * whose first bytes are the knock, which goes to the hidden backend.
+ *
+ * main: parse and validate -> read the knock file -> resolve backends ->
+ * bind listeners -> epoll, signalfd, connection slots -> sandbox_enter()
+ * -> relay_run().  Nothing after sandbox_enter() touches the file system.
+ */
+#include <errno.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/resource.h>
+#include <sys/signalfd.h>
+#include <sysexits.h>
+#include <unistd.h>
+
+#include "conf.h"
+#include "knock.h"
+#include "knockfile.h"
+#include "log.h"
+#include "net.h"
+#include "relay.h"
+#include "sandbox.h"
+
+/* Descriptors kept aside for stdio, listeners and the like. */
+#define FD_RESERVE	16
+
+/* Default cap on connection slots. */
+#define MAX_CONNS_DEFAULT_CAP	65536
+
+/* The process's resources, made before the sandbox. */
+struct setup {
+	struct conf conf;
+	struct net_addr normal, hidden;
+	int listen_fds[CONF_LISTEN_MAX];
+	size_t nlisten;
+	int epoll_fd;
+	int signal_fd;
+	uint16_t ports[2];
+	struct relay_conf rconf;
+};
+
+/* Raise RLIMIT_NOFILE to its hard limit; return the limit. */
+static rlim_t
+main_nofile(void)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl))
+		return (1024);
+	if (rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		if (setrlimit(RLIMIT_NOFILE, &rl))
+			log_errno(LOG_WARN, "cannot raise RLIMIT_NOFILE");
+		(void)getrlimit(RLIMIT_NOFILE, &rl);
+	}
+	return (rl.rlim_cur);
+}
+
+/* Size the slots and the pipe pool from the descriptor limit. */
+static void
+main_limits(struct setup * S)
+{
+	rlim_t nofile = main_nofile();
+	size_t avail, pipes, conns;
+
+	avail = (nofile > FD_RESERVE + S->nlisten + RELAY_FDS_PER_CONN) ?
+	    (size_t)nofile - FD_RESERVE - S->nlisten : RELAY_FDS_PER_CONN;
+	pipes = avail / 16;
+	if (pipes > 64)
+		pipes = 64;
+	conns = (avail - 2 * pipes) / RELAY_FDS_PER_CONN;
+	if (conns > MAX_CONNS_DEFAULT_CAP)
+		conns = MAX_CONNS_DEFAULT_CAP;
+	if (conns == 0)
+		conns = 1;
+	if (S->conf.max_conns != 0) {
+		if (S->conf.max_conns > conns)
+			log_warn("--max-conns %lu may exceed the descriptor "
+			    "limit of %llu (%d per connection)",
+			    S->conf.max_conns, (unsigned long long)nofile,
+			    RELAY_FDS_PER_CONN);
+		conns = S->conf.max_conns;
+	}
+	S->rconf.max_conns = conns;
+	S->rconf.max_pipes = pipes;
+}
+
+/* Bind every listener; return 0 or -1 (reported). */
+static int
+main_listen(struct setup * S)
+{
+	char str[NET_ADDRSTR_MAX];
+	size_t i;
+
+	for (i = 0; i < S->conf.nlisten; i++) {
+		if ((S->listen_fds[i] = net_listen(&S->conf.listen[i], 0)) == -1)
+			return (-1);
+		S->nlisten++;
+		log_info("listening on %s", net_format(
+		    (struct sockaddr *)&S->conf.listen[i].ss, str, sizeof(str)));
+	}
+	return (0);
+}
+
+/* SIGPIPE ignored; SIGTERM and SIGINT delivered through a signalfd. */
+static int
+main_signals(void)
+{
+	sigset_t set;
+	int fd;
+
+	if (signal(SIGPIPE, SIG_IGN) == SIG_ERR)
+		goto err0;
+	sigemptyset(&set);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	if (sigprocmask(SIG_BLOCK, &set, NULL))
+		goto err0;
+	if ((fd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC)) == -1)
+		goto err0;
+
+	/* Success! */
+	return (fd);
+
+err0:
+	/* Failure! */
+	log_errp("cannot set up signal handling");
+	return (-1);
+}
+
+/* Log the start-up summary: never the knock itself. */
+static void
+main_summary(const struct setup * S)
+{
+	char n[NET_ADDRSTR_MAX], h[NET_ADDRSTR_MAX];
+
+	log_info("normal backend %s, hidden backend %s, knock of %zu bytes",
+	    net_format((const struct sockaddr *)&S->normal.ss, n, sizeof(n)),
+	    net_format((const struct sockaddr *)&S->hidden.ss, h, sizeof(h)),
+	    S->conf.knock.len);
+	log_info("timeouts: knock %llu ms, connect %llu ms, idle %llu ms; "
+	    "%zu connection slots", (unsigned long long)S->conf.knock_ms,
+	    (unsigned long long)S->conf.connect_ms,
+	    (unsigned long long)S->conf.idle_ms, S->rconf.max_conns);
+}
+
+/* Fill in the relay's and the sandbox's view of the set-up. */
+static void
+main_confs(struct setup * S, struct sandbox_conf * SB)
+{
+
+	S->ports[0] = net_port((struct sockaddr *)&S->normal.ss);
+	S->ports[1] = net_port((struct sockaddr *)&S->hidden.ss);
+	S->rconf.listen_fds = S->listen_fds;
+	S->rconf.nlisten = S->nlisten;
+	S->rconf.epoll_fd = S->epoll_fd;
+	S->rconf.signal_fd = S->signal_fd;
+	S->rconf.normal = &S->normal;
+	S->rconf.hidden = &S->hidden;
+	S->rconf.knock = &S->conf.knock;
+	S->rconf.idle_ms = S->conf.idle_ms;
+	S->rconf.knock_ms = S->conf.knock_ms;
+	S->rconf.connect_ms = S->conf.connect_ms;
+
+	memset(SB, 0, sizeof(*SB));
+	SB->chroot_dir = S->conf.chroot_dir;
+	SB->user = S->conf.user;
+	SB->listen_fds = S->listen_fds;
+	SB->nlisten = S->nlisten;
+	SB->epoll_fd = S->epoll_fd;
+	SB->signal_fd = S->signal_fd;
+	SB->connect_ports = S->ports;
+	SB->nports = 2;
+}
+
+int
+main(int argc, char * argv[])
+{
+	static struct setup S;
+	struct sandbox_conf SB;
+	struct relay * R;
+	int rc;
+
+	/* Parse and validate; the knock is wiped from argv here. */
+	if ((rc = conf_parse(&S.conf, argc, argv)) == CONF_DONE)
+		exit(0);
+	if (rc != CONF_RUN)
+		exit(EX_USAGE);
+	log_setlevel(S.conf.loglevel);
+
+	/* Read the secret. */
+	if (S.conf.knock_file != NULL &&
+	    knockfile_read(S.conf.knock_file, &S.conf.knock))
+		exit(EX_NOINPUT);
+	if (S.conf.print_seccomp && S.conf.knock.len == 0)
+		(void)knock_set(&S.conf.knock, "-", 1);
+
+	/* Resolve the backends, once. */
+	if (net_resolve(S.conf.normal.host, S.conf.normal.port, &S.normal) ||
+	    net_resolve(S.conf.hidden.host, S.conf.hidden.port, &S.hidden))
+		exit(EX_NOHOST);
+
+	/* Listeners first (fd 3, 4, ...), then epoll, then the signalfd. */
+	if (main_listen(&S))
+		exit(EX_UNAVAILABLE);
+	if ((S.epoll_fd = epoll_create1(EPOLL_CLOEXEC)) == -1) {
+		log_errp("epoll_create1");
+		exit(EX_OSERR);
+	}
+	if ((S.signal_fd = main_signals()) == -1)
+		exit(EX_OSERR);
+	main_limits(&S);
+	main_confs(&S, &SB);
+
+	if (S.conf.print_seccomp)
+		exit(sandbox_print_seccomp(&SB, STDOUT_FILENO) ? EX_OSERR : 0);
+
+	if ((R = relay_init(&S.rconf)) == NULL)
+		exit(EX_OSERR);
+	main_summary(&S);
+
+	/* One call: from here on the process can only relay. */
+	if (sandbox_enter(&SB)) {
+		log_err("cannot enter the sandbox: refusing to run");
+		exit(EX_OSERR);
+	}
+	log_info("ready");
+
+	rc = relay_run(R);
+	knock_wipe(&S.conf.knock);
+	exit(rc ? 1 : 0);
+}

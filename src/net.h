@@ -1,0 +1,54 @@
+#ifndef NET_H_
+#define NET_H_
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+/* Room for "[IPv6]:port" and a NUL. */
+#define NET_ADDRSTR_MAX	64
+
+/* A socket address and its length. */
+struct net_addr {
+	struct sockaddr_storage ss;
+	socklen_t len;
+};
+
+/**
+ * net_literal(host, port, a):
+ * If ${host} is an IPv4 or IPv6 address literal, store it with ${port} in
+ * ${a} and return 0; otherwise return -1 (nothing reported).
+ */
+int net_literal(const char *, uint16_t, struct net_addr *);
+
+/**
+ * net_resolve(host, port, a):
+ * Store the address of ${host} (a literal, or a name resolved now, first
+ * TCP result) with ${port} in ${a}.  Return 0, or -1 after reporting the
+ * host that could not be resolved.
+ */
+int net_resolve(const char *, uint16_t, struct net_addr *);
+
+/**
+ * net_listen(a, reuseport):
+ * Return a non-blocking, close-on-exec TCP socket listening on ${a} with
+ * the system's largest backlog (IPv6 sockets are IPv6-only; SO_REUSEPORT if
+ * ${reuseport}), or -1 after reporting the address that failed.  If ${a}
+ * has port 0, ${a} is updated with the port the kernel chose.
+ */
+int net_listen(struct net_addr *, int);
+
+/**
+ * net_format(sa, buf, buflen):
+ * Write "1.2.3.4:80" or "[::1]:80" for the socket address ${sa} into
+ * ${buf} (at least NET_ADDRSTR_MAX bytes) and return ${buf}.  No heap.
+ */
+char * net_format(const struct sockaddr *, char *, size_t);
+
+/**
+ * net_port(sa):
+ * Return the port of the IPv4 or IPv6 address ${sa}, in host order.
+ */
+uint16_t net_port(const struct sockaddr *);
+
+#endif /* !NET_H_ */

@@ -1,0 +1,35 @@
+#ifndef PIPEPOOL_H_
+#define PIPEPOOL_H_
+
+#include <stddef.h>
+
+struct pipepool;
+
+/**
+ * pipepool_init(max):
+ * Return a pool that keeps up to ${max} empty pipes for reuse, or NULL
+ * after reporting the error.  The pool allocates only here.
+ */
+struct pipepool * pipepool_init(size_t);
+
+/**
+ * pipepool_get(P, fds):
+ * Store in ${fds} an empty non-blocking pipe: one from ${P}, or a new one.
+ * Return 0, or -1 with errno set (EMFILE, ENFILE: nothing reported).
+ */
+int pipepool_get(struct pipepool *, int[2]);
+
+/**
+ * pipepool_put(P, fds, empty):
+ * Give the pipe ${fds} back: kept in ${P} if ${empty} and there is room,
+ * closed otherwise.  Set both descriptors to -1.
+ */
+void pipepool_put(struct pipepool *, int[2], int);
+
+/**
+ * pipepool_free(P):
+ * Close every pipe in ${P} and free it.
+ */
+void pipepool_free(struct pipepool *);
+
+#endif /* !PIPEPOOL_H_ */

@@ -1,0 +1,324 @@
+#include <errno.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/signalfd.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "pipepool.h"
+#include "relay.h"
+#include "relay_internal.h"
+
+/* Events taken from epoll per wake-up. */
+#define RELAY_EVENTS	64
+
+/* The monotonic clock in milliseconds. */
+static uint64_t
+relay_clock(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ((uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000);
+}
+
+/* The slot index of a connection. */
+uint32_t
+relay_slot(const struct relay * R, const struct conn * C)
+{
+
+	return ((uint32_t)(C - R->conns));
+}
+
+/* Register a descriptor with the epoll set. */
+static int
+relay_watch(int epfd, int fd, uint32_t events, uint64_t data)
+{
+	struct epoll_event ev;
+
+	memset(&ev, 0, sizeof(ev));
+	ev.events = events;
+	ev.data.u64 = data;
+	return (epoll_ctl(epfd, EPOLL_CTL_ADD, fd, &ev));
+}
+
+/* Allocate the slots and the pool; register listeners and the signalfd. */
+struct relay *
+relay_init(const struct relay_conf * conf)
+{
+	struct relay * R;
+	size_t i;
+
+	if ((R = calloc(1, sizeof(*R))) == NULL)
+		goto err0;
+	R->conf = conf;
+	if ((R->conns = calloc(conf->max_conns, sizeof(R->conns[0]))) == NULL)
+		goto err1;
+	for (i = 0; i < conf->max_conns; i++)
+		R->conns[i].next = (i + 1 < conf->max_conns) ?
+		    (uint32_t)(i + 1) : SLOT_NONE;
+	R->free_head = 0;
+	R->again_head = SLOT_NONE;
+	if ((R->pipes = pipepool_init(conf->max_pipes)) == NULL)
+		goto err2;
+	timer_list_init(&R->knock_timers, conf->knock_ms);
+	timer_list_init(&R->connect_timers, conf->connect_ms);
+	timer_list_init(&R->idle_timers, conf->idle_ms);
+	R->next_id = 1;
+
+	for (i = 0; i < conf->nlisten; i++) {
+		if (relay_watch(conf->epoll_fd, conf->listen_fds[i],
+		    EPOLLIN | EPOLLET, EV_DATA(EV_LISTEN, i, 0))) {
+			log_errp("epoll_ctl on listener");
+			goto err3;
+		}
+	}
+	if (relay_watch(conf->epoll_fd, conf->signal_fd, EPOLLIN,
+	    EV_DATA(EV_SIGNAL, 0, 0))) {
+		log_errp("epoll_ctl on signalfd");
+		goto err3;
+	}
+
+	/* Success! */
+	return (R);
+
+err3:
+	pipepool_free(R->pipes);
+err2:
+	free(R->conns);
+err1:
+	free(R);
+err0:
+	/* Failure! */
+	if (R == NULL)
+		log_errp("cannot allocate the relay");
+	return (NULL);
+}
+
+/* Close a connection: log, release, free the slot. */
+void
+relay_close(struct relay * R, struct conn * C, const char * reason, int err)
+{
+	uint64_t ms = R->now - C->start;
+
+	if (err != 0)
+		log_info("conn %llu closed: %s: %s; %llu bytes in, %llu bytes out,"
+		    " %llu ms", (unsigned long long)C->id, reason,
+		    strerrordesc_np(err) ? strerrordesc_np(err) : "error",
+		    (unsigned long long)C->up.bytes,
+		    (unsigned long long)C->down.bytes, (unsigned long long)ms);
+	else
+		log_info("conn %llu closed: %s; %llu bytes in, %llu bytes out,"
+		    " %llu ms", (unsigned long long)C->id, reason,
+		    (unsigned long long)C->up.bytes,
+		    (unsigned long long)C->down.bytes, (unsigned long long)ms);
+
+	timer_stop(&C->timer);
+	if (C->up.pipe[0] != -1)
+		pipepool_put(R->pipes, C->up.pipe, C->up.inpipe == 0);
+	if (C->down.pipe[0] != -1)
+		pipepool_put(R->pipes, C->down.pipe, C->down.inpipe == 0);
+	if (C->bfd != -1)
+		close(C->bfd);
+	close(C->cfd);
+
+	/* Free the slot; a paused accept may resume. */
+	C->state = CONN_FREE;
+	C->next = R->free_head;
+	R->free_head = relay_slot(R, C);
+	R->nconns--;
+}
+
+/* The connection whose timer this is. */
+static struct conn *
+relay_conn_of(struct timer * t)
+{
+
+	return ((struct conn *)(void *)t);
+}
+
+/* Act on every expired timer. */
+static void
+relay_timers(struct relay * R)
+{
+	struct timer * t;
+
+	while ((t = timer_expired(&R->knock_timers, R->now)) != NULL) {
+		timer_stop(t);
+		relay_knock(R, relay_conn_of(t), 1);
+	}
+	while ((t = timer_expired(&R->connect_timers, R->now)) != NULL)
+		relay_close(R, relay_conn_of(t), "backend connect timed out", 0);
+	while ((t = timer_expired(&R->idle_timers, R->now)) != NULL)
+		relay_close(R, relay_conn_of(t), "idle timeout", 0);
+	if (R->accept_resume != 0 && R->accept_resume <= R->now)
+		relay_accept_resume(R);
+}
+
+/* How long epoll_wait may sleep. */
+static int
+relay_wait_ms(const struct relay * R)
+{
+	int wait = -1;
+	uint64_t left;
+
+	if (R->again_head != SLOT_NONE)
+		return (0);
+	wait = timer_wait(&R->knock_timers, R->now, wait);
+	wait = timer_wait(&R->connect_timers, R->now, wait);
+	wait = timer_wait(&R->idle_timers, R->now, wait);
+	if (R->accept_resume != 0) {
+		left = (R->accept_resume > R->now) ?
+		    R->accept_resume - R->now : 0;
+		if (wait < 0 || (uint64_t)wait > left)
+			wait = (int)left;
+	}
+	/* Round up so that a deadline has passed when we wake. */
+	return (wait > 0 ? wait + 1 : wait);
+}
+
+/* Record what an event says about a connection's sockets. */
+static void
+relay_event_conn(struct relay * R, struct conn * C, int backend,
+    uint32_t ev)
+{
+	int rd = (ev & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) != 0;
+	int wr = (ev & (EPOLLOUT | EPOLLHUP | EPOLLERR)) != 0;
+
+	if (backend) {
+		C->b_rd |= rd;
+		C->b_wr |= wr;
+	} else {
+		C->c_rd |= rd;
+		C->c_wr |= wr;
+		if (ev & (EPOLLRDHUP | EPOLLHUP | EPOLLERR))
+			C->c_hup = 1;
+	}
+
+	switch (C->state) {
+	case CONN_KNOCK:
+		if (!backend && rd)
+			relay_knock(R, C, 0);
+		break;
+	case CONN_CONNECT:
+		if (backend && wr)
+			relay_connected(R, C);
+		break;
+	case CONN_RELAY:
+		relay_pump(R, C);
+		break;
+	}
+}
+
+/* Read the signalfd: return 1 on SIGTERM/SIGINT. */
+static int
+relay_signal(struct relay * R)
+{
+	struct signalfd_siginfo si;
+	ssize_t n;
+
+	while ((n = read(R->conf->signal_fd, &si, sizeof(si))) ==
+	    (ssize_t)sizeof(si)) {
+		if (si.ssi_signo == SIGTERM || si.ssi_signo == SIGINT) {
+			log_info("received %s: exiting",
+			    si.ssi_signo == SIGTERM ? "SIGTERM" : "SIGINT");
+			return (1);
+		}
+	}
+	return (0);
+}
+
+/* Dispatch one event; return 1 to stop. */
+static int
+relay_event(struct relay * R, const struct epoll_event * ev)
+{
+	uint64_t type = EV_TYPE(ev->data.u64);
+	uint32_t idx = EV_IDX(ev->data.u64);
+	struct conn * C;
+
+	switch (type) {
+	case EV_LISTEN:
+		relay_accept(R, R->conf->listen_fds[idx]);
+		return (0);
+	case EV_SIGNAL:
+		return (relay_signal(R));
+	case EV_CLIENT:
+	case EV_BACKEND:
+		C = &R->conns[idx];
+		/* A stale event for a slot closed earlier in this batch. */
+		if (C->state == CONN_FREE || C->gen != EV_GEN(ev->data.u64))
+			return (0);
+		relay_event_conn(R, C, type == EV_BACKEND, ev->events);
+		return (0);
+	}
+	return (0);
+}
+
+/* Pump again the connections that yielded to keep the loop fair. */
+static void
+relay_again(struct relay * R)
+{
+	uint32_t head = R->again_head;
+	struct conn * C;
+
+	R->again_head = SLOT_NONE;
+	while (head != SLOT_NONE) {
+		C = &R->conns[head];
+		head = C->next;
+		C->again = 0;
+		if (C->state == CONN_RELAY)
+			relay_pump(R, C);
+	}
+}
+
+/* The event loop. */
+int
+relay_run(struct relay * R)
+{
+	struct epoll_event evs[RELAY_EVENTS];
+	int i, n;
+
+	for (;;) {
+		R->now = relay_clock();
+		relay_timers(R);
+		n = epoll_wait(R->conf->epoll_fd, evs, RELAY_EVENTS,
+		    relay_wait_ms(R));
+		if (n == -1) {
+			if (errno == EINTR)
+				continue;
+			log_errp("epoll_wait");
+			return (-1);
+		}
+		R->now = relay_clock();
+		for (i = 0; i < n; i++) {
+			if (relay_event(R, &evs[i]))
+				return (0);
+		}
+		relay_again(R);
+		/* Slots freed: accept what waited (never inside a batch). */
+		if (R->accept_full && R->free_head != SLOT_NONE) {
+			R->accept_full = 0;
+			relay_accept_resume(R);
+		}
+	}
+}
+
+/* Close everything and free the relay. */
+void
+relay_free(struct relay * R)
+{
+	size_t i;
+
+	if (R == NULL)
+		return;
+	for (i = 0; i < R->conf->max_conns; i++) {
+		if (R->conns[i].state != CONN_FREE)
+			relay_close(R, &R->conns[i], "shutting down", 0);
+	}
+	pipepool_free(R->pipes);
+	free(R->conns);
+	free(R);
+}

@@ -1,0 +1,55 @@
+#ifndef RELAY_H_
+#define RELAY_H_
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct knock;
+struct net_addr;
+struct relay;
+
+/* What the relay needs; every descriptor is made by main before the sandbox. */
+struct relay_conf {
+	const int * listen_fds;		/* Non-blocking listening sockets. */
+	size_t nlisten;
+	int epoll_fd;
+	int signal_fd;			/* Delivers SIGTERM and SIGINT. */
+	const struct net_addr * normal;
+	const struct net_addr * hidden;
+	const struct knock * knock;
+	uint64_t idle_ms;		/* Close after this long without a byte. */
+	uint64_t knock_ms;		/* Decide after this long at the latest. */
+	uint64_t connect_ms;		/* Backend connect timeout. */
+	size_t max_conns;		/* Connection slots. */
+	size_t max_pipes;		/* Empty pipes kept for reuse. */
+};
+
+/* Descriptors a connection may hold at once: 2 sockets and 2 pipes. */
+#define RELAY_FDS_PER_CONN	6
+
+/**
+ * relay_init(conf):
+ * Allocate the connection slots and the pipe pool and register the
+ * listeners and the signalfd with the epoll descriptor, all from ${conf}
+ * (which must outlive the relay).  Return the relay, or NULL after
+ * reporting the error.  This is the relay's only allocation.
+ */
+struct relay * relay_init(const struct relay_conf *);
+
+/**
+ * relay_run(R):
+ * Relay connections until SIGTERM or SIGINT arrives (return 0) or the
+ * event loop fails (return -1 after reporting).  Makes no heap allocation,
+ * opens no file and writes only log lines to stderr, so it runs inside the
+ * sandbox.
+ */
+int relay_run(struct relay *);
+
+/**
+ * relay_free(R):
+ * Close every connection and free ${R}.  The descriptors in the conf stay
+ * open.
+ */
+void relay_free(struct relay *);
+
+#endif /* !RELAY_H_ */

@@ -1,0 +1,120 @@
+#include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "net.h"
+#include "relay_internal.h"
+
+/* After EMFILE/ENFILE, wait this long before accepting again. */
+#define ACCEPT_PAUSE_MS	100
+
+/* Take a free slot for the accepted socket ${fd}. */
+static struct conn *
+relay_accept_slot(struct relay * R, int fd)
+{
+	struct conn * C = &R->conns[R->free_head];
+	uint32_t gen = (C->gen + 1) & EV_GEN_MASK;
+
+	R->free_head = C->next;
+	R->nconns++;
+	memset(C, 0, sizeof(*C));
+	C->gen = gen;
+	C->state = CONN_KNOCK;
+	C->cfd = fd;
+	C->bfd = -1;
+	C->up.pipe[0] = C->up.pipe[1] = -1;
+	C->down.pipe[0] = C->down.pipe[1] = -1;
+	C->next = SLOT_NONE;
+	C->id = R->next_id++;
+	C->start = R->now;
+	return (C);
+}
+
+/* Set up a new client; return -1 if the socket had to be closed. */
+static int
+relay_accept_one(struct relay * R, int fd, const struct sockaddr * peer)
+{
+	struct epoll_event ev;
+	struct conn * C;
+	char str[NET_ADDRSTR_MAX];
+	int one = 1;
+
+	if (setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one)))
+		log_errno(LOG_DEBUG, "TCP_NODELAY on a client");
+	C = relay_accept_slot(R, fd);
+	memset(&ev, 0, sizeof(ev));
+	ev.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET;
+	ev.data.u64 = EV_DATA(EV_CLIENT, relay_slot(R, C), C->gen);
+	if (epoll_ctl(R->conf->epoll_fd, EPOLL_CTL_ADD, fd, &ev)) {
+		relay_close(R, C, "cannot watch the client", errno);
+		return (-1);
+	}
+	if (log_enabled(LOG_INFO))
+		log_info("conn %llu accepted from %s", (unsigned long long)C->id,
+		    net_format(peer, str, sizeof(str)));
+	timer_start(&R->knock_timers, &C->timer, R->now);
+	return (0);
+}
+
+/* Accept until the backlog is empty or a limit is hit. */
+void
+relay_accept(struct relay * R, int lfd)
+{
+	struct sockaddr_storage ss;
+	socklen_t len;
+	int fd;
+
+	/* Paused: the listener is tried again on resume. */
+	if (R->accept_resume != 0)
+		return;
+	for (;;) {
+		if (R->free_head == SLOT_NONE) {
+			if (!R->accept_full)
+				log_warn("all %zu connection slots in use: "
+				    "not accepting until one frees",
+				    R->conf->max_conns);
+			R->accept_full = 1;
+			return;
+		}
+		len = sizeof(ss);
+		fd = accept4(lfd, (struct sockaddr *)&ss, &len,
+		    SOCK_NONBLOCK | SOCK_CLOEXEC);
+		if (fd == -1) {
+			switch (errno) {
+			case EAGAIN:
+				return;
+			case EMFILE:
+			case ENFILE:
+			case ENOBUFS:
+			case ENOMEM:
+				log_errp("accept: pausing for %d ms",
+				    ACCEPT_PAUSE_MS);
+				R->accept_resume = R->now + ACCEPT_PAUSE_MS;
+				return;
+			default:
+				/* ECONNABORTED, EINTR, EPERM...: next one. */
+				log_errno(LOG_DEBUG, "accept");
+				continue;
+			}
+		}
+		(void)relay_accept_one(R, fd, (struct sockaddr *)&ss);
+	}
+}
+
+/* Try every listener again after a pause. */
+void
+relay_accept_resume(struct relay * R)
+{
+	size_t i;
+
+	if (R->accept_resume != 0 && R->accept_resume > R->now)
+		return;
+	R->accept_resume = 0;
+	for (i = 0; i < R->conf->nlisten; i++)
+		relay_accept(R, R->conf->listen_fds[i]);
+}

@@ -1,0 +1,67 @@
+#include <stddef.h>
+#include <stdint.h>
+
+#include "timer.h"
+
+/* An empty list. */
+void
+timer_list_init(struct timer_list * L, uint64_t length)
+{
+
+	L->head.prev = L->head.next = &L->head;
+	L->head.deadline = 0;
+	L->length = length;
+}
+
+/* Unlink a running timer. */
+void
+timer_stop(struct timer * t)
+{
+
+	if (t->prev == NULL)
+		return;
+	t->prev->next = t->next;
+	t->next->prev = t->prev;
+	t->prev = t->next = NULL;
+}
+
+/* Append at the tail with a new deadline. */
+void
+timer_start(struct timer_list * L, struct timer * t, uint64_t now)
+{
+
+	timer_stop(t);
+	t->deadline = now + L->length;
+	t->prev = L->head.prev;
+	t->next = &L->head;
+	L->head.prev->next = t;
+	L->head.prev = t;
+}
+
+/* The head, if it has expired. */
+struct timer *
+timer_expired(struct timer_list * L, uint64_t now)
+{
+	struct timer * t = L->head.next;
+
+	if (t == &L->head || t->deadline > now)
+		return (NULL);
+	return (t);
+}
+
+/* Time until the earliest deadline. */
+int
+timer_wait(const struct timer_list * L, uint64_t now, int wait)
+{
+	const struct timer * t = L->head.next;
+	uint64_t left;
+
+	if (t == &L->head)
+		return (wait);
+	left = (t->deadline > now) ? t->deadline - now : 0;
+	if (left > INT32_MAX)
+		left = INT32_MAX;
+	if (wait < 0 || (uint64_t)wait > left)
+		wait = (int)left;
+	return (wait);
+}
