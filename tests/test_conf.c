@@ -1,0 +1,627 @@
+/*
+ * Unit tests of src/conf.c: conf_parse() on argument vectors, the defaults,
+ * every option in its short and long forms, every refusal with its exact
+ * one-line message, and the wiping of the knock from the argument memory.
+ */
+#include <criterion/criterion.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "conf.h"
+#include "log.h"
+#include "net.h"
+#include "run.h"
+
+#define ARGS_MAX	40
+#define ARG_SIZE	(KNOCK_MAX + 64)
+
+/* A writable argument vector, as the kernel hands one to main(). */
+struct args {
+	char store[ARGS_MAX + 1][ARG_SIZE];
+	char * argv[ARGS_MAX + 2];
+	int argc;
+};
+
+/* Fill ${A} with "l7knockknock" and the NULL-terminated ${list}. */
+static void
+args_set(struct args * A, const char * const * list)
+{
+	int i;
+
+	memset(A, 0, sizeof(*A));
+	strcpy(A->store[0], "l7knockknock");
+	A->argv[0] = A->store[0];
+	for (i = 0; list[i] != NULL; i++) {
+		cr_assert_lt(i, ARGS_MAX);
+		cr_assert_lt(strlen(list[i]), ARG_SIZE);
+		strcpy(A->store[i + 1], list[i]);
+		A->argv[i + 1] = A->store[i + 1];
+	}
+	A->argc = i + 1;
+	A->argv[A->argc] = NULL;
+}
+
+/* Outputs of one conf_parse() call. */
+static char out_buf[8192], err_buf[8192];
+
+/* Run conf_parse() on ${A} with stdout and stderr captured. */
+static int
+parse_captured(struct conf * C, struct args * A)
+{
+	struct run_redirect ro, re;
+	int rc;
+
+	cr_assert_eq(run_redirect_begin(&ro, STDOUT_FILENO), 0);
+	cr_assert_eq(run_redirect_begin(&re, STDERR_FILENO), 0);
+	rc = conf_parse(C, A->argc, A->argv);
+	cr_assert_geq(run_redirect_end(&re, err_buf, sizeof(err_buf)), 0);
+	cr_assert_geq(run_redirect_end(&ro, out_buf, sizeof(out_buf)), 0);
+	return (rc);
+}
+
+/* Format listener ${i} of ${C}. */
+static const char *
+fmt_listen(const struct conf * C, size_t i, char * buf)
+{
+
+	return (net_format((const struct sockaddr *)&C->listen[i].ss, buf,
+	    NET_ADDRSTR_MAX));
+}
+
+/* Format a backend as "host:port". */
+static const char *
+fmt_backend(const struct conf_backend * B, char * buf, size_t len)
+{
+
+	snprintf(buf, len, "%s:%u", B->host, (unsigned)B->port);
+	return (buf);
+}
+
+Test(conf, defaults)
+{
+	static struct args A;
+	static const char * const list[] = { "secret", NULL };
+	struct conf C;
+	char buf[NET_ADDRSTR_MAX + PARSE_HOST_MAX];
+
+	args_set(&A, list);
+	cr_assert_eq(parse_captured(&C, &A), CONF_RUN, "stderr: %s", err_buf);
+	cr_expect_str_eq(err_buf, "");
+	cr_expect_str_eq(out_buf, "");
+	cr_expect_eq(C.nlisten, 1);
+	cr_expect_str_eq(fmt_listen(&C, 0, buf), "0.0.0.0:443");
+	cr_expect_str_eq(fmt_backend(&C.normal, buf, sizeof(buf)),
+	    "127.0.0.1:8443");
+	cr_expect_str_eq(fmt_backend(&C.hidden, buf, sizeof(buf)),
+	    "127.0.0.1:22");
+	cr_expect_eq(C.idle_ms, 30000);
+	cr_expect_eq(C.knock_ms, 2000);
+	cr_expect_eq(C.connect_ms, 5000);
+	cr_expect_eq(C.max_conns, 0);
+	cr_expect_eq(C.loglevel, LOG_INFO);
+	cr_expect_eq(C.have_knock, 1);
+	cr_expect_eq(C.knock.len, 6);
+	cr_expect_arr_eq(C.knock.buf, "secret", 6);
+	cr_expect_null(C.knock_file);
+	cr_expect_str_eq(C.chroot_dir, "/var/empty");
+	cr_expect_null(C.user);
+	cr_expect_eq(C.print_seccomp, 0);
+}
+
+/*
+ * A good command line and what it must set; unset fields (NULL, 0) mean
+ * "the default".  Level is LOG_x + 1 so that 0 can mean the default.
+ */
+struct good_case {
+	const char * args[12];
+	const char * listen;	/* Listeners, formatted, comma-separated. */
+	const char * normal;	/* "host:port". */
+	const char * hidden;
+	uint64_t idle_ms, knock_ms, connect_ms;
+	unsigned long max_conns;
+	int level;
+	const char * knock;	/* NULL: "k". */
+	const char * knock_file;
+	const char * chroot_dir;
+	const char * user;
+	int print_seccomp;
+};
+
+static const struct good_case good_cases[] = {
+	/* Ports, the 0.1 way. */
+	{ { "-p", "8080", "k" }, .listen = "0.0.0.0:8080" },
+	{ { "-p8080", "k" }, .listen = "0.0.0.0:8080" },
+	{ { "--listenPort", "1", "k" }, .listen = "0.0.0.0:1" },
+	{ { "--listenPort=65535", "k" }, .listen = "0.0.0.0:65535" },
+	{ { "-n", "9000", "k" }, .normal = "127.0.0.1:9000" },
+	{ { "--normalPort", "65535", "k" }, .normal = "127.0.0.1:65535" },
+	{ { "-s", "2222", "k" }, .hidden = "127.0.0.1:2222" },
+	{ { "--hiddenPort=1", "k" }, .hidden = "127.0.0.1:1" },
+	/* Durations, in every unit. */
+	{ { "-o", "60", "k" }, .idle_ms = 60000 },
+	{ { "--proxyTimeout", "500ms", "k" }, .idle_ms = 500 },
+	{ { "-k", "3s", "k" }, .knock_ms = 3000 },
+	{ { "--knockTimeout", "250ms", "k" }, .knock_ms = 250 },
+	{ { "--knockTimeout=1", "k" }, .knock_ms = 1000 },
+	{ { "--connect-timeout", "1s", "k" }, .connect_ms = 1000 },
+	{ { "--connect-timeout=604800", "k" }, .connect_ms = 604800000 },
+	/* Log levels. */
+	{ { "-v", "k" }, .level = LOG_DEBUG + 1 },
+	{ { "--verbose", "k" }, .level = LOG_DEBUG + 1 },
+	{ { "-q", "k" }, .level = LOG_ERR + 1 },
+	{ { "--quiet", "k" }, .level = LOG_ERR + 1 },
+	/* Addresses. */
+	{ { "--listen", "127.0.0.1:0", "k" }, .listen = "127.0.0.1:0" },
+	{ { "--listen=[::1]:4443", "k" }, .listen = "[::1]:4443" },
+	{ { "--listen", "127.0.0.1:1", "--listen", "[::]:2", "k" },
+	    .listen = "127.0.0.1:1,[::]:2" },
+	{ { "--normal", "example.com:80", "k" }, .normal = "example.com:80" },
+	{ { "--normal", "[::1]:8443", "k" }, .normal = "::1:8443" },
+	{ { "--hidden", "10.0.0.1:22", "k" }, .hidden = "10.0.0.1:22" },
+	{ { "--hidden=localhost:2022", "k" }, .hidden = "localhost:2022" },
+	{ { "-n", "1", "--hidden", "[::1]:2", "k" },
+	    .normal = "127.0.0.1:1", .hidden = "::1:2" },
+	/* The rest. */
+	{ { "--max-conns", "1", "k" }, .max_conns = 1 },
+	{ { "--max-conns=1000000", "k" }, .max_conns = 1000000 },
+	{ { "--knock-file", "/etc/knock" }, .knock_file = "/etc/knock" },
+	{ { "--knock-file=rel/knock" }, .knock_file = "rel/knock" },
+	{ { "--chroot", "/srv/empty", "k" }, .chroot_dir = "/srv/empty" },
+	{ { "--user", "nobody", "k" }, .user = "nobody" },
+	{ { "--print-seccomp" }, .print_seccomp = 1, .knock = "" },
+	/* The knock: anywhere among the options, after "--", with spaces. */
+	{ { "k", "-p", "1" }, .listen = "0.0.0.0:1" },
+	{ { "-v", "open sesame", "-v" }, .level = LOG_DEBUG + 1,
+	    .knock = "open sesame" },
+	{ { "--", "-dash" }, .knock = "-dash" },
+	{ { "-p", "2", "--", "--listen" }, .listen = "0.0.0.0:2",
+	    .knock = "--listen" },
+	{ { "\xff\x01\x7f" }, .knock = "\xff\x01\x7f" },
+	/* A knock that looks like a number or an option value. */
+	{ { "-p", "443", "443" }, .knock = "443" },
+};
+
+/* Check ${C} against ${c}. */
+static void
+check_good(const struct conf * C, const struct good_case * c, const char * id)
+{
+	char buf[CONF_LISTEN_MAX * NET_ADDRSTR_MAX], one[NET_ADDRSTR_MAX];
+	char be[PARSE_HOST_MAX + 16];
+	const char * knock = c->knock ? c->knock : "k";
+	size_t i;
+
+	buf[0] = '\0';
+	for (i = 0; i < C->nlisten; i++) {
+		if (i > 0)
+			strcat(buf, ",");
+		strcat(buf, fmt_listen(C, i, one));
+	}
+	cr_expect_str_eq(buf, c->listen ? c->listen : "0.0.0.0:443",
+	    "%s: listeners", id);
+	cr_expect_str_eq(fmt_backend(&C->normal, be, sizeof(be)),
+	    c->normal ? c->normal : "127.0.0.1:8443", "%s: normal", id);
+	cr_expect_str_eq(fmt_backend(&C->hidden, be, sizeof(be)),
+	    c->hidden ? c->hidden : "127.0.0.1:22", "%s: hidden", id);
+	cr_expect_eq(C->idle_ms, c->idle_ms ? c->idle_ms : 30000,
+	    "%s: idle", id);
+	cr_expect_eq(C->knock_ms, c->knock_ms ? c->knock_ms : 2000,
+	    "%s: knock timeout", id);
+	cr_expect_eq(C->connect_ms, c->connect_ms ? c->connect_ms : 5000,
+	    "%s: connect timeout", id);
+	cr_expect_eq(C->max_conns, c->max_conns, "%s: max conns", id);
+	cr_expect_eq(C->loglevel, c->level ? c->level - 1 : LOG_INFO,
+	    "%s: log level", id);
+	cr_expect_str_eq(C->chroot_dir, c->chroot_dir ? c->chroot_dir :
+	    "/var/empty", "%s: chroot", id);
+	if (c->user != NULL)
+		cr_expect_str_eq(C->user ? C->user : "(null)", c->user,
+		    "%s: user", id);
+	else
+		cr_expect_null(C->user, "%s: user", id);
+	cr_expect_eq(C->print_seccomp, c->print_seccomp, "%s: seccomp", id);
+	if (c->knock_file != NULL) {
+		cr_expect_str_eq(C->knock_file ? C->knock_file : "(null)",
+		    c->knock_file, "%s: knock file", id);
+		cr_expect_eq(C->have_knock, 0, "%s: have_knock", id);
+	} else if (knock[0] == '\0') {
+		cr_expect_eq(C->have_knock, 0, "%s: have_knock", id);
+	} else {
+		cr_expect_null(C->knock_file, "%s: knock file", id);
+		cr_expect_eq(C->have_knock, 1, "%s: have_knock", id);
+		cr_expect_eq(C->knock.len, strlen(knock), "%s: knock length",
+		    id);
+		cr_expect_arr_eq(C->knock.buf, knock, strlen(knock),
+		    "%s: knock bytes", id);
+	}
+}
+
+/* Join the arguments of a case into ${buf} for messages. */
+static const char *
+case_id(const char * const * args, char * buf, size_t len)
+{
+	size_t i;
+
+	buf[0] = '\0';
+	for (i = 0; args[i] != NULL; i++) {
+		strncat(buf, args[i], len - strlen(buf) - 2);
+		strncat(buf, " ", len - strlen(buf) - 1);
+	}
+	return (buf);
+}
+
+Test(conf, every_option_accepted)
+{
+	static struct args A;
+	struct conf C;
+	char id[512];
+	size_t i;
+	int rc;
+
+	for (i = 0; i < sizeof(good_cases) / sizeof(good_cases[0]); i++) {
+		const struct good_case * c = &good_cases[i];
+
+		case_id(c->args, id, sizeof(id));
+		args_set(&A, c->args);
+		rc = parse_captured(&C, &A);
+		cr_expect_eq(rc, CONF_RUN, "'%s': rc %d, stderr '%s'", id, rc,
+		    err_buf);
+		if (rc != CONF_RUN)
+			continue;
+		cr_expect_str_eq(err_buf, "", "'%s': stderr", id);
+		cr_expect_str_eq(out_buf, "", "'%s': stdout", id);
+		check_good(&C, c, id);
+	}
+}
+
+Test(conf, sixteen_listeners_then_too_many)
+{
+	static struct args A;
+	const char * list[2 * CONF_LISTEN_MAX + 4];
+	char addrs[CONF_LISTEN_MAX + 1][32], one[NET_ADDRSTR_MAX];
+	struct conf C;
+	size_t i, n = 0;
+
+	for (i = 0; i < CONF_LISTEN_MAX; i++) {
+		snprintf(addrs[i], sizeof(addrs[i]), "127.0.0.%zu:%zu", i + 1,
+		    1000 + i);
+		list[n++] = "--listen";
+		list[n++] = addrs[i];
+	}
+	list[n++] = "k";
+	list[n] = NULL;
+	args_set(&A, list);
+	cr_assert_eq(parse_captured(&C, &A), CONF_RUN, "%s", err_buf);
+	cr_expect_eq(C.nlisten, CONF_LISTEN_MAX);
+	for (i = 0; i < CONF_LISTEN_MAX; i++)
+		cr_expect_str_eq(fmt_listen(&C, i, one), addrs[i]);
+
+	/* One more. */
+	strcpy(addrs[CONF_LISTEN_MAX], "127.0.0.99:99");
+	list[n - 1] = "--listen";
+	list[n++] = addrs[CONF_LISTEN_MAX];
+	list[n++] = "k";
+	list[n] = NULL;
+	args_set(&A, list);
+	cr_expect_eq(parse_captured(&C, &A), -1);
+	cr_expect_str_eq(err_buf, "l7knockknock: error: too many --listen "
+	    "addresses at '127.0.0.99:99': at most 16\n");
+}
+
+/* A refused command line and its exact message (after "error: "). */
+struct bad_case {
+	const char * args[12];
+	const char * msg;
+};
+
+#define PORTMSG		"expected a port number 1-65535"
+#define DURMSG		"expected a duration such as 500ms, 2s or 30 " \
+			"(seconds), up to 7 days"
+#define LISTENMSG	"expected IPV4:PORT or [IPV6]:PORT with PORT 0-65535"
+#define BACKENDMSG	"expected HOST:PORT, IPV4:PORT or [IPV6]:PORT " \
+			"with PORT 1-65535"
+
+static const struct bad_case bad_cases[] = {
+	/* Ports. */
+	{ { "-p", "70000", "k" },
+	    "invalid value '70000' for -p/--listenPort: " PORTMSG },
+	{ { "-p", "0", "k" },
+	    "invalid value '0' for -p/--listenPort: " PORTMSG },
+	{ { "--listenPort=", "k" },
+	    "invalid value '' for -p/--listenPort: " PORTMSG },
+	{ { "-p", "-1", "k" },
+	    "invalid value '-1' for -p/--listenPort: " PORTMSG },
+	{ { "-n", "abc", "k" },
+	    "invalid value 'abc' for -n/--normalPort: " PORTMSG },
+	{ { "--normalPort", "65536", "k" },
+	    "invalid value '65536' for -n/--normalPort: " PORTMSG },
+	{ { "-n", " 80", "k" },
+	    "invalid value ' 80' for -n/--normalPort: " PORTMSG },
+	{ { "-s", "0", "k" },
+	    "invalid value '0' for -s/--hiddenPort: " PORTMSG },
+	{ { "--hiddenPort", "22x", "k" },
+	    "invalid value '22x' for -s/--hiddenPort: " PORTMSG },
+	/* Durations. */
+	{ { "-o", "0", "k" },
+	    "invalid value '0' for -o/--proxyTimeout: " DURMSG },
+	{ { "--proxyTimeout", "604801", "k" },
+	    "invalid value '604801' for -o/--proxyTimeout: " DURMSG },
+	{ { "-k", "5x", "k" },
+	    "invalid value '5x' for -k/--knockTimeout: " DURMSG },
+	{ { "--knockTimeout", "1.5", "k" },
+	    "invalid value '1.5' for -k/--knockTimeout: " DURMSG },
+	{ { "-k", "0ms", "k" },
+	    "invalid value '0ms' for -k/--knockTimeout: " DURMSG },
+	{ { "--connect-timeout", "7d", "k" },
+	    "invalid value '7d' for --connect-timeout: " DURMSG },
+	{ { "--connect-timeout", "", "k" },
+	    "invalid value '' for --connect-timeout: " DURMSG },
+	/* Listeners: literals only, with a port. */
+	{ { "--listen", "127.0.0.1", "k" },
+	    "invalid value '127.0.0.1' for --listen: " LISTENMSG },
+	{ { "--listen", "::1:443", "k" },
+	    "invalid value '::1:443' for --listen: " LISTENMSG },
+	{ { "--listen", "localhost:443", "k" },
+	    "invalid value 'localhost:443' for --listen: " LISTENMSG },
+	{ { "--listen", "[::1]443", "k" },
+	    "invalid value '[::1]443' for --listen: " LISTENMSG },
+	{ { "--listen", "127.0.0.1:65536", "k" },
+	    "invalid value '127.0.0.1:65536' for --listen: " LISTENMSG },
+	{ { "--listen", "256.0.0.1:80", "k" },
+	    "invalid value '256.0.0.1:80' for --listen: " LISTENMSG },
+	{ { "--listen", "[1.2.3.4]:80", "k" },
+	    "invalid value '[1.2.3.4]:80' for --listen: " LISTENMSG },
+	{ { "--listen", "[::g]:80", "k" },
+	    "invalid value '[::g]:80' for --listen: " LISTENMSG },
+	{ { "--listen", ":443", "k" },
+	    "invalid value ':443' for --listen: " LISTENMSG },
+	/* Backends. */
+	{ { "--normal", "abc", "k" },
+	    "invalid value 'abc' for --normal: " BACKENDMSG },
+	{ { "--normal", "127.0.0.1:0", "k" },
+	    "invalid value '127.0.0.1:0' for --normal: " BACKENDMSG },
+	{ { "--normal", "::1:80", "k" },
+	    "invalid value '::1:80' for --normal: " BACKENDMSG },
+	{ { "--normal", "[::1]:", "k" },
+	    "invalid value '[::1]:' for --normal: " BACKENDMSG },
+	{ { "--hidden", ":22", "k" },
+	    "invalid value ':22' for --hidden: " BACKENDMSG },
+	{ { "--hidden", "host:ssh", "k" },
+	    "invalid value 'host:ssh' for --hidden: " BACKENDMSG },
+	/* The rest. */
+	{ { "--max-conns", "0", "k" }, "invalid value '0' for --max-conns: "
+	    "expected a number of connections 1-1000000" },
+	{ { "--max-conns", "1000001", "k" }, "invalid value '1000001' for "
+	    "--max-conns: expected a number of connections 1-1000000" },
+	{ { "--max-conns", "many", "k" }, "invalid value 'many' for "
+	    "--max-conns: expected a number of connections 1-1000000" },
+	{ { "--knock-file", "" },
+	    "invalid value '' for --knock-file: expected a file name" },
+	{ { "--chroot", "var/empty", "k" }, "invalid value 'var/empty' for "
+	    "--chroot: expected an absolute directory path" },
+	{ { "--user", "", "k" },
+	    "invalid value '' for --user: expected a user name" },
+	/* Conflicts. */
+	{ { "-p", "1", "--listen", "127.0.0.1:2", "k" },
+	    "conflicting options '-p/--listenPort' and '--listen': "
+	    "give one of them" },
+	{ { "--listen", "127.0.0.1:2", "--listenPort", "1", "k" },
+	    "conflicting options '-p/--listenPort' and '--listen': "
+	    "give one of them" },
+	{ { "-n", "1", "--normal", "127.0.0.1:2", "k" },
+	    "conflicting options '-n/--normalPort' and '--normal': "
+	    "give one of them" },
+	{ { "--hidden", "127.0.0.1:2", "-s", "1", "k" },
+	    "conflicting options '-s/--hiddenPort' and '--hidden': "
+	    "give one of them" },
+	{ { "-v", "-q", "k" },
+	    "conflicting options '-v' and '-q': give one of them" },
+	{ { "--quiet", "--verbose", "k" },
+	    "conflicting options '-v' and '-q': give one of them" },
+	{ { "-vq", "k" },
+	    "conflicting options '-v' and '-q': give one of them" },
+	/* Knocks. */
+	{ { "a", "b" }, "unexpected argument: a second KNOCK was given "
+	    "(1 bytes); quote a knock that has spaces" },
+	{ { "open", "sesame" }, "unexpected argument: a second KNOCK was "
+	    "given (6 bytes); quote a knock that has spaces" },
+	{ { "k", "--knock-file", "/etc/knock" }, "two knocks given: KNOCK "
+	    "and '--knock-file /etc/knock'; give one of them" },
+	{ { }, "no knock given: expected KNOCK or --knock-file PATH "
+	    "(see --help)" },
+	{ { "-v", "-p", "1" }, "no knock given: expected KNOCK or "
+	    "--knock-file PATH (see --help)" },
+	{ { "" }, "invalid knock of 0 bytes: expected 1 to 256 bytes" },
+	/* Unknown options and missing values. */
+	{ { "-x", "k" }, "unknown option '-x' (see --help)" },
+	{ { "-vx", "k" }, "unknown option '-x' (see --help)" },
+	{ { "--bogus", "k" }, "unknown option '--bogus' (see --help)" },
+	{ { "--bogus=1", "k" }, "unknown option '--bogus=1' (see --help)" },
+	{ { "--listenport", "1", "k" },
+	    "unknown option '--listenport' (see --help)" },
+	{ { "k", "-p" }, "option '-p' needs a value (see --help)" },
+	{ { "k", "-k" }, "option '-k' needs a value (see --help)" },
+	{ { "k", "--listen" }, "option '--listen' needs a value (see --help)" },
+	{ { "k", "--normal" }, "option '--normal' needs a value (see --help)" },
+	{ { "k", "--knock-file" },
+	    "option '--knock-file' needs a value (see --help)" },
+	{ { "k", "--proxyTimeout" },
+	    "option '--proxyTimeout' needs a value (see --help)" },
+};
+
+/* Run ${c} and check the result and the one line on stderr. */
+static void
+check_bad(const char * const * args, const char * msg)
+{
+	static struct args A;
+	struct conf C;
+	char id[1024], want[1024];
+	int rc;
+
+	case_id(args, id, sizeof(id));
+	args_set(&A, args);
+	rc = parse_captured(&C, &A);
+	cr_expect_eq(rc, -1, "'%s': rc %d, expected -1", id, rc);
+	snprintf(want, sizeof(want), "l7knockknock: error: %s\n", msg);
+	cr_expect_str_eq(err_buf, want, "'%s': message", id);
+	cr_expect_str_eq(out_buf, "", "'%s': stdout", id);
+}
+
+Test(conf, every_bad_input_refused_with_one_line)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof(bad_cases) / sizeof(bad_cases[0]); i++)
+		check_bad(bad_cases[i].args, bad_cases[i].msg);
+}
+
+/* An option that takes no value, given one: refused, naming it. */
+Test(conf, value_given_to_a_flag)
+{
+	static struct args A;
+	static const char * const list[] = { "--verbose=1", "k", NULL };
+	struct conf C;
+
+	args_set(&A, list);
+	cr_expect_eq(parse_captured(&C, &A), -1);
+	cr_expect_neq(strstr(err_buf, "'--verbose=1'"), NULL, "%s", err_buf);
+	cr_expect_eq(strchr(err_buf, '\n'), err_buf + strlen(err_buf) - 1,
+	    "one line: %s", err_buf);
+}
+
+Test(conf, knock_of_256_accepted_257_refused)
+{
+	static struct args A;
+	char knock[KNOCK_MAX + 2];
+	const char * list[2] = { knock, NULL };
+	struct conf C;
+
+	memset(knock, 'K', KNOCK_MAX);
+	knock[0] = 'a';
+	knock[KNOCK_MAX - 1] = 'z';
+	knock[KNOCK_MAX] = '\0';
+	args_set(&A, list);
+	cr_expect_eq(parse_captured(&C, &A), CONF_RUN, "%s", err_buf);
+	cr_expect_eq(C.knock.len, KNOCK_MAX);
+	cr_expect_arr_eq(C.knock.buf, knock, KNOCK_MAX);
+
+	knock[KNOCK_MAX] = 'K';
+	knock[KNOCK_MAX + 1] = '\0';
+	check_bad(list,
+	    "invalid knock of 257 bytes: expected 1 to 256 bytes");
+	cr_expect_null(strstr(err_buf, "KKKK"), "the knock must not be "
+	    "logged");
+}
+
+/* The knock's bytes are zero in the argument memory afterwards. */
+Test(conf, knock_wiped_from_argv)
+{
+	static struct args A;
+	static const char * const list[] = { "-v", "-p", "8080",
+	    "top secret", "--normal", "127.0.0.1:1", NULL };
+	static const char zero[16];
+	struct conf C;
+	int i, found = 0;
+
+	args_set(&A, list);
+	cr_assert_eq(parse_captured(&C, &A), CONF_RUN, "%s", err_buf);
+	cr_expect_eq(C.knock.len, 10);
+	cr_expect_arr_eq(C.knock.buf, "top secret", 10);
+
+	/* The storage that held the knock: store[4], whatever getopt did. */
+	cr_expect_arr_eq(A.store[4], zero, 11, "the knock is still in argv");
+	for (i = 0; i < A.argc; i++)
+		if (memmem(A.store[i], ARG_SIZE, "secret", 6) != NULL)
+			found = 1;
+	cr_expect_eq(found, 0, "the knock is still in argv");
+
+	/* The other arguments are untouched. */
+	cr_expect_str_eq(A.store[1], "-v");
+	cr_expect_str_eq(A.store[3], "8080");
+	cr_expect_str_eq(A.store[6], "127.0.0.1:1");
+}
+
+/* Each of --help, -?, -h and --version: CONF_DONE, output on stdout only. */
+Test(conf, help_and_version_done)
+{
+	static const struct {
+		const char * args[4];
+		const char * want;	/* The start of stdout. */
+	} cases[] = {
+		{ { "--help" }, "usage: l7knockknock" },
+		{ { "-?" }, "usage: l7knockknock" },
+		{ { "-h" }, "usage: l7knockknock" },
+		{ { "-v", "--help" }, "usage: l7knockknock" },
+		{ { "k", "-?" }, "usage: l7knockknock" },
+		{ { "--version" }, "l7knockknock " VERSION "\n" },
+		{ { "-V" }, "l7knockknock " VERSION "\n" },
+		{ { "-V", "k", "-p", "1" }, "l7knockknock " VERSION "\n" },
+	};
+	static struct args A;
+	struct conf C;
+	char id[256];
+	size_t i;
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		case_id(cases[i].args, id, sizeof(id));
+		args_set(&A, cases[i].args);
+		cr_expect_eq(parse_captured(&C, &A), CONF_DONE, "'%s': %s", id,
+		    err_buf);
+		cr_expect_str_eq(err_buf, "", "'%s': stderr", id);
+		cr_expect_eq(strncmp(out_buf, cases[i].want,
+		    strlen(cases[i].want)), 0, "'%s': stdout '%s'", id,
+		    out_buf);
+	}
+}
+
+/* The usage text names every option. */
+Test(conf, help_lists_every_option)
+{
+	static const char * const opts[] = { "--listenPort", "--normalPort",
+	    "--hiddenPort", "--proxyTimeout", "--knockTimeout", "--verbose",
+	    "--quiet", "--version", "--help", "--listen ", "--normal ",
+	    "--hidden ", "--knock-file", "--connect-timeout", "--max-conns",
+	    "-p,", "-n,", "-s,", "-o,", "-k,", "-v,", "-q,", "-V,", "-?,",
+	    NULL };
+	struct run_redirect R;
+	char buf[8192];
+	size_t i;
+
+	cr_assert_eq(run_redirect_begin(&R, 1), 0);
+	conf_usage(1);
+	cr_assert_gt(run_redirect_end(&R, buf, sizeof(buf)), 0);
+	for (i = 0; opts[i] != NULL; i++)
+		cr_expect_neq(strstr(buf, opts[i]), NULL, "usage lacks %s",
+		    opts[i]);
+}
+
+/*
+ * conf_parse() starts getopt afresh each time: an earlier refusal must not
+ * change how the next command line is read.
+ */
+Test(conf, parse_is_repeatable)
+{
+	static const char * const bad1[] = { "-x", "k", NULL };
+	static const char * const bad2[] = { "--bogus", "k", NULL };
+	static const char * const help[] = { "-?", NULL };
+	static const char * const good[] = { "-p", "1", "k", NULL };
+	static struct args A;
+	struct conf C;
+
+	args_set(&A, bad1);
+	cr_expect_eq(parse_captured(&C, &A), -1);
+	args_set(&A, help);
+	cr_expect_eq(parse_captured(&C, &A), CONF_DONE, "-? after -x: %s",
+	    err_buf);
+	args_set(&A, bad2);
+	cr_expect_eq(parse_captured(&C, &A), -1);
+	args_set(&A, help);
+	cr_expect_eq(parse_captured(&C, &A), CONF_DONE, "-? after --bogus: "
+	    "%s", err_buf);
+	args_set(&A, good);
+	cr_expect_eq(parse_captured(&C, &A), CONF_RUN, "%s", err_buf);
+	args_set(&A, good);
+	cr_expect_eq(parse_captured(&C, &A), CONF_RUN, "%s", err_buf);
+	cr_expect_str_eq(fmt_listen(&C, 0, (char[NET_ADDRSTR_MAX]){ 0 }),
+	    "0.0.0.0:1");
+}
