@@ -27,29 +27,29 @@ struct kf_case {
 #define S(s)	s, sizeof(s) - 1
 
 static const struct kf_case kf_cases[] = {
-	{ "plain",		S("secret"),	KNOCKFILE_OK, S("secret") },
-	{ "newline",		S("secret\n"),	KNOCKFILE_OK, S("secret") },
-	{ "crlf",		S("secret\r\n"), KNOCKFILE_OK, S("secret") },
-	{ "two newlines",	S("secret\n\n"), KNOCKFILE_OK, S("secret\n") },
-	{ "newline crlf",	S("secret\n\r\n"), KNOCKFILE_OK, S("secret\n") },
-	{ "crlf twice",		S("a\r\n\r\n"),	KNOCKFILE_OK, S("a\r\n") },
-	{ "lone cr",		S("secret\r"),	KNOCKFILE_OK, S("secret\r") },
-	{ "cr cr lf",		S("a\r\r\n"),	KNOCKFILE_OK, S("a\r") },
-	{ "lf cr",		S("a\n\r"),	KNOCKFILE_OK, S("a\n\r") },
-	{ "inner newline",	S("a\nb\n"),	KNOCKFILE_OK, S("a\nb") },
-	{ "leading newline",	S("\nab"),	KNOCKFILE_OK, S("\nab") },
-	{ "spaces kept",	S(" a b \n"),	KNOCKFILE_OK, S(" a b ") },
-	{ "one byte",		S("x"),		KNOCKFILE_OK, S("x") },
-	{ "one byte nl",	S("x\n"),	KNOCKFILE_OK, S("x") },
-	{ "newline only",	S("\n\n"),	KNOCKFILE_OK, S("\n") },
-	{ "cr only",		S("\r"),	KNOCKFILE_OK, S("\r") },
-	{ "nul inside",		S("a\0b\n"),	KNOCKFILE_OK, S("a\0b") },
-	{ "nul only",		S("\0"),	KNOCKFILE_OK, S("\0") },
-	{ "binary",		S("\xff\x00\x80\x01"), KNOCKFILE_OK,
-				S("\xff\x00\x80\x01") },
-	{ "empty",		S(""),		KNOCKFILE_EMPTY, S("") },
-	{ "just newline",	S("\n"),	KNOCKFILE_EMPTY, S("") },
-	{ "just crlf",		S("\r\n"),	KNOCKFILE_EMPTY, S("") },
+	{ "plain", S("secret"), KNOCKFILE_OK, S("secret") },
+	{ "newline", S("secret\n"), KNOCKFILE_OK, S("secret") },
+	{ "crlf", S("secret\r\n"), KNOCKFILE_OK, S("secret") },
+	{ "two newlines", S("secret\n\n"), KNOCKFILE_OK, S("secret\n") },
+	{ "newline crlf", S("secret\n\r\n"), KNOCKFILE_OK, S("secret\n") },
+	{ "crlf twice", S("a\r\n\r\n"), KNOCKFILE_OK, S("a\r\n") },
+	{ "lone cr", S("secret\r"), KNOCKFILE_OK, S("secret\r") },
+	{ "cr cr lf", S("a\r\r\n"), KNOCKFILE_OK, S("a\r") },
+	{ "lf cr", S("a\n\r"), KNOCKFILE_OK, S("a\n\r") },
+	{ "inner newline", S("a\nb\n"), KNOCKFILE_OK, S("a\nb") },
+	{ "leading newline", S("\nab"), KNOCKFILE_OK, S("\nab") },
+	{ "spaces kept", S(" a b \n"), KNOCKFILE_OK, S(" a b ") },
+	{ "one byte", S("x"), KNOCKFILE_OK, S("x") },
+	{ "one byte nl", S("x\n"), KNOCKFILE_OK, S("x") },
+	{ "newline only", S("\n\n"), KNOCKFILE_OK, S("\n") },
+	{ "cr only", S("\r"), KNOCKFILE_OK, S("\r") },
+	{ "nul inside", S("a\0b\n"), KNOCKFILE_OK, S("a\0b") },
+	{ "nul only", S("\0"), KNOCKFILE_OK, S("\0") },
+	{ "binary", S("\xff\x00\x80\x01"), KNOCKFILE_OK,
+	    S("\xff\x00\x80\x01") },
+	{ "empty", S(""), KNOCKFILE_EMPTY, S("") },
+	{ "just newline", S("\n"), KNOCKFILE_EMPTY, S("") },
+	{ "just crlf", S("\r\n"), KNOCKFILE_EMPTY, S("") },
 };
 
 Test(knockfile, parse_table)
@@ -294,8 +294,8 @@ Test(knockfile, read_accessible_modes_warn, .fini = kf_cleanup)
 		cr_expect_eq(kf_read_captured(kf_path, &k, err, sizeof(err)),
 		    0, "mode %04o must still be read", (unsigned)modes[i]);
 		cr_expect_eq(k.len, 5);
-		snprintf(want, sizeof(want), "l7knockknock: warning: knock file "
-		    "'%s' is accessible by group or others (mode %04o): "
+		snprintf(want, sizeof(want), "l7knockknock: warning: knock "
+		    "file '%s' is accessible by group or others (mode %04o): "
 		    "chmod 600 it\n", kf_path, (unsigned)modes[i]);
 		cr_expect_str_eq(err, want, "mode %04o", (unsigned)modes[i]);
 		unlink(kf_path);

@@ -183,7 +183,8 @@ Test(timer, wait_clamps_to_int)
 	int w;
 
 	memset(&a, 0, sizeof(a));
-	timer_list_init(&L, 7ULL * 24 * 3600 * 1000 * 1000);	/* 1000 weeks. */
+	/* 1000 weeks. */
+	timer_list_init(&L, 7ULL * 24 * 3600 * 1000 * 1000);
 	timer_start(&L, &a, 0);
 	w = timer_wait(&L, 0, -1);
 	cr_expect_eq(w, INT32_MAX, "got %d", w);

@@ -1,0 +1,466 @@
+/*
+ * Command-line tests of the real binary: ../l7knockknock (or $L7KK_BIN) is
+ * run for every kind of bad input, and each run must exit with the right
+ * code and one line on stderr that names the bad value -- never a crash.
+ */
+#include <criterion/criterion.h>
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <sysexits.h>
+#include <unistd.h>
+
+#include "knock.h"
+#include "run.h"
+
+/* Time limit of one run of the binary. */
+#define RUN_MS		5000
+
+/* The binary under test. */
+static const char *
+cli_bin(void)
+{
+	const char * s = getenv("L7KK_BIN");
+
+	return ((s != NULL && *s != '\0') ? s : "../l7knockknock");
+}
+
+/* What one run printed. */
+static char cli_out[16384], cli_err[16384];
+
+/*
+ * Run the binary with the NULL-terminated ${args} (argv[0] is added) and
+ * return its exit code; fail the test if it crashed or hung.
+ */
+static int
+cli_run(const char * const * args)
+{
+	char * argv[64];
+	int status, rc, i;
+
+	argv[0] = (char *)cli_bin();
+	for (i = 0; args[i] != NULL; i++) {
+		cr_assert_lt(i, 62);
+		argv[i + 1] = (char *)args[i];
+	}
+	argv[i + 1] = NULL;
+	cr_assert_eq(access(argv[0], X_OK), 0, "%s is not executable (make "
+	    "it first, or set L7KK_BIN)", argv[0]);
+	rc = run_capture(argv, RUN_MS, &status, cli_out, sizeof(cli_out),
+	    cli_err, sizeof(cli_err));
+	cr_assert_eq(rc, 0, "%s did not exit within %d ms; stderr: %s",
+	    args[0] ? args[0] : "", RUN_MS, cli_err);
+	cr_assert(WIFEXITED(status), "%s died of signal %d; stderr: %s",
+	    args[0] ? args[0] : "", WIFSIGNALED(status) ? WTERMSIG(status) :
+	    0, cli_err);
+	return (WEXITSTATUS(status));
+}
+
+/* Join ${args} for messages. */
+static const char *
+cli_id(const char * const * args)
+{
+	static char buf[1024];
+	size_t i;
+
+	buf[0] = '\0';
+	for (i = 0; args[i] != NULL && strlen(buf) < 900; i++) {
+		if (i > 0)
+			strcat(buf, " ");
+		strncat(buf, args[i], 64);
+	}
+	return (buf);
+}
+
+/*
+ * Check the last run: exit code ${code}, nothing on stdout, and exactly one
+ * line on stderr, an error, containing each of the NULL-terminated ${want}.
+ */
+static void
+cli_expect(const char * id, int rc, int code, const char * const * want,
+    const char * err)
+{
+	size_t len = strlen(err), i;
+
+	cr_expect_eq(rc, code, "'%s': exit %d, expected %d; stderr: %s", id,
+	    rc, code, cli_err);
+	cr_expect_str_eq(cli_out, "", "'%s': stdout", id);
+	cr_expect(len > 0 && err[len - 1] == '\n' &&
+	    strchr(err, '\n') == err + len - 1,
+	    "'%s': expected one line on stderr, got '%s'", id, cli_err);
+	cr_expect_eq(strncmp(err, "l7knockknock: error: ", 21), 0,
+	    "'%s': expected an error line, got '%s'", id, cli_err);
+	for (i = 0; want[i] != NULL; i++)
+		cr_expect_neq(strstr(err, want[i]), NULL,
+		    "'%s': stderr '%s' does not name '%s'", id, cli_err,
+		    want[i]);
+}
+
+/*
+ * The last line of the last run's stderr, after checking that it holds the
+ * only error line.
+ */
+static const char *
+cli_last_line(void)
+{
+	size_t len = strlen(cli_err);
+	const char * p, * last = cli_err;
+	int errors = 0;
+
+	for (p = cli_err; p < cli_err + len; p = strchr(p, '\n') + 1) {
+		if (strchr(p, '\n') == NULL)
+			break;
+		if (strncmp(p, "l7knockknock: error: ", 21) == 0)
+			errors++;
+		last = p;
+	}
+	cr_expect_eq(errors, 1, "expected one error line, got '%s'", cli_err);
+	return (last);
+}
+
+/* A usage error and the words its line must contain. */
+struct usage_case {
+	const char * args[8];
+	const char * want[4];
+};
+
+static const struct usage_case usage_cases[] = {
+	{ { "-x", "k" }, { "'-x'", "unknown option" } },
+	{ { "--bogus", "k" }, { "'--bogus'", "unknown option" } },
+	{ { "--listen-port", "1", "k" }, { "'--listen-port'" } },
+	{ { "-p", "70000", "k" }, { "'70000'", "-p/--listenPort",
+	    "1-65535" } },
+	{ { "--listenPort", "0", "k" }, { "'0'", "-p/--listenPort" } },
+	{ { "-n", "abc", "k" }, { "'abc'", "-n/--normalPort", "1-65535" } },
+	{ { "-s", "0", "k" }, { "'0'", "-s/--hiddenPort", "1-65535" } },
+	{ { "--hiddenPort", "-1", "k" }, { "'-1'", "-s/--hiddenPort" } },
+	{ { "--listen", "127.0.0.1", "k" }, { "'127.0.0.1'", "--listen",
+	    "PORT" } },
+	{ { "--listen", "::1:443", "k" }, { "'::1:443'", "--listen",
+	    "[IPV6]:PORT" } },
+	{ { "--listen", "localhost:443", "k" }, { "'localhost:443'",
+	    "--listen" } },
+	{ { "--listen", "127.0.0.1:99999", "k" }, { "'127.0.0.1:99999'" } },
+	{ { "--normal", "127.0.0.1", "k" }, { "'127.0.0.1'", "--normal",
+	    "HOST:PORT" } },
+	{ { "--normal", "::1:80", "k" }, { "'::1:80'", "--normal" } },
+	{ { "--hidden", "host:0", "k" }, { "'host:0'", "--hidden" } },
+	{ { "-k", "5x", "k" }, { "'5x'", "-k/--knockTimeout", "500ms" } },
+	{ { "-o", "0", "k" }, { "'0'", "-o/--proxyTimeout", "duration" } },
+	{ { "--connect-timeout", "1.5s", "k" }, { "'1.5s'",
+	    "--connect-timeout" } },
+	{ { "-o", "604801", "k" }, { "'604801'", "7 days" } },
+	{ { "--max-conns", "0", "k" }, { "'0'", "--max-conns" } },
+	{ { "a", "b" }, { "second KNOCK" } },
+	{ { "k", "--knock-file", "/nonexistent" }, { "two knocks",
+	    "/nonexistent" } },
+	{ { NULL }, { "no knock given", "--knock-file" } },
+	{ { "-v" }, { "no knock given" } },
+	{ { "" }, { "0 bytes", "1 to 256" } },
+	{ { "-v", "-q", "k" }, { "'-v'", "'-q'" } },
+	{ { "-p", "1", "--listen", "127.0.0.1:1", "k" }, { "-p/--listenPort",
+	    "--listen" } },
+	{ { "-n", "1", "--normal", "127.0.0.1:1", "k" }, { "--normal" } },
+	{ { "k", "-p" }, { "'-p'", "needs a value" } },
+	{ { "k", "--normal" }, { "'--normal'", "needs a value" } },
+	{ { "--knock-file" }, { "'--knock-file'", "needs a value" } },
+};
+
+Test(cli, usage_errors_exit_64_with_one_line, .timeout = 120)
+{
+	size_t i;
+	int rc;
+
+	for (i = 0; i < sizeof(usage_cases) / sizeof(usage_cases[0]); i++) {
+		const struct usage_case * c = &usage_cases[i];
+		char id[1024];
+
+		strcpy(id, cli_id(c->args));
+		rc = cli_run(c->args);
+		cli_expect(id, rc, EX_USAGE, c->want, cli_err);
+	}
+}
+
+Test(cli, knock_of_257_bytes_exits_64, .timeout = 30)
+{
+	char knock[KNOCK_MAX + 2];
+	const char * args[] = { knock, NULL };
+	static const char * const want[] = { "257 bytes", "1 to 256", NULL };
+	int rc;
+
+	memset(knock, 'Q', KNOCK_MAX + 1);
+	knock[KNOCK_MAX + 1] = '\0';
+	rc = cli_run(args);
+	cli_expect("257-byte knock", rc, EX_USAGE, want, cli_err);
+	cr_expect_null(strstr(cli_err, "QQQQ"), "the knock was logged");
+}
+
+/* A private directory for knock files. */
+static char cli_dir[64];
+static char cli_file[128];
+
+static void
+cli_dir_make(void)
+{
+
+	strcpy(cli_dir, "/tmp/l7kk-cli-XXXXXX");
+	cr_assert_neq(mkdtemp(cli_dir), NULL);
+	snprintf(cli_file, sizeof(cli_file), "%s/knock", cli_dir);
+}
+
+static void
+cli_dir_remove(void)
+{
+
+	unlink(cli_file);
+	rmdir(cli_dir);
+}
+
+/* Write the knock file ${cli_file} with ${len} bytes and ${mode}. */
+static void
+cli_knockfile(const void * buf, size_t len, mode_t mode)
+{
+	int fd;
+
+	unlink(cli_file);
+	cr_assert_neq(fd = open(cli_file, O_WRONLY | O_CREAT | O_EXCL, 0600),
+	    -1);
+	cr_assert_eq(write(fd, buf, len), (ssize_t)len);
+	cr_assert_eq(fchmod(fd, mode), 0);
+	close(fd);
+}
+
+Test(cli, missing_knock_file_exits_66, .timeout = 30, .init = cli_dir_make,
+    .fini = cli_dir_remove)
+{
+	const char * args[] = { "--knock-file", cli_file, NULL };
+	const char * want[] = { cli_file, "No such file", NULL };
+
+	cli_expect("missing knock file", cli_run(args), EX_NOINPUT,
+	    want, cli_err);
+}
+
+Test(cli, directory_knock_file_exits_66, .timeout = 30,
+    .init = cli_dir_make, .fini = cli_dir_remove)
+{
+	const char * args[] = { "--knock-file", cli_dir, NULL };
+	const char * want[] = { cli_dir, "not a regular file", NULL };
+
+	cli_expect("directory knock file", cli_run(args), EX_NOINPUT,
+	    want, cli_err);
+}
+
+Test(cli, empty_knock_file_exits_66, .timeout = 30, .init = cli_dir_make,
+    .fini = cli_dir_remove)
+{
+	const char * args[] = { "--knock-file", cli_file, NULL };
+	const char * want[] = { cli_file, "empty", NULL };
+
+	cli_knockfile("", 0, 0600);
+	cli_expect("empty knock file", cli_run(args), EX_NOINPUT,
+	    want, cli_err);
+	cli_knockfile("\n", 1, 0600);
+	cli_expect("newline-only knock file", cli_run(args), EX_NOINPUT,
+	    want, cli_err);
+}
+
+Test(cli, too_long_knock_file_exits_66, .timeout = 30,
+    .init = cli_dir_make, .fini = cli_dir_remove)
+{
+	const char * args[] = { "--knock-file", cli_file, NULL };
+	const char * want[] = { cli_file, "too long", "256", NULL };
+	char buf[KNOCK_MAX + 2];
+
+	memset(buf, 'L', sizeof(buf));
+	/* 257 bytes and a newline. */
+	buf[sizeof(buf) - 1] = '\n';
+	cli_knockfile(buf, sizeof(buf), 0600);
+	cli_expect("too-long knock file", cli_run(args), EX_NOINPUT,
+	    want, cli_err);
+	cr_expect_null(strstr(cli_err, "LLLL"), "the knock was logged");
+}
+
+/* chroot(2) needs its directory when the binary starts as root. */
+static void
+cli_var_empty(void)
+{
+
+	if (geteuid() == 0 && mkdir("/var/empty", 0755) && errno != EEXIST)
+		cr_log_warn("mkdir /var/empty: %s", strerror(errno));
+}
+
+Test(cli, group_readable_knock_file_warns_and_starts, .timeout = 30,
+    .init = cli_dir_make, .fini = cli_dir_remove)
+{
+	char * argv[] = { (char *)cli_bin(), "--listen", "127.0.0.1:0",
+	    "--normal", "127.0.0.1:1", "--hidden", "127.0.0.1:2",
+	    "--knock-file", cli_file, NULL };
+	char want[512];
+	int status, rc;
+
+	cli_var_empty();
+	cli_knockfile("sesame\n", 7, 0644);
+	rc = run_capture_until(argv, 10000, "ready", NULL, NULL, &status,
+	    cli_out, sizeof(cli_out), cli_err, sizeof(cli_err));
+	cr_assert_eq(rc, 0, "never became ready (rc %d); stderr: %s", rc,
+	    cli_err);
+	cr_expect(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+	    "SIGTERM must exit 0: status 0x%x; stderr: %s", status, cli_err);
+	snprintf(want, sizeof(want), "l7knockknock: warning: knock file '%s' "
+	    "is accessible by group or others (mode 0644): chmod 600 it\n",
+	    cli_file);
+	cr_expect_neq(strstr(cli_err, want), NULL, "no warning in: %s",
+	    cli_err);
+	cr_expect_null(strstr(cli_err, "sesame"), "the knock was logged");
+	cr_expect_neq(strstr(cli_err, "knock of 6 bytes"), NULL, "%s", cli_err);
+}
+
+Test(cli, private_knock_file_starts_without_warning, .timeout = 30,
+    .init = cli_dir_make, .fini = cli_dir_remove)
+{
+	char * argv[] = { (char *)cli_bin(), "--listen", "127.0.0.1:0",
+	    "--normal", "127.0.0.1:1", "--hidden", "127.0.0.1:2",
+	    "--knock-file", cli_file, NULL };
+	int status, rc;
+
+	cli_var_empty();
+	cli_knockfile("sesame\r\n", 8, 0600);
+	rc = run_capture_until(argv, 10000, "ready", NULL, NULL, &status,
+	    cli_out, sizeof(cli_out), cli_err, sizeof(cli_err));
+	cr_assert_eq(rc, 0, "never became ready (rc %d); stderr: %s", rc,
+	    cli_err);
+	cr_expect(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+	    "SIGTERM must exit 0: status 0x%x; stderr: %s", status, cli_err);
+	cr_expect_null(strstr(cli_err, "warning"), "%s", cli_err);
+	cr_expect_neq(strstr(cli_err, "knock of 6 bytes"), NULL, "%s", cli_err);
+}
+
+Test(cli, unresolvable_host_exits_68, .timeout = 30)
+{
+	static const char * const normal[] = { "--normal",
+	    "no-such-host.invalid:80", "k", NULL };
+	static const char * const hidden[] = { "--hidden",
+	    "no-such-host.invalid:22", "k", NULL };
+	static const char * const want[] = { "'no-such-host.invalid'",
+	    "resolve", NULL };
+
+	cli_expect("--normal", cli_run(normal), EX_NOHOST, want, cli_err);
+	cli_expect("--hidden", cli_run(hidden), EX_NOHOST, want, cli_err);
+}
+
+/* Listen on ${family} loopback, any port; return the socket and port. */
+static int
+cli_occupy(int family, uint16_t * port)
+{
+	struct sockaddr_storage ss;
+	struct sockaddr_in * sin = (struct sockaddr_in *)&ss;
+	struct sockaddr_in6 * sin6 = (struct sockaddr_in6 *)&ss;
+	socklen_t len;
+	int fd;
+
+	memset(&ss, 0, sizeof(ss));
+	if (family == AF_INET) {
+		sin->sin_family = AF_INET;
+		sin->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+		len = sizeof(*sin);
+	} else {
+		sin6->sin6_family = AF_INET6;
+		sin6->sin6_addr = in6addr_loopback;
+		len = sizeof(*sin6);
+	}
+	if ((fd = socket(family, SOCK_STREAM | SOCK_CLOEXEC, 0)) == -1)
+		return (-1);
+	if (bind(fd, (struct sockaddr *)&ss, len) || listen(fd, 1) ||
+	    getsockname(fd, (struct sockaddr *)&ss, &len)) {
+		close(fd);
+		return (-1);
+	}
+	*port = ntohs(family == AF_INET ? sin->sin_port : sin6->sin6_port);
+	return (fd);
+}
+
+Test(cli, address_in_use_exits_69, .timeout = 30)
+{
+	char addr[64], msg[64], pstr[16];
+	const char * args[] = { "--listen", addr, "k", NULL };
+	const char * second[] = { "--listen", "127.0.0.1:0", "--listen",
+	    addr, "k", NULL };
+	const char * dash_p[] = { "-p", pstr, "k", NULL };
+	const char * want[] = { msg, "in use", NULL };
+	uint16_t port;
+	int fd;
+
+	cr_assert_neq(fd = cli_occupy(AF_INET, &port), -1);
+	snprintf(addr, sizeof(addr), "127.0.0.1:%u", (unsigned)port);
+	snprintf(msg, sizeof(msg), "127.0.0.1:%u", (unsigned)port);
+	cli_expect("--listen in use", cli_run(args), EX_UNAVAILABLE,
+	    want, cli_err);
+
+	/*
+	 * The first listener is up (and may say so) when the second fails:
+	 * the error must still be the one and last error line.
+	 */
+	cr_expect_eq(cli_run(second), EX_UNAVAILABLE, "second: %s", cli_err);
+	cli_expect("second --listen in use", EX_UNAVAILABLE, EX_UNAVAILABLE,
+	    want, cli_last_line());
+
+	/* -p PORT is 0.0.0.0:PORT, which overlaps 127.0.0.1:PORT. */
+	snprintf(pstr, sizeof(pstr), "%u", (unsigned)port);
+	snprintf(msg, sizeof(msg), "0.0.0.0:%u", (unsigned)port);
+	cli_expect("-p in use", cli_run(dash_p), EX_UNAVAILABLE, want, cli_err);
+	close(fd);
+}
+
+Test(cli, ipv6_address_in_use_exits_69, .timeout = 30)
+{
+	char addr[64], msg[64];
+	const char * args[] = { "--listen", addr, "k", NULL };
+	const char * want[] = { msg, "in use", NULL };
+	uint16_t port;
+	int fd;
+
+	if ((fd = cli_occupy(AF_INET6, &port)) == -1)
+		cr_skip_test("no IPv6 loopback here");
+	snprintf(addr, sizeof(addr), "[::1]:%u", (unsigned)port);
+	snprintf(msg, sizeof(msg), "[::1]:%u", (unsigned)port);
+	cli_expect("[::1] in use", cli_run(args), EX_UNAVAILABLE,
+	    want, cli_err);
+	close(fd);
+}
+
+/* --help, -?, --version: exit 0, the text on stdout, nothing on stderr. */
+Test(cli, help_and_version_exit_0_on_stdout, .timeout = 30)
+{
+	static const struct {
+		const char * args[4];
+		const char * want;
+	} cases[] = {
+		{ { "--help" }, "usage: l7knockknock" },
+		{ { "-?" }, "usage: l7knockknock" },
+		{ { "-v", "-?" }, "usage: l7knockknock" },
+		{ { "--version" }, "l7knockknock " VERSION "\n" },
+		{ { "-V" }, "l7knockknock " VERSION "\n" },
+	};
+	size_t i;
+	int rc;
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		char id[256];
+
+		strcpy(id, cli_id(cases[i].args));
+		rc = cli_run(cases[i].args);
+		cr_expect_eq(rc, 0, "'%s': exit %d; stderr: %s", id, rc,
+		    cli_err);
+		cr_expect_str_eq(cli_err, "", "'%s': stderr", id);
+		cr_expect_eq(strncmp(cli_out, cases[i].want,
+		    strlen(cases[i].want)), 0, "'%s': stdout '%.80s'", id,
+		    cli_out);
+	}
+}
