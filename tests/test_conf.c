@@ -545,7 +545,7 @@ Test(conf, knock_wiped_from_argv)
 Test(conf, help_and_version_done)
 {
 	static const struct {
-		const char * args[4];
+		const char * args[5];	/* NULL-terminated. */
 		const char * want;	/* The start of stdout. */
 	} cases[] = {
 		{ { "--help" }, "usage: l7knockknock" },
