@@ -464,3 +464,29 @@ Test(cli, help_and_version_exit_0_on_stdout, .timeout = 30)
 		    cli_out);
 	}
 }
+
+/* Very long bad values: still exit 64 with one (possibly cut) line. */
+Test(cli, huge_values_exit_64_with_one_line, .timeout = 30)
+{
+	static char big[30001], host[10010], port[5001];
+	const char * knock[] = { big, NULL };
+	const char * normal[] = { "--normal", host, "k", NULL };
+	const char * dash_p[] = { "-p", port, "k", NULL };
+	static const char * const want_knock[] = { "30000 bytes", NULL };
+	static const char * const want_host[] = { "--normal", "'aaaa",
+	    NULL };
+	static const char * const want_port[] = { "-p/--listenPort",
+	    "'9999", NULL };
+
+	memset(big, 'b', sizeof(big) - 1);
+	memset(host, 'a', 10000);
+	strcpy(host + 10000, ":80");
+	memset(port, '9', sizeof(port) - 1);
+	cli_expect("30000-byte knock", cli_run(knock), EX_USAGE, want_knock,
+	    cli_err);
+	cr_expect_null(strstr(cli_err, "bbbb"), "the knock was logged");
+	cli_expect("10000-byte host", cli_run(normal), EX_USAGE, want_host,
+	    cli_err);
+	cli_expect("5000-digit port", cli_run(dash_p), EX_USAGE, want_port,
+	    cli_err);
+}
