@@ -93,7 +93,9 @@ static int
 conf_bad(const char * opt, const char * val, const char * expected)
 {
 
-	log_err("invalid value '%s' for %s: expected %s", val, opt, expected);
+	/* A value too long for one line is shortened, never the message. */
+	log_err("invalid value '%.64s%s' for %s: expected %s", val,
+	    strlen(val) > 64 ? "..." : "", opt, expected);
 	return (-1);
 }
 
@@ -192,6 +194,7 @@ conf_version(void)
 /* What the options said that conf_finish() reconciles. */
 struct conf_seen {
 	const char * listen_port;	/* -p value, or NULL. */
+	uint16_t port;			/* -p value, parsed. */
 	int normal_port, hidden_port;	/* -n / -s given. */
 	int normal, hidden;		/* --normal / --hidden given. */
 	int verbose, quiet;
@@ -206,7 +209,7 @@ conf_option(struct conf * C, struct conf_seen * S, int c, char ** argv)
 	switch (c) {
 	case 'p':
 		S->listen_port = optarg;
-		return (0);
+		return (conf_port(&S->port, "-p/--listenPort", optarg));
 	case 'n':
 		S->normal_port = 1;
 		return (conf_port(&C->normal.port, "-n/--normalPort", optarg));
@@ -305,10 +308,7 @@ conf_finish(struct conf * C, const struct conf_seen * S)
 	}
 	if (C->nlisten == 0) {
 		/* Like l7knockknock 0.1: every IPv4 address. */
-		port = 443;
-		if (S->listen_port != NULL &&
-		    conf_port(&port, "-p/--listenPort", S->listen_port))
-			return (-1);
+		port = (S->listen_port != NULL) ? S->port : 443;
 		(void)net_literal("0.0.0.0", port, &C->listen[0]);
 		C->nlisten = 1;
 	}
@@ -338,16 +338,16 @@ conf_parse(struct conf * C, int argc, char ** argv)
 	/* Start getopt afresh; we print our own messages. */
 	optind = 0;
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, ":p:n:s:o:k:vqV?h",
+	while ((c = getopt_long(argc, argv, ":p:n:s:o:k:vqVh",
 	    conf_longopts, NULL)) != -1) {
 		if ((rc = conf_option(C, &S, c, argv)) != 0)
 			return (rc);
 	}
 	for (; optind < argc; optind++) {
 		if (C->have_knock) {
-			log_err("unexpected argument: a second KNOCK was given "
-			    "(%zu bytes); quote a knock that has spaces",
-			    strlen(argv[optind]));
+			log_err("unexpected extra argument after KNOCK "
+			    "(argument %d; not shown, it may be secret): "
+			    "give one KNOCK, quoted if it has spaces", optind);
 			return (-1);
 		}
 		if (conf_knock(C, argv[optind]))

@@ -31,7 +31,7 @@ log_enabled(int level)
 }
 
 /* Format the line and write it with one write(2); errno is preserved. */
-static void
+static void __attribute__((format(printf, 3, 0)))
 log_vwrite(int level, int err, const char * fmt, va_list ap)
 {
 	char buf[LOG_LINE_MAX];

@@ -16,7 +16,8 @@ parse_uint(const char * s, unsigned long long min, unsigned long long max,
 	for (p = s; *p != '\0'; p++) {
 		if (*p < '0' || *p > '9')
 			return (-1);
-		if (x > (max - (unsigned long long)(*p - '0')) / 10)
+		if ((unsigned long long)(*p - '0') > max ||
+		    x > (max - (unsigned long long)(*p - '0')) / 10)
 			return (-1);
 		x = x * 10 + (unsigned long long)(*p - '0');
 	}

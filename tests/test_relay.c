@@ -1,0 +1,475 @@
+/*
+ * Integration tests: the real, sandboxed binary between a client and two
+ * real backends on loopback.
+ */
+#include <criterion/criterion.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "harness.h"
+
+#define KNOCK	"open-sesame"
+#define KLEN	(sizeof(KNOCK) - 1)
+
+static struct backend normal, hidden;
+static struct relay_proc relay;
+
+/* Start both backends on ${family} and a relay in front of them. */
+static void
+setup_with(int family, int nmode, int hmode, const char * const * extra)
+{
+	static char listen[64], n[64], h[64];
+	const char * args[40];
+	size_t i = 0, j;
+
+	backend_start(&normal, family, nmode, "normal");
+	backend_start(&hidden, family, hmode, "hidden");
+	if (family == AF_INET) {
+		snprintf(listen, sizeof(listen), "127.0.0.1:0");
+		snprintf(n, sizeof(n), "127.0.0.1:%u", normal.port);
+		snprintf(h, sizeof(h), "127.0.0.1:%u", hidden.port);
+	} else {
+		snprintf(listen, sizeof(listen), "[::1]:0");
+		snprintf(n, sizeof(n), "[::1]:%u", normal.port);
+		snprintf(h, sizeof(h), "[::1]:%u", hidden.port);
+	}
+	args[i++] = "--listen";
+	args[i++] = listen;
+	args[i++] = "--normal";
+	args[i++] = n;
+	args[i++] = "--hidden";
+	args[i++] = h;
+	for (j = 0; extra != NULL && extra[j] != NULL; j++)
+		args[i++] = extra[j];
+	args[i++] = KNOCK;
+	args[i] = NULL;
+	relay_start(&relay, args);
+}
+
+static void
+setup(int nmode, int hmode, const char * const * extra)
+{
+
+	setup_with(AF_INET, nmode, hmode, extra);
+}
+
+static void
+teardown(void)
+{
+	int st;
+
+	st = relay_stop(&relay, SIGTERM, 3000);
+	backend_stop(&normal);
+	backend_stop(&hidden);
+	cr_expect(WIFEXITED(st) && WEXITSTATUS(st) == 0,
+	    "relay did not exit 0 on SIGTERM (status %d); log:\n%s", st,
+	    relay.log);
+}
+
+/* Send ${msg}, half-close, read the echo; check what the backend got. */
+static void
+roundtrip(int family, const char * msg, size_t len, struct backend * B,
+    const char * expect, size_t elen)
+{
+	char buf[1024];
+	int fd = tcp_connect(family, relay.port);
+	size_t got;
+
+	send_all(fd, msg, len);
+	shutdown(fd, SHUT_WR);
+	got = recv_until(fd, buf, sizeof(buf), 5000);
+	close(fd);
+	cr_assert_eq(got, elen, "echo: got %zu bytes, expected %zu", got, elen);
+	cr_assert(memcmp(buf, expect, elen) == 0, "echo bytes differ");
+	cr_assert(backend_wait_done(B, 1, 3000) == 0, "backend saw no EOF");
+	cr_assert_eq(B->last.len, elen);
+	cr_assert(memcmp(B->last.head, expect, elen) == 0,
+	    "backend received other bytes");
+}
+
+Test(relay, normal_route_bytes_unchanged, .timeout = 20)
+{
+	const char req[] = "GET / HTTP/1.1\r\nHost: example\r\n\r\n";
+
+	setup(BE_ECHO, BE_ECHO, NULL);
+	roundtrip(AF_INET, req, sizeof(req) - 1, &normal, req, sizeof(req) - 1);
+	cr_assert_eq(hidden.conns, 0);
+	cr_assert(relay_log_wait(&relay, "routed to normal (mismatch)", 2000) == 0);
+	teardown();
+}
+
+Test(relay, hidden_route_consumes_knock, .timeout = 20)
+{
+	const char msg[] = KNOCK "SSH-2.0-client\r\n";
+
+	setup(BE_ECHO, BE_ECHO, NULL);
+	roundtrip(AF_INET, msg, sizeof(msg) - 1, &hidden, msg + KLEN,
+	    sizeof(msg) - 1 - KLEN);
+	cr_assert_eq(normal.conns, 0);
+	cr_assert(relay_log_wait(&relay, "routed to hidden (knock)", 2000) == 0);
+	teardown();
+}
+
+Test(relay, ipv6_both_routes, .timeout = 20)
+{
+	const char req[] = "hello over IPv6, long enough";
+	const char msg[] = KNOCK "hidden over IPv6";
+
+	setup_with(AF_INET6, BE_ECHO, BE_ECHO, NULL);
+	roundtrip(AF_INET6, req, sizeof(req) - 1, &normal, req, sizeof(req) - 1);
+	roundtrip(AF_INET6, msg, sizeof(msg) - 1, &hidden, msg + KLEN,
+	    sizeof(msg) - 1 - KLEN);
+	teardown();
+}
+
+Test(relay, knock_split_one_byte_per_segment, .timeout = 20)
+{
+	char buf[64];
+	size_t i;
+	int fd;
+
+	setup(BE_ECHO, BE_ECHO, (const char *[]){ "-k", "5s", NULL });
+	fd = tcp_connect(AF_INET, relay.port);
+	for (i = 0; i < KLEN; i++) {
+		send_all(fd, KNOCK + i, 1);
+		usleep(20000);
+	}
+	send_all(fd, "after", 5);
+	shutdown(fd, SHUT_WR);
+	cr_assert_eq(recv_until(fd, buf, sizeof(buf), 5000), 5);
+	cr_assert(memcmp(buf, "after", 5) == 0);
+	close(fd);
+	cr_assert(backend_wait_done(&hidden, 1, 3000) == 0);
+	cr_assert_eq(hidden.last.len, 5);
+	cr_assert_eq(normal.conns, 0);
+	teardown();
+}
+
+Test(relay, wrong_last_byte_reaches_normal_intact, .timeout = 20)
+{
+	char msg[] = KNOCK "and more";
+
+	msg[KLEN - 1] ^= 1;
+	setup(BE_ECHO, BE_ECHO, NULL);
+	roundtrip(AF_INET, msg, sizeof(msg) - 1, &normal, msg, sizeof(msg) - 1);
+	cr_assert_eq(hidden.conns, 0);
+	teardown();
+}
+
+Test(relay, diverging_prefix_split_reaches_normal_intact, .timeout = 20)
+{
+	const char msg[] = "open-sXsame plus the rest of a request";
+	char buf[128];
+	int fd;
+
+	setup(BE_ECHO, BE_ECHO, NULL);
+	fd = tcp_connect(AF_INET, relay.port);
+	send_all(fd, msg, 4);		/* A matching prefix... */
+	usleep(50000);
+	send_all(fd, msg + 4, sizeof(msg) - 1 - 4);	/* ...then it diverges. */
+	shutdown(fd, SHUT_WR);
+	cr_assert_eq(recv_until(fd, buf, sizeof(buf), 5000), sizeof(msg) - 1);
+	close(fd);
+	cr_assert(backend_wait_done(&normal, 1, 3000) == 0);
+	cr_assert_eq(normal.last.len, sizeof(msg) - 1);
+	cr_assert(memcmp(normal.last.head, msg, sizeof(msg) - 1) == 0);
+	cr_assert_eq(hidden.conns, 0);
+	teardown();
+}
+
+Test(relay, short_request_then_eof_goes_normal, .timeout = 20)
+{
+	/* Shorter than the knock, then a FIN: decided at the FIN. */
+	setup(BE_ECHO, BE_ECHO, (const char *[]){ "-k", "10s", NULL });
+	roundtrip(AF_INET, "open", 4, &normal, "open", 4);
+	cr_assert(relay_log_wait(&relay, "routed to normal (EOF)", 2000) == 0);
+	teardown();
+}
+
+/* Time from connect (and ${first} byte) to the greeting of the backend. */
+static uint64_t
+time_to_greeting(const char * first)
+{
+	char buf[64];
+	uint64_t t0 = now_ms();
+	int fd = tcp_connect(AF_INET, relay.port);
+
+	if (first != NULL)
+		send_all(fd, first, 1);
+	cr_assert_eq(recv_n(fd, buf, 13, 5000), 13);
+	cr_assert(memcmp(buf, "GREET normal\n", 13) == 0);
+	close(fd);
+	return (now_ms() - t0);
+}
+
+Test(relay, silent_client_reaches_speak_first_backend, .timeout = 20)
+{
+	uint64_t ms;
+
+	setup(BE_GREET, BE_ECHO, (const char *[]){ "-k", "300ms", NULL });
+	ms = time_to_greeting(NULL);
+	cr_assert(ms >= 250 && ms < 3000, "greeting after %llu ms",
+	    (unsigned long long)ms);
+	cr_assert(relay_log_wait(&relay, "routed to normal (timeout)", 2000) == 0);
+	teardown();
+}
+
+static int
+cmp_u64(const void * a, const void * b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+	return ((x > y) - (x < y));
+}
+
+Test(relay, decision_time_independent_of_first_byte, .timeout = 30)
+{
+	uint64_t right[5], wrong[5];
+	int i;
+
+	/*
+	 * A right first byte and a wrong one must both wait for the knock
+	 * timeout: if a wrong byte were decided at once, a prober would learn
+	 * the knock byte by byte.  Generous bounds; medians of 5.
+	 */
+	setup(BE_GREET, BE_ECHO, (const char *[]){ "-k", "400ms", NULL });
+	for (i = 0; i < 5; i++) {
+		right[i] = time_to_greeting("o");
+		wrong[i] = time_to_greeting("x");
+	}
+	qsort(right, 5, sizeof(right[0]), cmp_u64);
+	qsort(wrong, 5, sizeof(wrong[0]), cmp_u64);
+	cr_assert(right[2] >= 350 && wrong[2] >= 350,
+	    "decided early: right %llu ms, wrong %llu ms",
+	    (unsigned long long)right[2], (unsigned long long)wrong[2]);
+	cr_assert(right[2] < wrong[2] + 200 && wrong[2] < right[2] + 200,
+	    "decision times differ: right %llu ms, wrong %llu ms",
+	    (unsigned long long)right[2], (unsigned long long)wrong[2]);
+	teardown();
+}
+
+/* 64 MiB each way through one route, checked by hash. */
+static void
+bulk(int knocked)
+{
+	const uint64_t len = 64ULL << 20;
+	uint64_t hs, hg, got;
+	int fd;
+
+	setup(BE_ECHO, BE_ECHO, NULL);
+	fd = tcp_connect(AF_INET, relay.port);
+	if (knocked)
+		send_all(fd, KNOCK, KLEN);
+	got = pump_echo(fd, len, 65536, 7, 60000, &hs, &hg);
+	close(fd);
+	cr_assert_eq(got, len, "received %llu of %llu bytes",
+	    (unsigned long long)got, (unsigned long long)len);
+	cr_assert_eq(hs, hg, "echoed bytes differ");
+	cr_assert(backend_wait_done(knocked ? &hidden : &normal, 1, 5000) == 0);
+	cr_assert_eq((knocked ? &hidden : &normal)->last.len, len);
+	cr_assert_eq((knocked ? &hidden : &normal)->last.hash, hs);
+	cr_assert_eq((knocked ? &normal : &hidden)->conns, 0);
+	teardown();
+}
+
+Test(relay, bulk_64mib_each_way_normal, .timeout = 90)
+{
+
+	bulk(0);
+}
+
+Test(relay, bulk_64mib_each_way_hidden, .timeout = 90)
+{
+
+	bulk(1);
+}
+
+Test(relay, half_close_reply_still_arrives, .timeout = 20)
+{
+	char req[5000], reply[64], expect[64];
+	uint64_t h;
+	size_t got;
+	int fd;
+
+	/* The backend answers only after the client's FIN. */
+	setup(BE_AT_EOF, BE_AT_EOF, NULL);
+	fill_random(req, sizeof(req), 3);
+	req[0] = 'G';
+	h = hash64(HASH_INIT, req, sizeof(req));
+	snprintf(expect, sizeof(expect), "%zu %016llx\n", sizeof(req),
+	    (unsigned long long)h);
+	fd = tcp_connect(AF_INET, relay.port);
+	send_all(fd, req, sizeof(req));
+	shutdown(fd, SHUT_WR);
+	got = recv_until(fd, reply, sizeof(reply), 5000);
+	close(fd);
+	cr_assert_eq(got, strlen(expect), "reply of %zu bytes", got);
+	cr_assert(memcmp(reply, expect, got) == 0, "reply differs");
+	teardown();
+}
+
+Test(relay, backend_down_closes_client_relay_goes_on, .timeout = 20)
+{
+	char buf[64];
+	int fd;
+
+	setup(BE_ECHO, BE_ECHO, NULL);
+	backend_stop(&normal);		/* Port now refuses connections. */
+	fd = tcp_connect(AF_INET, relay.port);
+	send_all(fd, "GET / HTTP/1.0\r\n\r\n", 18);
+	cr_assert(wait_closed(fd, 3000), "client not closed");
+	close(fd);
+	cr_assert(relay_log_wait(&relay, "normal backend connect failed: "
+	    "Connection refused", 2000) == 0, "log:\n%s", relay.log);
+	/* The hidden route still works. */
+	fd = tcp_connect(AF_INET, relay.port);
+	send_all(fd, KNOCK "ping", KLEN + 4);
+	shutdown(fd, SHUT_WR);
+	cr_assert_eq(recv_until(fd, buf, sizeof(buf), 5000), 4);
+	close(fd);
+	normal.lfd = -1;
+	relay_stop(&relay, SIGTERM, 3000);
+	backend_stop(&hidden);
+}
+
+Test(relay, idle_timeout_closes_quiet_connection, .timeout = 20)
+{
+	char buf[16];
+	uint64_t t0;
+	int fd;
+
+	setup(BE_ECHO, BE_ECHO, (const char *[]){ "-o", "1s", NULL });
+	fd = tcp_connect(AF_INET, relay.port);
+	send_all(fd, KNOCK "x", KLEN + 1);
+	cr_assert_eq(recv_n(fd, buf, 1, 3000), 1);
+	t0 = now_ms();
+	cr_assert(wait_closed(fd, 5000), "idle connection not closed");
+	cr_assert(now_ms() - t0 >= 800, "closed after %llu ms",
+	    (unsigned long long)(now_ms() - t0));
+	close(fd);
+	cr_assert(relay_log_wait(&relay, "idle timeout", 2000) == 0);
+	teardown();
+}
+
+/* Open and reset 60 connections in every state a client can leave in. */
+static void
+reset_round(void)
+{
+	char buf[8];
+	int i, fd;
+
+	for (i = 0; i < 60; i++) {
+		fd = tcp_connect(AF_INET, relay.port);
+		switch (i % 3) {
+		case 0:		/* Reset while waiting for the knock. */
+			send_all(fd, "open", 4);
+			break;
+		case 1:		/* Reset while relaying (hidden). */
+			send_all(fd, KNOCK "x", KLEN + 1);
+			(void)recv_n(fd, buf, 1, 2000);
+			break;
+		case 2:		/* Reset while relaying (normal). */
+			send_all(fd, "GET / HTTP/1.1\r\n", 16);
+			(void)recv_n(fd, buf, 1, 2000);
+			break;
+		}
+		close_reset(fd);
+	}
+}
+
+/* Wait until the relay holds ${n} sockets; return what it holds. */
+static int
+wait_sockets(int n)
+{
+	int i, got = -1;
+
+	for (i = 0; i < 300; i++) {
+		if ((got = relay_fd_count_kind(&relay, "socket:")) == n)
+			break;
+		usleep(10000);
+	}
+	return (got);
+}
+
+Test(relay, client_resets_leak_no_descriptors, .timeout = 30)
+{
+	int sockets, pipes1, pipes2, got;
+
+	setup(BE_ECHO, BE_ECHO, NULL);
+	sockets = relay_fd_count_kind(&relay, "socket:");
+	cr_assert_eq(sockets, 1, "a listener only, got %d sockets", sockets);
+
+	/* Every socket goes; empty pipes may stay in the bounded pool. */
+	reset_round();
+	got = wait_sockets(sockets);
+	cr_assert_eq(got, sockets, "sockets: %d before, %d after", sockets, got);
+	pipes1 = relay_fd_count_kind(&relay, "pipe:");
+	reset_round();
+	got = wait_sockets(sockets);
+	cr_assert_eq(got, sockets, "sockets: %d before, %d after", sockets, got);
+	pipes2 = relay_fd_count_kind(&relay, "pipe:");
+	cr_assert_eq(pipes2, pipes1, "pipes grew from %d to %d", pipes1, pipes2);
+	cr_assert(pipes2 <= 1 + 2 * 4, "%d pipe descriptors for sequential "
+	    "connections", pipes2);
+	teardown();
+}
+
+Test(relay, sigterm_exits_zero_promptly, .timeout = 20)
+{
+	uint64_t t0;
+	int fd, st;
+
+	setup(BE_ECHO, BE_ECHO, NULL);
+	fd = tcp_connect(AF_INET, relay.port);	/* A connection in flight. */
+	send_all(fd, KNOCK "x", KLEN + 1);
+	t0 = now_ms();
+	st = relay_stop(&relay, SIGTERM, 2000);
+	cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0, "status %d", st);
+	cr_assert(now_ms() - t0 < 1000);
+	close(fd);
+	backend_stop(&normal);
+	backend_stop(&hidden);
+}
+
+Test(relay, knock_wiped_from_cmdline, .timeout = 20)
+{
+	char path[64], buf[4096];
+	FILE * f;
+	size_t n;
+
+	setup(BE_ECHO, BE_ECHO, NULL);
+	snprintf(path, sizeof(path), "/proc/%d/cmdline", (int)relay.pid);
+	cr_assert((f = fopen(path, "r")) != NULL);
+	n = fread(buf, 1, sizeof(buf), f);
+	fclose(f);
+	cr_assert(n > 0);
+	cr_assert(memmem(buf, n, KNOCK, KLEN) == NULL,
+	    "the knock is visible in %s", path);
+	cr_assert(memmem(buf, n, "--listen", 8) != NULL);
+	teardown();
+}
+
+Test(relay, log_never_shows_knock_or_first_bytes, .timeout = 20)
+{
+	const char msg[] = KNOCK "secret-payload";
+	const char req[] = "GET /private-path HTTP/1.1\r\n\r\n";
+
+	setup(BE_ECHO, BE_ECHO, (const char *[]){ "-v", NULL });
+	roundtrip(AF_INET, msg, sizeof(msg) - 1, &hidden, msg + KLEN,
+	    sizeof(msg) - 1 - KLEN);
+	roundtrip(AF_INET, req, sizeof(req) - 1, &normal, req, sizeof(req) - 1);
+	cr_assert(relay_log_wait(&relay, "closed: done", 2000) == 0);
+	teardown();
+	cr_assert(strstr(relay.log, KNOCK) == NULL, "knock in log");
+	cr_assert(strstr(relay.log, "secret-payload") == NULL);
+	cr_assert(strstr(relay.log, "private-path") == NULL);
+	cr_assert(strstr(relay.log, "knock of 11 bytes") != NULL);
+}
