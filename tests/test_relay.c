@@ -4,6 +4,8 @@
  */
 #include <criterion/criterion.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <signal.h>
@@ -472,4 +474,162 @@ Test(relay, log_never_shows_knock_or_first_bytes, .timeout = 20)
 	cr_assert(strstr(relay.log, "secret-payload") == NULL);
 	cr_assert(strstr(relay.log, "private-path") == NULL);
 	cr_assert(strstr(relay.log, "knock of 11 bytes") != NULL);
+}
+
+/* One client of the parallel test. */
+struct pconn {
+	int fd;
+	uint8_t * out;
+	size_t outlen, outoff;
+	size_t skip;		/* Leading bytes not echoed (the knock). */
+	uint64_t hexp, hgot, got, want;
+	int shut, eof;
+};
+
+static void
+pconn_init(struct pconn * pc, int knocked, size_t len, uint64_t seed)
+{
+
+	pc->fd = tcp_connect(AF_INET, relay.port);
+	pc->skip = knocked ? KLEN : 0;
+	pc->outlen = pc->skip + len;
+	pc->out = malloc(pc->outlen);
+	memcpy(pc->out, KNOCK, pc->skip);
+	fill_random(pc->out + pc->skip, len, seed);
+	if (!knocked)
+		pc->out[0] = 'G';	/* Not the knock's first byte. */
+	pc->hexp = hash64(HASH_INIT, pc->out + pc->skip, len);
+	pc->hgot = HASH_INIT;
+	pc->want = len;
+	pc->outoff = pc->got = 0;
+	pc->shut = pc->eof = 0;
+	fcntl(pc->fd, F_SETFL, O_NONBLOCK);
+}
+
+/* Send a random-sized segment, read what came back. */
+static void
+pconn_step(struct pconn * pc, short revents, uint64_t * rnd)
+{
+	static uint8_t in[65536];
+	size_t seg;
+	ssize_t n;
+
+	if ((revents & POLLOUT) && pc->outoff < pc->outlen) {
+		*rnd = *rnd * 6364136223846793005ULL + 1442695040888963407ULL;
+		seg = 1 + (size_t)(*rnd >> 33) % 8192;
+		if (seg > pc->outlen - pc->outoff)
+			seg = pc->outlen - pc->outoff;
+		if ((n = send(pc->fd, pc->out + pc->outoff, seg, MSG_NOSIGNAL)) > 0)
+			pc->outoff += (size_t)n;
+	}
+	if (pc->outoff == pc->outlen && !pc->shut) {
+		shutdown(pc->fd, SHUT_WR);
+		pc->shut = 1;
+	}
+	if (revents & (POLLIN | POLLHUP | POLLERR)) {
+		n = recv(pc->fd, in, sizeof(in), 0);
+		if (n > 0) {
+			pc->hgot = hash64(pc->hgot, in, (size_t)n);
+			pc->got += (uint64_t)n;
+		} else if (n == 0 || errno != EAGAIN) {
+			pc->eof = 1;
+		}
+	}
+}
+
+#define NPAR	300
+
+Test(relay, hundreds_of_parallel_connections_both_routes, .timeout = 90)
+{
+	static struct pconn pc[NPAR];
+	static struct pollfd pfd[NPAR];
+	uint64_t rnd = 42, end;
+	int i, left, ok = 0;
+
+	setup(BE_ECHO, BE_ECHO, NULL);
+	for (i = 0; i < NPAR; i++)
+		pconn_init(&pc[i], i % 2, 1 + (size_t)(i * 7919) % 200000,
+		    (uint64_t)i);
+	end = now_ms() + 60000;
+	do {
+		left = 0;
+		for (i = 0; i < NPAR; i++) {
+			pfd[i].fd = pc[i].eof ? -1 : pc[i].fd;
+			pfd[i].events = POLLIN |
+			    (pc[i].outoff < pc[i].outlen ? POLLOUT : 0);
+			pfd[i].revents = 0;
+			left += !pc[i].eof;
+		}
+		if (left == 0 || poll(pfd, NPAR, 100) < 0)
+			break;
+		for (i = 0; i < NPAR; i++)
+			if (pfd[i].revents)
+				pconn_step(&pc[i], pfd[i].revents, &rnd);
+	} while (now_ms() < end);
+	for (i = 0; i < NPAR; i++) {
+		ok += (pc[i].got == pc[i].want && pc[i].hgot == pc[i].hexp);
+		close(pc[i].fd);
+		free(pc[i].out);
+	}
+	cr_assert_eq(ok, NPAR, "%d of %d connections intact", ok, NPAR);
+	cr_assert_eq(normal.conns, NPAR / 2);
+	cr_assert_eq(hidden.conns, NPAR / 2);
+	teardown();
+}
+
+Test(relay, max_conns_pauses_accepting_and_resumes, .timeout = 30)
+{
+	char buf[8];
+	int a, b, c;
+
+	setup(BE_ECHO, BE_ECHO, (const char *[]){ "--max-conns", "2", NULL });
+	a = tcp_connect(AF_INET, relay.port);
+	b = tcp_connect(AF_INET, relay.port);
+	send_all(a, KNOCK "a", KLEN + 1);
+	send_all(b, KNOCK "b", KLEN + 1);
+	cr_assert_eq(recv_n(a, buf, 1, 3000), 1);
+	cr_assert_eq(recv_n(b, buf, 1, 3000), 1);
+
+	/* The kernel queues c, but the relay has no slot for it. */
+	c = tcp_connect(AF_INET, relay.port);
+	send_all(c, KNOCK "c", KLEN + 1);
+	cr_assert_eq(recv_n(c, buf, 1, 500), 0, "served beyond --max-conns");
+	cr_assert(relay_log_wait(&relay, "all 2 connection slots in use", 1000)
+	    == 0);
+
+	/* A slot frees: c is served. */
+	close(a);
+	cr_assert_eq(recv_n(c, buf, 1, 3000), 1, "not served after a slot freed");
+	cr_assert_eq(buf[0], 'c');
+	close(b);
+	close(c);
+	teardown();
+}
+
+Test(relay, knock_file_routes_hidden, .timeout = 20)
+{
+	char path[] = "/tmp/l7kk-knock-XXXXXX";
+	char listen[32], n[32], h[32], buf[16];
+	int fd;
+
+	fd = mkstemp(path);
+	cr_assert(fd >= 0);
+	cr_assert_eq(write(fd, "file-knock\n", 11), 11);
+	close(fd);
+	backend_start(&normal, AF_INET, BE_ECHO, "normal");
+	backend_start(&hidden, AF_INET, BE_ECHO, "hidden");
+	snprintf(listen, sizeof(listen), "127.0.0.1:0");
+	snprintf(n, sizeof(n), "127.0.0.1:%u", normal.port);
+	snprintf(h, sizeof(h), "127.0.0.1:%u", hidden.port);
+	relay_start(&relay, (const char *[]){ "--listen", listen, "--normal", n,
+	    "--hidden", h, "--knock-file", path, NULL });
+	unlink(path);
+	fd = tcp_connect(AF_INET, relay.port);
+	send_all(fd, "file-knockhi", 12);	/* The newline is not part. */
+	shutdown(fd, SHUT_WR);
+	cr_assert_eq(recv_until(fd, buf, sizeof(buf), 3000), 2);
+	cr_assert(memcmp(buf, "hi", 2) == 0);
+	close(fd);
+	cr_assert_eq(normal.conns, 0);
+	teardown();
 }
