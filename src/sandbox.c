@@ -1,0 +1,85 @@
+/*
+ * The sandbox's single entry point.  The layers, one file each, are
+ * applied in this order:
+ *
+ *   prepare  user and chroot checks, Landlock ruleset, seccomp BPF (may
+ *            read files and allocate; nothing is restricted yet)
+ *   1.       capability bounding set emptied (needs CAP_SETPCAP: as root)
+ *   2.       chroot, setgroups, setresgid, setresuid, verified
+ *   3.       remaining capability sets emptied, verified
+ *   4.       not dumpable, no new privileges, RLIMIT_FSIZE/CORE 0
+ *   5.       Landlock (needs no_new_privs)
+ *   6.       seccomp, last, so that every step above may still run
+ */
+#include <stddef.h>
+
+#include "log.h"
+#include "sandbox.h"
+#include "sandbox_internal.h"
+
+/* Everything that may touch the file system or the heap. */
+static int
+sandbox_prepare(const struct sandbox_conf * conf, struct sandbox_priv * P,
+    struct sandbox_landlock * L, struct sandbox_seccomp * S)
+{
+
+	if (sandbox_priv_prepare(conf, P))
+		goto err0;
+	if (sandbox_landlock_prepare(conf, L))
+		goto err1;
+	if (sandbox_seccomp_prepare(conf, S))
+		goto err2;
+
+	/* Success! */
+	return (0);
+
+err2:
+	sandbox_landlock_cleanup(L);
+err1:
+	sandbox_priv_cleanup(P);
+err0:
+	/* Failure! */
+	return (-1);
+}
+
+/* Confine this process for good. */
+int
+sandbox_enter(const struct sandbox_conf * conf)
+{
+	struct sandbox_priv P;
+	struct sandbox_landlock L;
+	struct sandbox_seccomp S;
+
+	if (sandbox_prepare(conf, &P, &L, &S))
+		goto err0;
+	if (sandbox_caps_bound(P.root))
+		goto err2;
+	if (sandbox_priv_drop(&P))
+		goto err1;
+	if (sandbox_caps_drop(P.root) || sandbox_limits_apply() ||
+	    sandbox_landlock_apply(&L))
+		goto err1;
+	if (sandbox_seccomp_load(&S))
+		goto err0;
+	log_info("seccomp: %zu syscalls allowed, %zu refused with an errno, "
+	    "any other kills the process", S.nallow, S.nerrno);
+
+	/* Success! */
+	return (0);
+
+err2:
+	sandbox_priv_cleanup(&P);
+err1:
+	sandbox_landlock_cleanup(&L);
+err0:
+	/* Failure! */
+	return (-1);
+}
+
+/* Print the filter sandbox_enter(conf) would load. */
+int
+sandbox_print_seccomp(const struct sandbox_conf * conf, int fd)
+{
+
+	return (sandbox_seccomp_print(conf, fd));
+}

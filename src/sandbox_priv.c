@@ -1,0 +1,248 @@
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <pwd.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/stat.h>
+
+#include "log.h"
+#include "sandbox.h"
+#include "sandbox_internal.h"
+
+/* Users tried, in order, when --user is not given. */
+static const char * const priv_default_users[] = { "l7knockknock", "nobody" };
+
+/* Record user ${name} in ${P}; 1 if there is no such user. */
+static int
+priv_user(struct sandbox_priv * P, const char * name)
+{
+	struct passwd * pw;
+
+	errno = 0;
+	if ((pw = getpwnam(name)) == NULL) {
+		if (errno != 0 && errno != ENOENT && errno != ESRCH) {
+			log_errp("cannot look up user %s", name);
+			return (-1);
+		}
+		return (1);
+	}
+	if (strlen(name) >= sizeof(P->user)) {
+		log_err("user name too long: %.64s...", name);
+		return (-1);
+	}
+	strcpy(P->user, name);
+	P->uid = pw->pw_uid;
+	P->gid = pw->pw_gid;
+	return (0);
+}
+
+/* As root: find the user to become; never one with uid or gid 0. */
+static int
+priv_find_user(const struct sandbox_conf * conf, struct sandbox_priv * P)
+{
+	size_t i;
+	int rc = 1;
+
+	if (conf->user != NULL) {
+		if ((rc = priv_user(P, conf->user)) == 1)
+			log_err("--user %s: no such user", conf->user);
+	} else {
+		for (i = 0; i < 2 && rc == 1; i++)
+			rc = priv_user(P, priv_default_users[i]);
+		if (rc == 1)
+			log_err("neither user l7knockknock nor nobody exists; "
+			    "give one with --user");
+	}
+	if (rc != 0)
+		return (-1);
+	if (P->uid == 0 || P->gid == 0) {
+		log_err("user %s has uid %u gid %u: it must not be root",
+		    P->user, (unsigned int)P->uid, (unsigned int)P->gid);
+		return (-1);
+	}
+	return (0);
+}
+
+/* Is the directory open as ${fd} empty?  1 yes, 0 no, -1 error. */
+static int
+priv_dir_empty(int fd, const char * dir)
+{
+	struct dirent * de;
+	DIR * d;
+	int dfd;
+	int empty = 1;
+
+	if ((dfd = openat(fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1 ||
+	    (d = fdopendir(dfd)) == NULL) {
+		log_errp("--chroot %s: cannot list", dir);
+		if (dfd != -1)
+			close(dfd);
+		return (-1);
+	}
+	while ((de = readdir(d)) != NULL)
+		if (strcmp(de->d_name, ".") && strcmp(de->d_name, ".."))
+			empty = 0;
+	closedir(d);
+	return (empty);
+}
+
+/* Open ${dir} and check it is a safe, empty chroot; the fd or -1. */
+static int
+priv_open_dir(const char * dir)
+{
+	struct stat sb;
+	int fd;
+
+	if ((fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1) {
+		log_errp("--chroot %s", dir);
+		goto err0;
+	}
+	if (fstat(fd, &sb)) {
+		log_errp("--chroot %s", dir);
+		goto err1;
+	}
+	if (sb.st_uid != 0 || (sb.st_mode & (S_IWGRP | S_IWOTH))) {
+		log_err("--chroot %s: must be owned by root and writable by "
+		    "root only (owner %u, mode %04o)", dir,
+		    (unsigned int)sb.st_uid, (unsigned int)(sb.st_mode & 07777));
+		goto err1;
+	}
+	switch (priv_dir_empty(fd, dir)) {
+	case 1:
+		break;
+	case 0:
+		log_err("--chroot %s: must be empty", dir);
+		/* FALLTHROUGH */
+	default:
+		goto err1;
+	}
+
+	/* Success! */
+	return (fd);
+
+err1:
+	close(fd);
+err0:
+	/* Failure! */
+	return (-1);
+}
+
+/* Look up the user and check the chroot directory, while we can. */
+int
+sandbox_priv_prepare(const struct sandbox_conf * conf, struct sandbox_priv * P)
+{
+
+	memset(P, 0, sizeof(*P));
+	P->dirfd = -1;
+	P->dir = (conf->chroot_dir != NULL) ? conf->chroot_dir : "/var/empty";
+	if (geteuid() != 0) {
+		/* Keep this user; the same one may be named with --user. */
+		P->uid = geteuid();
+		P->gid = getegid();
+		if (conf->user != NULL &&
+		    (priv_user(P, conf->user) != 0 || P->uid != geteuid())) {
+			log_err("--user %s: switching user needs root",
+			    conf->user);
+			return (-1);
+		}
+		return (0);
+	}
+	P->root = 1;
+	if (priv_find_user(conf, P))
+		return (-1);
+	if ((P->dirfd = priv_open_dir(P->dir)) == -1)
+		return (-1);
+	return (0);
+}
+
+/* Enter the verified directory for good. */
+static int
+priv_chroot(struct sandbox_priv * P)
+{
+
+	if (fchdir(P->dirfd) || chroot(".") || chdir("/")) {
+		log_errp("cannot chroot to %s", P->dir);
+		return (-1);
+	}
+	close(P->dirfd);
+	P->dirfd = -1;
+	return (0);
+}
+
+/* Check that every id is ${P}'s and that uid 0 cannot come back. */
+static int
+priv_verify(const struct sandbox_priv * P)
+{
+	uid_t ru, eu, su;
+	gid_t rg, eg, sg;
+	gid_t g;
+
+	if (getresuid(&ru, &eu, &su) || getresgid(&rg, &eg, &sg) ||
+	    ru != P->uid || eu != P->uid || su != P->uid ||
+	    rg != P->gid || eg != P->gid || sg != P->gid) {
+		log_err("user switch to %s did not take", P->user);
+		return (-1);
+	}
+	if (P->root && getgroups(1, &g) != 0) {
+		log_err("supplementary groups remain after setgroups");
+		return (-1);
+	}
+	if (P->uid != 0 && setuid(0) != -1) {
+		log_err("uid 0 can be regained: refusing to run");
+		return (-1);
+	}
+	return (0);
+}
+
+/* chroot and switch user (as root), or settle the ids (not as root). */
+int
+sandbox_priv_drop(struct sandbox_priv * P)
+{
+
+	if (P->root) {
+		if (priv_chroot(P))
+			goto err0;
+		if (setgroups(0, NULL)) {
+			log_errp("setgroups");
+			goto err0;
+		}
+	}
+	if (setresgid(P->gid, P->gid, P->gid) ||
+	    setresuid(P->uid, P->uid, P->uid)) {
+		log_errp("cannot become user %s (uid %u gid %u)",
+		    P->root ? P->user : "(current)", (unsigned int)P->uid,
+		    (unsigned int)P->gid);
+		goto err0;
+	}
+	if (priv_verify(P))
+		goto err0;
+	if (P->root)
+		log_info("privileges: chroot %s, user %s (uid %u gid %u), "
+		    "no supplementary groups", P->dir, P->user,
+		    (unsigned int)P->uid, (unsigned int)P->gid);
+	else
+		log_info("privileges: not started as root: keeping uid %u "
+		    "gid %u, no chroot", (unsigned int)P->uid,
+		    (unsigned int)P->gid);
+
+	/* Success! */
+	return (0);
+
+err0:
+	sandbox_priv_cleanup(P);
+
+	/* Failure! */
+	return (-1);
+}
+
+/* Close the directory. */
+void
+sandbox_priv_cleanup(struct sandbox_priv * P)
+{
+
+	if (P->dirfd != -1)
+		close(P->dirfd);
+	P->dirfd = -1;
+}
