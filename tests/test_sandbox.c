@@ -1,0 +1,600 @@
+/*
+ * The sandbox probe: a forked child enters the same sandbox as the relay
+ * (src/sandbox*.c, the compiled policy/) and then tries ONE thing.  What
+ * the relay needs must still work; everything else must kill the child by
+ * SIGSYS or be refused with the errno the policy names.  The child reports
+ * a refusal through its exit code (the errno), success as PROBE_DONE.
+ */
+#include <criterion/criterion.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/epoll.h>
+#include <sys/mman.h>
+#include <sys/ptrace.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+
+#include "log.h"
+#include "sandbox.h"
+
+#define PROBE_DONE	200	/* The attempt succeeded. */
+#define PROBE_NOSANDBOX	201	/* sandbox_enter() failed. */
+#define PROBE_BROKEN	202	/* A step of the positive control failed. */
+
+#define PAYLOAD		"hello through the sandbox"
+
+/* What the test made before forking; the child inherits it. */
+struct probe {
+	int lfd;		/* The relay's listener. */
+	int bfd;		/* A backend listener: its port is allowed. */
+	int ofd;		/* Another listener: its port is not. */
+	uint16_t lport, bport, oport;
+	int epfd;		/* Made by the child, like main does. */
+};
+
+static struct probe P;
+
+/* A listening TCP socket on 127.0.0.1:0; its port into ${port}. */
+static int
+probe_listen(uint16_t * port)
+{
+	struct sockaddr_in sin;
+	socklen_t len = sizeof(sin);
+	int fd;
+
+	cr_assert((fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0)) != -1);
+	memset(&sin, 0, sizeof(sin));
+	sin.sin_family = AF_INET;
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	cr_assert(bind(fd, (struct sockaddr *)&sin, sizeof(sin)) == 0);
+	cr_assert(listen(fd, 16) == 0);
+	cr_assert(getsockname(fd, (struct sockaddr *)&sin, &len) == 0);
+	*port = ntohs(sin.sin_port);
+	return (fd);
+}
+
+/* Criterion .init: the listeners, and /var/empty when we are root. */
+static void
+probe_setup(void)
+{
+
+	if (geteuid() == 0 && mkdir("/var/empty", 0755) == -1)
+		cr_assert(errno == EEXIST, "mkdir /var/empty: %s", strerror(errno));
+	P.lfd = probe_listen(&P.lport);
+	P.bfd = probe_listen(&P.bport);
+	P.ofd = probe_listen(&P.oport);
+}
+
+/* In the child: the same set-up as main, then the sandbox. */
+static void
+probe_enter(void)
+{
+	struct sandbox_conf conf;
+	sigset_t set;
+	int sfd;
+
+	sigemptyset(&set);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	if (sigprocmask(SIG_BLOCK, &set, NULL) ||
+	    (P.epfd = epoll_create1(EPOLL_CLOEXEC)) == -1 ||
+	    (sfd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC)) == -1)
+		_exit(PROBE_NOSANDBOX);
+	memset(&conf, 0, sizeof(conf));
+	conf.chroot_dir = "/var/empty";
+	conf.listen_fds = &P.lfd;
+	conf.nlisten = 1;
+	conf.epoll_fd = P.epfd;
+	conf.signal_fd = sfd;
+	conf.connect_ports = &P.bport;
+	conf.nports = 1;
+	log_setlevel(LOG_ERR);
+	if (sandbox_enter(&conf))
+		_exit(PROBE_NOSANDBOX);
+}
+
+/* In the child: end with the outcome of a call that returned ${rc}. */
+static void
+probe_result(long rc)
+{
+
+	_exit(rc == -1 ? errno : PROBE_DONE);
+}
+
+/* Run ${attempt} in a sandboxed child; its wait status. */
+static int
+probe_run(void (*attempt)(void))
+{
+	pid_t pid;
+	int st;
+
+	fflush(NULL);
+	cr_assert((pid = fork()) != -1);
+	if (pid == 0) {
+		probe_enter();
+		attempt();
+		_exit(PROBE_DONE);
+	}
+	cr_assert(waitpid(pid, &st, 0) == pid);
+	return (st);
+}
+
+/* How a child ended, for failure messages. */
+static const char *
+probe_how(int st)
+{
+	static char buf[64];
+
+	if (WIFSIGNALED(st))
+		snprintf(buf, sizeof(buf), "killed by signal %d", WTERMSIG(st));
+	else if (WEXITSTATUS(st) == PROBE_DONE)
+		snprintf(buf, sizeof(buf), "the attempt succeeded");
+	else if (WEXITSTATUS(st) == PROBE_NOSANDBOX)
+		snprintf(buf, sizeof(buf), "sandbox_enter failed");
+	else
+		snprintf(buf, sizeof(buf), "refused with errno %d (%s)",
+		    WEXITSTATUS(st), strerror(WEXITSTATUS(st)));
+	return (buf);
+}
+
+/* The attempt must kill the child by SIGSYS. */
+static void
+expect_sigsys(void (*attempt)(void), const char * what)
+{
+	int st = probe_run(attempt);
+
+	cr_assert(WIFSIGNALED(st) && WTERMSIG(st) == SIGSYS,
+	    "%s: want death by SIGSYS, got: %s", what, probe_how(st));
+}
+
+/* The attempt must fail with ${err}. */
+static void
+expect_errno(void (*attempt)(void), int err, const char * what)
+{
+	int st = probe_run(attempt);
+
+	cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == err,
+	    "%s: want errno %d (%s), got: %s", what, err, strerror(err),
+	    probe_how(st));
+}
+
+/* The attempts, one per test. */
+static void
+try_open(void)
+{
+
+	probe_result(open("/etc/passwd", O_RDONLY));
+}
+
+static void
+try_open_write(void)
+{
+
+	probe_result(open("/tmp/l7kk-probe", O_WRONLY | O_CREAT, 0600));
+}
+
+static void
+try_execve(void)
+{
+	char * const argv[] = { "/bin/true", NULL };
+	char * const envp[] = { NULL };
+
+	probe_result(execve("/bin/true", argv, envp));
+}
+
+static void
+try_fork(void)
+{
+	pid_t pid = fork();
+
+	if (pid == 0)
+		_exit(0);
+	probe_result(pid);
+}
+
+static void
+try_clone3(void)
+{
+
+	probe_result(syscall(SYS_clone3, NULL, 0));
+}
+
+static void
+try_ptrace(void)
+{
+
+	probe_result(ptrace(PTRACE_TRACEME, 0, NULL, NULL));
+}
+
+static void
+try_unix_socket(void)
+{
+
+	probe_result(socket(AF_UNIX, SOCK_STREAM, 0));
+}
+
+static void
+try_udp_socket(void)
+{
+
+	probe_result(socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
+	    IPPROTO_UDP));
+}
+
+static void
+try_bind(void)
+{
+	struct sockaddr_in sin;
+
+	memset(&sin, 0, sizeof(sin));
+	sin.sin_family = AF_INET;
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	probe_result(bind(P.bfd, (struct sockaddr *)&sin, sizeof(sin)));
+}
+
+static void
+try_listen(void)
+{
+
+	probe_result(listen(P.lfd, 1));
+}
+
+static void
+try_setuid(void)
+{
+
+	probe_result(setuid(0));
+}
+
+static void
+try_write_stdout(void)
+{
+
+	probe_result(write(STDOUT_FILENO, "", 0));
+}
+
+static void
+try_mmap_exec(void)
+{
+	void * p = mmap(NULL, 4096, PROT_READ | PROT_EXEC,
+	    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+	probe_result(p == MAP_FAILED ? -1 : 0);
+}
+
+static void
+try_mprotect_exec(void)
+{
+	static char page[8192] __attribute__((aligned(4096)));
+
+	probe_result(mprotect(page, 4096, PROT_READ | PROT_EXEC));
+}
+
+static void
+try_recv_dontwait(void)
+{
+	char c;
+
+	probe_result(recv(P.lfd, &c, 1, MSG_DONTWAIT));
+}
+
+static void
+try_accept_other(void)
+{
+
+	/* accept4 only on the listeners named in the sandbox_conf. */
+	probe_result(accept4(P.ofd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC));
+}
+
+static void
+try_x32(void)
+{
+
+	/* close(-1) through the x32 ABI: allowed natively, but a foreign ABI kills. */
+	probe_result(syscall(0x40000000 | SYS_close, -1));
+}
+
+/* Start a connect of ${fd} to 127.0.0.1:${port}: 0, or -1 with errno. */
+static int
+probe_dial(int fd, uint16_t port)
+{
+	struct sockaddr_in sin;
+
+	memset(&sin, 0, sizeof(sin));
+	sin.sin_family = AF_INET;
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	sin.sin_port = htons(port);
+	if (connect(fd, (struct sockaddr *)&sin, sizeof(sin)) == -1 &&
+	    errno != EINPROGRESS)
+		return (-1);
+	return (0);
+}
+
+/* A TCP connect to ${port} with the relay's own socket flags. */
+static void
+probe_connect(uint16_t port)
+{
+	int fd;
+
+	if ((fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
+	    IPPROTO_TCP)) == -1)
+		_exit(PROBE_BROKEN);
+	probe_result(probe_dial(fd, port));
+}
+
+static void
+try_connect_other(void)
+{
+
+	probe_connect(P.oport);
+}
+
+static void
+try_connect_backend(void)
+{
+
+	probe_connect(P.bport);
+}
+
+/* Landlock's network rules need ABI 4. */
+static int
+probe_landlock_abi(void)
+{
+	long abi = syscall(SYS_landlock_create_ruleset, NULL, 0, 1U);
+
+	return (abi < 0 ? 0 : (int)abi);
+}
+
+TestSuite(sandbox, .init = probe_setup, .timeout = 30);
+
+Test(sandbox, open_is_refused_with_eacces)
+{
+
+	/* policy: openat errno=EACCES (a soft failure, not a kill). */
+	expect_errno(try_open, EACCES, "open(/etc/passwd)");
+	expect_errno(try_open_write, EACCES, "open(O_CREAT)");
+}
+
+Test(sandbox, execve_kills)
+{
+
+	expect_sigsys(try_execve, "execve");
+}
+
+Test(sandbox, fork_kills)
+{
+
+	expect_sigsys(try_fork, "fork");
+}
+
+Test(sandbox, clone3_kills)
+{
+
+	expect_sigsys(try_clone3, "clone3");
+}
+
+Test(sandbox, ptrace_kills)
+{
+
+	expect_sigsys(try_ptrace, "ptrace");
+}
+
+Test(sandbox, unix_socket_kills)
+{
+
+	expect_sigsys(try_unix_socket, "socket(AF_UNIX)");
+}
+
+Test(sandbox, udp_socket_kills)
+{
+
+	expect_sigsys(try_udp_socket, "socket(AF_INET, SOCK_DGRAM)");
+}
+
+Test(sandbox, bind_kills)
+{
+
+	expect_sigsys(try_bind, "bind");
+}
+
+Test(sandbox, listen_kills)
+{
+
+	expect_sigsys(try_listen, "listen");
+}
+
+Test(sandbox, setuid_kills)
+{
+
+	expect_sigsys(try_setuid, "setuid(0)");
+}
+
+Test(sandbox, write_to_stdout_kills)
+{
+
+	expect_sigsys(try_write_stdout, "write(1)");
+}
+
+Test(sandbox, mmap_exec_kills)
+{
+
+	expect_sigsys(try_mmap_exec, "mmap(PROT_EXEC)");
+}
+
+Test(sandbox, mprotect_exec_kills)
+{
+
+	expect_sigsys(try_mprotect_exec, "mprotect(PROT_EXEC)");
+}
+
+Test(sandbox, recv_with_other_flags_kills)
+{
+
+	expect_sigsys(try_recv_dontwait, "recv(MSG_DONTWAIT)");
+}
+
+Test(sandbox, accept_on_other_socket_kills)
+{
+
+	expect_sigsys(try_accept_other, "accept4 on a non-listener fd");
+}
+
+Test(sandbox, x32_syscall_kills)
+{
+
+	expect_sigsys(try_x32, "x32 close");
+}
+
+Test(sandbox, connect_to_other_port_is_refused_by_landlock)
+{
+	int st;
+
+	if (probe_landlock_abi() < 4)
+		cr_skip_test("Landlock ABI %d has no network rules",
+		    probe_landlock_abi());
+	expect_errno(try_connect_other, EACCES, "connect to a non-backend port");
+
+	/* The same call to the backend's port goes through. */
+	st = probe_run(try_connect_backend);
+	cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == PROBE_DONE,
+	    "connect to the backend port: %s", probe_how(st));
+}
+
+/* Wait until ${fd} shows ${events} on the child's epoll; 0 or exit. */
+static void
+relay_wait(int fd, uint32_t events)
+{
+	struct epoll_event ev;
+
+	memset(&ev, 0, sizeof(ev));
+	ev.events = events;
+	ev.data.fd = fd;
+	if (epoll_ctl(P.epfd, EPOLL_CTL_ADD, fd, &ev) ||
+	    epoll_wait(P.epfd, &ev, 1, 10000) != 1 ||
+	    epoll_ctl(P.epfd, EPOLL_CTL_DEL, fd, NULL))
+		_exit(PROBE_BROKEN);
+}
+
+/* Move everything from ${src} to ${dst} through a pipe, like the relay. */
+static void
+relay_splice(int src, int dst)
+{
+	int p[2];
+	ssize_t n;
+
+	if (pipe2(p, O_NONBLOCK | O_CLOEXEC) ||
+	    fcntl(p[0], F_GETPIPE_SZ) <= 0)
+		_exit(PROBE_BROKEN);
+	for (;;) {
+		n = splice(src, NULL, p[1], NULL, 65536,
+		    SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
+		if (n == 0)
+			break;
+		if (n == -1 && errno == EAGAIN) {
+			relay_wait(src, EPOLLIN);
+			continue;
+		}
+		if (n == -1 || splice(p[0], NULL, dst, NULL, (size_t)n,
+		    SPLICE_F_MOVE | SPLICE_F_NONBLOCK) != n)
+			_exit(PROBE_BROKEN);
+	}
+	close(p[0]);
+	close(p[1]);
+}
+
+/* Everything the relay does, inside the sandbox. */
+static void
+try_relay(void)
+{
+	struct timespec ts;
+	char buf[8];
+	int one = 1, err = 0, cfd, bfd;
+	socklen_t len = sizeof(err);
+
+	relay_wait(P.lfd, EPOLLIN);
+	if ((cfd = accept4(P.lfd, NULL, NULL,
+	    SOCK_NONBLOCK | SOCK_CLOEXEC)) == -1 ||
+	    setsockopt(cfd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one)) ||
+	    recv(cfd, buf, sizeof(buf), MSG_PEEK) <= 0 ||
+	    clock_gettime(CLOCK_MONOTONIC, &ts))
+		_exit(PROBE_BROKEN);
+	if ((bfd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
+	    IPPROTO_TCP)) == -1)
+		_exit(PROBE_BROKEN);
+	if (probe_dial(bfd, P.bport))
+		_exit(errno);
+	relay_wait(bfd, EPOLLOUT);
+	if (getsockopt(bfd, SOL_SOCKET, SO_ERROR, &err, &len) || err != 0)
+		_exit(PROBE_BROKEN);
+	relay_splice(cfd, bfd);
+	if (shutdown(bfd, SHUT_WR) || write(STDERR_FILENO, "", 0) != 0)
+		_exit(PROBE_BROKEN);
+	close(bfd);
+	close(cfd);
+	_exit(PROBE_DONE);
+}
+
+/* Read everything from a connection accepted on ${lfd}. */
+static size_t
+backend_read(int lfd, char * buf, size_t size)
+{
+	struct pollfd pfd = { lfd, POLLIN, 0 };
+	size_t len = 0;
+	ssize_t n;
+	int fd;
+
+	cr_assert(poll(&pfd, 1, 10000) == 1, "the backend got no connection");
+	cr_assert((fd = accept(lfd, NULL, NULL)) != -1);
+	pfd.fd = fd;
+	while (len < size && poll(&pfd, 1, 10000) == 1 &&
+	    (n = read(fd, buf + len, size - len)) > 0)
+		len += (size_t)n;
+	close(fd);
+	return (len);
+}
+
+Test(sandbox, the_relay_still_works)
+{
+	struct sockaddr_in sin;
+	char buf[64];
+	size_t len;
+	pid_t pid;
+	int c, st;
+
+	/* A client with its bytes and half-close already on the way. */
+	memset(&sin, 0, sizeof(sin));
+	sin.sin_family = AF_INET;
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	sin.sin_port = htons(P.lport);
+	cr_assert((c = socket(AF_INET, SOCK_STREAM, 0)) != -1);
+	cr_assert(connect(c, (struct sockaddr *)&sin, sizeof(sin)) == 0);
+	cr_assert(write(c, PAYLOAD, strlen(PAYLOAD)) == (ssize_t)strlen(PAYLOAD));
+	cr_assert(shutdown(c, SHUT_WR) == 0);
+
+	fflush(NULL);
+	cr_assert((pid = fork()) != -1);
+	if (pid == 0) {
+		probe_enter();
+		try_relay();
+	}
+	len = backend_read(P.bfd, buf, sizeof(buf) - 1);
+	buf[len] = '\0';
+	cr_assert(waitpid(pid, &st, 0) == pid);
+	cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == PROBE_DONE,
+	    "the sandboxed relay steps: %s", probe_how(st));
+	cr_assert_str_eq(buf, PAYLOAD);
+	close(c);
+}
