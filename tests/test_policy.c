@@ -1,0 +1,241 @@
+/*
+ * The seccomp policy as data: the compiled table keeps its promises, the
+ * generator refuses malformed lines, and the filter the real binary prints
+ * is byte for byte the reviewed golden copy, policy/seccomp.pfc.
+ */
+#include <criterion/criterion.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/wait.h>
+
+#include <seccomp.h>
+
+#include "policy_table.h"
+#include "run.h"
+
+/* The relay's promise: at most this many syscalls allowed (issue 3). */
+#define POLICY_ALLOW_MAX	25
+
+/* The golden command's arguments (fds 3, 4, 5: listener, epoll, signalfd). */
+static char * const golden_args[] = {
+	"l7knockknock", "--print-seccomp", "--listen", "127.0.0.1:0",
+	"--normal", "127.0.0.1:8443", "--hidden", "127.0.0.1:22", "knock", NULL
+};
+#define GOLDEN_PATH	"../policy/seccomp.pfc"
+#define GOLDEN_NEW	"seccomp.pfc.new"
+
+/* The binary under test. */
+static const char *
+policy_bin(void)
+{
+	const char * s = getenv("L7KK_BIN");
+
+	return ((s != NULL && *s != '\0') ? s : "../l7knockknock");
+}
+
+/* Is syscall ${name} allowed (not errno, not kill) by some rule? */
+static int
+policy_allows(const char * name)
+{
+	int nr = seccomp_syscall_resolve_name(name);
+	size_t i;
+
+	for (i = 0; i < policy_table_len; i++)
+		if (policy_table[i].nr == nr &&
+		    policy_table[i].action == POLICY_ALLOW)
+			return (1);
+	return (0);
+}
+
+Test(policy, every_rule_says_why)
+{
+	size_t i;
+
+	cr_assert(policy_table_len > 0);
+	for (i = 0; i < policy_table_len; i++) {
+		cr_expect(policy_table[i].reason != NULL &&
+		    strlen(policy_table[i].reason) >= 8,
+		    "rule %zu (%s) has no reason", i, policy_table[i].name);
+		cr_expect(policy_table[i].nr >= 0, "%s is not a syscall here",
+		    policy_table[i].name);
+	}
+}
+
+Test(policy, at_most_25_syscalls_allowed)
+{
+	size_t i, j, n = 0;
+
+	for (i = 0; i < policy_table_len; i++) {
+		if (policy_table[i].action != POLICY_ALLOW)
+			continue;
+		for (j = 0; j < i; j++)
+			if (policy_table[j].nr == policy_table[i].nr &&
+			    policy_table[j].action == POLICY_ALLOW)
+				break;
+		n += (j == i);
+	}
+	cr_assert(n > 0 && n <= POLICY_ALLOW_MAX, "%zu syscalls allowed", n);
+}
+
+Test(policy, dangerous_syscalls_never_allowed)
+{
+	static const char * const never[] = {
+		"execve", "execveat", "fork", "vfork", "clone", "clone3",
+		"ptrace", "bind", "listen", "open", "openat", "openat2",
+		"creat", "unlink", "rename", "chmod", "chown", "mprotect",
+		"setuid", "setgid", "setresuid", "setresgid", "setgroups",
+		"capset", "prctl", "seccomp", "kill", "tgkill", "socketpair",
+		"sendmsg", "sendto", "ioctl", "mount", "chroot", "bpf",
+		"process_vm_writev", "io_uring_setup", "userfaultfd",
+		"memfd_create", "pidfd_open", "unshare", "setns", NULL
+	};
+	size_t i;
+
+	for (i = 0; never[i] != NULL; i++)
+		cr_expect(!policy_allows(never[i]), "%s is allowed", never[i]);
+}
+
+Test(policy, openat_is_refused_with_eacces)
+{
+	int nr = seccomp_syscall_resolve_name("openat");
+	size_t i;
+	int found = 0;
+
+	for (i = 0; i < policy_table_len; i++) {
+		if (policy_table[i].nr != nr)
+			continue;
+		found = 1;
+		cr_expect(policy_table[i].action == POLICY_ERRNO &&
+		    policy_table[i].err == EACCES);
+	}
+	cr_assert(found, "no openat rule");
+}
+
+/* Run the generator on ${text}; its exit status, its stderr in ${err}. */
+static int
+policy_awk(const char * text, char * err, size_t errlen)
+{
+	char path[] = "/tmp/l7kk-policy-XXXXXX";
+	char * argv[] = { "/usr/bin/awk", "-f", "../tools/policy2c.awk", path,
+	    NULL };
+	int fd, st;
+
+	cr_assert((fd = mkstemp(path)) != -1);
+	cr_assert(write(fd, text, strlen(text)) == (ssize_t)strlen(text));
+	close(fd);
+	(void)run_capture(argv, 10000, &st, NULL, 0, err, errlen);
+	unlink(path);
+	return (st);
+}
+
+Test(policy, generator_refuses_malformed_lines, .timeout = 30)
+{
+	static const char * const bad[][2] = {
+		{ "read allow a0==$signal_fd\n", "want: syscall action" },
+		{ "read permit - because\n", "bad action" },
+		{ "read allow a9==1 because\n", "a0..a5" },
+		{ "read allow a0=1 because\n", "has no ==" },
+		{ "read allow a0==$nope because\n", "unknown run-time value" },
+		{ "read allow:lower - because\n", "bad build condition" },
+		{ "# only comments\n", "no rules" },
+	};
+	char err[1024];
+	size_t i;
+	int st;
+
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		st = policy_awk(bad[i][0], err, sizeof(err));
+		cr_expect(WIFEXITED(st) && WEXITSTATUS(st) != 0,
+		    "accepted: %s", bad[i][0]);
+		cr_expect(strstr(err, bad[i][1]) != NULL,
+		    "for %s want \"%s\" in: %s", bad[i][0], bad[i][1], err);
+	}
+}
+
+/* Read all of ${fd} into ${buf}; the length. */
+static size_t
+policy_slurp(int fd, char * buf, size_t size)
+{
+	struct pollfd pfd = { fd, POLLIN, 0 };
+	size_t len = 0;
+	ssize_t n;
+
+	while (len < size - 1 && poll(&pfd, 1, 10000) == 1 &&
+	    (n = read(fd, buf + len, size - 1 - len)) > 0)
+		len += (size_t)n;
+	buf[len] = '\0';
+	return (len);
+}
+
+/* Run the golden command with only fds 0-2 open; its stdout in ${buf}. */
+static size_t
+policy_print(char * buf, size_t size)
+{
+	int p[2], st, null;
+	size_t len;
+	pid_t pid;
+
+	cr_assert(pipe(p) == 0);
+	fflush(NULL);
+	cr_assert((pid = fork()) != -1);
+	if (pid == 0) {
+		if ((null = open("/dev/null", O_WRONLY)) == -1 ||
+		    dup2(p[1], STDOUT_FILENO) == -1 ||
+		    dup2(null, STDERR_FILENO) == -1 ||
+		    close_range(3, ~0U, 0) == -1)
+			_exit(127);
+		execv(policy_bin(), golden_args);
+		_exit(127);
+	}
+	close(p[1]);
+	len = policy_slurp(p[0], buf, size);
+	close(p[0]);
+	cr_assert(waitpid(pid, &st, 0) == pid);
+	cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0,
+	    "%s --print-seccomp failed (status %d)", policy_bin(), st);
+	return (len);
+}
+
+/* The first line where ${a} and ${b} differ (1-based). */
+static int
+policy_first_diff(const char * a, const char * b)
+{
+	int line = 1;
+
+	for (; *a != '\0' && *a == *b; a++, b++)
+		line += (*a == '\n');
+	return (line);
+}
+
+Test(policy, printed_filter_matches_golden, .timeout = 30)
+{
+	static char want[65536], got[65536];
+	size_t wlen, glen;
+	FILE * f;
+
+#if (defined(SECCOMP_DEBUG) && SECCOMP_DEBUG) || \
+    (defined(SANITIZE) && SANITIZE)
+	cr_skip_test("the golden filter is that of a release build");
+#endif
+	cr_assert((f = fopen(GOLDEN_PATH, "r")) != NULL,
+	    "cannot read %s: %s", GOLDEN_PATH, strerror(errno));
+	wlen = fread(want, 1, sizeof(want) - 1, f);
+	fclose(f);
+	want[wlen] = '\0';
+	glen = policy_print(got, sizeof(got));
+	if (glen == wlen && memcmp(want, got, wlen) == 0)
+		return;
+	cr_assert((f = fopen(GOLDEN_NEW, "w")) != NULL);
+	fwrite(got, 1, glen, f);
+	fclose(f);
+	cr_assert_fail("the seccomp filter differs from policy/seccomp.pfc "
+	    "from line %d; see: diff -u policy/seccomp.pfc build/%s; "
+	    "if the policy change is intended, review it and copy "
+	    "build/%s over policy/seccomp.pfc",
+	    policy_first_diff(want, got), GOLDEN_NEW, GOLDEN_NEW);
+}
