@@ -1,6 +1,7 @@
 #include <arpa/inet.h>
 #include <criterion/criterion.h>
 #include <dirent.h>
+#include <grp.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -10,7 +11,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -277,8 +277,42 @@ relay_chroot_dir(void)
 	}
 }
 
+/*
+ * The relay drops privileges, which clears PR_SET_PDEATHSIG; so a small
+ * watchdog kills it if this test process dies (a Criterion timeout) and
+ * nothing outlives the test.
+ */
+static void
+relay_watchdog(struct relay_proc * P)
+{
+	int wp[2];
+	char c;
+
+	cr_assert(pipe2(wp, O_CLOEXEC) == 0);
+	P->watchdog = fork();
+	cr_assert(P->watchdog >= 0);
+	if (P->watchdog == 0) {
+		dup2(wp[0], 0);
+		close_range(1, ~0U, 0);
+		while (read(0, &c, 1) == -1 && errno == EINTR)
+			;
+		kill(P->pid, SIGKILL);
+		_exit(0);
+	}
+	close(wp[0]);
+	P->watchfd = wp[1];
+}
+
 void
 relay_start(struct relay_proc * P, const char * const * args)
+{
+
+	relay_start_as(P, args, 0, 0);
+}
+
+void
+relay_start_as(struct relay_proc * P, const char * const * args, uid_t uid,
+    gid_t gid)
 {
 	const char * argv[64];
 	int pfd[2];
@@ -297,15 +331,17 @@ relay_start(struct relay_proc * P, const char * const * args)
 	cr_assert(P->pid >= 0);
 	if (P->pid == 0) {
 		dup2(pfd[1], 2);
+		if (uid != 0 && (setgroups(0, NULL) ||
+		    setresgid(gid, gid, gid) || setresuid(uid, uid, uid)))
+			_exit(126);
 		/* Nothing of Criterion's may leak into the relay. */
 		close_range(3, ~0U, 0);
-		/* Dies with the test, whatever happens to it. */
-		prctl(PR_SET_PDEATHSIG, SIGKILL);
 		execv(argv[0], (char * const *)argv);
 		_exit(127);
 	}
 	close(pfd[1]);
 	P->errfd = pfd[0];
+	relay_watchdog(P);
 	cr_assert(pthread_create(&P->thr, NULL, relay_drain, P) == 0);
 	if (relay_log_wait(P, "ready\n", 5000)) {
 		relay_stop(P, SIGKILL, 1000);
@@ -345,6 +381,8 @@ relay_stop(struct relay_proc * P, int sig, int ms)
 		status = -1;
 	}
 	P->pid = 0;
+	close(P->watchfd);
+	waitpid(P->watchdog, NULL, 0);
 	pthread_join(P->thr, NULL);
 	close(P->errfd);
 	return (status);
@@ -398,6 +436,41 @@ relay_fd_count_kind(const struct relay_proc * P, const char * kind)
 		target[len] = '\0';
 		if (kind == NULL || strncmp(target, kind, strlen(kind)) == 0)
 			n++;
+	}
+	closedir(dir);
+	return (n);
+}
+
+int
+relay_fd_others(const struct relay_proc * P)
+{
+	static const char * ok[] = { "socket:", "pipe:", "anon_inode:" };
+	char path[300], target[128];
+	struct dirent * d;
+	DIR * dir;
+	ssize_t len;
+	size_t i;
+	int n = 0;
+
+	snprintf(path, sizeof(path), "/proc/%d/fd", (int)P->pid);
+	if ((dir = opendir(path)) == NULL)
+		return (-1);
+	while ((d = readdir(dir)) != NULL) {
+		if (d->d_name[0] == '.' || atoi(d->d_name) <= 2)
+			continue;
+		snprintf(path, sizeof(path), "/proc/%d/fd/%s", (int)P->pid,
+		    d->d_name);
+		if ((len = readlink(path, target, sizeof(target) - 1)) < 0)
+			continue;
+		target[len] = '\0';
+		for (i = 0; i < 3; i++)
+			if (strncmp(target, ok[i], strlen(ok[i])) == 0)
+				break;
+		if (i == 3) {
+			fprintf(stderr, "relay has fd %s -> %s\n", d->d_name,
+			    target);
+			n++;
+		}
 	}
 	closedir(dir);
 	return (n);

@@ -60,6 +60,8 @@ int backend_wait_done(struct backend *, unsigned, int);
 /* A running relay. */
 struct relay_proc {
 	pid_t pid;
+	pid_t watchdog;		/* Kills the relay if the test dies. */
+	int watchfd;
 	uint16_t port;		/* The first listener's port. */
 	int errfd;
 	pthread_t thr;
@@ -76,6 +78,18 @@ struct relay_proc {
  * port from "listening on".  Aborts the test on failure.
  */
 void relay_start(struct relay_proc *, const char * const *);
+
+/**
+ * relay_start_as(P, args, uid, gid): as relay_start, run as ${uid}/${gid}
+ * (no supplementary groups) unless ${uid} is 0.
+ */
+void relay_start_as(struct relay_proc *, const char * const *, uid_t, gid_t);
+
+/**
+ * relay_fd_others(P): descriptors above 2 that are not a socket, a pipe or
+ * an anonymous inode (epoll, signalfd); each is named on stderr.
+ */
+int relay_fd_others(const struct relay_proc *);
 
 /**
  * relay_stop(P, sig, ms): send ${sig}, wait up to ${ms}; return the wait

@@ -19,7 +19,7 @@ static struct backend normal, hidden;
 static struct relay_proc relay;
 
 static void
-start(const char * user)
+start(const char * user, uid_t uid, gid_t gid)
 {
 	static char n[32], h[32];
 	const char * args[16];
@@ -41,7 +41,7 @@ start(const char * user)
 	}
 	args[i++] = "knock";
 	args[i] = NULL;
-	relay_start(&relay, args);
+	relay_start_as(&relay, args, uid, gid);
 }
 
 static void
@@ -78,9 +78,9 @@ status_field(pid_t pid, const char * key, char * val, size_t len)
 	    "no %s in %s", key, path);
 }
 
-/* Seccomp, NoNewPrivs and every capability set: what any start shows. */
+/* Seccomp, NoNewPrivs and the capability sets (CapBnd if ${bounding}). */
 static void
-check_confined(pid_t pid)
+check_confined(pid_t pid, int bounding)
 {
 	static const char * caps[] = { "CapInh", "CapPrm", "CapEff", "CapBnd",
 	    "CapAmb" };
@@ -92,6 +92,8 @@ check_confined(pid_t pid)
 	status_field(pid, "NoNewPrivs", v, sizeof(v));
 	cr_assert_str_eq(v, "1", "NoNewPrivs: %s", v);
 	for (i = 0; i < sizeof(caps) / sizeof(caps[0]); i++) {
+		if (!bounding && strcmp(caps[i], "CapBnd") == 0)
+			continue;
 		status_field(pid, caps[i], v, sizeof(v));
 		cr_assert_str_eq(v, "0000000000000000", "%s: %s", caps[i], v);
 	}
@@ -118,9 +120,9 @@ Test(confined, as_root_drops_everything, .timeout = 20)
 
 	if (geteuid() != 0)
 		cr_skip_test("needs root");
-	start(NULL);
+	start(NULL, 0, 0);
 	check_relays();
-	check_confined(relay.pid);
+	check_confined(relay.pid, 1);
 
 	/* No root uid or gid, no supplementary groups. */
 	status_field(relay.pid, "Uid", v, sizeof(v));
@@ -140,9 +142,7 @@ Test(confined, as_root_drops_everything, .timeout = 20)
 	cr_assert_str_eq(root, "/var/empty");
 
 	/* Only sockets, pipes, epoll and signalfd are open. */
-	cr_assert_eq(relay_fd_count(&relay), relay_fd_count_kind(&relay,
-	    "socket:") + relay_fd_count_kind(&relay, "pipe:") +
-	    relay_fd_count_kind(&relay, "anon_inode:"),
+	cr_assert_eq(relay_fd_others(&relay), 0,
 	    "a descriptor other than a socket, pipe or anon inode is open");
 	stop();
 }
@@ -150,34 +150,24 @@ Test(confined, as_root_drops_everything, .timeout = 20)
 Test(confined, as_unprivileged_user_still_confined, .timeout = 20)
 {
 	struct passwd * pw;
-	pid_t pid;
-	int st, pfd[2];
-	char v[32];
+	char v[64];
 
 	/*
-	 * Start it as nobody (not root): it keeps that user, skips the
+	 * Started as nobody (not root), it keeps that user, skips the
 	 * chroot, and still shows seccomp, NoNewPrivs and no capabilities.
 	 */
 	if (geteuid() != 0)
 		cr_skip_test("needs root to become nobody");
 	cr_assert((pw = getpwnam("nobody")) != NULL);
-	cr_assert(pipe(pfd) == 0);
-	pid = fork();
-	cr_assert(pid >= 0);
-	if (pid == 0) {
-		if (setgroups(0, NULL) || setresgid(pw->pw_gid, pw->pw_gid,
-		    pw->pw_gid) || setresuid(pw->pw_uid, pw->pw_uid, pw->pw_uid))
-			_exit(1);
-		start(NULL);
-		check_relays();
-		check_confined(relay.pid);
-		status_field(relay.pid, "Uid", v, sizeof(v));
-		stop();
-		_exit(strncmp(v, "65534", 5) == 0 ? 0 : 2);
-	}
-	cr_assert(waitpid(pid, &st, 0) == pid);
-	cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0,
-	    "unprivileged run failed (status %d)", st);
-	close(pfd[0]);
-	close(pfd[1]);
+	start(NULL, pw->pw_uid, pw->pw_gid);
+	check_relays();
+	/*
+	 * Dropping the bounding set needs CAP_SETPCAP, which an unprivileged
+	 * user lacks; with no permitted capabilities and no_new_privs it can
+	 * never gain one, so the bounding set is not checked here.
+	 */
+	check_confined(relay.pid, 0);
+	status_field(relay.pid, "Uid", v, sizeof(v));
+	cr_assert(strncmp(v, "65534", 5) == 0, "Uid: %s", v);
+	stop();
 }
