@@ -102,3 +102,8 @@ uninstall:
 
 clean:
 	rm -rf build $(PROG)
+
+# Benchmarks (make bench) and fuzzing/static analysis (make fuzz, make lint)
+# live in their own files.
+-include bench/bench.mk
+-include tests/fuzz/fuzz.mk
