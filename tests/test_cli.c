@@ -158,7 +158,7 @@ static const struct usage_case usage_cases[] = {
 	    "--connect-timeout" } },
 	{ { "-o", "604801", "k" }, { "'604801'", "7 days" } },
 	{ { "--max-conns", "0", "k" }, { "'0'", "--max-conns" } },
-	{ { "a", "b" }, { "second KNOCK" } },
+	{ { "a", "b" }, { "extra argument after KNOCK" } },
 	{ { "k", "--knock-file", "/nonexistent" }, { "two knocks",
 	    "/nonexistent" } },
 	{ { NULL }, { "no knock given", "--knock-file" } },

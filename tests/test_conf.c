@@ -421,10 +421,12 @@ static const struct bad_case bad_cases[] = {
 	{ { "-vq", "k" },
 	    "conflicting options '-v' and '-q': give one of them" },
 	/* Knocks. */
-	{ { "a", "b" }, "unexpected argument: a second KNOCK was given "
-	    "(1 bytes); quote a knock that has spaces" },
-	{ { "open", "sesame" }, "unexpected argument: a second KNOCK was "
-	    "given (6 bytes); quote a knock that has spaces" },
+	{ { "a", "b" }, "unexpected extra argument after KNOCK (argument 2; "
+	    "not shown, it may be secret): give one KNOCK, quoted if it has "
+	    "spaces" },
+	{ { "-v", "open", "sesame" }, "unexpected extra argument after KNOCK "
+	    "(argument 3; not shown, it may be secret): give one KNOCK, quoted "
+	    "if it has spaces" },
 	{ { "k", "--knock-file", "/etc/knock" }, "two knocks given: KNOCK "
 	    "and '--knock-file /etc/knock'; give one of them" },
 	{ { }, "no knock given: expected KNOCK or --knock-file PATH "
