@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -240,6 +241,8 @@ backend_wait_done(struct backend * B, unsigned n, int ms)
 
 /* ---- the relay process ---- */
 
+unsigned harness_nofile;
+
 static void *
 relay_drain(void * cookie)
 {
@@ -331,6 +334,12 @@ relay_start_as(struct relay_proc * P, const char * const * args, uid_t uid,
 	cr_assert(P->pid >= 0);
 	if (P->pid == 0) {
 		dup2(pfd[1], 2);
+		if (harness_nofile != 0) {
+			struct rlimit rl = { harness_nofile, harness_nofile };
+
+			if (setrlimit(RLIMIT_NOFILE, &rl))
+				_exit(125);
+		}
 		if (uid != 0 && (setgroups(0, NULL) ||
 		    setresgid(gid, gid, gid) || setresuid(uid, uid, uid)))
 			_exit(126);
@@ -474,6 +483,30 @@ relay_fd_others(const struct relay_proc * P)
 	}
 	closedir(dir);
 	return (n);
+}
+
+long
+relay_cpu_ticks(const struct relay_proc * P)
+{
+	char path[64], buf[1024], * p;
+	unsigned long ut, st;
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)P->pid);
+	if ((fd = open(path, O_RDONLY)) == -1)
+		return (-1);
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return (-1);
+	buf[n] = '\0';
+	/* Fields 14 and 15, counted after the ")" that ends the name. */
+	if ((p = strrchr(buf, ')')) == NULL ||
+	    sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu",
+	    &ut, &st) != 2)
+		return (-1);
+	return ((long)(ut + st));
 }
 
 int

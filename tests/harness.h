@@ -72,6 +72,9 @@ struct relay_proc {
 	int status;
 };
 
+/* If non-zero, the relay starts with RLIMIT_NOFILE soft = hard = this. */
+extern unsigned harness_nofile;
+
 /**
  * relay_start(P, args): start ../l7knockknock (or $L7KK_BIN) with the
  * NULL-terminated ${args}; wait for its "ready" line (5 s) and learn its
@@ -110,6 +113,10 @@ int relay_log_count(struct relay_proc *, const char *);
 /**
  * relay_fd_count(P): open descriptors of the relay (from /proc).
  */
+/**
+ * relay_cpu_ticks(P): user + system clock ticks the relay has used.
+ */
+long relay_cpu_ticks(const struct relay_proc *);
 int relay_fd_count(const struct relay_proc *);
 
 /**

@@ -633,3 +633,39 @@ Test(relay, knock_file_routes_hidden, .timeout = 20)
 	cr_assert_eq(normal.conns, 0);
 	teardown();
 }
+
+Test(relay, descriptor_exhaustion_pauses_without_spinning, .timeout = 40)
+{
+	static int fds[80];
+	long t0, t1;
+	char buf[8];
+	int i, n;
+
+	/* 40 descriptors for 80 clients: accept4 meets EMFILE. */
+	harness_nofile = 40;
+	setup(BE_ECHO, BE_ECHO, (const char *[]){ "--max-conns", "500", "-k",
+	    "30s", NULL });
+	harness_nofile = 0;
+	for (n = 0; n < 80; n++)
+		fds[n] = tcp_connect(AF_INET, relay.port);
+	cr_assert(relay_log_wait(&relay, "Too many open files", 3000) == 0,
+	    "no EMFILE seen; log:\n%s", relay.log);
+
+	/* Paused, not spinning: under 0.3 s of CPU in 2 s. */
+	t0 = relay_cpu_ticks(&relay);
+	usleep(2000000);
+	t1 = relay_cpu_ticks(&relay);
+	cr_assert(t0 >= 0 && t1 - t0 < 30, "%ld ticks of CPU in 2 s", t1 - t0);
+	cr_assert_eq(kill(relay.pid, 0), 0, "the relay died");
+
+	/* Connections close: it serves again. */
+	for (i = 0; i < n; i++)
+		close(fds[i]);
+	usleep(300000);
+	i = tcp_connect(AF_INET, relay.port);
+	send_all(i, KNOCK "z", KLEN + 1);
+	cr_assert_eq(recv_n(i, buf, 1, 5000), 1, "not served after the flood");
+	cr_assert_eq(buf[0], 'z');
+	close(i);
+	teardown();
+}
