@@ -47,6 +47,9 @@ struct probe {
 
 static struct probe P;
 
+/* The chroot directory the child is given. */
+static const char * probe_chroot = "/var/empty";
+
 /* A listening TCP socket on 127.0.0.1:0; its port into ${port}. */
 static int
 probe_listen(uint16_t * port)
@@ -94,7 +97,7 @@ probe_enter(void)
 	    (sfd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC)) == -1)
 		_exit(PROBE_NOSANDBOX);
 	memset(&conf, 0, sizeof(conf));
-	conf.chroot_dir = "/var/empty";
+	conf.chroot_dir = probe_chroot;
 	conf.listen_fds = &P.lfd;
 	conf.nlisten = 1;
 	conf.epoll_fd = P.epfd;
@@ -471,6 +474,45 @@ Test(sandbox, connect_to_other_port_is_refused_by_landlock)
 	st = probe_run(try_connect_backend);
 	cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == PROBE_DONE,
 	    "connect to the backend port: %s", probe_how(st));
+}
+
+static void
+try_nothing(void)
+{
+
+}
+
+/* As root, sandbox_enter() must refuse the chroot directory ${dir}. */
+static void
+expect_chroot_refused(const char * dir)
+{
+	int st;
+
+	probe_chroot = dir;
+	st = probe_run(try_nothing);
+	cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == PROBE_NOSANDBOX,
+	    "chroot %s: want refusal, got: %s", dir, probe_how(st));
+}
+
+Test(sandbox, unsafe_chroot_dirs_are_refused)
+{
+	char dir[] = "/tmp/l7kk-chroot-XXXXXX";
+	char file[64];
+	int fd;
+
+	if (geteuid() != 0)
+		cr_skip_test("the chroot is only used when started as root");
+	cr_assert(mkdtemp(dir) != NULL);
+	cr_assert(chmod(dir, 0777) == 0);
+	expect_chroot_refused(dir);		/* Writable by others. */
+	cr_assert(chmod(dir, 0755) == 0);
+	snprintf(file, sizeof(file), "%s/x", dir);
+	cr_assert((fd = open(file, O_WRONLY | O_CREAT, 0600)) != -1);
+	close(fd);
+	expect_chroot_refused(dir);		/* Not empty. */
+	unlink(file);
+	expect_chroot_refused("/nonexistent-l7kk");	/* Missing. */
+	cr_assert(rmdir(dir) == 0);
 }
 
 /* Wait until ${fd} shows ${events} on the child's epoll; 0 or exit. */
