@@ -43,7 +43,7 @@ TEST_SRCS = $(wildcard tests/test_*.c)
 TEST_HELPERS = $(filter-out $(TEST_SRCS),$(wildcard tests/*.c))
 TEST_OBJS = $(TEST_SRCS:tests/%.c=build/tests/%.o) $(TEST_HELPERS:tests/%.c=build/tests/%.o)
 
-.PHONY: all deps test check demo install uninstall clean
+.PHONY: all deps test check demo install install-apparmor uninstall clean
 
 all: $(PROG)
 
@@ -96,6 +96,12 @@ install: $(PROG)
 	install -m 0755 $(PROG) $(DESTDIR)$(SBINDIR)/$(PROG)
 	install -m 0644 $(PROG).8 $(DESTDIR)$(MANDIR)/$(PROG).8
 	install -d -m 0755 $(DESTDIR)/var/empty
+
+# The AppArmor profile confines /usr/sbin/l7knockknock (PREFIX=/usr).
+install-apparmor:
+	install -d $(DESTDIR)/etc/apparmor.d
+	install -m 0644 apparmor/usr.sbin.l7knockknock \
+	    $(DESTDIR)/etc/apparmor.d/usr.sbin.l7knockknock
 
 uninstall:
 	rm -f $(DESTDIR)$(SBINDIR)/$(PROG) $(DESTDIR)$(MANDIR)/$(PROG).8
