@@ -1,0 +1,624 @@
+#!/bin/sh
+# bench/run.sh -- the body of `make bench` (see bench/README.md).
+#
+# Runs on 127.0.0.1 only, in a private network namespace when the kernel
+# allows it (no clash with other loopback users, and a wide ephemeral port
+# range without touching the host's sysctls).  Every workload runs against
+# direct, l7knockknock, haproxy and nginx stream, interleaved run by run;
+# each figure is the median of the runs.  Prints a markdown table and writes
+# it to bench/results.md.
+#
+# Environment: BENCH_QUICK=1 (about 2 minutes), BENCH_REPS, BENCH_DUR
+# (seconds per run), BENCH_OUT (the results file), BENCH_NETNS=0 (stay in
+# the host's network namespace), BENCH_PORT (first port; default 20000).
+set -u
+
+SELF=$(cd "$(dirname "$0")" && pwd)/$(basename "$0")
+cd "$(dirname "$SELF")/.." || exit 1
+
+if [ "$(id -u)" -ne 0 ]; then
+	echo "bench: run as root: the relay is measured as users run it" \
+	    "(chroot, unprivileged user, seccomp)" >&2
+	exit 1
+fi
+
+# A private network namespace: its own loopback, ports and sysctls.
+if [ -z "${BENCH_IN_NETNS:-}" ] && [ "${BENCH_NETNS:-1}" = 1 ] &&
+    unshare -n true 2>/dev/null; then
+	BENCH_IN_NETNS=1 exec unshare -n sh "$SELF" "$@"
+fi
+NETNS=host
+if [ -n "${BENCH_IN_NETNS:-}" ]; then
+	ip link set lo up || exit 1
+	# Ephemeral ports above ours, and twice the usual range.
+	sysctl -qw net.ipv4.ip_local_port_range="12000 65535" || true
+	NETNS=private
+fi
+
+BIN=./l7knockknock
+KL=./build/bench/knockload
+for f in "$BIN" "$KL"; do
+	[ -x "$f" ] || { echo "bench: $f missing: run 'make bench'" >&2; exit 1; }
+done
+for t in haproxy nginx iperf3 wrk ss; do
+	command -v $t >/dev/null 2>&1 ||
+	    { echo "bench: $t missing: run 'make bench'" >&2; exit 1; }
+done
+
+if [ "${BENCH_QUICK:-0}" = 1 ]; then
+	REPS=${BENCH_REPS:-3}; DUR=${BENCH_DUR:-1}; IDLE_REPS=1
+else
+	REPS=${BENCH_REPS:-5}; DUR=${BENCH_DUR:-3}; IDLE_REPS=3
+fi
+OUT=${BENCH_OUT:-bench/results.md}
+CONNS=50		# wrk and knockload concurrency
+IDLE_N=5000		# idle connections through each relay
+# Ports: below the ephemeral range (12000- in the private namespace, the
+# kernel default 32768- on the host).
+if [ -n "${BENCH_IN_NETNS:-}" ]; then BASE=${BENCH_PORT:-10000}
+else BASE=${BENCH_PORT:-20000}; fi
+
+# Room for 9,000 relayed idle connections (2 or more descriptors each) in
+# every process: the relays, the backend and the load tool.
+ulimit -n "$(ulimit -Hn)" 2>/dev/null
+NOFILE=$(ulimit -n)
+[ "$NOFILE" = unlimited ] && NOFILE=1048576
+[ "$NOFILE" -ge 19500 ] ||
+    { echo "bench: RLIMIT_NOFILE $NOFILE is too low for 9,000 idle connections" >&2; exit 1; }
+
+# The knock: 8 bytes, CR LF four times.  nginx skips empty lines before a
+# request line, so the hidden backend answers the same whether the knock is
+# stripped (l7knockknock) or forwarded (haproxy cannot strip it).
+KNOCK=$(printf '\r\n\r\n\r\n\r\nx'); KNOCK=${KNOCK%x}
+KNOCK_HEX=0d0a0d0a0d0a0d0a
+
+TMP=$(mktemp -d /tmp/l7bench.XXXXXX) || exit 1
+chmod 0755 "$TMP"
+RAW=$TMP/raw		# lines: KEY TARGET RUN VALUE
+NOTES=$TMP/notes
+: >"$RAW"; : >"$NOTES"
+PIDS=
+cleanup() {
+	trap - EXIT INT TERM
+	for p in $PIDS; do kill "$p" 2>/dev/null; done
+	i=0
+	while [ $i -lt 20 ]; do
+		alive=
+		for p in $PIDS; do kill -0 "$p" 2>/dev/null && alive=1; done
+		[ -z "$alive" ] && break
+		sleep 0.1; i=$((i + 1))
+	done
+	for p in $PIDS; do kill -9 "$p" 2>/dev/null; done
+	[ -n "${BENCH_KEEP_TMP:-}" ] && echo "bench: kept $TMP" >&2 ||
+	    rm -rf "$TMP"
+}
+trap cleanup EXIT
+trap 'echo "bench: interrupted" >&2; exit 130' INT
+trap 'exit 143' TERM
+
+say() { printf '%s\n' "$*" >&2; }
+note() { echo "- $*" >>"$NOTES"; say "  note: $*"; }
+put() { echo "$1 $2 $3 $4" >>"$RAW"; }
+die() { say "bench: $*"; exit 1; }
+
+# bg NAME CMD...: start CMD in the background, logging to $TMP/NAME.log;
+# its pid in LASTPID.
+bg() {
+	_n=$1; shift
+	"$@" >"$TMP/$_n.log" 2>&1 &
+	LASTPID=$!
+	PIDS="$PIDS $LASTPID"
+}
+
+# stop PID: end one process we started, and wait for it.
+stop() {
+	kill "$1" 2>/dev/null
+	_i=0
+	while kill -0 "$1" 2>/dev/null && [ $_i -lt 30 ]; do
+		sleep 0.1; _i=$((_i + 1))
+	done
+	kill -9 "$1" 2>/dev/null
+	wait "$1" 2>/dev/null
+}
+
+listening() { [ -n "$(ss -Hltn "sport = :$1" 2>/dev/null)" ]; }
+
+# wait_port PORT PID NAME: until PORT listens, or fail if PID died.
+wait_port() {
+	_i=0
+	while ! listening "$1"; do
+		kill -0 "$2" 2>/dev/null ||
+		    { tail -n 5 "$TMP/$3.log" >&2; say "bench: $3 exited at start"; return 1; }
+		[ $_i -ge 100 ] && { say "bench: $3 does not listen on $1"; return 1; }
+		sleep 0.05; _i=$((_i + 1))
+	done
+}
+
+if [ "$NETNS" = host ]; then
+	# Shared loopback: move up until a block of ports is free.
+	while :; do
+		busy=
+		for o in 0 1 2 10 11 12 13 20 21 22 23; do
+			listening $((BASE + o)) && busy=1
+		done
+		[ -z "$busy" ] && break
+		BASE=$((BASE + 300))
+		[ $BASE -gt 30000 ] && die "no free port block below 30000"
+	done
+fi
+NB=$BASE; HB=$((BASE + 1)); IPB=$((BASE + 2))
+IDLE_PORT=$((BASE + 100))
+
+WORKERS=
+if $BIN --help 2>&1 | grep -q -- '--workers'; then
+	WORKERS=1
+fi
+
+install -d -m 0755 /var/empty
+
+# ---- backends ------------------------------------------------------------
+# nginx http: 1 worker, normal on NB and hidden on HB, same size bodies.
+cat >"$TMP/backend.conf" <<EOF
+worker_processes 1;
+worker_rlimit_nofile 19500;
+daemon off;
+pid $TMP/backend.pid;
+error_log $TMP/backend.err crit;
+events { worker_connections 19000; }
+http {
+	access_log off;
+	client_body_temp_path $TMP/b_body; proxy_temp_path $TMP/b_proxy;
+	fastcgi_temp_path $TMP/b_fcgi; uwsgi_temp_path $TMP/b_uwsgi;
+	scgi_temp_path $TMP/b_scgi;
+	keepalive_requests 100000000;
+	keepalive_timeout 600s;
+	client_header_timeout 600s;
+	default_type text/plain;
+	server {
+		listen 127.0.0.1:$NB backlog=4096;
+		location / { return 200 "normal backend: a small body of 64 bytes..........\n"; }
+	}
+	server {
+		listen 127.0.0.1:$HB backlog=4096;
+		location / { return 200 "hidden backend: a small body of 64 bytes..........\n"; }
+	}
+}
+EOF
+bg backend nginx -p "$TMP" -c "$TMP/backend.conf" -e "$TMP/backend.err"
+BACKEND_PID=$LASTPID
+wait_port $NB $BACKEND_PID backend || exit 1
+wait_port $HB $BACKEND_PID backend || exit 1
+
+bg iperf3 iperf3 -s -B 127.0.0.1 -p $IPB
+wait_port $IPB $LASTPID iperf3 || exit 1
+
+# ---- relays --------------------------------------------------------------
+# start_l7k NAME PORT NORMAL HIDDEN [ARGS...]
+start_l7k() {
+	_n=$1 _p=$2 _nb=$3 _hb=$4; shift 4
+	bg "$_n" $BIN --listen 127.0.0.1:$_p --normal 127.0.0.1:$_nb \
+	    --hidden 127.0.0.1:$_hb -q "$@" "$KNOCK"
+	RELAYPID=$LASTPID
+	wait_port $_p $LASTPID "$_n"
+}
+
+# start_haproxy NAME PORT NORMAL HIDDEN: TCP mode, routing by the payload.
+start_haproxy() {
+	cat >"$TMP/$1.cfg" <<EOF
+global
+	nbthread 1
+	maxconn 7500
+defaults
+	mode tcp
+	option splice-auto
+	timeout connect 5s
+	timeout client 600s
+	timeout server 600s
+frontend fe
+	bind 127.0.0.1:$2
+	tcp-request inspect-delay 2s
+	tcp-request content accept if { req.len ge 8 }
+	use_backend hidden if { req.payload(0,8) -m bin $KNOCK_HEX }
+	default_backend normal
+backend normal
+	server normal 127.0.0.1:$3
+backend hidden
+	server hidden 127.0.0.1:$4
+EOF
+	bg "$1" haproxy -db -f "$TMP/$1.cfg"
+	RELAYPID=$LASTPID
+	wait_port $2 $LASTPID "$1"
+}
+
+# start_nginx NAME PORT NORMAL: stream, 1 worker, proxy_pass (no routing).
+start_nginx() {
+	mkdir -p "$TMP/$1"
+	cat >"$TMP/$1.conf" <<EOF
+load_module /usr/lib/nginx/modules/ngx_stream_module.so;
+worker_processes 1;
+worker_rlimit_nofile 19500;
+daemon off;
+pid $TMP/$1.pid;
+error_log $TMP/$1.err crit;
+events { worker_connections 19000; }
+stream {
+	server {
+		listen 127.0.0.1:$2 backlog=4096;
+		proxy_pass 127.0.0.1:$3;
+		proxy_timeout 600s;
+	}
+}
+EOF
+	bg "$1" nginx -p "$TMP/$1" -c "$TMP/$1.conf" -e "$TMP/$1.err"
+	wait_port $2 $LASTPID "$1" || return 1
+	# The worker holds the connections, not the master.
+	_i=0 RELAYPID=
+	while [ -z "$RELAYPID" ] && [ $_i -lt 50 ]; do
+		RELAYPID=$(awk -v p=$LASTPID '$4 == p { print $1 }' \
+		    /proc/[0-9]*/stat 2>/dev/null | head -n 1)
+		[ -z "$RELAYPID" ] && sleep 0.1
+		_i=$((_i + 1))
+	done
+	[ -n "$RELAYPID" ] || { say "bench: no nginx stream worker"; return 1; }
+}
+
+TARGETS="direct l7k haproxy nginx"
+[ -n "$WORKERS" ] && TARGETS="direct l7k l7k2 haproxy nginx"
+
+# Two sets of relays: bulk ones in front of iperf3, http ones in front of
+# the nginx backend (normal) and its second server (hidden).
+P=$((BASE + 10))
+start_l7k bulk_l7k $P $IPB $HB || exit 1; BULK_l7k=$P
+start_haproxy bulk_haproxy $((P + 1)) $IPB $HB || exit 1; BULK_haproxy=$((P + 1))
+start_nginx bulk_nginx $((P + 2)) $IPB || exit 1; BULK_nginx=$((P + 2))
+BULK_direct=$IPB
+P=$((BASE + 20))
+start_l7k http_l7k $P $NB $HB || exit 1; HTTP_l7k=$P; L7K_PID=$RELAYPID
+start_haproxy http_haproxy $((P + 1)) $NB $HB || exit 1; HTTP_haproxy=$((P + 1))
+HAPROXY_PID=$RELAYPID
+start_nginx http_nginx $((P + 2)) $NB || exit 1; HTTP_nginx=$((P + 2))
+HTTP_direct=$NB
+if [ -n "$WORKERS" ]; then
+	BULK_l7k2=$((BASE + 13)) HTTP_l7k2=$((BASE + 23))
+	if ! start_l7k bulk_l7k2 $BULK_l7k2 $IPB $HB --workers 2 ||
+	    ! start_l7k http_l7k2 $HTTP_l7k2 $NB $HB --workers 2; then
+		note "--workers 2 did not start: 1 worker only"
+		WORKERS= TARGETS="direct l7k haproxy nginx"
+	fi
+fi
+
+# Every relay must route: a plain request to the normal backend, the knock
+# to the hidden one (checked by the body each backend returns).
+for t in $TARGETS; do
+	eval "p=\$HTTP_$t"
+	r=$($KL -c 1 -d 0.3 -m normal 127.0.0.1:$p)
+	case $r in conns=[1-9]*bad=0) ;; *) die "$t: no normal route: $r" ;; esac
+	[ "$t" = nginx ] || [ "$t" = direct ] && continue
+	r=$($KL -c 1 -d 0.3 -x $KNOCK_HEX -m hidden 127.0.0.1:$p)
+	case $r in conns=[1-9]*bad=0) ;; *) die "$t: no knocked route: $r" ;; esac
+done
+
+# ---- workloads -----------------------------------------------------------
+TO=$((DUR + 20))	# hard bound on one client run
+
+# wrk latency "1.23ms" / "456.78us" / "1.20s" -> ms
+to_ms() {
+	awk -v v="$1" 'BEGIN {
+		if (v ~ /us$/) { sub(/us$/, "", v); print v / 1000 }
+		else if (v ~ /ms$/) { sub(/ms$/, "", v); print v + 0 }
+		else if (v ~ /m$/) { sub(/m$/, "", v); print v * 60000 }
+		else if (v ~ /s$/) { sub(/s$/, "", v); print v * 1000 }
+		else print "" }'
+}
+
+run_bulk() {	# TARGET RUN
+	eval "_p=\$BULK_$1"
+	_try=0
+	while [ $_try -lt 2 ]; do
+		timeout -k 2 $TO iperf3 -c 127.0.0.1 -p $_p -t $DUR -f g \
+		    >"$TMP/last.out" 2>&1
+		_v=$(awk '/receiver/ { for (i = 1; i <= NF; i++)
+		    if ($i == "Gbits/sec") print $(i - 1) }' "$TMP/last.out")
+		[ -n "$_v" ] && { put bulk $1 $2 "$_v"; return; }
+		_try=$((_try + 1)); sleep 1
+	done
+	note "bulk $1 run $2 failed: $(tail -n 1 "$TMP/last.out")"
+}
+
+run_wrk() {	# KEY TARGET RUN [wrk args]
+	_k=$1 _t=$2 _r=$3; shift 3
+	eval "_p=\$HTTP_$_t"
+	timeout -k 2 $TO wrk -t 1 -c $CONNS -d ${DUR}s --latency "$@" \
+	    http://127.0.0.1:$_p/ >"$TMP/last.out" 2>&1
+	_v=$(awk '/^Requests\/sec:/ { print $2 }' "$TMP/last.out")
+	_l=$(awk '$1 == "99%" { print $2 }' "$TMP/last.out")
+	if [ -z "$_v" ] || [ -z "$_l" ]; then
+		note "$_k $_t run $_r failed: $(tail -n 2 "$TMP/last.out" | tr '\n' ' ')"
+		return
+	fi
+	put $_k $_t $_r "$_v"
+	put ${_k}_p99 $_t $_r "$(to_ms "$_l")"
+	_e=$(grep -E 'Socket errors|Non-2xx' "$TMP/last.out" | tr -s ' \n' ' ')
+	[ -n "$_e" ] && note "$_k $_t run $_r: wrk:$_e"
+	return 0
+}
+
+run_kl() {	# KEY TARGET RUN PORT MATCH [knockload args]
+	_k=$1 _t=$2 _r=$3 _p=$4 _m=$5; shift 5
+	_o=$(timeout -k 2 $TO $KL -c $CONNS -d $DUR -m "$_m" "$@" 127.0.0.1:$_p)
+	_v=$(echo "$_o" | sed -n 's/.* rate=\([0-9.]*\) .*/\1/p')
+	_l=$(echo "$_o" | sed -n 's/.* p99_ms=\([0-9.]*\) .*/\1/p')
+	if [ -z "$_v" ]; then
+		note "$_k $_t run $_r failed: $_o"
+		return
+	fi
+	put $_k $_t $_r "$_v"
+	put ${_k}_p99 $_t $_r "$_l"
+	case $_o in
+	*" errors=0 bad=0") ;;
+	*) note "$_k $_t run $_r: knockload: $_o" ;;
+	esac
+}
+
+T0=$(date +%s)
+say "bench: $REPS interleaved runs of ${DUR}s per workload; targets: $TARGETS"
+say "bench: network namespace: $NETNS; ports from $BASE; tmp $TMP"
+
+say "bulk (iperf3, 1 stream)"
+r=1
+while [ $r -le $REPS ]; do
+	for t in $TARGETS; do run_bulk $t $r; done
+	r=$((r + 1))
+done
+say "request/response (wrk, $CONNS keep-alive connections)"
+r=1
+while [ $r -le $REPS ]; do
+	for t in $TARGETS; do run_wrk rr $t $r; done
+	r=$((r + 1))
+done
+say "connection rate (wrk, Connection: close)"
+r=1
+while [ $r -le $REPS ]; do
+	for t in $TARGETS; do run_wrk cr $t $r -H 'Connection: close'; done
+	r=$((r + 1))
+done
+say "new connections with and without the knock (knockload, $CONNS loops)"
+r=1
+while [ $r -le $REPS ]; do
+	for t in $TARGETS; do
+		eval "p=\$HTTP_$t"
+		run_kl kl $t $r $p normal
+		case $t in
+		direct) run_kl kk $t $r $HB hidden ;;
+		nginx) ;;
+		*) run_kl kk $t $r $p hidden -x $KNOCK_HEX ;;
+		esac
+	done
+	r=$((r + 1))
+done
+
+# ---- idle ----------------------------------------------------------------
+fdcount() { ls "/proc/$1/fd" 2>/dev/null | wc -l; }
+rsskib() { awk '/^VmRSS:/ { print $2 }' "/proc/$1/status" 2>/dev/null; }
+
+# idle KEY TARGET RUN N: a fresh relay, N idle connections through it.
+idle() {
+	_ik=$1 _it=$2 _ir=$3 _in=$4
+	IDLE_PORT=$((IDLE_PORT + 1))
+	case $_it in
+	l7k) start_l7k idle_$_it $IDLE_PORT $NB $HB $IDLE_L7K_ARGS ;;
+	haproxy) start_haproxy idle_$_it $IDLE_PORT $NB $HB ;;
+	nginx) start_nginx idle_$_it $IDLE_PORT $NB ;;
+	esac || { note "$_ik $_it run $_ir: the relay did not start"; return; }
+	_top=$LASTPID
+	# Warm up: one request and a moment, so start-up work is not counted.
+	$KL -c 1 -d 0.2 127.0.0.1:$IDLE_PORT >/dev/null
+	sleep 0.5
+	_f0=$(fdcount $RELAYPID) _m0=$(rsskib $RELAYPID)
+	# An unfinished request: routed at once, then the backend waits.
+	bg idle_load $KL -I $_in -c 200 -d 300 \
+	    -r 'GET / HTTP/1.1\r\nHost: idle\r\n' 127.0.0.1:$IDLE_PORT
+	_load=$LASTPID
+	_i=0
+	while ! grep -q '^ready' "$TMP/idle_load.log" 2>/dev/null; do
+		kill -0 $_load 2>/dev/null || break
+		[ $_i -ge 600 ] && break
+		sleep 0.1; _i=$((_i + 1))
+	done
+	# Wait until the relay has all its backend connections: the
+	# descriptor count stops moving.
+	_prev=-1 _same=0 _i=0
+	while [ $_same -lt 3 ] && [ $_i -lt 100 ]; do
+		_f1=$(fdcount $RELAYPID)
+		if [ "$_f1" = "$_prev" ]; then _same=$((_same + 1))
+		else _same=0; fi
+		_prev=$_f1
+		sleep 0.2; _i=$((_i + 1))
+	done
+	_f1=$(fdcount $RELAYPID) _m1=$(rsskib $RELAYPID)
+	if grep -q '^ready' "$TMP/idle_load.log" && kill -0 $_load 2>/dev/null
+	then
+		put ${_ik}_fd $_it $_ir "$(awk -v a=$_f0 -v b=$_f1 -v n=$_in \
+		    'BEGIN { print (b - a) / n }')"
+		put ${_ik}_kib $_it $_ir "$(awk -v a=$_m0 -v b=$_m1 -v n=$_in \
+		    'BEGIN { print (b - a) / n }')"
+		put ${_ik}_base $_it $_ir "$(awk -v a=$_m0 'BEGIN { print a / 1024 }')"
+	else
+		note "$_ik $_it run $_ir: the idle load failed: $(tail -n 2 "$TMP/idle_load.log" | tr '\n' ' ')"
+	fi
+	stop $_load
+	stop $_top
+}
+
+# l7knockknock sizes its connection slots from RLIMIT_NOFILE: see how many.
+IDLE_L7K_ARGS="-o 600s"
+IDLE_PORT=$((IDLE_PORT + 1))
+bg slots $BIN --listen 127.0.0.1:$IDLE_PORT --normal 127.0.0.1:$NB \
+    --hidden 127.0.0.1:$HB "$KNOCK"
+wait_port $IDLE_PORT $LASTPID slots && sleep 0.2
+stop $LASTPID
+slots=$(sed -n 's/.* \([0-9][0-9]*\) connection slots.*/\1/p' "$TMP/slots.log")
+if [ -n "$slots" ] && [ "$slots" -lt 9100 ]; then
+	IDLE_L7K_ARGS="$IDLE_L7K_ARGS --max-conns 9100"
+	note "l7knockknock sizes its slots from RLIMIT_NOFILE ($NOFILE here, 6 descriptors a slot): $slots" \
+	    "slots, fewer than 9,000 idle connections; the idle runs pass --max-conns 9100"
+fi
+
+say "idle connections ($IDLE_N through each relay; 1,000 and 9,000 too for l7knockknock)"
+r=1
+while [ $r -le $IDLE_REPS ]; do
+	idle idle1k l7k $r 1000
+	idle idle l7k $r $IDLE_N
+	idle idle9k l7k $r 9000
+	idle idle haproxy $r $IDLE_N
+	idle idle nginx $r $IDLE_N
+	r=$((r + 1))
+done
+T1=$(date +%s)
+
+# ---- a syscall profile, for the notes -------------------------------------
+# strace -c on the http relays during a short keep-alive run: syscalls per
+# request tell where the time goes (the run is slower under strace: not a
+# figure of the table).
+if command -v strace >/dev/null 2>&1 && [ "${BENCH_STRACE:-1}" = 1 ]; then
+	for t in l7k haproxy; do
+		eval "p=\$HTTP_$t"
+		[ $t = l7k ] && pid=$L7K_PID || pid=$HAPROXY_PID
+		strace -c -f -p $pid -o "$TMP/strace_$t" &
+		sp=$!
+		PIDS="$PIDS $sp"
+		sleep 0.5
+		wrk -t 1 -c $CONNS -d 2s http://127.0.0.1:$p/ >"$TMP/strace_wrk_$t" 2>&1
+		kill -TERM $sp 2>/dev/null; wait $sp 2>/dev/null
+		req=$(awk '/requests in/ { print $1 }' "$TMP/strace_wrk_$t")
+		[ -s "$TMP/strace_$t" ] && [ -n "$req" ] && [ "$req" -gt 0 ] &&
+		    { printf "%s|" $t
+		      awk -v req=$req '$1 ~ /^[0-9.]+$/ && NF >= 5 && $NF != "total" {
+			printf("%s %.2f\n", $NF, $4 / req) }' "$TMP/strace_$t" |
+		      sort -k2,2gr | awk '{ t += $2; s = s (NR <= 8 ? $1 " " $2 ", " : "") }
+			END { printf("%.2f|%s\n", t, s) }'
+		    } >>"$TMP/strace_sum"
+	done
+fi
+
+# ---- the table -----------------------------------------------------------
+# Medians of each KEY TARGET.
+sort -k1,1 -k2,2 -k4,4g "$RAW" | awk '
+	function flush() { if (n) { m = (n % 2) ? v[(n + 1) / 2] : (v[n / 2] + v[n / 2 + 1]) / 2
+		print key, m } n = 0 }
+	{ k = $1 " " $2; if (k != key) { flush(); key = k } v[++n] = $4 }
+	END { flush() }' >"$TMP/med"
+
+med() { awk -v k="$1" -v t="$2" '$1 == k && $2 == t { print $3 }' "$TMP/med"; }
+
+# fmt VALUE DECIMALS
+fmt() { [ -z "$1" ] && echo "–" || awk -v v="$1" -v d="$2" 'BEGIN { printf("%.*f", d, v) }'; }
+ratio() { { [ -z "$1" ] || [ -z "$2" ]; } && echo "–" ||
+    awk -v a="$1" -v b="$2" 'BEGIN { if (b == 0) print "–"; else printf("%.2f", a / b) }'; }
+# check EXPR: awk expression on l7k, hap, dir -> yes/no
+check() { { [ -z "${L:-}" ]; } && echo "–" ||
+    awk -v l="$L" -v h="${H:-0}" -v d="${D:-0}" "BEGIN { print ($1) ? \"yes\" : \"no\" }"; }
+
+# The knocked/unknocked ratio per target.
+for t in $TARGETS; do
+	a=$(med kk $t) b=$(med kl $t)
+	[ -n "$a" ] && [ -n "$b" ] &&
+	    echo "kkratio $t $(awk -v a=$a -v b=$b 'BEGIN { print a / b }')" >>"$TMP/med"
+done
+
+{
+echo "| workload | direct | l7knockknock |$([ -n "$WORKERS" ] && echo ' l7k --workers 2 |') haproxy | nginx stream | l7k ÷ haproxy | l7k ÷ direct | issue 5 target | met |"
+echo "|---|--:|--:|$([ -n "$WORKERS" ] && echo '--:|')--:|--:|--:|--:|---|---|"
+# row KEY LABEL DECIMALS TARGET-TEXT CHECK-EXPR [nginx-text] [direct-text]
+row() {
+	D=$(med $1 direct) L=$(med $1 l7k) L2=$(med $1 l7k2) H=$(med $1 haproxy) N=$(med $1 nginx)
+	_nt=${6:-$(fmt "$N" $3)}
+	_dt=${7:-$(fmt "$D" $3)}
+	printf '| %s | %s | %s |' "$2" "$_dt" "$(fmt "$L" $3)"
+	[ -n "$WORKERS" ] && printf ' %s |' "$(fmt "$L2" $3)"
+	printf ' %s | %s | %s | %s | %s | %s |\n' "$(fmt "$H" $3)" "$_nt" \
+	    "$(ratio "$L" "$H")" "$(ratio "$L" "$D")" "$4" \
+	    "$([ -n "$5" ] && check "$5" || echo)"
+}
+row bulk "bulk: iperf3, 1 stream, Gbit/s" 2 "≥ 1.15 × haproxy, ≥ 0.85 × direct" "l >= 1.15 * h && l >= 0.85 * d"
+row rr "request/response: wrk, $CONNS keep-alive, req/s" 0 "≥ 1.15 × haproxy" "l >= 1.15 * h"
+row rr_p99 "request/response: p99 ms" 2 "≤ haproxy" "l <= h"
+row cr "connection rate: wrk, Connection: close, conn/s" 0 "≥ 1.3 × haproxy" "l >= 1.3 * h"
+row cr_p99 "connection rate: p99 ms" 2 "≤ 3 ms" "l <= 3"
+row kl "new connections, no knock (knockload), conn/s" 0 "" ""
+row kl_p99 "new connections, no knock: p99 ms" 2 "" ""
+row kk "knocked connections to hidden (knockload), conn/s" 0 "" "" "n/a: no knock routing" "$(fmt "$(med kk direct)" 0) (no knock)"
+row kk_p99 "knocked connections: p99 ms" 2 "" "" "n/a"
+row kkratio "knocked ÷ no knock" 2 "≥ 0.95" "l >= 0.95" "n/a"
+row idle_fd "idle, $IDLE_N conns: relay fds per conn" 2 "≤ 2" "l <= 2" "" "–"
+row idle_kib "idle, $IDLE_N conns: relay RSS KiB per conn" 2 "≤ 1 KiB" "l <= 1" "" "–"
+row idle_base "idle: relay RSS before the connections, MiB" 1 "" "" "" "–"
+row idle1k_fd "idle, 1,000 conns: fds per conn" 2 "" "" "" "–"
+row idle1k_kib "idle, 1,000 conns: RSS KiB per conn" 2 "" "" "" "–"
+row idle9k_fd "idle, 9,000 conns: fds per conn" 2 "" "" "" "–"
+a=$(med idle1k_kib l7k) b=$(med idle9k_kib l7k)
+flat=
+if [ -n "$a" ] && [ -n "$b" ]; then
+	flat=$(awk -v a=$a -v b=$b 'BEGIN { x = b - a; if (x < 0) x = -x
+	    print (x <= 0.2 * a || x <= 0.1) ? 1 : 0 }')
+fi
+row idle9k_kib "idle, 9,000 conns: RSS KiB per conn" 2 \
+    "flat: within 20% (or 0.1 KiB) of 1,000" "$flat"
+} >"$TMP/table"
+
+CPU=$(awk -F': *' '/^model name/ { print $2; exit }' /proc/cpuinfo)
+[ -z "$CPU" ] && CPU=$(lscpu 2>/dev/null | awk -F': *' '/Model name/ { print $2; exit }')
+VER_L7K=$($BIN --version 2>&1 | head -n 1)
+COMMIT=$(git rev-parse --short HEAD 2>/dev/null || echo "?")
+DIRTY=$(git status --porcelain -- src 2>/dev/null | head -n 1)
+[ -n "$DIRTY" ] && COMMIT="$COMMIT + uncommitted src/ changes"
+
+{
+echo "# l7knockknock benchmark"
+echo
+echo "$(date -u '+%Y-%m-%d %H:%M UTC'); $(nproc) CPUs, $CPU; Linux $(uname -r);"
+echo "$VER_L7K (commit $COMMIT); $(haproxy -v 2>&1 | awk 'NR == 1 { print $1, $2, $3 }');"
+echo "$(nginx -v 2>&1 | sed 's/.*: //'); $(iperf3 --version 2>&1 | awk 'NR == 1 { print $1, $2 }'); $(wrk -v 2>&1 | awk 'NR == 1 { print $1, $2 }')."
+echo
+echo "Medians of $REPS interleaved runs of ${DUR} s (idle: $IDLE_REPS runs), all on"
+echo "127.0.0.1 ($NETNS network namespace), clients, relays and backends sharing"
+echo "the machine's CPUs; $(($T1 - $T0)) s in all. Higher is better except p99"
+echo "latencies, descriptors and memory. Ratios compare medians; compare ratios"
+echo "across runs, not absolute numbers (the machine is shared and noisy)."
+echo
+cat "$TMP/table"
+echo
+echo "l7knockknock runs as root, chroots into /var/empty, drops to nobody, with"
+echo "seccomp (as users run it), with \`-q\`. The knock is 8 bytes (CR LF × 4):"
+echo "the hidden nginx server skips them as empty lines, so it answers the same"
+echo "whether the relay strips the knock (l7knockknock) or forwards it (haproxy"
+echo "routes by \`req.payload(0,8)\` but cannot strip it). nginx stream cannot"
+echo "route by a knock: it only relays to the normal backend."
+if [ -s "$TMP/strace_sum" ]; then
+	echo
+	echo "Syscalls per request during a 2 s keep-alive wrk run under \`strace -c -f\`"
+	echo "(slower under strace; counts, not times):"
+	echo
+	while IFS='|' read -r t tot calls; do
+		[ $t = l7k ] && t=l7knockknock
+		echo "- $t: $tot syscalls per request: ${calls%, }"
+	done <"$TMP/strace_sum"
+fi
+if [ -s "$NOTES" ]; then
+	echo
+	echo "Notes from the run:"
+	echo
+	cat "$NOTES"
+fi
+echo
+echo "<details><summary>Every run (KEY TARGET RUN VALUE)</summary>"
+echo
+echo '```'
+sort -k1,1 -k2,2 -k3,3n "$RAW"
+echo '```'
+echo "</details>"
+} >"$TMP/results.md"
+
+cp "$TMP/results.md" "$OUT"
+cat "$TMP/results.md"
+say "bench: written to $OUT"
