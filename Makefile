@@ -27,6 +27,13 @@ LDLIBS	 = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 ifeq ($(SECCOMP_DEBUG),1)
 ALL_CFLAGS += -DSECCOMP_DEBUG=1
 endif
+# make test VALGRIND=1: the relay runs under valgrind memcheck in the
+# integration tests; seccomp is not loaded in that build (valgrind cannot
+# run seccomp(2)); every other layer is.  Never ship it.
+ifeq ($(VALGRIND),1)
+ALL_CFLAGS += -DVALGRIND_BUILD=1
+TEST_ENV = L7KK_VALGRIND=1
+endif
 # make test SANITIZE=1: AddressSanitizer + UndefinedBehaviorSanitizer.
 ifeq ($(SANITIZE),1)
 ALL_CFLAGS += -DSANITIZE=1 -fsanitize=address,undefined -fno-omit-frame-pointer \
@@ -83,7 +90,7 @@ test: deps
 
 check: $(PROG) build/test_all
 	apparmor_parser -QK apparmor/usr.sbin.l7knockknock
-	cd build && ./test_all --jobs 2 $(TEST_ARGS)
+	cd build && $(TEST_ENV) ./test_all --jobs 2 $(TEST_ARGS)
 
 # The README's demo command: a relay on 127.0.0.1:4443 with two backends.
 demo:

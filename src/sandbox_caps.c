@@ -1,5 +1,6 @@
 #include <errno.h>
 #include <stdint.h>
+#include <string.h>
 #include <unistd.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
@@ -37,6 +38,8 @@ caps_read(uint64_t * set, int * amb, int * bnd)
 	struct __user_cap_data_struct d[_LINUX_CAPABILITY_U32S_3];
 	int c, r;
 
+	/* Zeroed first: valgrind does not see capget(2) fill both halves. */
+	memset(d, 0, sizeof(d));
 	if (syscall(SYS_capget, &hdr, d)) {
 		log_errp("capabilities: capget");
 		return (-1);

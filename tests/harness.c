@@ -319,16 +319,27 @@ relay_start_as(struct relay_proc * P, const char * const * args, uid_t uid,
 {
 	const char * argv[64];
 	int pfd[2];
-	size_t i;
+	size_t i, n;
 	const char * p;
 
 	memset(P, 0, sizeof(*P));
 	pthread_mutex_init(&P->mtx, NULL);
 	relay_chroot_dir();
-	argv[0] = relay_bin();
-	for (i = 0; args[i] != NULL && i < 62; i++)
-		argv[i + 1] = args[i];
-	argv[i + 1] = NULL;
+	n = 0;
+	if (getenv("L7KK_VALGRIND") != NULL) {
+		/* Memory errors, definite leaks: exit 99, which tests catch. */
+		argv[n++] = "/usr/bin/valgrind";
+		argv[n++] = "-q";
+		argv[n++] = "--error-exitcode=99";
+		argv[n++] = "--leak-check=full";
+		argv[n++] = "--errors-for-leak-kinds=definite";
+		argv[n++] = "--track-fds=yes";
+		argv[n++] = "--log-file=valgrind.%p.log";
+	}
+	argv[n++] = relay_bin();
+	for (i = 0; args[i] != NULL && n < 62; i++)
+		argv[n++] = args[i];
+	argv[n] = NULL;
 	cr_assert(pipe2(pfd, O_CLOEXEC) == 0);
 	P->pid = fork();
 	cr_assert(P->pid >= 0);
@@ -352,7 +363,8 @@ relay_start_as(struct relay_proc * P, const char * const * args, uid_t uid,
 	P->errfd = pfd[0];
 	relay_watchdog(P);
 	cr_assert(pthread_create(&P->thr, NULL, relay_drain, P) == 0);
-	if (relay_log_wait(P, "ready\n", 5000)) {
+	if (relay_log_wait(P, "ready\n",
+	    getenv("L7KK_VALGRIND") != NULL ? 30000 : 5000)) {
 		relay_stop(P, SIGKILL, 1000);
 		cr_assert_fail("relay did not start; its log:\n%s",
 		    P->log ? P->log : "(empty)");

@@ -338,7 +338,7 @@ Test(cli, private_knock_file_starts_without_warning, .timeout = 30,
 	    cli_err);
 	cr_expect(WIFEXITED(status) && WEXITSTATUS(status) == 0,
 	    "SIGTERM must exit 0: status 0x%x; stderr: %s", status, cli_err);
-	cr_expect_null(strstr(cli_err, "warning"), "%s", cli_err);
+	cr_expect_null(strstr(cli_err, "warning: knock file"), "%s", cli_err);
 	cr_expect_neq(strstr(cli_err, "knock of 6 bytes"), NULL, "%s", cli_err);
 }
 

@@ -13,7 +13,10 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "buildflags.h"
 #include "harness.h"
+
+TestSuite(confined, .disabled = SANDBOX_TESTS_DISABLED);
 
 static struct backend normal, hidden;
 static struct relay_proc relay;

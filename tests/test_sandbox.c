@@ -6,6 +6,8 @@
  * a refusal through its exit code (the errno), success as PROBE_DONE.
  */
 #include <criterion/criterion.h>
+
+#include "buildflags.h"
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -361,7 +363,8 @@ probe_landlock_abi(void)
 	return (abi < 0 ? 0 : (int)abi);
 }
 
-TestSuite(sandbox, .init = probe_setup, .timeout = 30);
+TestSuite(sandbox, .init = probe_setup, .timeout = 30,
+    .disabled = SANDBOX_TESTS_DISABLED);
 
 Test(sandbox, open_is_refused_with_eacces)
 {
