@@ -10,7 +10,7 @@
 enum {
 	OPT_LISTEN = 256, OPT_NORMAL, OPT_HIDDEN, OPT_KNOCK_FILE,
 	OPT_CONNECT_TIMEOUT, OPT_MAX_CONNS, OPT_CHROOT, OPT_USER,
-	OPT_PRINT_SECCOMP
+	OPT_PRINT_SECCOMP, OPT_WORKERS
 };
 
 static const struct option conf_longopts[] = {
@@ -32,6 +32,7 @@ static const struct option conf_longopts[] = {
 	{ "chroot",		required_argument, NULL, OPT_CHROOT },
 	{ "user",		required_argument, NULL, OPT_USER },
 	{ "print-seccomp",	no_argument,	   NULL, OPT_PRINT_SECCOMP },
+	{ "workers",		required_argument, NULL, OPT_WORKERS },
 	{ NULL, 0, NULL, 0 }
 };
 
@@ -53,6 +54,7 @@ static const char conf_usage_text[] =
 "  -k, --knockTimeout DUR     wait DUR for the knock (default 2s)\n"
 "      --connect-timeout DUR  backend connect timeout (default 5s)\n"
 "      --max-conns N          connection slots (default from RLIMIT_NOFILE)\n"
+"      --workers N            N sandboxed relay processes, SO_REUSEPORT (1)\n"
 "      --chroot DIR           empty directory to chroot into (default /var/empty)\n"
 "      --user NAME            user to run as (default l7knockknock or nobody)\n"
 "      --print-seccomp        print the seccomp filter and exit\n"
@@ -86,6 +88,7 @@ conf_defaults(struct conf * C)
 	C->connect_ms = 5000;
 	C->loglevel = LOG_INFO;
 	C->chroot_dir = "/var/empty";
+	C->workers = 1;
 }
 
 /* Report a bad option value. */
@@ -254,6 +257,12 @@ conf_option(struct conf * C, struct conf_seen * S, int c, char ** argv)
 			return (conf_bad("--max-conns", optarg,
 			    "a number of connections 1-1000000"));
 		C->max_conns = (unsigned long)n;
+		return (0);
+	case OPT_WORKERS:
+		if (parse_uint(optarg, 1, CONF_WORKERS_MAX, &n))
+			return (conf_bad("--workers", optarg,
+			    "a number of worker processes 1-64"));
+		C->workers = (unsigned)n;
 		return (0);
 	case OPT_CHROOT:
 		if (optarg[0] != '/')

@@ -8,6 +8,9 @@
 #include "net.h"
 #include "parse.h"
 
+/* Most --workers. */
+#define CONF_WORKERS_MAX	64
+
 /* Most --listen addresses. */
 #define CONF_LISTEN_MAX	16
 
@@ -38,6 +41,7 @@ struct conf {
 	const char * chroot_dir;	/* --chroot. */
 	const char * user;		/* --user, or NULL. */
 	int print_seccomp;		/* --print-seccomp. */
+	unsigned workers;		/* --workers: relay processes, 1-64. */
 };
 
 /**

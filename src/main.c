@@ -23,6 +23,7 @@
 #include "net.h"
 #include "relay.h"
 #include "sandbox.h"
+#include "workers.h"
 
 /* Descriptors kept aside for stdio, listeners and the like. */
 #define FD_RESERVE	16
@@ -34,7 +35,8 @@
 struct setup {
 	struct conf conf;
 	struct net_addr normal, hidden;
-	int listen_fds[CONF_LISTEN_MAX];
+	int fds[CONF_WORKERS_MAX][CONF_LISTEN_MAX];	/* Per worker. */
+	int * listen_fds;		/* This process's: one row of fds. */
 	size_t nlisten;
 	int epoll_fd;
 	int signal_fd;
@@ -88,21 +90,42 @@ main_limits(struct setup * S)
 	S->rconf.max_pipes = pipes;
 }
 
-/* Bind every listener; return 0 or -1 (reported). */
+/*
+ * Bind every listener, once per worker (with SO_REUSEPORT when there are
+ * several, the first bind choosing any port 0); return 0 or -1 (reported).
+ */
 static int
 main_listen(struct setup * S)
 {
 	char str[NET_ADDRSTR_MAX];
-	size_t i;
+	int reuse = (S->conf.workers > 1);
+	size_t i, w;
 
-	for (i = 0; i < S->conf.nlisten; i++) {
-		if ((S->listen_fds[i] = net_listen(&S->conf.listen[i], 0)) == -1)
-			return (-1);
-		S->nlisten++;
-		log_info("listening on %s", net_format(
-		    (struct sockaddr *)&S->conf.listen[i].ss, str, sizeof(str)));
+	for (w = 0; w < S->conf.workers; w++) {
+		for (i = 0; i < S->conf.nlisten; i++) {
+			if ((S->fds[w][i] =
+			    net_listen(&S->conf.listen[i], reuse)) == -1)
+				return (-1);
+			if (w == 0)
+				log_info("listening on %s", net_format(
+				    (struct sockaddr *)&S->conf.listen[i].ss,
+				    str, sizeof(str)));
+		}
 	}
+	S->nlisten = S->conf.nlisten;
 	return (0);
+}
+
+/* Keep worker ${w}'s listeners; close the other workers'. */
+static void
+main_own_listeners(struct setup * S, size_t w)
+{
+	size_t i, v;
+
+	for (v = 0; v < S->conf.workers; v++)
+		for (i = 0; v != w && i < S->nlisten; i++)
+			close(S->fds[v][i]);
+	S->listen_fds = S->fds[w];
 }
 
 /* SIGPIPE ignored; SIGTERM and SIGINT delivered through a signalfd. */
@@ -176,12 +199,82 @@ main_confs(struct setup * S, struct sandbox_conf * SB)
 	SB->nports = 2;
 }
 
+/*
+ * One relay process: epoll, signalfd, slots, the sandbox, the loop.
+ * Return its exit status.
+ */
+static int
+main_relay(struct setup * S, size_t w)
+{
+	struct sandbox_conf SB;
+	struct relay * R;
+	int rc;
+
+	/* Listeners first (fd 3, 4, ...), then epoll, then the signalfd. */
+	main_own_listeners(S, w);
+	if ((S->epoll_fd = epoll_create1(EPOLL_CLOEXEC)) == -1) {
+		log_errp("epoll_create1");
+		return (EX_OSERR);
+	}
+	if ((S->signal_fd = main_signals()) == -1)
+		return (EX_OSERR);
+	main_limits(S);
+	main_confs(S, &SB);
+
+	if (S->conf.print_seccomp)
+		return (sandbox_print_seccomp(&SB, STDOUT_FILENO) ? EX_OSERR : 0);
+
+	if ((R = relay_init(&S->rconf)) == NULL)
+		return (EX_OSERR);
+	if (w == 0)
+		main_summary(S);
+
+	/* One call: from here on the process can only relay. */
+	if (sandbox_enter(&SB)) {
+		log_err("cannot enter the sandbox: refusing to run");
+		return (EX_OSERR);
+	}
+	if (S->conf.workers > 1)
+		log_info("worker %zu ready", w);
+	else
+		log_info("ready");
+
+	rc = relay_run(R);
+	knock_wipe(&S->conf.knock);
+	return (rc ? 1 : 0);
+}
+
+/* workers_run() callback. */
+static int
+main_worker(void * cookie, size_t w)
+{
+
+	return (main_relay(cookie, w));
+}
+
+/* Supervise --workers N relay processes. */
+static int
+main_workers(struct setup * S)
+{
+	sigset_t set;
+
+	sigemptyset(&set);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGCHLD);
+	if (signal(SIGPIPE, SIG_IGN) == SIG_ERR ||
+	    sigprocmask(SIG_BLOCK, &set, NULL)) {
+		log_errp("cannot set up signal handling");
+		return (EX_OSERR);
+	}
+	log_info("starting %u workers", S->conf.workers);
+	return (workers_run(S->conf.workers, main_worker, S));
+}
+
 int
 main(int argc, char * argv[])
 {
 	static struct setup S;
-	struct sandbox_conf SB;
-	struct relay * R;
 	int rc;
 
 	/* Parse and validate; the knock is wiped from argv here. */
@@ -195,41 +288,22 @@ main(int argc, char * argv[])
 	if (S.conf.knock_file != NULL &&
 	    knockfile_read(S.conf.knock_file, &S.conf.knock))
 		exit(EX_NOINPUT);
-	if (S.conf.print_seccomp && S.conf.knock.len == 0)
-		(void)knock_set(&S.conf.knock, "-", 1);
+	if (S.conf.print_seccomp) {
+		S.conf.workers = 1;
+		if (S.conf.knock.len == 0)
+			(void)knock_set(&S.conf.knock, "-", 1);
+	}
 
 	/* Resolve the backends, once. */
 	if (net_resolve(S.conf.normal.host, S.conf.normal.port, &S.normal) ||
 	    net_resolve(S.conf.hidden.host, S.conf.hidden.port, &S.hidden))
 		exit(EX_NOHOST);
 
-	/* Listeners first (fd 3, 4, ...), then epoll, then the signalfd. */
+	/* Bind as root, before any worker exists. */
 	if (main_listen(&S))
 		exit(EX_UNAVAILABLE);
-	if ((S.epoll_fd = epoll_create1(EPOLL_CLOEXEC)) == -1) {
-		log_errp("epoll_create1");
-		exit(EX_OSERR);
-	}
-	if ((S.signal_fd = main_signals()) == -1)
-		exit(EX_OSERR);
-	main_limits(&S);
-	main_confs(&S, &SB);
 
-	if (S.conf.print_seccomp)
-		exit(sandbox_print_seccomp(&SB, STDOUT_FILENO) ? EX_OSERR : 0);
-
-	if ((R = relay_init(&S.rconf)) == NULL)
-		exit(EX_OSERR);
-	main_summary(&S);
-
-	/* One call: from here on the process can only relay. */
-	if (sandbox_enter(&SB)) {
-		log_err("cannot enter the sandbox: refusing to run");
-		exit(EX_OSERR);
-	}
-	log_info("ready");
-
-	rc = relay_run(R);
-	knock_wipe(&S.conf.knock);
-	exit(rc ? 1 : 0);
+	if (S.conf.workers == 1)
+		exit(main_relay(&S, 0));
+	exit(main_workers(&S));
 }

@@ -1,0 +1,130 @@
+/*
+ * --workers N: N sandboxed relay processes on SO_REUSEPORT listeners under
+ * one supervisor that notices a worker's death.
+ */
+#include <criterion/criterion.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "buildflags.h"
+#include "harness.h"
+
+static struct backend normal, hidden;
+static struct relay_proc relay;
+
+static void
+start_workers(const char * n)
+{
+	static char nb[32], hb[32];
+
+	backend_start(&normal, AF_INET, BE_ECHO, "normal");
+	backend_start(&hidden, AF_INET, BE_ECHO, "hidden");
+	snprintf(nb, sizeof(nb), "127.0.0.1:%u", normal.port);
+	snprintf(hb, sizeof(hb), "127.0.0.1:%u", hidden.port);
+	relay_start(&relay, (const char *[]){ "--listen", "127.0.0.1:0",
+	    "--normal", nb, "--hidden", hb, "--workers", n, "knock", NULL });
+}
+
+/* The supervisor's children: the workers. */
+static int
+worker_pids(pid_t * pids, int max)
+{
+	char path[64];
+	FILE * f;
+	int n = 0, pid;
+
+	snprintf(path, sizeof(path), "/proc/%d/task/%d/children",
+	    (int)relay.pid, (int)relay.pid);
+	if ((f = fopen(path, "r")) == NULL)
+		return (-1);
+	while (n < max && fscanf(f, "%d", &pid) == 1)
+		pids[n++] = pid;
+	fclose(f);
+	return (n);
+}
+
+/* "Seccomp:" of ${pid}. */
+static int
+seccomp_mode(pid_t pid)
+{
+	char path[64], line[256];
+	FILE * f;
+	int mode = -1;
+
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+	if ((f = fopen(path, "r")) == NULL)
+		return (-1);
+	while (fgets(line, sizeof(line), f) != NULL)
+		if (sscanf(line, "Seccomp: %d", &mode) == 1)
+			break;
+	fclose(f);
+	return (mode);
+}
+
+static void
+stop_backends(void)
+{
+
+	backend_stop(&normal);
+	backend_stop(&hidden);
+}
+
+Test(workers, every_worker_is_sandboxed_and_serves, .timeout = 30)
+{
+	pid_t pids[8];
+	char buf[8];
+	int i, n, fd, st;
+
+	start_workers("2");
+	cr_assert(relay_log_wait(&relay, "worker 1 ready", 5000) == 0 &&
+	    relay_log_wait(&relay, "worker 0 ready", 5000) == 0,
+	    "log:\n%s", relay.log);
+	n = worker_pids(pids, 8);
+	cr_assert_eq(n, 2, "%d workers", n);
+	for (i = 0; i < n; i++)
+		if (!SANDBOX_TESTS_DISABLED)
+			cr_assert_eq(seccomp_mode(pids[i]), 2,
+			    "worker %d not under seccomp", i);
+
+	/* SO_REUSEPORT spreads 64 connections: each worker numbers its own. */
+	for (i = 0; i < 64; i++) {
+		fd = tcp_connect(AF_INET, relay.port);
+		send_all(fd, "knockx", 6);
+		shutdown(fd, SHUT_WR);
+		cr_assert_eq(recv_until(fd, buf, sizeof(buf), 3000), 1);
+		close(fd);
+	}
+	cr_assert(relay_log_wait(&relay, "conn 1 closed", 3000) == 0);
+	cr_assert_eq(relay_log_count(&relay, "conn 1 accepted"), 2,
+	    "not every worker served; log:\n%s", relay.log);
+
+	st = relay_stop(&relay, SIGTERM, 3000);
+	cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0, "status %d", st);
+	stop_backends();
+}
+
+Test(workers, a_dead_worker_stops_the_relay_non_zero, .timeout = 30)
+{
+	pid_t pids[8];
+	int n, st;
+
+	start_workers("2");
+	cr_assert(relay_log_wait(&relay, "worker 1 ready", 5000) == 0);
+	cr_assert(relay_log_wait(&relay, "worker 0 ready", 5000) == 0);
+	n = worker_pids(pids, 8);
+	cr_assert_eq(n, 2);
+	kill(pids[1], SIGKILL);
+	cr_assert(relay_log_wait(&relay, "killed by signal 9", 3000) == 0,
+	    "log:\n%s", relay.log);
+	cr_assert(relay_log_wait(&relay, "a worker died", 3000) == 0);
+
+	/* The supervisor exits by itself, non-zero, so systemd restarts it. */
+	st = relay_stop(&relay, 0, 3000);
+	cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 1, "status %d", st);
+	stop_backends();
+}
