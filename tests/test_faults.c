@@ -7,6 +7,7 @@
  */
 #include <arpa/inet.h>
 #include <criterion/criterion.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -352,6 +353,8 @@ relay_down(void)
 	int st;
 
 	st = relay_stop(&relay, SIGTERM, 3000);
+	if (relay_log_count(&relay, "PROBE"))
+		cr_log_warn("PROBE hits: %d", relay_log_count(&relay, "PROBE"));
 	cr_expect(WIFEXITED(st) && WEXITSTATUS(st) == 0,
 	    "relay did not exit 0 on SIGTERM (status %#x%s%s); log tail:\n%s",
 	    st, WIFSIGNALED(st) ? ", signal " : "",
@@ -464,6 +467,51 @@ raise_nofile(rlim_t n)
 	cr_assert(setrlimit(RLIMIT_NOFILE, &rl) == 0);
 	cr_assert(rl.rlim_cur >= n, "descriptor limit %llu < %llu",
 	    (unsigned long long)rl.rlim_cur, (unsigned long long)n);
+}
+
+/*
+ * Log every TCP socket of the relay with its queues (from /proc/net/tcp),
+ * to show where bytes wait when a transfer stalls.
+ */
+static void
+dump_relay_sockets(void)
+{
+	char path[300], target[128], line[512];
+	unsigned long inodes[256], ino;
+	unsigned lport, rport, st;
+	unsigned long txq, rxq;
+	struct dirent * d;
+	size_t ni = 0, i;
+	ssize_t len;
+	DIR * dir;
+	FILE * f;
+
+	snprintf(path, sizeof(path), "/proc/%d/fd", (int)relay.pid);
+	if ((dir = opendir(path)) == NULL)
+		return;
+	while ((d = readdir(dir)) != NULL && ni < 256) {
+		snprintf(path, sizeof(path), "/proc/%d/fd/%s", (int)relay.pid,
+		    d->d_name);
+		if ((len = readlink(path, target, sizeof(target) - 1)) < 0)
+			continue;
+		target[len] = '\0';
+		if (sscanf(target, "socket:[%lu]", &ino) == 1)
+			inodes[ni++] = ino;
+	}
+	closedir(dir);
+	if ((f = fopen("/proc/net/tcp", "r")) == NULL)
+		return;
+	while (fgets(line, sizeof(line), f) != NULL) {
+		if (sscanf(line, " %*u: %*x:%x %*x:%x %x %lx:%lx %*x:%*x %*x "
+		    "%*u %*u %lu", &lport, &rport, &st, &txq, &rxq, &ino) != 6)
+			continue;
+		for (i = 0; i < ni; i++)
+			if (inodes[i] == ino)
+				cr_log_error("relay socket :%u -> :%u state %02x "
+				    "send-q %lu recv-q %lu", lport, rport, st,
+				    txq, rxq);
+	}
+	fclose(f);
 }
 
 /* ---- a streaming client (non-blocking) ---- */
@@ -1129,4 +1177,150 @@ Test(faults, sigpipe_never_kills, .timeout = 60)
 	close(fd);
 	relay_down();		/* Exit 0 on SIGTERM: not killed by SIGPIPE. */
 	fbe_stop(&sender);
+}
+
+/* ================= integrity among faults ================= */
+
+#define NHEALTHY	6
+#define NRUDE		8
+
+struct rude {
+	volatile int stop;
+	int download;		/* Download then reset, else upload then reset. */
+	unsigned rounds;
+};
+
+/*
+ * Rude clients, 8 at a time: either blast 1 MiB into the echo route without
+ * reading, or download 256 KiB on the hidden route; then reset.
+ */
+static void *
+rude_clients(void * cookie)
+{
+	struct rude * U = cookie;
+	static uint8_t buf[256 * 1024];
+	struct sc S[NRUDE];
+	int i;
+
+	while (!U->stop) {
+		if (U->download) {
+			for (i = 0; i < NRUDE; i++) {
+				S[i].fd = tcp_connect(AF_INET, relay.port);
+				send_all(S[i].fd, KNOCK, KLEN);
+			}
+			for (i = 0; i < NRUDE; i++)
+				(void)recv_n(S[i].fd, buf, sizeof(buf), 2000);
+		} else {
+			for (i = 0; i < NRUDE; i++)
+				sc_init(&S[i], 0, (uint64_t)i);
+			sc_pump(S, NRUDE, 1, MIB, 300);
+		}
+		for (i = 0; i < NRUDE; i++)
+			close_reset(S[i].fd);
+		U->rounds++;
+	}
+	return (NULL);
+}
+
+/*
+ * Healthy clients download 32 MiB each on the hidden route while rude ones
+ * reset nearby: every healthy byte arrives, in order, without waiting for
+ * a timeout (the idle timeout is 30 s; the test gives up after 20 s).
+ */
+static void
+healthy_among_rude(int download)
+{
+	const uint64_t total = 32 * MIB;
+	static uint8_t in[BLK];
+	struct fbe sender;
+	struct rude U = { .download = download };
+	struct pollfd pfd[NHEALTHY];
+	uint64_t got[NHEALTHY], h[NHEALTHY], last[NHEALTHY], want, end, now;
+	int fd[NHEALTHY], eof[NHEALTHY], i, left, round, ok = 0, stalled = 0;
+	pthread_t t;
+	ssize_t n;
+
+	raise_nofile(4096);
+	fbe_start(&sender, FB_SEND, total, 51);
+	backend_start(&normal, AF_INET, BE_ECHO, "normal");
+	relay_up(normal.port, sender.port, NULL);
+	want = stream_hash(51, total);
+	cr_assert(pthread_create(&t, NULL, rude_clients, &U) == 0);
+	/* Rounds of 6 healthy downloads; 3 s without a byte is a stall. */
+	end = now_ms() + 25000;
+	for (round = 0; round < 3 && !stalled && now_ms() < end; round++) {
+		for (i = 0; i < NHEALTHY; i++) {
+			fd[i] = tcp_connect(AF_INET, relay.port);
+			send_all(fd[i], KNOCK, KLEN);
+			got[i] = 0;
+			h[i] = HASH_INIT;
+			eof[i] = 0;
+			last[i] = now_ms();
+		}
+		for (;;) {
+			for (left = 0, i = 0; i < NHEALTHY; i++) {
+				pfd[i].fd = eof[i] ? -1 : fd[i];
+				pfd[i].events = POLLIN;
+				pfd[i].revents = 0;
+				left += !eof[i];
+			}
+			if (left == 0 || (now = now_ms()) >= end ||
+			    poll(pfd, NHEALTHY, 100) < 0)
+				break;
+			for (i = 0; i < NHEALTHY; i++) {
+				if (!eof[i] && now - last[i] > 3000)
+					stalled = 1;
+				if (!pfd[i].revents)
+					continue;
+				n = recv(fd[i], in, sizeof(in), 0);
+				if (n > 0) {
+					h[i] = hash64(h[i], in, (size_t)n);
+					got[i] += (uint64_t)n;
+					last[i] = now_ms();
+				} else {
+					eof[i] = 1;
+				}
+			}
+			if (stalled)
+				break;
+		}
+		if (stalled)
+			dump_relay_sockets();
+		for (i = 0; i < NHEALTHY; i++) {
+			if (got[i] == total && h[i] == want && eof[i])
+				ok++;
+			else
+				cr_log_error("round %d, healthy client %d: %llu "
+				    "of %llu bytes%s%s", round, i,
+				    (unsigned long long)got[i],
+				    (unsigned long long)total,
+				    eof[i] ? ", closed" : ", stalled",
+				    eof[i] && h[i] != want ? ", bytes differ" :
+				    "");
+			close(fd[i]);
+		}
+	}
+	U.stop = 1;
+	pthread_join(t, NULL);
+	cr_log_info("%d rounds of %d healthy downloads, %u rounds of %d "
+	    "resets meanwhile", round, NHEALTHY, U.rounds, NRUDE);
+	cr_assert_eq(ok, round * NHEALTHY, "%d of %d healthy transfers "
+	    "complete", ok, round * NHEALTHY);
+	cr_assert(relay_alive());
+	cr_assert_eq(wait_sockets(1, 5000), 1, "sockets left open");
+	relay_down();
+	backend_stop(&normal);
+	fbe_stop(&sender);
+}
+
+Test(faults, uploads_reset_nearby_lose_no_healthy_byte, .timeout = 60)
+{
+
+	healthy_among_rude(0);
+}
+
+Test(faults, downloads_reset_nearby_lose_no_healthy_byte, .timeout = 60)
+{
+
+	healthy_among_rude(1);
 }
