@@ -353,8 +353,6 @@ relay_down(void)
 	int st;
 
 	st = relay_stop(&relay, SIGTERM, 3000);
-	if (relay_log_count(&relay, "PROBE"))
-		cr_log_warn("PROBE hits: %d", relay_log_count(&relay, "PROBE"));
 	cr_expect(WIFEXITED(st) && WEXITSTATUS(st) == 0,
 	    "relay did not exit 0 on SIGTERM (status %#x%s%s); log tail:\n%s",
 	    st, WIFSIGNALED(st) ? ", signal " : "",
