@@ -360,6 +360,23 @@ run_kl() {	# KEY TARGET RUN PORT MATCH [knockload args]
 	esac
 }
 
+# The machine is shared: wait (up to BENCH_WAIT_QUIET seconds, default 120)
+# for other work to stop, and say in the results how busy it was.
+cpu_busy() {	# percent of CPU time not idle over one second
+	_a=$(head -n 1 /proc/stat); sleep 1; _b=$(head -n 1 /proc/stat)
+	echo "$_a $_b" | awk '{ n = (NF - 2) / 2; t = 0; i = 0
+		for (k = 2; k <= n + 1; k++) { d = $(k + n + 1) - $k; t += d
+			if (k == 5 || k == 6) i += d }
+		print t ? int(100 * (t - i) / t) : 0 }'
+}
+BUSY0=$(cpu_busy) _w=0
+while [ "$BUSY0" -gt 15 ] && [ $_w -lt ${BENCH_WAIT_QUIET:-120} ]; do
+	[ $_w = 0 ] && say "bench: the machine is $BUSY0% busy: waiting for it to quieten"
+	sleep 4; BUSY0=$(cpu_busy); _w=$((_w + 5))
+done
+[ "$BUSY0" -gt 15 ] &&
+    note "the machine was $BUSY0% busy with other work when the runs started: treat the figures with care"
+LOAD0=$(cut -d " " -f 1-3 /proc/loadavg)
 T0=$(date +%s)
 say "bench: $REPS interleaved runs of ${DUR}s per workload; targets: $TARGETS"
 say "bench: network namespace: $NETNS; ports from $BASE; tmp $TMP"
@@ -475,6 +492,7 @@ while [ $r -le $IDLE_REPS ]; do
 	r=$((r + 1))
 done
 T1=$(date +%s)
+LOAD1=$(cut -d " " -f 1-3 /proc/loadavg)
 
 # ---- a syscall profile, for the notes -------------------------------------
 # strace -c on the http relays during a short keep-alive run: syscalls per
@@ -582,7 +600,8 @@ echo "$(nginx -v 2>&1 | sed 's/.*: //'); $(iperf3 --version 2>&1 | awk 'NR == 1 
 echo
 echo "Medians of $REPS interleaved runs of ${DUR} s (idle: $IDLE_REPS runs), all on"
 echo "127.0.0.1 ($NETNS network namespace), clients, relays and backends sharing"
-echo "the machine's CPUs; $(($T1 - $T0)) s in all. Higher is better except p99"
+echo "the machine's CPUs; $(($T1 - $T0)) s in all; load average $LOAD0 at the start"
+echo "(CPU $BUSY0% busy before the first run), $LOAD1 at the end. Higher is better except p99"
 echo "latencies, descriptors and memory. Ratios compare medians; compare ratios"
 echo "across runs, not absolute numbers (the machine is shared and noisy)."
 echo
