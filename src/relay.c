@@ -267,7 +267,7 @@ relay_again(struct relay * R)
 	R->again_head = SLOT_NONE;
 	while (head != SLOT_NONE) {
 		C = &R->conns[head];
-		head = C->next;
+		head = C->again_next;
 		C->again = 0;
 		if (C->state == CONN_RELAY)
 			relay_pump(R, C);

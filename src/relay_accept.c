@@ -20,10 +20,16 @@ relay_accept_slot(struct relay * R, int fd)
 	struct conn * C = &R->conns[R->free_head];
 	uint32_t gen = (C->gen + 1) & EV_GEN_MASK;
 
+	/* A slot closed while on the again list stays on it (skipped there). */
+	int again = C->again;
+	uint32_t again_next = C->again_next;
+
 	R->free_head = C->next;
 	R->nconns++;
 	memset(C, 0, sizeof(*C));
 	C->gen = gen;
+	C->again = again;
+	C->again_next = again_next;
 	C->state = CONN_KNOCK;
 	C->cfd = fd;
 	C->bfd = -1;

@@ -58,7 +58,8 @@ struct conn {
 	struct half down;	/* Backend to client. */
 	uint64_t id;		/* For the log. */
 	uint64_t start;		/* Accept time, ms. */
-	uint32_t next;		/* Free list / again list link. */
+	uint32_t next;		/* Free list link. */
+	uint32_t again_next;	/* Again list link; kept while on it. */
 	uint32_t gen;		/* Bumped each time the slot is reused. */
 };
 

@@ -109,7 +109,7 @@ pump_later(struct relay * R, struct conn * C)
 	if (C->again)
 		return;
 	C->again = 1;
-	C->next = R->again_head;
+	C->again_next = R->again_head;
 	R->again_head = relay_slot(R, C);
 }
 
