@@ -5,7 +5,8 @@
 #   make fuzz FUZZ_SECONDS=600   longer
 #   make fuzz FUZZ_HARNESSES=knock   one harness
 #   make fuzz-build              build the harnesses only
-#   make lint                    cppcheck and clang-tidy on src/*.c
+#   make lint                    cppcheck, clang-tidy and gcc -fanalyzer
+#                                on src/*.c
 #
 # The harnesses are built with clang and libFuzzer (Debian: clang and
 # libclang-rt-14-dev), straight from src/*.c with AddressSanitizer and
@@ -16,6 +17,9 @@
 # the log of every run is build/fuzz/NAME.log, and `make fuzz` fails.
 
 FUZZ_SECONDS	?= 30
+# Debian packages (installed by tools/deps.sh as root, else named).
+FUZZ_DEPS	 = clang libclang-rt-14-dev
+LINT_DEPS	 = cppcheck clang-tidy gcc pkg-config libseccomp-dev libcap-ng-dev
 FUZZ_CC		?= clang
 FUZZ_HARNESSES	?= knock parse hostport knockfile cmdline
 FUZZ_CFLAGS	 = -std=gnu11 -g -O1 -fno-omit-frame-pointer \
@@ -35,7 +39,7 @@ FUZZ_SRCS_cmdline	= src/conf.c src/parse.c src/net.c src/knock.c src/log.c
 
 FUZZ_BINS	= $(FUZZ_HARNESSES:%=build/fuzz/fuzz_%)
 
-.PHONY: fuzz fuzz-build lint lint-cppcheck lint-clang-tidy
+.PHONY: fuzz fuzz-build lint lint-cppcheck lint-clang-tidy lint-gcc-analyzer
 
 fuzz-build: $(FUZZ_BINS)
 
@@ -44,7 +48,9 @@ build/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $$(FUZZ_SRCS_$$*) $(wildcard src/*.h)
 	@mkdir -p build/fuzz
 	$(FUZZ_CC) $(FUZZ_CFLAGS) -o $@ $< $(FUZZ_SRCS_$*)
 
-fuzz: fuzz-build
+fuzz:
+	@sh tools/deps.sh $(FUZZ_DEPS)
+	@$(MAKE) --no-print-directory fuzz-build
 	@mkdir -p build/fuzz/artifacts; fail=0; \
 	for h in $(FUZZ_HARNESSES); do \
 		mkdir -p build/fuzz/corpus/$$h; \
@@ -127,8 +133,17 @@ CLANG_TIDY_CONFIG = {Checks: '$(CLANG_TIDY_CHECKS)', \
 CLANG_TIDY_CFLAGS = -std=gnu11 $(LINT_DEFS) \
 		    $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 
-lint: lint-cppcheck lint-clang-tidy
-	@echo "lint: cppcheck and clang-tidy clean"
+# gcc -fanalyzer (gcc 12): a third, independent path-sensitive analysis
+# (leaks, double close, use after free, NULL dereference); no exclusions.
+GCC_ANALYZER	?= gcc
+GCC_ANALYZER_FLAGS = -std=gnu11 -O1 -fanalyzer -Werror $(LINT_DEFS) \
+		   $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+
+lint:
+	@sh tools/deps.sh $(LINT_DEPS)
+	@$(MAKE) --no-print-directory lint-cppcheck lint-clang-tidy \
+	    lint-gcc-analyzer
+	@echo "lint: cppcheck, clang-tidy and gcc -fanalyzer clean"
 
 lint-cppcheck:
 	cppcheck $(CPPCHECK_FLAGS) $(LINT_DEFS) $(LINT_SRCS)
@@ -140,3 +155,11 @@ lint-clang-tidy:
 	if [ -n "$(LINT_DEBUG_SRCS)" ]; then \
 	    $(CLANG_TIDY) --quiet --config="$(CLANG_TIDY_CONFIG)" \
 	    $(LINT_DEBUG_SRCS) -- $(CLANG_TIDY_CFLAGS) $(LINT_DEBUG_DEFS); fi
+
+lint-gcc-analyzer:
+	@for f in $(LINT_SRCS); do \
+		echo "$(GCC_ANALYZER) -fanalyzer $$f"; \
+		$(GCC_ANALYZER) $(GCC_ANALYZER_FLAGS) -c -o /dev/null $$f || exit 1; \
+		$(GCC_ANALYZER) $(GCC_ANALYZER_FLAGS) $(LINT_DEBUG_DEFS) \
+		    -c -o /dev/null $$f || exit 1; \
+	done
