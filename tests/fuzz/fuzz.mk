@@ -5,6 +5,8 @@
 #   make fuzz FUZZ_SECONDS=600   longer
 #   make fuzz FUZZ_HARNESSES=knock   one harness
 #   make fuzz-build              build the harnesses only
+#   make fuzz-coverage           line coverage of src/ by each harness's
+#                                corpus in build/fuzz/corpus (llvm-cov)
 #   make lint                    cppcheck, clang-tidy and gcc -fanalyzer
 #                                on src/*.c
 #
@@ -39,7 +41,7 @@ FUZZ_SRCS_cmdline	= src/conf.c src/parse.c src/net.c src/knock.c src/log.c
 
 FUZZ_BINS	= $(FUZZ_HARNESSES:%=build/fuzz/fuzz_%)
 
-.PHONY: fuzz fuzz-build lint lint-cppcheck lint-clang-tidy lint-gcc-analyzer
+.PHONY: fuzz fuzz-build fuzz-coverage lint lint-cppcheck lint-clang-tidy lint-gcc-analyzer
 
 fuzz-build: $(FUZZ_BINS)
 
@@ -72,6 +74,35 @@ fuzz:
 		fi; \
 	done; \
 	exit $$fail
+
+# Coverage builds: the same harnesses without sanitizers, with clang's
+# source-based coverage; each replays its corpus once (-runs=0).
+FUZZ_COV_CFLAGS	 = -std=gnu11 -g -O0 -fsanitize=fuzzer \
+		   -fprofile-instr-generate -fcoverage-mapping \
+		   -D_GNU_SOURCE -DVERSION='"fuzz"' -Isrc
+LLVM_PROFDATA	?= llvm-profdata
+LLVM_COV	?= llvm-cov
+
+build/fuzz/cov/fuzz_%: tests/fuzz/fuzz_%.c $$(FUZZ_SRCS_$$*) $(wildcard src/*.h)
+	@mkdir -p build/fuzz/cov
+	$(FUZZ_CC) $(FUZZ_COV_CFLAGS) -o $@ $< $(FUZZ_SRCS_$*)
+
+fuzz-coverage: $(FUZZ_HARNESSES:%=build/fuzz/cov/fuzz_%)
+	@for h in $(FUZZ_HARNESSES); do \
+		mkdir -p build/fuzz/corpus/$$h; \
+		cp tests/fuzz/corpus/$$h/* build/fuzz/corpus/$$h/; \
+		LLVM_PROFILE_FILE=build/fuzz/cov/$$h.profraw \
+		    ./build/fuzz/cov/fuzz_$$h -runs=0 build/fuzz/corpus/$$h \
+		    > build/fuzz/cov/$$h.log 2>&1 || exit 1; \
+		$(LLVM_PROFDATA) merge -o build/fuzz/cov/$$h.profdata \
+		    build/fuzz/cov/$$h.profraw || exit 1; \
+		echo "fuzz_$$h: $$(ls build/fuzz/corpus/$$h | wc -l) inputs"; \
+		$(LLVM_COV) report build/fuzz/cov/fuzz_$$h \
+		    -instr-profile=build/fuzz/cov/$$h.profdata \
+		    -ignore-filename-regex='tests/' | \
+		    awk '$$1 ~ /\.c$$/ { printf "  %-12s lines %5s of %3d, branches %5s\n", \
+		    $$1, $$10, $$8, $$13 }'; \
+	done
 
 # Static analysis of src/*.c: both tools must be clean, on the shipped
 # configuration and on the debug builds' one (make SECCOMP_DEBUG=1,
