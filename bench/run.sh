@@ -378,25 +378,53 @@ done
     note "the machine was $BUSY0% busy with other work when the runs started: treat the figures with care"
 LOAD0=$(cut -d " " -f 1-3 /proc/loadavg)
 T0=$(date +%s)
+
+# Other work on the machine during each run: CPU time of the whole machine
+# (/proc/stat) minus that of this benchmark: the processes in its network
+# namespace plus its finished clients (the shell's `times`).  Only in the
+# private namespace, where our processes can be told from the others.
+NSID=$(readlink /proc/self/ns/net); NSID=${NSID#*[}; NSID=${NSID%]}
+cpu_mark() {	# prints: busy total ours (clock ticks); `times >$TMP/times` first
+	{ head -n 1 /proc/stat
+	  find /proc -maxdepth 3 -path '/proc/[0-9]*/ns/net' -lname "*$NSID*" \
+	      2>/dev/null | cut -d / -f 3 | while read -r _p; do
+		echo "pid $(cat /proc/$_p/stat 2>/dev/null)"; done
+	  sed -n 2p "$TMP/times" | sed 's/\([0-9]*\)m\([0-9.]*\)s/\1 \2/g; s/^/times /'
+	} | awk '$1 == "cpu" { for (i = 2; i <= 9; i++) { t += $i; if (i != 5 && i != 6) b += $i } }
+		$1 == "pid" { sub(/.*\) /, ""); o += $12 + $13 }
+		$1 == "times" { o += ($2 * 60 + $3 + $4 * 60 + $5) * 100 }
+		END { printf("%d %d %d\n", b, t, o) }'
+}
+# measured KEY TARGET RUN CMD...: run CMD, note the others' CPU share.
+measured() {
+	_mk=$1 _mt=$2 _mr=$3; shift 3
+	if [ "$NETNS" != private ]; then "$@"; return; fi
+	times >"$TMP/times"; _m0=$(cpu_mark)
+	"$@"
+	times >"$TMP/times"; _m1=$(cpu_mark)
+	echo "$_m0 $_m1" | awk -v k=$_mk -v t=$_mt -v r=$_mr '{
+		x = (($4 - $1) - ($6 - $3)) / ($5 - $2) * 100; if (x < 0) x = 0
+		printf("%s %s %s %.0f\n", k, t, r, x) }' >>"$TMP/cpuother"
+}
 say "bench: $REPS interleaved runs of ${DUR}s per workload; targets: $TARGETS"
 say "bench: network namespace: $NETNS; ports from $BASE; tmp $TMP"
 
 say "bulk (iperf3, 1 stream)"
 r=1
 while [ $r -le $REPS ]; do
-	for t in $TARGETS; do run_bulk $t $r; done
+	for t in $TARGETS; do measured bulk $t $r run_bulk $t $r; done
 	r=$((r + 1))
 done
 say "request/response (wrk, $CONNS keep-alive connections)"
 r=1
 while [ $r -le $REPS ]; do
-	for t in $TARGETS; do run_wrk rr $t $r; done
+	for t in $TARGETS; do measured rr $t $r run_wrk rr $t $r; done
 	r=$((r + 1))
 done
 say "connection rate (wrk, Connection: close)"
 r=1
 while [ $r -le $REPS ]; do
-	for t in $TARGETS; do run_wrk cr $t $r -H 'Connection: close'; done
+	for t in $TARGETS; do measured cr $t $r run_wrk cr $t $r -H 'Connection: close'; done
 	r=$((r + 1))
 done
 say "new connections with and without the knock (knockload, $CONNS loops)"
@@ -404,11 +432,11 @@ r=1
 while [ $r -le $REPS ]; do
 	for t in $TARGETS; do
 		eval "p=\$HTTP_$t"
-		run_kl kl $t $r $p normal
+		measured kl $t $r run_kl kl $t $r $p normal
 		case $t in
-		direct) run_kl kk $t $r $HB hidden ;;
+		direct) measured kk $t $r run_kl kk $t $r $HB hidden ;;
 		nginx) ;;
-		*) run_kl kk $t $r $p hidden -x $KNOCK_HEX ;;
+		*) measured kk $t $r run_kl kk $t $r $p hidden -x $KNOCK_HEX ;;
 		esac
 	done
 	r=$((r + 1))
@@ -604,6 +632,17 @@ echo "the machine's CPUs; $(($T1 - $T0)) s in all; load average $LOAD0 at the st
 echo "(CPU $BUSY0% busy before the first run), $LOAD1 at the end. Higher is better except p99"
 echo "latencies, descriptors and memory. Ratios compare medians; compare ratios"
 echo "across runs, not absolute numbers (the machine is shared and noisy)."
+if [ -s "$TMP/cpuother" ]; then
+	echo
+	printf "Other work's share of the machine's CPU time during the runs, median (max):"
+	for k in bulk rr cr kl kk; do
+		awk -v k=$k '$1 == k { print $4 }' "$TMP/cpuother" | sort -n | awk -v k=$k '
+			{ v[++n] = $1 } END { if (n) printf(" %s %d%% (%d%%)", k, v[int((n + 1) / 2)], v[n])
+			    if (n && v[int((n + 1) / 2)] > 10) printf("- other work took %d%% of the CPU time in the median %s run: the figures of this run are unreliable\n", v[int((n + 1) / 2)], k) >> "/dev/stderr" }' 2>>"$NOTES"
+	done
+	echo "."
+	echo "(bulk, rr: request/response, cr: connection rate, kl/kk: new connections without/with the knock.)"
+fi
 echo
 cat "$TMP/table"
 echo
@@ -634,6 +673,7 @@ echo "<details><summary>Every run (KEY TARGET RUN VALUE)</summary>"
 echo
 echo '```'
 sort -k1,1 -k2,2 -k3,3n "$RAW"
+[ -s "$TMP/cpuother" ] && sed 's/^/other_cpu_pct_/' "$TMP/cpuother" | sort -k1,1 -k2,2 -k3,3n
 echo '```'
 echo "</details>"
 } >"$TMP/results.md"
