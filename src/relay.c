@@ -52,11 +52,16 @@ relay_init(const struct relay_conf * conf)
 	struct relay * R;
 	size_t i;
 
-	if ((R = calloc(1, sizeof(*R))) == NULL)
+	if ((R = calloc(1, sizeof(*R))) == NULL) {
+		log_errp("cannot allocate the relay");
 		goto err0;
+	}
 	R->conf = conf;
-	if ((R->conns = calloc(conf->max_conns, sizeof(R->conns[0]))) == NULL)
+	if ((R->conns = calloc(conf->max_conns, sizeof(R->conns[0]))) == NULL) {
+		log_errp("cannot allocate %zu connection slots",
+		    conf->max_conns);
 		goto err1;
+	}
 	for (i = 0; i < conf->max_conns; i++)
 		R->conns[i].next = (i + 1 < conf->max_conns) ?
 		    (uint32_t)(i + 1) : SLOT_NONE;
@@ -93,8 +98,6 @@ err1:
 	free(R);
 err0:
 	/* Failure! */
-	if (R == NULL)
-		log_errp("cannot allocate the relay");
 	return (NULL);
 }
 
@@ -156,6 +159,20 @@ relay_timers(struct relay * R)
 		relay_close(R, relay_conn_of(t), "idle timeout", 0);
 	if (R->accept_resume != 0 && R->accept_resume <= R->now)
 		relay_accept_resume(R);
+}
+
+/*
+ * Slots freed (by a batch of events or by timers): accept what waited in
+ * the backlog.  Never inside a batch, whose events may name freed slots.
+ */
+static void
+relay_accept_freed(struct relay * R)
+{
+
+	if (R->accept_full && R->free_head != SLOT_NONE) {
+		R->accept_full = 0;
+		relay_accept_resume(R);
+	}
 }
 
 /* How long epoll_wait may sleep. */
@@ -284,6 +301,7 @@ relay_run(struct relay * R)
 	for (;;) {
 		R->now = relay_clock();
 		relay_timers(R);
+		relay_accept_freed(R);
 		n = epoll_wait(R->conf->epoll_fd, evs, RELAY_EVENTS,
 		    relay_wait_ms(R));
 		if (n == -1) {
@@ -298,11 +316,7 @@ relay_run(struct relay * R)
 				return (0);
 		}
 		relay_again(R);
-		/* Slots freed: accept what waited (never inside a batch). */
-		if (R->accept_full && R->free_head != SLOT_NONE) {
-			R->accept_full = 0;
-			relay_accept_resume(R);
-		}
+		relay_accept_freed(R);
 	}
 }
 

@@ -122,9 +122,16 @@ relay_pump(struct relay * R, struct conn * C)
 	uint64_t before = C->up.bytes + C->down.bytes + C->up.inpipe +
 	    C->down.inpipe;
 	int budget = PUMP_BUDGET;
+	int err;
 
+	/*
+	 * An error one way still lets the other way deliver what it already
+	 * has (a backend's error reply that came with its reset, say).
+	 */
 	if (pump_dir(R, &up, &budget)) {
-		relay_close(R, C, "client to backend", errno);
+		err = errno;
+		(void)pump_dir(R, &down, &budget);
+		relay_close(R, C, "client to backend", err);
 		return;
 	}
 	if (pump_dir(R, &down, &budget)) {

@@ -671,3 +671,26 @@ Test(relay, descriptor_exhaustion_pauses_without_spinning, .timeout = 40)
 	close(i);
 	teardown();
 }
+
+Test(relay, slot_freed_by_a_timer_resumes_accepting, .timeout = 30)
+{
+	char buf[8];
+	int a, b;
+
+	/*
+	 * The only slot is freed by the idle timer, not by an event: the
+	 * client waiting in the backlog must still be accepted.
+	 */
+	setup(BE_ECHO, BE_ECHO, (const char *[]){ "--max-conns", "1", "-o",
+	    "1s", "-k", "300ms", NULL });
+	a = tcp_connect(AF_INET, relay.port);		/* Silent: idles out. */
+	cr_assert(relay_log_wait(&relay, "conn 1 accepted", 2000) == 0);
+	b = tcp_connect(AF_INET, relay.port);
+	send_all(b, KNOCK "b", KLEN + 1);
+	cr_assert_eq(recv_n(b, buf, 1, 6000), 1, "not served after the idle "
+	    "timeout freed the slot; log:\n%s", relay.log);
+	cr_assert_eq(buf[0], 'b');
+	close(a);
+	close(b);
+	teardown();
+}
