@@ -7,6 +7,7 @@
  * -> relay_run().  Nothing after sandbox_enter() touches the file system.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -43,6 +44,20 @@ struct setup {
 	uint16_t ports[2];
 	struct relay_conf rconf;
 };
+
+/* Open /dev/null on any of descriptors 0-2 that is closed. */
+static int
+main_stdio(void)
+{
+	int fd;
+
+	do {
+		if ((fd = open("/dev/null", O_RDWR | O_NOCTTY)) == -1)
+			return (-1);	/* Nowhere to report it. */
+	} while (fd <= STDERR_FILENO);
+	close(fd);
+	return (0);
+}
 
 /* Raise RLIMIT_NOFILE to its hard limit; return the limit. */
 static rlim_t
@@ -276,6 +291,10 @@ main(int argc, char * argv[])
 {
 	static struct setup S;
 	int rc;
+
+	/* Descriptors 0-2 must exist, or a socket could become "stderr". */
+	if (main_stdio())
+		exit(EX_OSERR);
 
 	/* Parse and validate; the knock is wiped from argv here. */
 	if ((rc = conf_parse(&S.conf, argc, argv)) == CONF_DONE)

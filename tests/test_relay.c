@@ -694,3 +694,32 @@ Test(relay, slot_freed_by_a_timer_resumes_accepting, .timeout = 30)
 	close(b);
 	teardown();
 }
+
+Test(relay, starts_with_stderr_closed, .timeout = 20)
+{
+	char port[32];
+	pid_t pid;
+	int st;
+
+	/* With fd 2 closed, a listener must not become "stderr". */
+	backend_start(&normal, AF_INET, BE_ECHO, "normal");
+	backend_start(&hidden, AF_INET, BE_ECHO, "hidden");
+	snprintf(port, sizeof(port), "127.0.0.1:%u", normal.port);
+	pid = fork();
+	cr_assert(pid >= 0);
+	if (pid == 0) {
+		close_range(3, ~0U, 0);
+		close(2);
+		execl("../l7knockknock", "l7knockknock", "--listen",
+		    "127.0.0.1:0", "--normal", port, "--hidden", port, "-q",
+		    KNOCK, (char *)NULL);
+		_exit(127);
+	}
+	usleep(500000);
+	cr_assert_eq(waitpid(pid, &st, WNOHANG), 0, "it died (status %d)", st);
+	kill(pid, SIGTERM);
+	cr_assert_eq(waitpid(pid, &st, 0), pid);
+	cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0, "status %d", st);
+	backend_stop(&normal);
+	backend_stop(&hidden);
+}

@@ -524,13 +524,23 @@ relay_wait(int fd, uint32_t events)
 {
 	struct epoll_event ev;
 
+	struct epoll_event got;
+	int i;
+
+	/* Registered once, like the relay (the policy allows only ADD). */
 	memset(&ev, 0, sizeof(ev));
-	ev.events = events;
+	ev.events = EPOLLIN | EPOLLOUT;
 	ev.data.fd = fd;
-	if (epoll_ctl(P.epfd, EPOLL_CTL_ADD, fd, &ev) ||
-	    epoll_wait(P.epfd, &ev, 1, 10000) != 1 ||
-	    epoll_ctl(P.epfd, EPOLL_CTL_DEL, fd, NULL))
+	if (epoll_ctl(P.epfd, EPOLL_CTL_ADD, fd, &ev) && errno != EEXIST)
 		_exit(PROBE_BROKEN);
+	for (i = 0; i < 1000; i++) {
+		if (epoll_wait(P.epfd, &got, 1, 10000) != 1)
+			_exit(PROBE_BROKEN);
+		if (got.data.fd == fd && (got.events & (events | EPOLLERR |
+		    EPOLLHUP)))
+			return;
+	}
+	_exit(PROBE_BROKEN);
 }
 
 /* Move everything from ${src} to ${dst} through a pipe, like the relay. */

@@ -57,6 +57,7 @@ BEGIN {
 	print "#include <unistd.h>"
 	print "#include <netinet/in.h>"
 	print "#include <netinet/tcp.h>"
+	print "#include <sys/epoll.h>"
 	print "#include <sys/mman.h>"
 	print "#include <sys/socket.h>"
 	print ""
