@@ -38,6 +38,8 @@ struct setup {
 	struct net_addr normal, hidden;
 	int fds[CONF_WORKERS_MAX][CONF_LISTEN_MAX];	/* Per worker. */
 	int * listen_fds;		/* This process's: one row of fds. */
+	struct relay * relay;		/* Kept until exit, never freed: free()
+					   could unmap, which seccomp kills. */
 	size_t nlisten;
 	int epoll_fd;
 	int signal_fd;
@@ -239,7 +241,7 @@ main_relay(struct setup * S, size_t w)
 	if (S->conf.print_seccomp)
 		return (sandbox_print_seccomp(&SB, STDOUT_FILENO) ? EX_OSERR : 0);
 
-	if ((R = relay_init(&S->rconf)) == NULL)
+	if ((R = S->relay = relay_init(&S->rconf)) == NULL)
 		return (EX_OSERR);
 	if (w == 0)
 		main_summary(S);
