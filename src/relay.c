@@ -235,9 +235,8 @@ static int
 relay_signal(struct relay * R)
 {
 	struct signalfd_siginfo si;
-	ssize_t n;
 
-	while ((n = read(R->conf->signal_fd, &si, sizeof(si))) ==
+	while (read(R->conf->signal_fd, &si, sizeof(si)) ==
 	    (ssize_t)sizeof(si)) {
 		if (si.ssi_signo == SIGTERM || si.ssi_signo == SIGINT) {
 			log_info("received %s: exiting",

@@ -490,9 +490,10 @@ relay_fd_others(const struct relay_proc * P)
 		for (i = 0; i < 3; i++)
 			if (strncmp(target, ok[i], strlen(ok[i])) == 0)
 				break;
-		/* Under make test VALGRIND=1: valgrind's own log file. */
+		/* Under make test VALGRIND=1: valgrind's own descriptors. */
 		if (i == 3 && getenv("L7KK_VALGRIND") != NULL &&
-		    strstr(target, "/valgrind.") != NULL)
+		    (strstr(target, "valgrind") != NULL ||
+		    strstr(target, "vgdb") != NULL))
 			continue;
 		if (i == 3) {
 			fprintf(stderr, "relay has fd %s -> %s\n", d->d_name,
