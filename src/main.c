@@ -247,10 +247,8 @@ main_relay(struct setup * S, size_t w)
 		main_summary(S);
 
 	/* One call: from here on the process can only relay. */
-	if (sandbox_enter(&SB)) {
-		log_err("cannot enter the sandbox: refusing to run");
+	if (sandbox_enter(&SB))		/* Reported there, in one line. */
 		return (EX_OSERR);
-	}
 	if (S->conf.workers > 1)
 		log_info("worker %zu ready", w);
 	else

@@ -490,3 +490,45 @@ Test(cli, huge_values_exit_64_with_one_line, .timeout = 30)
 	cli_expect("5000-digit port", cli_run(dash_p), EX_USAGE, want_port,
 	    cli_err);
 }
+
+Test(cli, unknown_user_exits_71_with_one_line, .timeout = 30)
+{
+	const char * args[] = { "-q", "--listen", "127.0.0.1:0", "--user",
+	    "no-such-user-l7kk", "k", NULL };
+	static const char * const want[] = { "no-such-user-l7kk", NULL };
+	int rc;
+
+	if (geteuid() != 0)
+		cr_skip_test("as another user, --user is refused differently");
+	cli_var_empty();
+	rc = cli_run(args);
+	cli_expect("--user unknown", rc, 71, want, cli_err);
+}
+
+Test(cli, unsafe_chroot_exits_71_with_one_line, .timeout = 30)
+{
+	char dir[] = "/tmp/l7kk-chroot-cli-XXXXXX", file[64];
+	const char * args[] = { "-q", "--listen", "127.0.0.1:0", "--chroot",
+	    dir, "k", NULL };
+	const char * want[] = { dir, NULL };
+	int rc, fd;
+
+	if (geteuid() != 0)
+		cr_skip_test("the chroot is used only when started as root");
+	cr_assert_neq(mkdtemp(dir), NULL);
+
+	/* Writable by others. */
+	cr_assert_eq(chmod(dir, 0777), 0);
+	rc = cli_run(args);
+	cli_expect("--chroot writable by others", rc, 71, want, cli_err);
+
+	/* Not empty. */
+	cr_assert_eq(chmod(dir, 0755), 0);
+	snprintf(file, sizeof(file), "%s/x", dir);
+	cr_assert((fd = open(file, O_CREAT | O_WRONLY, 0600)) >= 0);
+	close(fd);
+	rc = cli_run(args);
+	cli_expect("--chroot not empty", rc, 71, want, cli_err);
+	unlink(file);
+	rmdir(dir);
+}

@@ -638,17 +638,17 @@ Test(relay, knock_file_routes_hidden, .timeout = 20)
 
 Test(relay, descriptor_exhaustion_pauses_without_spinning, .timeout = 40)
 {
-	static int fds[80];
+	static int fds[200];
 	long t0, t1;
 	char buf[8];
 	int i, n;
 
-	/* 40 descriptors for 80 clients: accept4 meets EMFILE. */
-	harness_nofile = 40;
+	/* 64 descriptors for 200 clients: accept4 meets EMFILE. */
+	harness_nofile = 64;
 	setup(BE_ECHO, BE_ECHO, (const char *[]){ "--max-conns", "500", "-k",
 	    "30s", NULL });
 	harness_nofile = 0;
-	for (n = 0; n < 80; n++)
+	for (n = 0; n < 200; n++)
 		fds[n] = tcp_connect(AF_INET, relay.port);
 	cr_assert(relay_log_wait(&relay, "Too many open files", 3000) == 0,
 	    "no EMFILE seen; log:\n%s", relay.log);
