@@ -490,10 +490,13 @@ relay_fd_others(const struct relay_proc * P)
 		for (i = 0; i < 3; i++)
 			if (strncmp(target, ok[i], strlen(ok[i])) == 0)
 				break;
-		/* Under make test VALGRIND=1: valgrind's own descriptors. */
+		/*
+		 * Under make test VALGRIND=1: valgrind keeps its own
+		 * descriptors (its binary, logs, vgdb pipes) at the top of the
+		 * descriptor table, far above what the relay uses here.
+		 */
 		if (i == 3 && getenv("L7KK_VALGRIND") != NULL &&
-		    (strstr(target, "valgrind") != NULL ||
-		    strstr(target, "vgdb") != NULL))
+		    atoi(d->d_name) >= 1024)
 			continue;
 		if (i == 3) {
 			fprintf(stderr, "relay has fd %s -> %s\n", d->d_name,
