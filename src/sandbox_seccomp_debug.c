@@ -2,7 +2,8 @@
  * make SECCOMP_DEBUG=1: the filter traps instead of killing, and a SIGSYS
  * handler names the syscall, so a missing policy line shows up by name.
  * Never the default: the handler is code an attacker could reach.  In a
- * normal build this file only provides the kill action and a stub.
+ * normal build this file only provides the kill action and an empty
+ * preparation step (no handler is installed).
  */
 #include <stdint.h>
 
