@@ -23,9 +23,14 @@
 /* At most this many argument conditions per rule. */
 #define POLICY_ARGS_MAX		4
 
-/* One condition: (argument ${arg} & ${mask}) == value. */
+/* How a condition compares. */
+#define POLICY_OP_EQ		0	/* (argument & mask) == value */
+#define POLICY_OP_LE		1	/* argument <= value (no mask) */
+
+/* One condition: (argument ${arg} & ${mask}) == value, or arg <= value. */
 struct policy_arg {
 	unsigned int arg;		/* 0 to 5. */
+	int op;				/* POLICY_OP_*. */
 	uint64_t mask;			/* ~0 for a plain comparison. */
 	int kind;			/* POLICY_VAL_*. */
 	uint64_t value;			/* For POLICY_VAL_CONST. */

@@ -208,6 +208,8 @@ relay_event_conn(struct relay * R, struct conn * C, int backend,
 	if (backend) {
 		C->b_rd |= rd;
 		C->b_wr |= wr;
+		if (ev & (EPOLLRDHUP | EPOLLHUP | EPOLLERR))
+			C->b_hup = 1;
 	} else {
 		C->c_rd |= rd;
 		C->c_wr |= wr;

@@ -15,7 +15,7 @@ struct pipepool;
 #define CONN_FREE	0	/* Slot unused. */
 #define CONN_KNOCK	1	/* Waiting for the first bytes. */
 #define CONN_CONNECT	2	/* Connecting to the backend. */
-#define CONN_RELAY	3	/* Splicing both ways. */
+#define CONN_RELAY	3	/* Relaying both ways. */
 
 /*
  * What an epoll event's data says: the slot's generation in bits 36-63 (so
@@ -41,6 +41,7 @@ struct half {
 	uint64_t bytes;		/* Bytes delivered to dst. */
 	int eof;		/* src sent its FIN. */
 	int shut;		/* FIN passed on: shutdown(dst, SHUT_WR). */
+	int bulk;		/* A bulk flow: splice, do not copy. */
 };
 
 /* One client connection. */
@@ -52,6 +53,7 @@ struct conn {
 	int c_rd, c_wr;		/* Edge-triggered readiness, client. */
 	int b_rd, b_wr;		/* Edge-triggered readiness, backend. */
 	int c_hup;		/* The client half-closed (or worse). */
+	int b_hup;		/* The backend half-closed (or worse). */
 	int hidden;		/* Routed to the hidden backend. */
 	int again;		/* On the list of connections to pump again. */
 	struct half up;		/* Client to backend. */

@@ -1,5 +1,7 @@
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
+#include <stdint.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -15,11 +17,22 @@
 
 #define SPLICE_FLAGS	(SPLICE_F_MOVE | SPLICE_F_NONBLOCK)
 
+/*
+ * Small messages are copied (recv + send through a stack buffer) rather
+ * than spliced: two splices and the EAGAIN probe after them cost more than
+ * recv + send, and a short recv proves the socket drained (epoll(7)), so
+ * no probe is needed.  A full buffer means a bulk flow: that direction
+ * splices until a wake-up brings less than COPY_LEN again.  COPY_LEN is
+ * PIPE_BUF so that what dst does not take fits whole into an empty pipe.
+ */
+#define COPY_LEN	PIPE_BUF
+
 /* One direction's endpoints and readiness. */
 struct dir {
 	struct half * h;
 	int src, dst;
 	int * src_rd;
+	int * src_hup;
 	int * dst_wr;
 };
 
@@ -61,12 +74,102 @@ pump_shut(struct dir * D)
 	}
 }
 
-/* Move bytes src -> pipe -> dst; return 0, or -1 with errno (close). */
+/* Park the ${len} bytes at ${p} that dst did not take in the empty pipe. */
+static int
+pump_park(struct relay * R, struct half * h, const uint8_t * p, size_t len)
+{
+	ssize_t n;
+
+	if (h->pipe[0] == -1 && pipepool_get(R->pipes, h->pipe))
+		return (-1);
+	/* An empty pipe takes up to PIPE_BUF bytes whole (pipe(7)). */
+	if ((n = write(h->pipe[1], p, len)) != (ssize_t)len) {
+		if (n >= 0)
+			errno = EIO;
+		return (-1);
+	}
+	h->inpipe = len;
+	return (0);
+}
+
+/* Copy one small message src -> dst; the pipe is empty. 0, or -1 (errno). */
+static int
+pump_copy(struct relay * R, struct dir * D)
+{
+	struct half * h = D->h;
+	uint8_t buf[COPY_LEN];
+	ssize_t n, m;
+
+	if ((n = recv(D->src, buf, sizeof(buf), 0)) == -1) {
+		if (errno == EAGAIN)
+			*D->src_rd = 0;
+		return ((errno == EAGAIN || errno == EINTR) ? 0 : -1);
+	}
+	if (n == 0) {
+		h->eof = 1;
+		return (0);
+	}
+	/* A full buffer: more is coming, splice it.  Short: src drained, */
+	if (n == (ssize_t)sizeof(buf))
+		h->bulk = 1;
+	else if (!*D->src_hup)	/* unless a FIN or error waits behind. */
+		*D->src_rd = 0;
+
+	/* What dst does not take (it is full: a short send) waits in a pipe. */
+	if ((m = send(D->dst, buf, (size_t)n, 0)) == -1) {
+		if (errno != EAGAIN && errno != EINTR)
+			return (-1);
+		if (errno == EAGAIN)
+			*D->dst_wr = 0;
+		m = 0;
+	} else if (m < n) {
+		*D->dst_wr = 0;
+	}
+	h->bytes += (uint64_t)m;
+	if (m == n)
+		return (0);
+	return (pump_park(R, h, buf + m, (size_t)(n - m)));
+}
+
+/* Splice what src has into the pipe; 0, 1 when src is empty, -1 (errno). */
+static int
+pump_fill(struct relay * R, struct dir * D, size_t * moved)
+{
+	struct half * h = D->h;
+	ssize_t n;
+
+	if (h->pipe[0] == -1 && pipepool_get(R->pipes, h->pipe))
+		return (-1);
+	n = splice(D->src, NULL, h->pipe[1], NULL, SPLICE_LEN, SPLICE_FLAGS);
+	if (n > 0) {
+		h->inpipe += (size_t)n;
+		*moved += (size_t)n;
+	} else if (n == 0) {
+		h->eof = 1;
+	} else if (errno == EAGAIN) {
+		/* With an empty pipe, EAGAIN means src is empty. */
+		if (h->inpipe == 0) {
+			*D->src_rd = 0;
+			pipepool_put(R->pipes, h->pipe, 1);
+			/* A quiet wake-up: copy small messages again. */
+			if (*moved < COPY_LEN)
+				h->bulk = 0;
+			return (1);
+		}
+		/* Else the pipe may be full: drain and retry. */
+	} else if (errno != EINTR) {
+		return (-1);
+	}
+	return (0);
+}
+
+/* Move bytes src -> (buffer or pipe) -> dst; 0, or -1 with errno (close). */
 static int
 pump_dir(struct relay * R, struct dir * D, int * budget)
 {
 	struct half * h = D->h;
-	ssize_t n;
+	size_t moved = 0;
+	int rc;
 
 	for (;;) {
 		if (pump_drain(R, D, budget))
@@ -76,26 +179,15 @@ pump_dir(struct relay * R, struct dir * D, int * budget)
 		/* The pipe holds bytes dst cannot take yet: wait for dst. */
 		if (h->inpipe > 0 && !*D->dst_wr)
 			break;
-		if (h->pipe[0] == -1 && pipepool_get(R->pipes, h->pipe))
-			return (-1);
 		(*budget)--;
-		n = splice(D->src, NULL, h->pipe[1], NULL, SPLICE_LEN,
-		    SPLICE_FLAGS);
-		if (n > 0) {
-			h->inpipe += (size_t)n;
-		} else if (n == 0) {
-			h->eof = 1;
-		} else if (errno == EAGAIN) {
-			/* With an empty pipe, EAGAIN means src is empty. */
-			if (h->inpipe == 0) {
-				*D->src_rd = 0;
-				pipepool_put(R->pipes, h->pipe, 1);
-				break;
-			}
-			/* Else the pipe may be full: drain and retry. */
-		} else if (errno != EINTR) {
+		if (h->inpipe == 0 && *D->dst_wr && !h->bulk)
+			rc = pump_copy(R, D);
+		else
+			rc = pump_fill(R, D, &moved);
+		if (rc == -1)
 			return (-1);
-		}
+		if (rc == 1)
+			break;
 	}
 	pump_shut(D);
 	return (0);
@@ -117,8 +209,10 @@ pump_later(struct relay * R, struct conn * C)
 void
 relay_pump(struct relay * R, struct conn * C)
 {
-	struct dir up = { &C->up, C->cfd, C->bfd, &C->c_rd, &C->b_wr };
-	struct dir down = { &C->down, C->bfd, C->cfd, &C->b_rd, &C->c_wr };
+	struct dir up = { &C->up, C->cfd, C->bfd, &C->c_rd, &C->c_hup,
+	    &C->b_wr };
+	struct dir down = { &C->down, C->bfd, C->cfd, &C->b_rd, &C->b_hup,
+	    &C->c_wr };
 	uint64_t before = C->up.bytes + C->down.bytes + C->up.inpipe +
 	    C->down.inpipe;
 	int budget = PUMP_BUDGET;

@@ -55,7 +55,11 @@ sandbox_seccomp_rule(scmp_filter_ctx ctx, const struct sandbox_conf * conf,
 		cmp[i].arg = r->args[i].arg;
 		cmp[i].datum_b = sandbox_seccomp_value(conf, &r->args[i],
 		    listen_fd);
-		if (r->args[i].mask == ~(uint64_t)0) {
+		if (r->args[i].op == POLICY_OP_LE) {
+			cmp[i].op = SCMP_CMP_LE;
+			cmp[i].datum_a = cmp[i].datum_b;
+			cmp[i].datum_b = 0;
+		} else if (r->args[i].mask == ~(uint64_t)0) {
 			cmp[i].op = SCMP_CMP_EQ;
 			cmp[i].datum_a = cmp[i].datum_b;
 			cmp[i].datum_b = 0;

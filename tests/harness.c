@@ -4,6 +4,8 @@
 #include <grp.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <net/if.h>
+#include <sched.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
@@ -11,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -237,6 +240,47 @@ backend_wait_done(struct backend * B, unsigned n, int ms)
 		usleep(5000);
 	} while (now_ms() < end);
 	return (-1);
+}
+
+/* ---- a network namespace with small TCP buffers ---- */
+
+/* Write ${val} to the sysctl file ${path}. */
+static int
+harness_sysctl(const char * path, const char * val)
+{
+	int fd, rc = -1;
+
+	if ((fd = open(path, O_WRONLY | O_CLOEXEC)) == -1)
+		return (-1);
+	if (write(fd, val, strlen(val)) == (ssize_t)strlen(val))
+		rc = 0;
+	close(fd);
+	return (rc);
+}
+
+int
+harness_small_buffers(void)
+{
+	struct ifreq ifr;
+	int fd, rc;
+
+	if (unshare(CLONE_NEWNET))
+		return (-1);
+	if ((fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0)) == -1)
+		return (-1);
+	memset(&ifr, 0, sizeof(ifr));
+	strcpy(ifr.ifr_name, "lo");
+	rc = ioctl(fd, SIOCGIFFLAGS, &ifr);
+	ifr.ifr_flags |= IFF_UP | IFF_RUNNING;
+	if (rc == 0)
+		rc = ioctl(fd, SIOCSIFFLAGS, &ifr);
+	close(fd);
+	if (rc)
+		return (-1);
+	if (harness_sysctl("/proc/sys/net/ipv4/tcp_wmem", "4096 16384 16384") ||
+	    harness_sysctl("/proc/sys/net/ipv4/tcp_rmem", "4096 16384 16384"))
+		return (-1);
+	return (0);
 }
 
 /* ---- the relay process ---- */

@@ -125,6 +125,15 @@ int relay_fd_count(const struct relay_proc *);
  */
 int relay_fd_count_kind(const struct relay_proc *, const char *);
 
+/**
+ * harness_small_buffers():
+ * Move the calling test process into a new network namespace of its own,
+ * with loopback up and TCP socket buffers capped at 16 KiB each way (the
+ * host's sysctls are untouched), so that a relay started afterwards meets
+ * full buffers with little data.  0, or -1 if not permitted (not root).
+ */
+int harness_small_buffers(void);
+
 /* Client helpers; all abort the test on unexpected errors. */
 int tcp_connect(int family, uint16_t port);
 void send_all(int fd, const void * buf, size_t len);

@@ -90,7 +90,7 @@ Test(policy, dangerous_syscalls_never_allowed)
 		"creat", "unlink", "rename", "chmod", "chown", "mprotect",
 		"setuid", "setgid", "setresuid", "setresgid", "setgroups",
 		"capset", "prctl", "seccomp", "kill", "tgkill", "socketpair",
-		"sendmsg", "sendto", "ioctl", "mount", "chroot", "bpf",
+		"sendmsg", "sendmmsg", "recvmsg", "ioctl", "mount", "chroot", "bpf",
 		"process_vm_writev", "io_uring_setup", "userfaultfd",
 		"memfd_create", "pidfd_open", "unshare", "setns", NULL
 	};

@@ -294,6 +294,78 @@ Test(relay, bulk_64mib_each_way_hidden, .timeout = 90)
 	bulk(1);
 }
 
+/*
+ * Small messages are copied (recv + send), not spliced.  In a network
+ * namespace with 16 KiB TCP buffers, the client sends 400 messages of 500
+ * bytes, one every 200 us, and reads only when it cannot send: the relay's
+ * send of an echoed message to it comes up short, and what the client did
+ * not take must wait in a pipe and arrive, in order, once it reads.
+ */
+Test(relay, small_messages_to_a_full_client_arrive_intact, .timeout = 30)
+{
+	static uint8_t out[400 * 500], in[sizeof(out)];
+	struct sockaddr_in sin;
+	struct pollfd pfd;
+	int rcvbuf = 4096, one = 1, stalls = 0;
+	uint64_t end;
+	size_t sent = 0, got = 0;
+	ssize_t n;
+	int fd;
+
+	if (harness_small_buffers())
+		cr_skip_test("no network namespace of our own: %s",
+		    strerror(errno));
+	setup(BE_ECHO, BE_ECHO, NULL);
+	fd = socket(AF_INET, SOCK_STREAM, 0);
+	cr_assert(fd >= 0, "socket: %s", strerror(errno));
+	/* Before connect, so the window is small from the start. */
+	cr_assert(setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf,
+	    sizeof(rcvbuf)) == 0);
+	cr_assert(setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one,
+	    sizeof(one)) == 0);
+	memset(&sin, 0, sizeof(sin));
+	sin.sin_family = AF_INET;
+	sin.sin_port = htons(relay.port);
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	cr_assert(connect(fd, (struct sockaddr *)&sin, sizeof(sin)) == 0,
+	    "connect: %s", strerror(errno));
+	send_all(fd, KNOCK, KLEN);
+	fill_random(out, sizeof(out), 7);
+
+	end = now_ms() + 10000;
+	while (got < sizeof(in) && now_ms() < end) {
+		if (sent < sizeof(out)) {
+			n = send(fd, out + sent, 500 - sent % 500,
+			    MSG_DONTWAIT);
+			if (n > 0) {
+				sent += (size_t)n;
+				usleep(200);
+				continue;
+			}
+			cr_assert(n == -1 && errno == EAGAIN, "send: %s",
+			    strerror(errno));
+			stalls++;
+		}
+		/* Blocked (or all sent): read what came back. */
+		pfd.fd = fd;
+		pfd.events = POLLIN;
+		if (poll(&pfd, 1, 100) == 1) {
+			n = recv(fd, in + got, sizeof(in) - got, 0);
+			cr_assert(n > 0, "recv: %zd (%s)", n,
+			    n == -1 ? strerror(errno) : "EOF");
+			got += (size_t)n;
+		}
+	}
+	cr_assert_eq(got, sizeof(in), "%zu of %zu bytes came back", got,
+	    sizeof(in));
+	cr_assert(memcmp(in, out, sizeof(out)) == 0,
+	    "the echoed bytes differ from those sent");
+	/* The buffers were full at least once. */
+	cr_expect(stalls > 0, "the client never had to wait");
+	close(fd);
+	teardown();
+}
+
 Test(relay, half_close_reply_still_arrives, .timeout = 20)
 {
 	char req[5000], reply[64], expect[64];

@@ -10,6 +10,7 @@
 #include "buildflags.h"
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdint.h>
@@ -265,10 +266,32 @@ try_setuid(void)
 }
 
 static void
-try_write_stdout(void)
+try_write_large(void)
+{
+	static char buf[PIPE_BUF + 1];
+
+	/* Small writes park a message's rest in a pipe; larger ones kill. */
+	probe_result(write(STDOUT_FILENO, buf, sizeof(buf)));
+}
+
+static void
+try_sendto_address(void)
+{
+	struct sockaddr_in sin;
+
+	memset(&sin, 0, sizeof(sin));
+	sin.sin_family = AF_INET;
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	sin.sin_port = htons(P.oport);
+	probe_result(sendto(P.ofd, "x", 1, 0, (struct sockaddr *)&sin,
+	    sizeof(sin)));
+}
+
+static void
+try_send_flags(void)
 {
 
-	probe_result(write(STDOUT_FILENO, "", 0));
+	probe_result(send(P.ofd, "x", 1, MSG_DONTWAIT));
 }
 
 static void
@@ -428,10 +451,22 @@ Test(sandbox, setuid_kills)
 	expect_sigsys(try_setuid, "setuid(0)");
 }
 
-Test(sandbox, write_to_stdout_kills)
+Test(sandbox, write_over_pipe_buf_kills)
 {
 
-	expect_sigsys(try_write_stdout, "write(1)");
+	expect_sigsys(try_write_large, "write(1) of PIPE_BUF + 1 bytes");
+}
+
+Test(sandbox, sendto_with_an_address_kills)
+{
+
+	expect_sigsys(try_sendto_address, "sendto with a destination address");
+}
+
+Test(sandbox, send_with_flags_kills)
+{
+
+	expect_sigsys(try_send_flags, "send(MSG_DONTWAIT)");
 }
 
 Test(sandbox, mmap_exec_kills)

@@ -19,22 +19,30 @@ function cstring(s) {
 	return "\"" s "\""
 }
 
-# One "aN==VALUE" or "aN&MASK==VALUE" condition as a C initializer.
-function cond(c,    eq, lhs, rhs, arg, mask, kind, val) {
-	eq = index(c, "==")
-	if (eq == 0)
-		fail("condition \"" c "\" has no ==")
-	lhs = substr(c, 1, eq - 1)
-	rhs = substr(c, eq + 2)
+# One "aN==VALUE", "aN&MASK==VALUE" or "aN<=VALUE" condition as a C
+# initializer.
+function cond(c,    op, at, lhs, rhs, arg, mask, kind, val) {
+	op = "POLICY_OP_EQ"
+	at = index(c, "==")
+	if (at == 0 && (at = index(c, "<=")) != 0)
+		op = "POLICY_OP_LE"
+	if (at == 0)
+		fail("condition \"" c "\" has no == or <=")
+	lhs = substr(c, 1, at - 1)
+	rhs = substr(c, at + 2)
 	if (lhs !~ /^a[0-5](&.+)?$/)
 		fail("condition \"" c "\" must start with a0..a5")
 	arg = substr(lhs, 2, 1)
 	mask = (length(lhs) > 2) ? "(uint64_t)(" substr(lhs, 4) ")" : "~(uint64_t)0"
+	if (op == "POLICY_OP_LE" && length(lhs) > 2)
+		fail("condition \"" c "\": <= takes no mask")
 	if (rhs == "")
 		fail("condition \"" c "\" has no value")
 	kind = "POLICY_VAL_CONST"
 	val = "(uint64_t)(" rhs ")"
 	if (rhs ~ /^\$/) {
+		if (op == "POLICY_OP_LE")
+			fail("condition \"" c "\": <= takes a constant")
 		if (rhs == "$epoll_fd")
 			kind = "POLICY_VAL_EPOLL_FD"
 		else if (rhs == "$signal_fd")
@@ -45,13 +53,14 @@ function cond(c,    eq, lhs, rhs, arg, mask, kind, val) {
 			fail("unknown run-time value \"" rhs "\"")
 		val = "0"
 	}
-	return "{ " arg ", " mask ", " kind ", " val " }"
+	return "{ " arg ", " op ", " mask ", " kind ", " val " }"
 }
 
 BEGIN {
 	print "/* Generated from policy/seccomp.policy by tools/policy2c.awk: do not edit. */"
 	print "#include <errno.h>"
 	print "#include <fcntl.h>"
+	print "#include <limits.h>"
 	print "#include <stdint.h>"
 	print "#include <time.h>"
 	print "#include <unistd.h>"
