@@ -44,6 +44,7 @@ struct setup {
 	int epoll_fd;
 	int signal_fd;
 	uint16_t ports[2];
+	pid_t supervisor;		/* --workers: the supervisor, else 0. */
 	struct relay_conf rconf;
 };
 
@@ -214,6 +215,7 @@ main_confs(struct setup * S, struct sandbox_conf * SB)
 	SB->signal_fd = S->signal_fd;
 	SB->connect_ports = S->ports;
 	SB->nports = 2;
+	SB->parent = S->supervisor;
 }
 
 /*
@@ -283,6 +285,7 @@ main_workers(struct setup * S)
 		return (EX_OSERR);
 	}
 	log_info("starting %u workers", S->conf.workers);
+	S->supervisor = getpid();
 	return (workers_run(S->conf.workers, main_worker, S));
 }
 

@@ -7,7 +7,8 @@
  *   1.       capability bounding set emptied (needs CAP_SETPCAP: as root)
  *   2.       chroot, setgroups, setresgid, setresuid, verified
  *   3.       remaining capability sets emptied, verified
- *   4.       not dumpable, no new privileges, RLIMIT_FSIZE/CORE 0
+ *   4.       not dumpable, no new privileges, RLIMIT_FSIZE/CORE 0, dies
+ *            with its parent (a --workers supervisor)
  *   5.       Landlock (needs no_new_privs)
  *   6.       seccomp, last, so that every step above may still run
  */
@@ -63,7 +64,7 @@ sandbox_enter(const struct sandbox_conf * conf)
 		goto err2;
 	if (sandbox_priv_drop(&P))
 		goto err1;
-	if (sandbox_caps_drop(P.root) || sandbox_limits_apply() ||
+	if (sandbox_caps_drop(P.root) || sandbox_limits_apply(conf) ||
 	    sandbox_landlock_apply(&L))
 		goto err1;
 	if (!SANDBOX_SECCOMP) {

@@ -3,6 +3,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 /*
  * What the sandbox needs to know about the process it confines.  Filled in
@@ -17,6 +18,7 @@ struct sandbox_conf {
 	int signal_fd;			/* The signalfd read for SIGTERM/SIGINT. */
 	const uint16_t * connect_ports;	/* Backend ports (host order). */
 	size_t nports;
+	pid_t parent;			/* Non-zero: die when it does. */
 };
 
 /**
@@ -24,6 +26,7 @@ struct sandbox_conf {
  * Confine the calling process for good: chroot and drop to an unprivileged
  * user (when started as root), empty every capability set, set
  * PR_SET_DUMPABLE 0, PR_SET_NO_NEW_PRIVS 1, RLIMIT_FSIZE and RLIMIT_CORE 0,
+ * PR_SET_PDEATHSIG SIGKILL if ${conf->parent} (and fail if it is gone),
  * apply Landlock (best effort by ABI) and load the seccomp allowlist from
  * policy/.  Report what was applied on stderr.  Return 0 on success, or -1
  * after reporting the layer that failed; the caller must then exit.

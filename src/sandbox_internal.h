@@ -73,10 +73,11 @@ int sandbox_caps_drop(int);
 /**
  * sandbox_limits_apply():
  * Set PR_SET_DUMPABLE 0, PR_SET_NO_NEW_PRIVS 1, RLIMIT_FSIZE 0 and
- * RLIMIT_CORE 0, and read the two flags back.  Return 0, or -1 after
+ * RLIMIT_CORE 0, and read the two flags back; if ${conf->parent}, die by
+ * SIGKILL with it (fail if it is already gone).  Return 0, or -1 after
  * reporting.
  */
-int sandbox_limits_apply(void);
+int sandbox_limits_apply(const struct sandbox_conf *);
 
 /* Landlock (sandbox_landlock.c). */
 struct sandbox_landlock {

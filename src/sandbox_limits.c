@@ -1,9 +1,11 @@
+#include <signal.h>
 #include <unistd.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 
 #include "log.h"
+#include "sandbox.h"
 #include "sandbox_internal.h"
 
 /* Set a limit of 0 on ${res}, named ${name}. */
@@ -40,9 +42,30 @@ limits_fsize(void)
 	return (0);
 }
 
+/*
+ * A worker dies with its supervisor: set after the user switch, which
+ * clears the death signal; if the supervisor went first, fail now.
+ */
+static int
+limits_parent(pid_t parent)
+{
+
+	if (parent == 0)
+		return (0);
+	if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0)) {
+		log_errp("prctl (parent death signal)");
+		return (-1);
+	}
+	if (getppid() != parent) {
+		log_err("the supervisor (pid %d) is gone", (int)parent);
+		return (-1);
+	}
+	return (0);
+}
+
 /* No core, no ptrace by the same user, no gaining privileges, no files. */
 int
-sandbox_limits_apply(void)
+sandbox_limits_apply(const struct sandbox_conf * conf)
 {
 
 	if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) ||
@@ -56,7 +79,8 @@ sandbox_limits_apply(void)
 		return (-1);
 	}
 	if (limits_fsize() ||
-	    limits_zero(RLIMIT_CORE, "RLIMIT_CORE"))
+	    limits_zero(RLIMIT_CORE, "RLIMIT_CORE") ||
+	    limits_parent(conf->parent))
 		return (-1);
 	log_debug("limits: not dumpable, no new privileges, no core files");
 	return (0);

@@ -66,6 +66,24 @@ seccomp_mode(pid_t pid)
 	return (mode);
 }
 
+/* Has ${pid} ended (gone, or a zombie nobody reaped yet)? */
+static int
+ended(pid_t pid)
+{
+	char path[64], line[512], * p;
+	FILE * f;
+	int done = 1;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	if ((f = fopen(path, "r")) == NULL)
+		return (1);
+	if (fgets(line, sizeof(line), f) != NULL &&
+	    (p = strrchr(line, ')')) != NULL && p[1] == ' ')
+		done = (p[2] == 'Z' || p[2] == 'X');
+	fclose(f);
+	return (done);
+}
+
 static void
 stop_backends(void)
 {
@@ -126,5 +144,36 @@ Test(workers, a_dead_worker_stops_the_relay_non_zero, .timeout = 30)
 	/* The supervisor exits by itself, non-zero, so systemd restarts it. */
 	st = relay_stop(&relay, 0, 3000);
 	cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 1, "status %d", st);
+	stop_backends();
+}
+
+Test(workers, workers_die_with_the_supervisor, .timeout = 30)
+{
+	pid_t pids[8];
+	uint64_t end;
+	int i, n, st, left;
+
+	start_workers("2");
+	cr_assert(relay_log_wait(&relay, "worker 1 ready", 5000) == 0);
+	cr_assert(relay_log_wait(&relay, "worker 0 ready", 5000) == 0);
+	n = worker_pids(pids, 8);
+	cr_assert_eq(n, 2);
+
+	/* No orphan serves on after its supervisor is killed. */
+	kill(relay.pid, SIGKILL);
+	end = now_ms() + 3000;
+	do {
+		for (i = 0, left = 0; i < n; i++)
+			left += !ended(pids[i]);
+		if (left > 0)
+			usleep(10000);
+	} while (left > 0 && now_ms() < end);
+	/* Survivors hold the log pipe: end them before reaping. */
+	for (i = 0; i < n; i++)
+		if (!ended(pids[i]))
+			kill(pids[i], SIGKILL);
+	st = relay_stop(&relay, 0, 3000);
+	cr_assert(WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL, "status %d", st);
+	cr_assert_eq(left, 0, "%d workers outlived their supervisor", left);
 	stop_backends();
 }
