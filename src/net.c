@@ -79,13 +79,18 @@ err0:
 	return (-1);
 }
 
-/* Set the socket options of a listener. */
+/*
+ * Set the socket options of a listener.  TCP_NODELAY and SO_OOBINLINE are
+ * for the accepted sockets, which inherit them: no call per connection.
+ */
 static int
 net_listen_opts(int fd, int family, int reuseport)
 {
 	int one = 1;
 
-	if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)))
+	if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) ||
+	    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one)) ||
+	    setsockopt(fd, SOL_SOCKET, SO_OOBINLINE, &one, sizeof(one)))
 		return (-1);
 	if (reuseport &&
 	    setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)))

@@ -33,7 +33,8 @@ int net_resolve(const char *, uint16_t, struct net_addr *);
  * net_listen(a, reuseport):
  * Return a non-blocking, close-on-exec TCP socket listening on ${a} with
  * the system's largest backlog (IPv6 sockets are IPv6-only; SO_REUSEPORT if
- * ${reuseport}), or -1 after reporting the address that failed.  If ${a}
+ * ${reuseport}; TCP_NODELAY and SO_OOBINLINE, which accepted sockets
+ * inherit), or -1 after reporting the address that failed.  If ${a}
  * has port 0, ${a} is updated with the port the kernel chose.
  */
 int net_listen(struct net_addr *, int);

@@ -202,19 +202,22 @@ static void
 relay_event_conn(struct relay * R, struct conn * C, int backend,
     uint32_t ev)
 {
-	int rd = (ev & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) != 0;
+	int rd = (ev & (EPOLLIN | EPOLLPRI | EPOLLRDHUP | EPOLLHUP |
+	    EPOLLERR)) != 0;
 	int wr = (ev & (EPOLLOUT | EPOLLHUP | EPOLLERR)) != 0;
+	int hup = (ev & (EPOLLRDHUP | EPOLLHUP | EPOLLERR)) != 0;
+	int urg = (ev & EPOLLPRI) != 0;
 
 	if (backend) {
 		C->b_rd |= rd;
 		C->b_wr |= wr;
-		if (ev & (EPOLLRDHUP | EPOLLHUP | EPOLLERR))
-			C->b_hup = 1;
+		C->b_hup |= hup;
+		C->b_urg |= urg;
 	} else {
 		C->c_rd |= rd;
 		C->c_wr |= wr;
-		if (ev & (EPOLLRDHUP | EPOLLHUP | EPOLLERR))
-			C->c_hup = 1;
+		C->c_hup |= hup;
+		C->c_urg |= urg;
 	}
 
 	switch (C->state) {

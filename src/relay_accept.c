@@ -48,13 +48,11 @@ relay_accept_one(struct relay * R, int fd, const struct sockaddr * peer)
 	struct epoll_event ev;
 	struct conn * C;
 	char str[NET_ADDRSTR_MAX];
-	int one = 1;
 
-	if (setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one)))
-		log_errno(LOG_DEBUG, "TCP_NODELAY on a client");
+	/* TCP_NODELAY and SO_OOBINLINE come from the listener (net.c). */
 	C = relay_accept_slot(R, fd);
 	memset(&ev, 0, sizeof(ev));
-	ev.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET;
+	ev.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLPRI | EPOLLET;
 	ev.data.u64 = EV_DATA(EV_CLIENT, relay_slot(R, C), C->gen);
 	if (epoll_ctl(R->conf->epoll_fd, EPOLL_CTL_ADD, fd, &ev)) {
 		relay_close(R, C, "cannot watch the client", errno);

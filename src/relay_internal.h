@@ -54,6 +54,7 @@ struct conn {
 	int b_rd, b_wr;		/* Edge-triggered readiness, backend. */
 	int c_hup;		/* The client half-closed (or worse). */
 	int b_hup;		/* The backend half-closed (or worse). */
+	int c_urg, b_urg;	/* Urgent data (TCP OOB) came: copy past it. */
 	int hidden;		/* Routed to the hidden backend. */
 	int again;		/* On the list of connections to pump again. */
 	struct half up;		/* Client to backend. */

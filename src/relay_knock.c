@@ -27,13 +27,16 @@ relay_connect(struct relay * R, struct conn * C, const struct net_addr * a)
 	C->bfd = fd;
 	if (setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one)))
 		log_errno(LOG_DEBUG, "TCP_NODELAY on a backend");
+	/* Urgent data stays in the byte stream (see relay_splice.c). */
+	if (setsockopt(fd, SOL_SOCKET, SO_OOBINLINE, &one, sizeof(one)))
+		log_errno(LOG_DEBUG, "SO_OOBINLINE on a backend");
 	if (connect(fd, (const struct sockaddr *)&a->ss, a->len) &&
 	    errno != EINPROGRESS) {
 		relay_close(R, C, "backend connect failed", errno);
 		return (-1);
 	}
 	memset(&ev, 0, sizeof(ev));
-	ev.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET;
+	ev.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLPRI | EPOLLET;
 	ev.data.u64 = EV_DATA(EV_BACKEND, relay_slot(R, C), C->gen);
 	if (epoll_ctl(R->conf->epoll_fd, EPOLL_CTL_ADD, fd, &ev)) {
 		relay_close(R, C, "cannot watch the backend", errno);

@@ -24,6 +24,11 @@
  * no probe is needed.  A full buffer means a bulk flow: that direction
  * splices until a wake-up brings less than COPY_LEN again.  COPY_LEN is
  * PIPE_BUF so that what dst does not take fits whole into an empty pipe.
+ *
+ * TCP urgent data: splice never reads past the urgent mark, and recv stops
+ * short before it, so after EPOLLPRI a direction copies, trusting only
+ * EAGAIN, until it drained; SO_OOBINLINE (net.c, relay_knock.c) keeps the
+ * urgent byte in the stream, so the bytes arrive intact (not urgent).
  */
 #define COPY_LEN	PIPE_BUF
 
@@ -33,6 +38,7 @@ struct dir {
 	int src, dst;
 	int * src_rd;
 	int * src_hup;
+	int * src_urg;
 	int * dst_wr;
 };
 
@@ -102,17 +108,22 @@ pump_copy(struct relay * R, struct dir * D)
 
 	if ((n = recv(D->src, buf, sizeof(buf), 0)) == -1) {
 		if (errno == EAGAIN)
-			*D->src_rd = 0;
+			*D->src_rd = *D->src_urg = 0;
 		return ((errno == EAGAIN || errno == EINTR) ? 0 : -1);
 	}
 	if (n == 0) {
 		h->eof = 1;
 		return (0);
 	}
-	/* A full buffer: more is coming, splice it.  Short: src drained, */
-	if (n == (ssize_t)sizeof(buf))
+	/*
+	 * A full buffer: more is coming, splice it.  Short: src drained,
+	 * unless a FIN, an error or an urgent mark waits behind.
+	 */
+	if (*D->src_urg)
+		;
+	else if (n == (ssize_t)sizeof(buf))
 		h->bulk = 1;
-	else if (!*D->src_hup)	/* unless a FIN or error waits behind. */
+	else if (!*D->src_hup)
 		*D->src_rd = 0;
 
 	/* What dst does not take (it is full: a short send) waits in a pipe. */
@@ -147,9 +158,12 @@ pump_fill(struct relay * R, struct dir * D, size_t * moved)
 	} else if (n == 0) {
 		h->eof = 1;
 	} else if (errno == EAGAIN) {
-		/* With an empty pipe, EAGAIN means src is empty. */
+		/* With an empty pipe, EAGAIN means src is empty (or at an
+		 * urgent mark: then the copy path reads on when dst can take
+		 * it). */
 		if (h->inpipe == 0) {
-			*D->src_rd = 0;
+			if (!*D->src_urg)
+				*D->src_rd = 0;
 			pipepool_put(R->pipes, h->pipe, 1);
 			/* A quiet wake-up: copy small messages again. */
 			if (*moved < COPY_LEN)
@@ -171,6 +185,8 @@ pump_dir(struct relay * R, struct dir * D, int * budget)
 	size_t moved = 0;
 	int rc;
 
+	if (*D->src_urg)
+		h->bulk = 0;
 	for (;;) {
 		if (pump_drain(R, D, budget))
 			return (-1);
@@ -210,9 +226,9 @@ void
 relay_pump(struct relay * R, struct conn * C)
 {
 	struct dir up = { &C->up, C->cfd, C->bfd, &C->c_rd, &C->c_hup,
-	    &C->b_wr };
+	    &C->c_urg, &C->b_wr };
 	struct dir down = { &C->down, C->bfd, C->cfd, &C->b_rd, &C->b_hup,
-	    &C->c_wr };
+	    &C->b_urg, &C->c_wr };
 	uint64_t before = C->up.bytes + C->down.bytes + C->up.inpipe +
 	    C->down.inpipe;
 	int budget = PUMP_BUDGET;

@@ -366,6 +366,57 @@ Test(relay, small_messages_to_a_full_client_arrive_intact, .timeout = 30)
 	teardown();
 }
 
+/*
+ * TCP urgent data (MSG_OOB) in the middle of a stream: ${before} bytes,
+ * one urgent byte, ${after} bytes, FIN.  The relay keeps the urgent byte
+ * in the stream and reads on past the mark: the backend must get all the
+ * bytes, in order, and answer after the FIN.
+ */
+static void
+urgent(size_t before, size_t after)
+{
+	static char buf[(2 << 20) + 1];
+	char reply[64], expect[64];
+	size_t len = before + 1 + after, got;
+	uint64_t h;
+	int fd;
+
+	cr_assert(len <= sizeof(buf));
+	setup(BE_AT_EOF, BE_AT_EOF, NULL);
+	fill_random(buf, len, 11);
+	buf[0] = 'G';
+	h = hash64(HASH_INIT, buf, len);
+	snprintf(expect, sizeof(expect), "%zu %016llx\n", len,
+	    (unsigned long long)h);
+	fd = tcp_connect(AF_INET, relay.port);
+	send_all(fd, buf, before);
+	/* Let the relay route and relay the first part. */
+	usleep(100000);
+	cr_assert_eq(send(fd, buf + before, 1, MSG_OOB), 1, "send(MSG_OOB)");
+	send_all(fd, buf + before + 1, after);
+	shutdown(fd, SHUT_WR);
+	got = recv_until(fd, reply, sizeof(reply), 8000);
+	close(fd);
+	cr_assert_eq(got, strlen(expect), "reply of %zu bytes: the stream "
+	    "stalled at the urgent byte? log:\n%s", got, relay.log);
+	cr_assert(memcmp(reply, expect, got) == 0, "bytes lost or changed "
+	    "around the urgent byte: got %.*s, want %s", (int)got, reply,
+	    expect);
+	teardown();
+}
+
+Test(relay, urgent_byte_in_small_messages_arrives_inline, .timeout = 20)
+{
+
+	urgent(100, 100);
+}
+
+Test(relay, urgent_byte_in_a_bulk_flow_arrives_inline, .timeout = 30)
+{
+
+	urgent(1 << 20, 1 << 20);
+}
+
 Test(relay, half_close_reply_still_arrives, .timeout = 20)
 {
 	char req[5000], reply[64], expect[64];
