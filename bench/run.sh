@@ -193,10 +193,10 @@ bg iperf3 iperf3 -s -B 127.0.0.1 -p $IPB
 wait_port $IPB $LASTPID iperf3 || exit 1
 
 # ---- relays --------------------------------------------------------------
-# start_l7k NAME PORT NORMAL HIDDEN [ARGS...]
+# start_l7k NAME PORT NORMAL HIDDEN [ARGS...]  ($L7K_BIN: another binary)
 start_l7k() {
 	_n=$1 _p=$2 _nb=$3 _hb=$4; shift 4
-	bg "$_n" $BIN --listen 127.0.0.1:$_p --normal 127.0.0.1:$_nb \
+	bg "$_n" ${L7K_BIN:-$BIN} --listen 127.0.0.1:$_p --normal 127.0.0.1:$_nb \
 	    --hidden 127.0.0.1:$_hb -q "$@" "$KNOCK"
 	RELAYPID=$LASTPID
 	wait_port $_p $LASTPID "$_n"
@@ -274,9 +274,11 @@ start_nginx bulk_nginx $((P + 2)) $IPB || exit 1; BULK_nginx=$((P + 2))
 BULK_direct=$IPB
 P=$((BASE + 20))
 start_l7k http_l7k $P $NB $HB || exit 1; HTTP_l7k=$P; L7K_PID=$RELAYPID
+HTTPPID_l7k=$RELAYPID
 start_haproxy http_haproxy $((P + 1)) $NB $HB || exit 1; HTTP_haproxy=$((P + 1))
-HAPROXY_PID=$RELAYPID
+HAPROXY_PID=$RELAYPID HTTPPID_haproxy=$RELAYPID
 start_nginx http_nginx $((P + 2)) $NB || exit 1; HTTP_nginx=$((P + 2))
+HTTPPID_nginx=$RELAYPID
 HTTP_direct=$NB
 if [ -n "$WORKERS" ]; then
 	BULK_l7k2=$((BASE + 13)) HTTP_l7k2=$((BASE + 23))
@@ -284,8 +286,25 @@ if [ -n "$WORKERS" ]; then
 	    ! start_l7k http_l7k2 $HTTP_l7k2 $NB $HB --workers 2; then
 		note "--workers 2 did not start: 1 worker only"
 		WORKERS= TARGETS="direct l7k haproxy nginx"
+	else
+		HTTPPID_l7k2=$RELAYPID
 	fi
 fi
+# BENCH_BASE_BIN: a column for another build (say, the previous commit's),
+# measured in the same interleaved runs: the way to tell whether a change
+# wins on a noisy machine.
+BASE_BIN=${BENCH_BASE_BIN:-}
+if [ -n "$BASE_BIN" ]; then
+	[ -x "$BASE_BIN" ] || die "BENCH_BASE_BIN $BASE_BIN is not executable"
+	BULK_base=$((BASE + 14)) HTTP_base=$((BASE + 24))
+	L7K_BIN=$BASE_BIN start_l7k bulk_base $BULK_base $IPB $HB || exit 1
+	L7K_BIN=$BASE_BIN start_l7k http_base $HTTP_base $NB $HB || exit 1
+	HTTPPID_base=$RELAYPID
+	TARGETS="$TARGETS base"
+fi
+# BENCH_ONLY: run only these workloads (bulk rr cr knock idle; default all).
+ONLY=${BENCH_ONLY:-bulk rr cr knock idle}
+only() { case " $ONLY " in *" $1 "*) return 0 ;; esac; return 1; }
 
 # Every relay must route: a plain request to the normal backend, the knock
 # to the hidden one (checked by the body each backend returns).
@@ -325,11 +344,21 @@ run_bulk() {	# TARGET RUN
 	note "bulk $1 run $2 failed: $(tail -n 1 "$TMP/last.out")"
 }
 
+# CPU time (clock ticks, user + system) of PID and its children.
+tree_ticks() {
+	{ echo "$1"; cat /proc/$1/task/*/children 2>/dev/null | tr ' ' '\n'; } |
+	    while read -r _q; do
+		[ -n "$_q" ] && sed 's/.*) //' /proc/$_q/stat 2>/dev/null
+	    done | awk '{ t += $12 + $13 } END { print t + 0 }'
+}
+
 run_wrk() {	# KEY TARGET RUN [wrk args]
 	_k=$1 _t=$2 _r=$3; shift 3
-	eval "_p=\$HTTP_$_t"
+	eval "_p=\$HTTP_$_t _rp=\${HTTPPID_$_t:-}"
+	[ -n "$_rp" ] && _c0=$(tree_ticks $_rp)
 	timeout -k 2 $TO wrk -t 1 -c $CONNS -d ${DUR}s --latency "$@" \
 	    http://127.0.0.1:$_p/ >"$TMP/last.out" 2>&1
+	[ -n "$_rp" ] && _c1=$(tree_ticks $_rp)
 	_v=$(awk '/^Requests\/sec:/ { print $2 }' "$TMP/last.out")
 	_l=$(awk '$1 == "99%" { print $2 }' "$TMP/last.out")
 	if [ -z "$_v" ] || [ -z "$_l" ]; then
@@ -338,6 +367,11 @@ run_wrk() {	# KEY TARGET RUN [wrk args]
 	fi
 	put $_k $_t $_r "$_v"
 	put ${_k}_p99 $_t $_r "$(to_ms "$_l")"
+	# The relay's own CPU time per request, in microseconds.
+	_n=$(awk '/requests in/ { print $1 }' "$TMP/last.out")
+	[ -n "$_rp" ] && [ -n "$_n" ] && [ "$_n" -gt 0 ] &&
+	    put ${_k}_cpu $_t $_r "$(awk -v a=$_c0 -v b=$_c1 -v n=$_n \
+		-v hz=$(getconf CLK_TCK) 'BEGIN { print (b - a) * 1e6 / hz / n }')"
 	_e=$(grep -E 'Socket errors|Non-2xx' "$TMP/last.out" | tr -s ' \n' ' ')
 	[ -n "$_e" ] && note "$_k $_t run $_r: wrk:$_e"
 	return 0
@@ -409,26 +443,30 @@ measured() {
 say "bench: $REPS interleaved runs of ${DUR}s per workload; targets: $TARGETS"
 say "bench: network namespace: $NETNS; ports from $BASE; tmp $TMP"
 
-say "bulk (iperf3, 1 stream)"
+only bulk && say "bulk (iperf3, 1 stream)"
 r=1
+only bulk || r=$((REPS + 1))
 while [ $r -le $REPS ]; do
 	for t in $TARGETS; do measured bulk $t $r run_bulk $t $r; done
 	r=$((r + 1))
 done
-say "request/response (wrk, $CONNS keep-alive connections)"
+only rr && say "request/response (wrk, $CONNS keep-alive connections)"
 r=1
+only rr || r=$((REPS + 1))
 while [ $r -le $REPS ]; do
 	for t in $TARGETS; do measured rr $t $r run_wrk rr $t $r; done
 	r=$((r + 1))
 done
-say "connection rate (wrk, Connection: close)"
+only cr && say "connection rate (wrk, Connection: close)"
 r=1
+only cr || r=$((REPS + 1))
 while [ $r -le $REPS ]; do
 	for t in $TARGETS; do measured cr $t $r run_wrk cr $t $r -H 'Connection: close'; done
 	r=$((r + 1))
 done
-say "new connections with and without the knock (knockload, $CONNS loops)"
+only knock && say "new connections with and without the knock (knockload, $CONNS loops)"
 r=1
+only knock || r=$((REPS + 1))
 while [ $r -le $REPS ]; do
 	for t in $TARGETS; do
 		eval "p=\$HTTP_$t"
@@ -509,8 +547,9 @@ if [ -n "$slots" ] && [ "$slots" -lt 9100 ]; then
 	    "slots, fewer than 9,000 idle connections; the idle runs pass --max-conns 9100"
 fi
 
-say "idle connections ($IDLE_N through each relay; 1,000 and 9,000 too for l7knockknock)"
+only idle && say "idle connections ($IDLE_N through each relay; 1,000 and 9,000 too for l7knockknock)"
 r=1
+only idle || r=$((IDLE_REPS + 1))
 while [ $r -le $IDLE_REPS ]; do
 	idle idle1k l7k $r 1000
 	idle idle l7k $r $IDLE_N
@@ -526,7 +565,8 @@ LOAD1=$(cut -d " " -f 1-3 /proc/loadavg)
 # strace -c on the http relays during a short keep-alive run: syscalls per
 # request tell where the time goes (the run is slower under strace: not a
 # figure of the table).
-if command -v strace >/dev/null 2>&1 && [ "${BENCH_STRACE:-1}" = 1 ]; then
+if command -v strace >/dev/null 2>&1 && [ "${BENCH_STRACE:-1}" = 1 ] &&
+    only rr; then
 	for t in l7k haproxy; do
 		eval "p=\$HTTP_$t"
 		[ $t = l7k ] && pid=$L7K_PID || pid=$HAPROXY_PID
@@ -573,24 +613,29 @@ for t in $TARGETS; do
 done
 
 {
-echo "| workload | direct | l7knockknock |$([ -n "$WORKERS" ] && echo ' l7k --workers 2 |') haproxy | nginx stream | l7k ÷ haproxy | l7k ÷ direct | issue 5 target | met |"
-echo "|---|--:|--:|$([ -n "$WORKERS" ] && echo '--:|')--:|--:|--:|--:|---|---|"
+echo "| workload | direct | l7knockknock |$([ -n "$WORKERS" ] && echo ' l7k --workers 2 |') haproxy | nginx stream | l7k ÷ haproxy | l7k ÷ direct |$([ -n "$BASE_BIN" ] && echo ' base build | l7k ÷ base |') issue 5 target | met |"
+echo "|---|--:|--:|$([ -n "$WORKERS" ] && echo '--:|')--:|--:|--:|--:|$([ -n "$BASE_BIN" ] && echo '--:|--:|')---|---|"
 # row KEY LABEL DECIMALS TARGET-TEXT CHECK-EXPR [nginx-text] [direct-text]
 row() {
 	D=$(med $1 direct) L=$(med $1 l7k) L2=$(med $1 l7k2) H=$(med $1 haproxy) N=$(med $1 nginx)
+	B=$(med $1 base)
 	_nt=${6:-$(fmt "$N" $3)}
 	_dt=${7:-$(fmt "$D" $3)}
 	printf '| %s | %s | %s |' "$2" "$_dt" "$(fmt "$L" $3)"
 	[ -n "$WORKERS" ] && printf ' %s |' "$(fmt "$L2" $3)"
-	printf ' %s | %s | %s | %s | %s | %s |\n' "$(fmt "$H" $3)" "$_nt" \
-	    "$(ratio "$L" "$H")" "$(ratio "$L" "$D")" "$4" \
-	    "$([ -n "$5" ] && check "$5" || echo)"
+	printf ' %s | %s | %s | %s |' "$(fmt "$H" $3)" "$_nt" \
+	    "$(ratio "$L" "$H")" "$(ratio "$L" "$D")"
+	[ -n "$BASE_BIN" ] && printf ' %s | %s |' "$(fmt "$B" $3)" \
+	    "$(ratio "$L" "$B")"
+	printf ' %s | %s |\n' "$4" "$([ -n "$5" ] && check "$5" || echo)"
 }
 row bulk "bulk: iperf3, 1 stream, Gbit/s" 2 "≥ 1.15 × haproxy, ≥ 0.85 × direct" "l >= 1.15 * h && l >= 0.85 * d"
 row rr "request/response: wrk, $CONNS keep-alive, req/s" 0 "≥ 1.15 × haproxy" "l >= 1.15 * h"
 row rr_p99 "request/response: p99 ms" 2 "≤ haproxy" "l <= h"
+row rr_cpu "request/response: relay CPU µs per request" 1 "" "" "" "–"
 row cr "connection rate: wrk, Connection: close, conn/s" 0 "≥ 1.3 × haproxy" "l >= 1.3 * h"
 row cr_p99 "connection rate: p99 ms" 2 "≤ 3 ms" "l <= 3"
+row cr_cpu "connection rate: relay CPU µs per connection" 1 "" "" "" "–"
 row kl "new connections, no knock (knockload), conn/s" 0 "" ""
 row kl_p99 "new connections, no knock: p99 ms" 2 "" ""
 row kk "knocked connections to hidden (knockload), conn/s" 0 "" "" "n/a: no knock routing" "$(fmt "$(med kk direct)" 0) (no knock)"
@@ -623,7 +668,7 @@ DIRTY=$(git status --porcelain -- src 2>/dev/null | head -n 1)
 echo "# l7knockknock benchmark"
 echo
 echo "$(date -u '+%Y-%m-%d %H:%M UTC'); $(nproc) CPUs, $CPU; Linux $(uname -r);"
-echo "$VER_L7K (commit $COMMIT); $(haproxy -v 2>&1 | awk 'NR == 1 { print $1, $2, $3 }');"
+echo "$VER_L7K (commit $COMMIT$([ -n "$BASE_BIN" ] && echo "; base build: $BASE_BIN")); $(haproxy -v 2>&1 | awk 'NR == 1 { print $1, $2, $3 }');"
 echo "$(nginx -v 2>&1 | sed 's/.*: //'); $(iperf3 --version 2>&1 | awk 'NR == 1 { print $1, $2 }'); $(wrk -v 2>&1 | awk 'NR == 1 { print $1, $2 }')."
 echo
 echo "Medians of $REPS interleaved runs of ${DUR} s (idle: $IDLE_REPS runs), all on"
