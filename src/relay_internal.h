@@ -55,6 +55,7 @@ struct conn {
 	int c_hup;		/* The client half-closed (or worse). */
 	int b_hup;		/* The backend half-closed (or worse). */
 	int c_urg, b_urg;	/* Urgent data (TCP OOB) came: copy past it. */
+	int b_inline;		/* SO_OOBINLINE set on the backend socket. */
 	int hidden;		/* Routed to the hidden backend. */
 	int again;		/* On the list of connections to pump again. */
 	struct half up;		/* Client to backend. */
@@ -108,10 +109,11 @@ void relay_accept_resume(struct relay *);
 void relay_knock(struct relay *, struct conn *, int);
 
 /**
- * relay_connected(R, C):
- * The backend connect of ${C} finished: check it and start relaying.
+ * relay_connected(R, C, failed):
+ * The backend connect of ${C} finished, with an error if ${failed} (the
+ * event said EPOLLERR or EPOLLHUP): check it and start relaying.
  */
-void relay_connected(struct relay *, struct conn *);
+void relay_connected(struct relay *, struct conn *, int);
 
 /**
  * relay_pump(R, C):

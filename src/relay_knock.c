@@ -27,9 +27,6 @@ relay_connect(struct relay * R, struct conn * C, const struct net_addr * a)
 	C->bfd = fd;
 	if (setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one)))
 		log_errno(LOG_DEBUG, "TCP_NODELAY on a backend");
-	/* Urgent data stays in the byte stream (see relay_splice.c). */
-	if (setsockopt(fd, SOL_SOCKET, SO_OOBINLINE, &one, sizeof(one)))
-		log_errno(LOG_DEBUG, "SO_OOBINLINE on a backend");
 	if (connect(fd, (const struct sockaddr *)&a->ss, a->len) &&
 	    errno != EINPROGRESS) {
 		relay_close(R, C, "backend connect failed", errno);
@@ -110,12 +107,13 @@ relay_knock(struct relay * R, struct conn * C, int final)
 
 /* The backend connect finished (or failed). */
 void
-relay_connected(struct relay * R, struct conn * C)
+relay_connected(struct relay * R, struct conn * C, int failed)
 {
 	socklen_t len = sizeof(int);
 	int err = 0;
 
-	if (getsockopt(C->bfd, SOL_SOCKET, SO_ERROR, &err, &len))
+	/* Writable without an error: connected, no need to ask. */
+	if (failed && getsockopt(C->bfd, SOL_SOCKET, SO_ERROR, &err, &len))
 		err = errno;
 	if (err != 0) {
 		relay_close(R, C, C->hidden ? "hidden backend connect failed" :

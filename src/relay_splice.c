@@ -35,6 +35,7 @@
 /* One direction's endpoints and readiness. */
 struct dir {
 	struct half * h;
+	const struct half * other;
 	int src, dst;
 	int * src_rd;
 	int * src_hup;
@@ -67,15 +68,20 @@ pump_drain(struct relay * R, struct dir * D, int * budget)
 	return (0);
 }
 
-/* Pass a FIN on once everything before it was delivered. */
+/*
+ * Pass a FIN on once everything before it was delivered.  If the other
+ * direction is done too, the connection closes now and close() sends the
+ * FIN (dst has nothing unread: the other direction drained it to its EOF).
+ */
 static void
-pump_shut(struct dir * D)
+pump_shut(struct dir * D, const struct half * other)
 {
 	struct half * h = D->h;
 
 	if (h->eof && h->inpipe == 0 && !h->shut) {
 		/* ENOTCONN: the peer is gone; the other half will notice. */
-		(void)shutdown(D->dst, SHUT_WR);
+		if (!other->shut)
+			(void)shutdown(D->dst, SHUT_WR);
 		h->shut = 1;
 	}
 }
@@ -205,7 +211,7 @@ pump_dir(struct relay * R, struct dir * D, int * budget)
 		if (rc == 1)
 			break;
 	}
-	pump_shut(D);
+	pump_shut(D, D->other);
 	return (0);
 }
 
@@ -225,10 +231,10 @@ pump_later(struct relay * R, struct conn * C)
 void
 relay_pump(struct relay * R, struct conn * C)
 {
-	struct dir up = { &C->up, C->cfd, C->bfd, &C->c_rd, &C->c_hup,
-	    &C->c_urg, &C->b_wr };
-	struct dir down = { &C->down, C->bfd, C->cfd, &C->b_rd, &C->b_hup,
-	    &C->b_urg, &C->c_wr };
+	struct dir up = { &C->up, &C->down, C->cfd, C->bfd, &C->c_rd,
+	    &C->c_hup, &C->c_urg, &C->b_wr };
+	struct dir down = { &C->down, &C->up, C->bfd, C->cfd, &C->b_rd,
+	    &C->b_hup, &C->b_urg, &C->c_wr };
 	uint64_t before = C->up.bytes + C->down.bytes + C->up.inpipe +
 	    C->down.inpipe;
 	int budget = PUMP_BUDGET;

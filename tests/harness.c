@@ -113,6 +113,13 @@ be_serve(void * cookie)
 		snprintf(line, sizeof(line), "GREET %s\n", B->name);
 		(void)be_write(BC->fd, line, strlen(line));
 	}
+	if (B->mode == BE_URGENT) {
+		(void)be_write(BC->fd, "GREET", 5);
+		usleep(50000);
+		(void)send(BC->fd, "U", 1, MSG_OOB | MSG_NOSIGNAL);
+		usleep(50000);
+		(void)be_write(BC->fd, "ING\n", 4);
+	}
 	if (B->mode == BE_NOREAD) {
 		while (!B->stop)
 			usleep(10000);

@@ -16,6 +16,7 @@
 #define BE_GREET	1	/* Send "GREET <name>\n" first, then echo. */
 #define BE_AT_EOF	2	/* Read to EOF, then reply "<len> <hash>\n". */
 #define BE_NOREAD	3	/* Accept and never read. */
+#define BE_URGENT	4	/* Send "GREET", urgent "U", "ING\n"; then echo. */
 
 /* What a backend saw of its most recent connection. */
 struct be_record {

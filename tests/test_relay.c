@@ -417,6 +417,23 @@ Test(relay, urgent_byte_in_a_bulk_flow_arrives_inline, .timeout = 30)
 	urgent(1 << 20, 1 << 20);
 }
 
+/* The other way: the backend's urgent byte reaches the client inline. */
+Test(relay, urgent_byte_from_the_backend_arrives_inline, .timeout = 20)
+{
+	char buf[64];
+	size_t got;
+	int fd;
+
+	setup(BE_URGENT, BE_URGENT, NULL);
+	fd = tcp_connect(AF_INET, relay.port);
+	send_all(fd, "xxxxxxxxxxx", KLEN);
+	got = recv_n(fd, buf, 9, 8000);
+	close(fd);
+	cr_assert_eq(got, 9, "%zu bytes: stalled at the urgent byte?", got);
+	cr_assert(memcmp(buf, "GREETUING", 9) == 0, "got %.9s", buf);
+	teardown();
+}
+
 Test(relay, half_close_reply_still_arrives, .timeout = 20)
 {
 	char req[5000], reply[64], expect[64];
