@@ -543,7 +543,7 @@ stop $LASTPID
 slots=$(sed -n 's/.* \([0-9][0-9]*\) connection slots.*/\1/p' "$TMP/slots.log")
 if [ -n "$slots" ] && [ "$slots" -lt 9100 ]; then
 	IDLE_L7K_ARGS="$IDLE_L7K_ARGS --max-conns 9100"
-	note "l7knockknock sizes its slots from RLIMIT_NOFILE ($NOFILE here, 6 descriptors a slot): $slots" \
+	note "l7knockknock sizes its slots from RLIMIT_NOFILE ($NOFILE here): $slots" \
 	    "slots, fewer than 9,000 idle connections; the idle runs pass --max-conns 9100"
 fi
 

@@ -32,6 +32,10 @@
 /* Default cap on connection slots. */
 #define MAX_CONNS_DEFAULT_CAP	65536
 
+/* Most pipes at once, and most empty ones kept for reuse. */
+#define PIPES_CAP		32768
+#define PIPES_KEEP		64
+
 /* The process's resources, made before the sandbox. */
 struct setup {
 	struct conf conf;
@@ -79,18 +83,22 @@ main_nofile(void)
 	return (rl.rlim_cur);
 }
 
-/* Size the slots and the pipe pool from the descriptor limit. */
+/*
+ * Size the slots and the pipe budget from the descriptor limit: a quarter
+ * of the descriptors for pipes, the rest for connections (2 each).
+ */
 static void
 main_limits(struct setup * S)
 {
 	rlim_t nofile = main_nofile();
 	size_t avail, pipes, conns;
 
-	avail = (nofile > FD_RESERVE + S->nlisten + RELAY_FDS_PER_CONN) ?
-	    (size_t)nofile - FD_RESERVE - S->nlisten : RELAY_FDS_PER_CONN;
-	pipes = avail / 16;
-	if (pipes > 64)
-		pipes = 64;
+	avail = (nofile > FD_RESERVE + S->nlisten + 4) ?
+	    (size_t)nofile - FD_RESERVE - S->nlisten : 4;
+	if ((pipes = avail / 8) == 0)
+		pipes = 1;
+	if (pipes > PIPES_CAP)
+		pipes = PIPES_CAP;
 	conns = (avail - 2 * pipes) / RELAY_FDS_PER_CONN;
 	if (conns > MAX_CONNS_DEFAULT_CAP)
 		conns = MAX_CONNS_DEFAULT_CAP;
@@ -106,6 +114,7 @@ main_limits(struct setup * S)
 	}
 	S->rconf.max_conns = conns;
 	S->rconf.max_pipes = pipes;
+	S->rconf.keep_pipes = (pipes < PIPES_KEEP) ? pipes : PIPES_KEEP;
 }
 
 /*
@@ -183,9 +192,11 @@ main_summary(const struct setup * S)
 	    net_format((const struct sockaddr *)&S->hidden.ss, h, sizeof(h)),
 	    S->conf.knock.len);
 	log_info("timeouts: knock %llu ms, connect %llu ms, idle %llu ms; "
-	    "%zu connection slots", (unsigned long long)S->conf.knock_ms,
+	    "%zu connection slots, %zu pipes",
+	    (unsigned long long)S->conf.knock_ms,
 	    (unsigned long long)S->conf.connect_ms,
-	    (unsigned long long)S->conf.idle_ms, S->rconf.max_conns);
+	    (unsigned long long)S->conf.idle_ms, S->rconf.max_conns,
+	    S->rconf.max_pipes);
 }
 
 /* Fill in the relay's and the sandbox's view of the set-up. */

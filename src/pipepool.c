@@ -1,3 +1,4 @@
+#include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
 #include <unistd.h>
@@ -6,22 +7,25 @@
 #include "pipepool.h"
 
 struct pipepool {
-	size_t n;		/* Pipes held. */
-	size_t max;
+	size_t n;		/* Empty pipes kept. */
+	size_t keep;		/* Most kept. */
+	size_t live;		/* Pipes that exist: in use or kept. */
+	size_t max;		/* Most that may exist. */
 	int (* fds)[2];
 };
 
-/* An empty pool with room for ${max} pipes. */
+/* An empty pool: keeps ${keep} pipes, lets ${max} exist. */
 struct pipepool *
-pipepool_init(size_t max)
+pipepool_init(size_t keep, size_t max)
 {
 	struct pipepool * P;
 
 	if ((P = malloc(sizeof(*P))) == NULL)
 		goto err0;
-	P->n = 0;
+	P->n = P->live = 0;
+	P->keep = keep;
 	P->max = max;
-	if ((P->fds = calloc(max ? max : 1, sizeof(P->fds[0]))) == NULL)
+	if ((P->fds = calloc(keep ? keep : 1, sizeof(P->fds[0]))) == NULL)
 		goto err1;
 
 	/* Success! */
@@ -31,7 +35,7 @@ err1:
 	free(P);
 err0:
 	/* Failure! */
-	log_errp("cannot allocate a pool of %zu pipes", max);
+	log_errp("cannot allocate a pool of %zu pipes", keep);
 	return (NULL);
 }
 
@@ -46,7 +50,22 @@ pipepool_get(struct pipepool * P, int fds[2])
 		fds[1] = P->fds[P->n][1];
 		return (0);
 	}
-	return (pipe2(fds, O_NONBLOCK | O_CLOEXEC));
+	if (P->live >= P->max) {
+		errno = EMFILE;
+		return (-1);
+	}
+	if (pipe2(fds, O_NONBLOCK | O_CLOEXEC))
+		return (-1);
+	P->live++;
+	return (0);
+}
+
+/* Would a get fail for the budget? */
+int
+pipepool_full(const struct pipepool * P)
+{
+
+	return (P->n == 0 && P->live >= P->max);
 }
 
 /* Keep an empty pipe, close any other. */
@@ -54,13 +73,14 @@ void
 pipepool_put(struct pipepool * P, int fds[2], int empty)
 {
 
-	if (empty && P->n < P->max) {
+	if (empty && P->n < P->keep) {
 		P->fds[P->n][0] = fds[0];
 		P->fds[P->n][1] = fds[1];
 		P->n++;
 	} else {
 		close(fds[0]);
 		close(fds[1]);
+		P->live--;
 	}
 	fds[0] = fds[1] = -1;
 }
@@ -76,6 +96,7 @@ pipepool_free(struct pipepool * P)
 		P->n--;
 		close(P->fds[P->n][0]);
 		close(P->fds[P->n][1]);
+		P->live--;
 	}
 	free(P->fds);
 	free(P);

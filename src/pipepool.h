@@ -6,18 +6,27 @@
 struct pipepool;
 
 /**
- * pipepool_init(max):
- * Return a pool that keeps up to ${max} empty pipes for reuse, or NULL
- * after reporting the error.  The pool allocates only here.
+ * pipepool_init(keep, max):
+ * Return a pool that keeps up to ${keep} empty pipes for reuse and lets
+ * at most ${max} pipes exist at once (in use or kept), or NULL after
+ * reporting the error.  The pool allocates only here.
  */
-struct pipepool * pipepool_init(size_t);
+struct pipepool * pipepool_init(size_t, size_t);
 
 /**
  * pipepool_get(P, fds):
  * Store in ${fds} an empty non-blocking pipe: one from ${P}, or a new one.
- * Return 0, or -1 with errno set (EMFILE, ENFILE: nothing reported).
+ * Return 0, or -1 with errno set (EMFILE when ${max} pipes exist, or what
+ * pipe2 said: nothing reported).
  */
 int pipepool_get(struct pipepool *, int[2]);
+
+/**
+ * pipepool_full(P):
+ * Return non-zero if pipepool_get(${P}) would fail for the budget: no pipe
+ * kept and ${max} pipes in use.
+ */
+int pipepool_full(const struct pipepool *);
 
 /**
  * pipepool_put(P, fds, empty):

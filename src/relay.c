@@ -68,7 +68,8 @@ relay_init(const struct relay_conf * conf)
 		    (uint32_t)(i + 1) : SLOT_NONE;
 	R->free_head = 0;
 	R->again_head = SLOT_NONE;
-	if ((R->pipes = pipepool_init(conf->max_pipes)) == NULL)
+	if ((R->pipes = pipepool_init(conf->keep_pipes, conf->max_pipes)) ==
+	    NULL)
 		goto err2;
 	timer_list_init(&R->knock_timers, conf->knock_ms);
 	timer_list_init(&R->connect_timers, conf->connect_ms);

@@ -21,11 +21,16 @@ struct relay_conf {
 	uint64_t knock_ms;		/* Decide after this long at the latest. */
 	uint64_t connect_ms;		/* Backend connect timeout. */
 	size_t max_conns;		/* Connection slots. */
-	size_t max_pipes;		/* Empty pipes kept for reuse. */
+	size_t max_pipes;		/* Most pipes at once (2 fds each). */
+	size_t keep_pipes;		/* Empty pipes kept for reuse. */
 };
 
-/* Descriptors a connection may hold at once: 2 sockets and 2 pipes. */
-#define RELAY_FDS_PER_CONN	6
+/*
+ * Descriptors a connection holds: its 2 sockets.  Pipes (2 descriptors
+ * each) have a budget of their own, max_pipes; past it a direction copies
+ * with recv(MSG_PEEK) + send + recv instead of splicing.
+ */
+#define RELAY_FDS_PER_CONN	2
 
 /**
  * relay_init(conf):

@@ -81,6 +81,7 @@ struct relay {
 	uint64_t now;			/* Monotonic ms, once per wake-up. */
 	uint64_t next_id;
 	int accept_full;		/* Stopped accepting: no free slot. */
+	int pipes_short;		/* The pipe budget ran out (logged). */
 	uint64_t accept_resume;		/* Paused after EMFILE until then. */
 };
 

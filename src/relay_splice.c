@@ -25,6 +25,10 @@
  * splices until a wake-up brings less than COPY_LEN again.  COPY_LEN is
  * PIPE_BUF so that what dst does not take fits whole into an empty pipe.
  *
+ * Past the pipe budget (pipepool_full), a direction that would need a new
+ * pipe copies without one: recv(MSG_PEEK), send, then recv exactly what
+ * dst took, so nothing is ever held outside the kernel's buffers.
+ *
  * TCP urgent data: splice never reads past the urgent mark, and recv stops
  * short before it, so after EPOLLPRI a direction copies, trusting only
  * EAGAIN, until it drained; SO_OOBINLINE (net.c, relay_knock.c) keeps the
@@ -104,15 +108,50 @@ pump_park(struct relay * R, struct half * h, const uint8_t * p, size_t len)
 	return (0);
 }
 
-/* Copy one small message src -> dst; the pipe is empty. 0, or -1 (errno). */
+/* Would this direction need a pipe the budget does not allow? */
 static int
-pump_copy(struct relay * R, struct dir * D)
+pump_nopipe(struct relay * R, const struct half * h)
+{
+
+	if (h->pipe[0] != -1 || !pipepool_full(R->pipes))
+		return (0);
+	if (!R->pipes_short) {
+		log_warn("all %zu pipes in use: copying instead of splicing "
+		    "while it lasts (a higher descriptor limit gives more)",
+		    R->conf->max_pipes);
+		R->pipes_short = 1;
+	}
+	return (1);
+}
+
+/* Consume the ${len} bytes of src that were peeked and sent. */
+static int
+pump_consume(struct dir * D, uint8_t * buf, size_t len)
+{
+	ssize_t n;
+
+	if (len == 0)
+		return (0);
+	if ((n = recv(D->src, buf, len, 0)) != (ssize_t)len) {
+		if (n >= 0)
+			errno = EIO;
+		return (-1);
+	}
+	return (0);
+}
+
+/*
+ * Copy one message src -> dst; the pipe is empty and dst writable.  With
+ * ${peek}, src keeps what dst does not take.  0, or -1 (errno).
+ */
+static int
+pump_copy(struct relay * R, struct dir * D, int peek)
 {
 	struct half * h = D->h;
 	uint8_t buf[COPY_LEN];
 	ssize_t n, m;
 
-	if ((n = recv(D->src, buf, sizeof(buf), 0)) == -1) {
+	if ((n = recv(D->src, buf, sizeof(buf), peek ? MSG_PEEK : 0)) == -1) {
 		if (errno == EAGAIN)
 			*D->src_rd = *D->src_urg = 0;
 		return ((errno == EAGAIN || errno == EINTR) ? 0 : -1);
@@ -143,6 +182,12 @@ pump_copy(struct relay * R, struct dir * D)
 		*D->dst_wr = 0;
 	}
 	h->bytes += (uint64_t)m;
+	if (peek) {
+		/* What dst did not take stays in src: read it again later. */
+		if (m < n)
+			*D->src_rd = 1;
+		return (pump_consume(D, buf, (size_t)m));
+	}
 	if (m == n)
 		return (0);
 	return (pump_park(R, h, buf + m, (size_t)(n - m)));
@@ -203,9 +248,13 @@ pump_dir(struct relay * R, struct dir * D, int * budget)
 			break;
 		(*budget)--;
 		if (h->inpipe == 0 && *D->dst_wr && !h->bulk)
-			rc = pump_copy(R, D);
-		else
+			rc = pump_copy(R, D, pump_nopipe(R, h));
+		else if (!pump_nopipe(R, h))
 			rc = pump_fill(R, D, &moved);
+		else if (*D->dst_wr)	/* Bulk without a pipe: copy it. */
+			rc = pump_copy(R, D, 1);
+		else			/* Wait for dst, src stays unread. */
+			rc = 1;
 		if (rc == -1)
 			return (-1);
 		if (rc == 1)

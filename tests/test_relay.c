@@ -776,6 +776,90 @@ Test(relay, knock_file_routes_hidden, .timeout = 20)
 	teardown();
 }
 
+/* Send until the way through stays full for 100 ms (at most 2 s). */
+static void
+fill_until_blocked(int fd)
+{
+	static uint8_t chunk[65536];
+	uint64_t end = now_ms() + 2000;
+	int blocked = 0;
+	ssize_t n;
+
+	fcntl(fd, F_SETFL, O_NONBLOCK);
+	while (blocked < 5 && now_ms() < end) {
+		n = send(fd, chunk, sizeof(chunk), MSG_NOSIGNAL);
+		if (n == -1 && errno == EAGAIN) {
+			blocked++;		/* Let the relay catch up. */
+			usleep(20000);
+		} else {
+			cr_assert(n > 0, "send: %s", strerror(errno));
+			blocked = 0;
+		}
+	}
+}
+
+/*
+ * Pipes have a budget of their own (a quarter of the descriptors: 5 pipes
+ * under RLIMIT_NOFILE 64).  Six knocked clients push into a hidden backend
+ * that never reads: the relay's pipes fill and stay full, and the budget
+ * is spent.  Then 8 echo transfers of 1 MiB run with no pipe at all: a
+ * direction copies with recv(MSG_PEEK) + send + recv, and every byte
+ * still arrives.
+ */
+Test(relay, pipe_budget_spent_copies_every_byte, .timeout = 60)
+{
+	static struct pconn pc[8];
+	static struct pollfd pfd[8];
+	uint64_t rnd = 7, end;
+	int held[6];
+	int i, left, ok = 0;
+
+	if (getenv("L7KK_VALGRIND") != NULL)
+		cr_skip_test("valgrind reserves descriptors");
+	harness_nofile = 64;
+	setup(BE_ECHO, BE_NOREAD, NULL);
+	harness_nofile = 0;
+	cr_assert(relay_log_wait(&relay, "18 connection slots, 5 pipes",
+	    3000) == 0, "log:\n%s", relay.log);
+	for (i = 0; i < 6; i++) {
+		held[i] = tcp_connect(AF_INET, relay.port);
+		send_all(held[i], KNOCK, KLEN);
+	}
+	for (i = 0; i < 6; i++)
+		fill_until_blocked(held[i]);
+	cr_assert(relay_log_wait(&relay, "all 5 pipes in use", 3000) == 0,
+	    "the budget was never reached; log:\n%s", relay.log);
+
+	for (i = 0; i < 8; i++)
+		pconn_init(&pc[i], 0, 1 << 20, (uint64_t)i + 100);
+	end = now_ms() + 40000;
+	do {
+		left = 0;
+		for (i = 0; i < 8; i++) {
+			pfd[i].fd = pc[i].eof ? -1 : pc[i].fd;
+			pfd[i].events = POLLIN |
+			    (pc[i].outoff < pc[i].outlen ? POLLOUT : 0);
+			pfd[i].revents = 0;
+			left += !pc[i].eof;
+		}
+		if (left == 0 || poll(pfd, 8, 100) < 0)
+			break;
+		for (i = 0; i < 8; i++)
+			if (pfd[i].revents)
+				pconn_step(&pc[i], pfd[i].revents, &rnd);
+	} while (now_ms() < end);
+	for (i = 0; i < 8; i++) {
+		ok += (pc[i].got == pc[i].want && pc[i].hgot == pc[i].hexp);
+		close(pc[i].fd);
+		free(pc[i].out);
+	}
+	for (i = 0; i < 6; i++)
+		close(held[i]);
+	cr_assert_eq(ok, 8, "%d of 8 connections intact; log:\n%s", ok,
+	    relay.log);
+	teardown();
+}
+
 Test(relay, descriptor_exhaustion_pauses_without_spinning, .timeout = 40)
 {
 	static int fds[200];
