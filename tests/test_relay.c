@@ -681,38 +681,52 @@ pconn_step(struct pconn * pc, short revents, uint64_t * rnd)
 
 #define NPAR	300
 
-Test(relay, hundreds_of_parallel_connections_both_routes, .timeout = 90)
+/*
+ * Run the ${n} clients ${pc} until each saw EOF (at most ${ms}), with
+ * segment sizes from ${seed}; close them and return how many got back
+ * exactly what they sent.
+ */
+static int
+pconn_run(struct pconn * pc, int n, uint64_t seed, int ms)
 {
-	static struct pconn pc[NPAR];
 	static struct pollfd pfd[NPAR];
-	uint64_t rnd = 42, end;
+	uint64_t end = now_ms() + (uint64_t)ms;
 	int i, left, ok = 0;
 
-	setup(BE_ECHO, BE_ECHO, NULL);
-	for (i = 0; i < NPAR; i++)
-		pconn_init(&pc[i], i % 2, 1 + (size_t)(i * 7919) % 200000,
-		    (uint64_t)i);
-	end = now_ms() + 60000;
+	cr_assert(n <= NPAR);
 	do {
 		left = 0;
-		for (i = 0; i < NPAR; i++) {
+		for (i = 0; i < n; i++) {
 			pfd[i].fd = pc[i].eof ? -1 : pc[i].fd;
 			pfd[i].events = POLLIN |
 			    (pc[i].outoff < pc[i].outlen ? POLLOUT : 0);
 			pfd[i].revents = 0;
 			left += !pc[i].eof;
 		}
-		if (left == 0 || poll(pfd, NPAR, 100) < 0)
+		if (left == 0 || poll(pfd, (nfds_t)n, 100) < 0)
 			break;
-		for (i = 0; i < NPAR; i++)
+		for (i = 0; i < n; i++)
 			if (pfd[i].revents)
-				pconn_step(&pc[i], pfd[i].revents, &rnd);
+				pconn_step(&pc[i], pfd[i].revents, &seed);
 	} while (now_ms() < end);
-	for (i = 0; i < NPAR; i++) {
+	for (i = 0; i < n; i++) {
 		ok += (pc[i].got == pc[i].want && pc[i].hgot == pc[i].hexp);
 		close(pc[i].fd);
 		free(pc[i].out);
 	}
+	return (ok);
+}
+
+Test(relay, hundreds_of_parallel_connections_both_routes, .timeout = 90)
+{
+	static struct pconn pc[NPAR];
+	int i, ok;
+
+	setup(BE_ECHO, BE_ECHO, NULL);
+	for (i = 0; i < NPAR; i++)
+		pconn_init(&pc[i], i % 2, 1 + (size_t)(i * 7919) % 200000,
+		    (uint64_t)i);
+	ok = pconn_run(pc, NPAR, 42, 60000);
 	cr_assert_eq(ok, NPAR, "%d of %d connections intact", ok, NPAR);
 	cr_assert_eq(normal.conns, NPAR / 2);
 	cr_assert_eq(hidden.conns, NPAR / 2);
@@ -809,10 +823,8 @@ fill_until_blocked(int fd)
 Test(relay, pipe_budget_spent_copies_every_byte, .timeout = 60)
 {
 	static struct pconn pc[8];
-	static struct pollfd pfd[8];
-	uint64_t rnd = 7, end;
 	int held[6];
-	int i, left, ok = 0;
+	int i, ok;
 
 	if (getenv("L7KK_VALGRIND") != NULL)
 		cr_skip_test("valgrind reserves descriptors");
@@ -832,27 +844,7 @@ Test(relay, pipe_budget_spent_copies_every_byte, .timeout = 60)
 
 	for (i = 0; i < 8; i++)
 		pconn_init(&pc[i], 0, 1 << 20, (uint64_t)i + 100);
-	end = now_ms() + 40000;
-	do {
-		left = 0;
-		for (i = 0; i < 8; i++) {
-			pfd[i].fd = pc[i].eof ? -1 : pc[i].fd;
-			pfd[i].events = POLLIN |
-			    (pc[i].outoff < pc[i].outlen ? POLLOUT : 0);
-			pfd[i].revents = 0;
-			left += !pc[i].eof;
-		}
-		if (left == 0 || poll(pfd, 8, 100) < 0)
-			break;
-		for (i = 0; i < 8; i++)
-			if (pfd[i].revents)
-				pconn_step(&pc[i], pfd[i].revents, &rnd);
-	} while (now_ms() < end);
-	for (i = 0; i < 8; i++) {
-		ok += (pc[i].got == pc[i].want && pc[i].hgot == pc[i].hexp);
-		close(pc[i].fd);
-		free(pc[i].out);
-	}
+	ok = pconn_run(pc, 8, 7, 40000);
 	for (i = 0; i < 6; i++)
 		close(held[i]);
 	cr_assert_eq(ok, 8, "%d of 8 connections intact; log:\n%s", ok,

@@ -240,14 +240,23 @@ try_udp_socket(void)
 	    IPPROTO_UDP));
 }
 
+/* 127.0.0.1:${port} in ${sin}. */
+static void
+probe_loopback(struct sockaddr_in * sin, uint16_t port)
+{
+
+	memset(sin, 0, sizeof(*sin));
+	sin->sin_family = AF_INET;
+	sin->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	sin->sin_port = htons(port);
+}
+
 static void
 try_bind(void)
 {
 	struct sockaddr_in sin;
 
-	memset(&sin, 0, sizeof(sin));
-	sin.sin_family = AF_INET;
-	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	probe_loopback(&sin, 0);
 	probe_result(bind(P.bfd, (struct sockaddr *)&sin, sizeof(sin)));
 }
 
@@ -279,10 +288,7 @@ try_sendto_address(void)
 {
 	struct sockaddr_in sin;
 
-	memset(&sin, 0, sizeof(sin));
-	sin.sin_family = AF_INET;
-	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	sin.sin_port = htons(P.oport);
+	probe_loopback(&sin, P.oport);
 	probe_result(sendto(P.ofd, "x", 1, 0, (struct sockaddr *)&sin,
 	    sizeof(sin)));
 }
@@ -341,10 +347,7 @@ probe_dial(int fd, uint16_t port)
 {
 	struct sockaddr_in sin;
 
-	memset(&sin, 0, sizeof(sin));
-	sin.sin_family = AF_INET;
-	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	sin.sin_port = htons(port);
+	probe_loopback(&sin, port);
 	if (connect(fd, (struct sockaddr *)&sin, sizeof(sin)) == -1 &&
 	    errno != EINPROGRESS)
 		return (-1);
