@@ -98,13 +98,19 @@ pump_park(struct relay * R, struct half * h, const uint8_t * p, size_t len)
 
 	if (h->pipe[0] == -1 && pipepool_get(R->pipes, h->pipe))
 		return (-1);
-	/* An empty pipe takes up to PIPE_BUF bytes whole (pipe(7)). */
-	if ((n = write(h->pipe[1], p, len)) != (ssize_t)len) {
+	/*
+	 * An empty pipe takes up to PIPE_BUF bytes whole (pipe(7)).  Should a
+	 * write ever come up short, count what went in anyway, so that the
+	 * close that follows does not pool a pipe holding this connection's
+	 * bytes.
+	 */
+	if ((n = write(h->pipe[1], p, len)) > 0)
+		h->inpipe = (size_t)n;
+	if (n != (ssize_t)len) {
 		if (n >= 0)
 			errno = EIO;
 		return (-1);
 	}
-	h->inpipe = len;
 	return (0);
 }
 
