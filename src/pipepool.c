@@ -54,8 +54,16 @@ pipepool_get(struct pipepool * P, int fds[2])
 		errno = EMFILE;
 		return (-1);
 	}
-	if (pipe2(fds, O_NONBLOCK | O_CLOEXEC))
+	if (pipe2(fds, O_NONBLOCK | O_CLOEXEC)) {
+		/* The descriptor limit is tighter than the budget. */
+		if (errno == EMFILE || errno == ENFILE) {
+			log_errp("pipe2: pipe budget lowered from %zu to %zu",
+			    P->max, P->live);
+			P->max = P->live;
+			errno = EMFILE;
+		}
 		return (-1);
+	}
 	P->live++;
 	return (0);
 }

@@ -16,8 +16,9 @@ struct pipepool * pipepool_init(size_t, size_t);
 /**
  * pipepool_get(P, fds):
  * Store in ${fds} an empty non-blocking pipe: one from ${P}, or a new one.
- * Return 0, or -1 with errno set (EMFILE when ${max} pipes exist, or what
- * pipe2 said: nothing reported).
+ * Return 0, or -1 with errno set: EMFILE when ${max} pipes exist (not
+ * reported), or when pipe2 ran out of descriptors (reported, and ${max}
+ * lowered to the pipes that exist), or what else pipe2 said.
  */
 int pipepool_get(struct pipepool *, int[2]);
 

@@ -4,7 +4,6 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/signalfd.h>
-#include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -199,21 +198,6 @@ relay_wait_ms(const struct relay * R)
 	return (wait > 0 ? wait + 1 : wait);
 }
 
-/*
- * Urgent data came from the backend: keep it in the byte stream.  Clients
- * inherit SO_OOBINLINE from the listener; a backend socket gets it only
- * when it needs it, which is before the urgent byte is read.
- */
-static void
-relay_oobinline(struct conn * C)
-{
-	int one = 1;
-
-	if (setsockopt(C->bfd, SOL_SOCKET, SO_OOBINLINE, &one, sizeof(one)))
-		log_errno(LOG_DEBUG, "SO_OOBINLINE on a backend");
-	C->b_inline = 1;
-}
-
 /* Record what an event says about a connection's sockets. */
 static void
 relay_event_conn(struct relay * R, struct conn * C, int backend,
@@ -230,8 +214,6 @@ relay_event_conn(struct relay * R, struct conn * C, int backend,
 		C->b_wr |= wr;
 		C->b_hup |= hup;
 		C->b_urg |= urg;
-		if (urg && !C->b_inline)
-			relay_oobinline(C);
 	} else {
 		C->c_rd |= rd;
 		C->c_wr |= wr;

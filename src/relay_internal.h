@@ -55,7 +55,6 @@ struct conn {
 	int c_hup;		/* The client half-closed (or worse). */
 	int b_hup;		/* The backend half-closed (or worse). */
 	int c_urg, b_urg;	/* Urgent data (TCP OOB) came: copy past it. */
-	int b_inline;		/* SO_OOBINLINE set on the backend socket. */
 	int hidden;		/* Routed to the hidden backend. */
 	int again;		/* On the list of connections to pump again. */
 	struct half up;		/* Client to backend. */

@@ -27,6 +27,13 @@ relay_connect(struct relay * R, struct conn * C, const struct net_addr * a)
 	C->bfd = fd;
 	if (setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one)))
 		log_errno(LOG_DEBUG, "TCP_NODELAY on a backend");
+	/*
+	 * Urgent data stays in the byte stream (relay_splice.c).  Set now:
+	 * a read that reaches the urgent mark before EPOLLPRI is handled
+	 * would drop the byte for good.
+	 */
+	if (setsockopt(fd, SOL_SOCKET, SO_OOBINLINE, &one, sizeof(one)))
+		log_errno(LOG_DEBUG, "SO_OOBINLINE on a backend");
 	if (connect(fd, (const struct sockaddr *)&a->ss, a->len) &&
 	    errno != EINPROGRESS) {
 		relay_close(R, C, "backend connect failed", errno);

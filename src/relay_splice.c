@@ -199,21 +199,48 @@ pump_copy(struct relay * R, struct dir * D, int peek)
 	return (pump_park(R, h, buf + m, (size_t)(n - m)));
 }
 
-/* Splice what src has into the pipe; 0, 1 when src is empty, -1 (errno). */
+/*
+ * splice returned 0: EOF, or an urgent mark with a FIN already behind it
+ * (splice never reads past the mark).  Peek to tell: bytes mean urgent
+ * data, for the copy path once dst can take it.  0, 1 (stop), -1 (errno).
+ */
+static int
+pump_fill_eof(struct dir * D)
+{
+	uint8_t c;
+	ssize_t n;
+
+	if ((n = recv(D->src, &c, 1, MSG_PEEK)) == 0) {
+		D->h->eof = 1;
+		return (0);
+	}
+	if (n > 0) {
+		*D->src_urg = 1;
+		D->h->bulk = 0;
+		return (1);
+	}
+	return ((errno == EAGAIN || errno == EINTR) ? 1 : -1);
+}
+
+/*
+ * Splice what src has into the pipe; 0, 1 when src is empty (or cannot be
+ * spliced now), -1 (errno).
+ */
 static int
 pump_fill(struct relay * R, struct dir * D, size_t * moved)
 {
 	struct half * h = D->h;
 	ssize_t n;
 
+	/* Out of descriptors: the pool lowered its budget; copy instead. */
 	if (h->pipe[0] == -1 && pipepool_get(R->pipes, h->pipe))
-		return (-1);
+		return ((errno == EMFILE || errno == ENFILE) ? 0 : -1);
 	n = splice(D->src, NULL, h->pipe[1], NULL, SPLICE_LEN, SPLICE_FLAGS);
 	if (n > 0) {
 		h->inpipe += (size_t)n;
 		*moved += (size_t)n;
 	} else if (n == 0) {
-		h->eof = 1;
+		return (pump_fill_eof(D));
 	} else if (errno == EAGAIN) {
 		/* With an empty pipe, EAGAIN means src is empty (or at an
 		 * urgent mark: then the copy path reads on when dst can take
@@ -263,7 +290,7 @@ pump_dir(struct relay * R, struct dir * D, int * budget)
 			rc = 1;
 		if (rc == -1)
 			return (-1);
-		if (rc == 1)
+		if (rc == 1 && !(*D->src_urg && h->inpipe == 0 && *D->dst_wr))
 			break;
 	}
 	pump_shut(D, D->other);

@@ -368,14 +368,14 @@ Test(relay, small_messages_to_a_full_client_arrive_intact, .timeout = 30)
 
 /*
  * TCP urgent data (MSG_OOB) in the middle of a stream: ${before} bytes,
- * one urgent byte, ${after} bytes, FIN.  The relay keeps the urgent byte
+ * (a pause if ${pause},) one urgent byte, ${after} bytes, FIN.  The relay keeps the urgent byte
  * in the stream and reads on past the mark: the backend must get all the
  * bytes, in order, and answer after the FIN.
  */
 static void
-urgent(size_t before, size_t after)
+urgent(size_t before, size_t after, int pause)
 {
-	static char buf[(2 << 20) + 1];
+	static char buf[(4 << 20) + 11];
 	char reply[64], expect[64];
 	size_t len = before + 1 + after, got;
 	uint64_t h;
@@ -391,7 +391,8 @@ urgent(size_t before, size_t after)
 	fd = tcp_connect(AF_INET, relay.port);
 	send_all(fd, buf, before);
 	/* Let the relay route and relay the first part. */
-	usleep(100000);
+	if (pause)
+		usleep(100000);
 	cr_assert_eq(send(fd, buf + before, 1, MSG_OOB), 1, "send(MSG_OOB)");
 	send_all(fd, buf + before + 1, after);
 	shutdown(fd, SHUT_WR);
@@ -408,13 +409,22 @@ urgent(size_t before, size_t after)
 Test(relay, urgent_byte_in_small_messages_arrives_inline, .timeout = 20)
 {
 
-	urgent(100, 100);
+	urgent(100, 100, 1);
 }
 
 Test(relay, urgent_byte_in_a_bulk_flow_arrives_inline, .timeout = 30)
 {
 
-	urgent(1 << 20, 1 << 20);
+	urgent(1 << 20, 1 << 20, 1);
+}
+
+/* Urgent byte and FIN right behind a bulk flow: the FIN must not pass it. */
+Test(relay, urgent_byte_just_before_the_fin_arrives_inline, .timeout = 60)
+{
+	int i;
+
+	for (i = 0; i < 10; i++)
+		urgent(4 << 20, 10, 0);
 }
 
 /* The other way: the backend's urgent byte reaches the client inline. */
