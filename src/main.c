@@ -280,6 +280,18 @@ main_worker(void * cookie, size_t w)
 	return (main_relay(cookie, w));
 }
 
+/* workers_run() callback: the supervisor needs no listener. */
+static void
+main_forked(void * cookie)
+{
+	struct setup * S = cookie;
+	size_t i, w;
+
+	for (w = 0; w < S->conf.workers; w++)
+		for (i = 0; i < S->nlisten; i++)
+			close(S->fds[w][i]);
+}
+
 /* Supervise --workers N relay processes. */
 static int
 main_workers(struct setup * S)
@@ -297,7 +309,7 @@ main_workers(struct setup * S)
 	}
 	log_info("starting %u workers", S->conf.workers);
 	S->supervisor = getpid();
-	return (workers_run(S->conf.workers, main_worker, S));
+	return (workers_run(S->conf.workers, main_worker, main_forked, S));
 }
 
 int

@@ -73,7 +73,8 @@ workers_fork(pid_t * pids, size_t n, int (*work)(void *, size_t),
 
 /* Fork and supervise the workers. */
 int
-workers_run(size_t n, int (*work)(void *, size_t), void * cookie)
+workers_run(size_t n, int (*work)(void *, size_t), void (*forked)(void *),
+    void * cookie)
 {
 	pid_t pids[WORKERS_MAX];
 	sigset_t set;
@@ -83,6 +84,8 @@ workers_run(size_t n, int (*work)(void *, size_t), void * cookie)
 	if (n > WORKERS_MAX)
 		n = WORKERS_MAX;
 	left = workers_fork(pids, n, work, cookie);
+	if (forked != NULL)
+		forked(cookie);
 	if (left < n) {
 		workers_kill(pids, left, SIGTERM);
 		failed = 1;

@@ -108,6 +108,12 @@ Test(workers, every_worker_is_sandboxed_and_serves, .timeout = 30)
 		if (!SANDBOX_TESTS_DISABLED)
 			cr_assert_eq(seccomp_mode(pids[i]), 2,
 			    "worker %d not under seccomp", i);
+	/* The supervisor (not sandboxed) keeps no listener. */
+	for (i = 0; i < 100 && relay_fd_count_kind(&relay, "socket:") != 0;
+	    i++)
+		usleep(10000);
+	cr_assert_eq(relay_fd_count_kind(&relay, "socket:"), 0,
+	    "the supervisor holds sockets");
 
 	/* SO_REUSEPORT spreads 64 connections: each worker numbers its own. */
 	for (i = 0; i < 64; i++) {
