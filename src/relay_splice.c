@@ -12,7 +12,7 @@
 /* Most bytes one splice() is asked to move (the pipe bounds it anyway). */
 #define SPLICE_LEN	(1 << 20)
 
-/* Splice calls per connection per wake-up before yielding to the others. */
+/* Reads and splices per connection per wake-up before yielding to others. */
 #define PUMP_BUDGET	32
 
 #define SPLICE_FLAGS	(SPLICE_F_MOVE | SPLICE_F_NONBLOCK)
