@@ -862,6 +862,59 @@ Test(relay, pipe_budget_spent_copies_every_byte, .timeout = 60)
 	teardown();
 }
 
+/*
+ * --max-conns above what the descriptor limit allows.  Under
+ * RLIMIT_NOFILE 64: 6 descriptors of the relay's own, 22 idle and 2
+ * transfer connections (2 sockets each), 3 knocked clients pushing into a
+ * backend that never reads: the first two get pipes, and for the third
+ * pipe2 fails with EMFILE.  The budget is lowered (logged) and the 2 echo
+ * transfers of 1 MiB copy without pipes and arrive intact.
+ */
+Test(relay, pipe2_out_of_descriptors_lowers_the_budget, .timeout = 60)
+{
+	static struct pconn pc[2];
+	int idle[22], held[3];
+	char buf[KLEN];
+	int i, ok;
+
+	if (getenv("L7KK_VALGRIND") != NULL)
+		cr_skip_test("valgrind reserves descriptors");
+	harness_nofile = 64;
+	setup(BE_ECHO, BE_NOREAD, (const char *[]){ "--max-conns", "40",
+	    NULL });
+	harness_nofile = 0;
+	memset(buf, 'G', sizeof(buf));
+	for (i = 0; i < 22; i++) {
+		idle[i] = tcp_connect(AF_INET, relay.port);
+		send_all(idle[i], buf, sizeof(buf));
+		cr_assert_eq(recv_n(idle[i], buf, sizeof(buf), 3000), KLEN,
+		    "idle connection %d not relayed", i);
+	}
+	/* The transfers' first bytes route them (a backend socket each). */
+	for (i = 0; i < 2; i++) {
+		pconn_init(&pc[i], 0, 1 << 20, (uint64_t)i + 200);
+		send_all(pc[i].fd, pc[i].out, KLEN);
+		pc[i].outoff = KLEN;
+	}
+	usleep(200000);
+	for (i = 0; i < 3; i++) {
+		held[i] = tcp_connect(AF_INET, relay.port);
+		send_all(held[i], KNOCK, KLEN);
+		fill_until_blocked(held[i]);
+	}
+	cr_assert(relay_log_wait(&relay, "pipe budget lowered from 5 to 2",
+	    3000) == 0, "pipe2 never ran out; log:\n%s", relay.log);
+
+	ok = pconn_run(pc, 2, 9, 40000);
+	for (i = 0; i < 22; i++)
+		close(idle[i]);
+	for (i = 0; i < 3; i++)
+		close(held[i]);
+	cr_assert_eq(ok, 2, "%d of 2 connections intact; log:\n%s", ok,
+	    relay.log);
+	teardown();
+}
+
 Test(relay, descriptor_exhaustion_pauses_without_spinning, .timeout = 40)
 {
 	static int fds[200];
