@@ -330,7 +330,8 @@ to_ms() {
 		else print "" }'
 }
 
-run_bulk() {	# TARGET RUN
+run_bulk() {	# KEY TARGET RUN
+	shift
 	eval "_p=\$BULK_$1"
 	_try=0
 	while [ $_try -lt 2 ]; do
@@ -443,27 +444,23 @@ measured() {
 say "bench: $REPS interleaved runs of ${DUR}s per workload; targets: $TARGETS"
 say "bench: network namespace: $NETNS; ports from $BASE; tmp $TMP"
 
-only bulk && say "bulk (iperf3, 1 stream)"
-r=1
-only bulk || r=$((REPS + 1))
-while [ $r -le $REPS ]; do
-	for t in $TARGETS; do measured bulk $t $r run_bulk $t $r; done
-	r=$((r + 1))
-done
-only rr && say "request/response (wrk, $CONNS keep-alive connections)"
-r=1
-only rr || r=$((REPS + 1))
-while [ $r -le $REPS ]; do
-	for t in $TARGETS; do measured rr $t $r run_wrk rr $t $r; done
-	r=$((r + 1))
-done
-only cr && say "connection rate (wrk, Connection: close)"
-r=1
-only cr || r=$((REPS + 1))
-while [ $r -le $REPS ]; do
-	for t in $TARGETS; do measured cr $t $r run_wrk cr $t $r -H 'Connection: close'; done
-	r=$((r + 1))
-done
+# runs KEY LABEL FUNC [ARGS...]: REPS runs of FUNC KEY TARGET RUN ARGS for
+# every target in turn, unless BENCH_ONLY leaves KEY out.
+runs() {
+	_rk=$1 _rl=$2 _rf=$3; shift 3
+	only $_rk || return 0
+	say "$_rl"
+	_rr=1
+	while [ $_rr -le $REPS ]; do
+		for _rt in $TARGETS; do
+			measured $_rk $_rt $_rr $_rf $_rk $_rt $_rr "$@"
+		done
+		_rr=$((_rr + 1))
+	done
+}
+runs bulk "bulk (iperf3, 1 stream)" run_bulk
+runs rr "request/response (wrk, $CONNS keep-alive connections)" run_wrk
+runs cr "connection rate (wrk, Connection: close)" run_wrk -H 'Connection: close'
 only knock && say "new connections with and without the knock (knockload, $CONNS loops)"
 r=1
 only knock || r=$((REPS + 1))

@@ -823,6 +823,22 @@ fill_until_blocked(int fd)
 }
 
 /*
+ * ${n} knocked clients push into the hidden backend, which never reads,
+ * until the way through is full: each holds a pipe for as long as it lives.
+ */
+static void
+hold_pipes(int * held, int n)
+{
+	int i;
+
+	for (i = 0; i < n; i++) {
+		held[i] = tcp_connect(AF_INET, relay.port);
+		send_all(held[i], KNOCK, KLEN);
+		fill_until_blocked(held[i]);
+	}
+}
+
+/*
  * Pipes have a budget of their own (a quarter of the descriptors: 5 pipes
  * under RLIMIT_NOFILE 64).  Six knocked clients push into a hidden backend
  * that never reads: the relay's pipes fill and stay full, and the budget
@@ -843,12 +859,7 @@ Test(relay, pipe_budget_spent_copies_every_byte, .timeout = 60)
 	harness_nofile = 0;
 	cr_assert(relay_log_wait(&relay, "18 connection slots, 5 pipes",
 	    3000) == 0, "log:\n%s", relay.log);
-	for (i = 0; i < 6; i++) {
-		held[i] = tcp_connect(AF_INET, relay.port);
-		send_all(held[i], KNOCK, KLEN);
-	}
-	for (i = 0; i < 6; i++)
-		fill_until_blocked(held[i]);
+	hold_pipes(held, 6);
 	cr_assert(relay_log_wait(&relay, "all 5 pipes in use", 3000) == 0,
 	    "the budget was never reached; log:\n%s", relay.log);
 
@@ -897,11 +908,7 @@ Test(relay, pipe2_out_of_descriptors_lowers_the_budget, .timeout = 60)
 		pc[i].outoff = KLEN;
 	}
 	usleep(200000);
-	for (i = 0; i < 3; i++) {
-		held[i] = tcp_connect(AF_INET, relay.port);
-		send_all(held[i], KNOCK, KLEN);
-		fill_until_blocked(held[i]);
-	}
+	hold_pipes(held, 3);
 	cr_assert(relay_log_wait(&relay, "pipe budget lowered from 5 to 2",
 	    3000) == 0, "pipe2 never ran out; log:\n%s", relay.log);
 
