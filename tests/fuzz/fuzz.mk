@@ -36,7 +36,7 @@ FUZZ_FLAGS	?= -max_len=4096 -timeout=10 -print_final_stats=1
 FUZZ_SRCS_knock		= src/knock.c
 FUZZ_SRCS_parse		= src/parse.c
 FUZZ_SRCS_hostport	= src/parse.c src/net.c src/log.c
-FUZZ_SRCS_knockfile	= src/knockfile.c src/knock.c src/log.c
+FUZZ_SRCS_knockfile	= src/knockfile.c src/secretfile.c src/knock.c src/log.c
 FUZZ_SRCS_cmdline	= src/conf.c src/parse.c src/net.c src/knock.c src/log.c
 
 FUZZ_BINS	= $(FUZZ_HARNESSES:%=build/fuzz/fuzz_%)
