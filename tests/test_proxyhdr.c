@@ -510,3 +510,67 @@ Test(proxyhdr_haproxy, v2, .timeout = 60)
 
 	consumer_cases(PROXY_HAPROXY, PROXYHDR_V2);
 }
+
+/*
+ * The consumers are strict, so the tests above can fail: no header, or a
+ * header one byte off, and neither answers 200 (nginx logs no address
+ * either).  A v1 family that does not match the addresses is refused by
+ * haproxy only: nginx 1.22 takes "TCP4" with IPv6 addresses as they are.
+ */
+static const struct {
+	const char * what;
+	const char * bytes;
+	size_t len;
+	int haproxy_only;
+} bad_headers[] = {
+	{ "no header", "", 0, 0 },
+	{ "v1 TCP5", "PROXY TCP5 192.0.2.10 198.51.100.1 51234 443\r\n", 46,
+	  0 },
+	{ "v1 LF only", "PROXY TCP4 192.0.2.10 198.51.100.1 51234 443\n", 45,
+	  0 },
+	{ "v1 TCP4 with IPv6",
+	  "PROXY TCP4 2001:db8::1 2001:db8::2 51234 443\r\n", 46, 1 },
+	{ "v2 version 3", "\r\n\r\n\0\r\nQUIT\n\x31\x11\x00\x0c"
+	  "\xc0\x00\x02\x0a\xc6\x33\x64\x01\xc8\x22\x01\xbb", 28, 0 },
+	{ "v2 signature", "\r\n\r\n\0\r\nQUIT\r\x21\x11\x00\x0c"
+	  "\xc0\x00\x02\x0a\xc6\x33\x64\x01\xc8\x22\x01\xbb", 28, 0 },
+};
+
+/* Every bad header to the consumer ${kind}: refused. */
+static void
+consumer_refuses(int kind)
+{
+	const char * who = (kind == PROXY_NGINX) ? "nginx" : "haproxy";
+	struct proxy_consumer P;
+	char resp[1024], line[256];
+	size_t i;
+
+	if (!proxy_have(kind))
+		cr_skip_test("%s is not installed", who);
+	cr_assert_eq(kind == PROXY_NGINX ? proxy_nginx_start(&P) :
+	    proxy_haproxy_start(&P), 0, "%s did not start", who);
+	for (i = 0; i < sizeof(bad_headers) / sizeof(bad_headers[0]); i++) {
+		if (bad_headers[i].haproxy_only && kind != PROXY_HAPROXY)
+			continue;
+		(void)proxy_http_get(AF_INET, P.port4, bad_headers[i].bytes,
+		    bad_headers[i].len, resp, sizeof(resp), 5000);
+		cr_expect_null(proxy_http_body(resp), "%s answered 200 to %s",
+		    who, bad_headers[i].what);
+	}
+	if (kind == PROXY_NGINX)
+		cr_expect_eq(proxy_nginx_log_line(&P, 1, line, sizeof(line),
+		    200), -1, "nginx logged \"%s\"", line);
+	proxy_consumer_stop(&P);
+}
+
+Test(proxyhdr_nginx, refuses_bad_headers, .timeout = 60)
+{
+
+	consumer_refuses(PROXY_NGINX);
+}
+
+Test(proxyhdr_haproxy, refuses_bad_headers, .timeout = 60)
+{
+
+	consumer_refuses(PROXY_HAPROXY);
+}
