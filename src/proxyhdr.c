@@ -51,8 +51,9 @@ hex16(char * p, unsigned w)
 	size_t n = 0;
 	int shift;
 
-	for (shift = 12; shift > 0 && (w >> shift) == 0; shift -= 4)
-		continue;
+	shift = 12;
+	while (shift > 0 && (w >> shift) == 0)
+		shift -= 4;
 	for (; shift >= 0; shift -= 4)
 		p[n++] = digits[(w >> shift) & 0xf];
 	return (n);
@@ -85,11 +86,11 @@ static void
 format6(const uint8_t a[16], char s[ADDR6_STRMAX])
 {
 	unsigned w[8];
-	size_t n = 0;
+	size_t n = 0, j;
 	int i, best, bestlen;
 
-	for (i = 0; i < 8; i++)
-		w[i] = ((unsigned)a[2 * i] << 8) | a[2 * i + 1];
+	for (j = 0; j < 8; j++)
+		w[j] = ((unsigned)a[2 * j] << 8) | a[2 * j + 1];
 	zero_run(w, &best, &bestlen);
 	for (i = 0; i < 8; i++) {
 		if (best >= 0 && i >= best && i < best + bestlen) {
