@@ -24,7 +24,10 @@
  *     (inet_pton) to the ones given (IPv4 ends mapped in TCP6); ports in
  *     decimal without leading zeros, equal to the ones given;
  *   - v2: byte for byte the header rebuilt here (signature, 0x21, 0x11 or
- *     0x21, length 12 or 36, addresses, ports big-endian).
+ *     0x21, length 12 or 36, addresses, ports big-endian);
+ *   - proxyhdr_parse_version() of the whole input as a string (cut at its
+ *     first NUL, in a heap block of exactly its size): 0, 1, 2 for exactly
+ *     "off", "v1", "v2", else -1.
  */
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -235,6 +238,30 @@ expect_v2(int v4, const uint8_t s16[16], const uint8_t d16[16],
 	return (n);
 }
 
+/* The input as a string: proxyhdr_parse_version() against strcmp. */
+static void
+check_parse(const uint8_t * d, size_t n)
+{
+	const uint8_t * nul = memchr(d, '\0', n);
+	size_t len = nul ? (size_t)(nul - d) : n;
+	char * s;
+	int want = -1;
+
+	if ((s = malloc(len + 1)) == NULL)
+		abort();
+	memcpy(s, d, len);
+	s[len] = '\0';
+	if (strcmp(s, "off") == 0)
+		want = 0;
+	else if (strcmp(s, "v1") == 0)
+		want = 1;
+	else if (strcmp(s, "v2") == 0)
+		want = 2;
+	if (proxyhdr_parse_version(s) != want)
+		abort();
+	free(s);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *, size_t);
 
 int
@@ -282,5 +309,6 @@ LLVMFuzzerTestOneInput(const uint8_t * d, size_t n)
 			abort();
 	}
 	free(buf);
+	check_parse(d, n);
 	return (0);
 }
