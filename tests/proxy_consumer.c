@@ -162,6 +162,7 @@ haproxy_conf(const struct proxy_consumer * P, char * s, size_t len)
 	snprintf(s, len,
 	    "global\n"
 	    "    nbthread 1\n"
+	    "    noreuseport\n"
 	    "defaults\n"
 	    "    mode http\n"
 	    "    timeout connect 2s\n"
@@ -201,29 +202,33 @@ spawn(char * const * argv, const char * dir)
 	_exit(127);
 }
 
-/* The inode of the socket listening on the loopback ${family}:${port}. */
-static unsigned long
-listen_inode(int family, uint16_t port)
+/*
+ * The inodes (up to ${max}) of the sockets listening on the loopback
+ * ${family}:${port}; their number.
+ */
+static size_t
+listen_inodes(int family, uint16_t port, unsigned long * inodes, size_t max)
 {
 	const char * want = (family == AF_INET) ? "0100007F" :
 	    "00000000000000000000000001000000";
 	char line[512], local[64];
-	unsigned long inode, found = 0;
+	unsigned long inode;
 	unsigned lport, st;
+	size_t n = 0;
 	FILE * f;
 
 	f = fopen(family == AF_INET ? "/proc/net/tcp" : "/proc/net/tcp6", "r");
 	if (f == NULL)
 		return (0);
-	while (found == 0 && fgets(line, sizeof(line), f) != NULL) {
+	while (n < max && fgets(line, sizeof(line), f) != NULL) {
 		if (sscanf(line, " %*u: %63[0-9A-F]:%x %*s %x %*s %*s %*s "
 		    "%*u %*u %lu", local, &lport, &st, &inode) != 4)
 			continue;
 		if (strcmp(local, want) == 0 && lport == port && st == 0x0A)
-			found = inode;
+			inodes[n++] = inode;
 	}
 	fclose(f);
-	return (found);
+	return (n);
 }
 
 /* Does the process ${pid} hold the socket ${inode}? */
@@ -252,39 +257,60 @@ holds_socket(pid_t pid, unsigned long inode)
 	return (found);
 }
 
-/* Is ${pid} itself listening on the loopback ${family}:${port}? */
+/*
+ * Is ${pid} listening on the loopback ${family}:${port}?  1 yes, 0 not
+ * yet, -1 if another process listens there too (a SO_REUSEPORT neighbour
+ * would take some of the connections).
+ */
 static int
 listening(pid_t pid, int family, uint16_t port)
 {
-	unsigned long inode = listen_inode(family, port);
+	unsigned long inodes[8];
+	size_t i, n = listen_inodes(family, port, inodes, 8);
 
-	return (inode != 0 && holds_socket(pid, inode));
+	for (i = 0; i < n; i++)
+		if (!holds_socket(pid, inodes[i]))
+			return (-1);
+	return (n > 0);
+}
+
+/* Kill and reap the server of ${P}; return ${rc}. */
+static int
+kill_server(struct proxy_consumer * P, int rc)
+{
+	int status;
+
+	(void)kill(P->pid, SIGKILL);
+	(void)waitpid(P->pid, &status, 0);
+	P->pid = -1;
+	return (rc);
 }
 
 /*
  * Wait until the server of ${P} listens on both ports: 0; 1 if it exited
- * first (reaped; maybe a port taken meanwhile); -1 on timeout (killed).
+ * first (reaped; maybe a port taken meanwhile) or shares a port with
+ * another process (killed); -1 on timeout (killed).
  */
 static int
 wait_listening(struct proxy_consumer * P)
 {
 	long long end = mono_ms() + START_MS;
-	int status;
+	int status, l4, l6;
 
 	while (mono_ms() < end) {
 		if (waitpid(P->pid, &status, WNOHANG) == P->pid) {
 			P->pid = -1;
 			return (1);
 		}
-		if (listening(P->pid, AF_INET, P->port4) &&
-		    listening(P->pid, AF_INET6, P->port6))
+		l4 = listening(P->pid, AF_INET, P->port4);
+		l6 = listening(P->pid, AF_INET6, P->port6);
+		if (l4 < 0 || l6 < 0)
+			return (kill_server(P, 1));
+		if (l4 && l6)
 			return (0);
 		sleep_ms(10);
 	}
-	(void)kill(P->pid, SIGKILL);
-	(void)waitpid(P->pid, &status, 0);
-	P->pid = -1;
-	return (-1);
+	return (kill_server(P, -1));
 }
 
 /* Remove one entry of a directory tree (nftw, depth first). */

@@ -57,7 +57,7 @@ int proxy_nginx_start(struct proxy_consumer *);
 
 /**
  * proxy_haproxy_start(P):
- * As proxy_nginx_start, for haproxy ("-db", mode http) with
+ * As proxy_nginx_start, for haproxy ("-db", mode http, "noreuseport") with
  * "bind ... accept-proxy" on both listeners, answering every request with
  * 200 and the body "%[src] %[src_port] %[dst] %[dst_port]\n".
  */
