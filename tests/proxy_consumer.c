@@ -408,6 +408,7 @@ consumer_start(struct proxy_consumer * P, int kind)
 	return (0);
 }
 
+/* Is the program of ${kind} installed? */
 int
 proxy_have(int kind)
 {
@@ -416,6 +417,7 @@ proxy_have(int kind)
 	    PROXY_HAPROXY_BIN, X_OK) == 0);
 }
 
+/* Start nginx with PROXY listeners. */
 int
 proxy_nginx_start(struct proxy_consumer * P)
 {
@@ -423,6 +425,7 @@ proxy_nginx_start(struct proxy_consumer * P)
 	return (consumer_start(P, PROXY_NGINX));
 }
 
+/* Start haproxy with PROXY listeners. */
 int
 proxy_haproxy_start(struct proxy_consumer * P)
 {
@@ -430,6 +433,7 @@ proxy_haproxy_start(struct proxy_consumer * P)
 	return (consumer_start(P, PROXY_HAPROXY));
 }
 
+/* Stop a consumer and remove its directory. */
 void
 proxy_consumer_stop(struct proxy_consumer * P)
 {
@@ -455,6 +459,7 @@ proxy_consumer_stop(struct proxy_consumer * P)
 	}
 }
 
+/* Send a header and a GET; read the answer. */
 ssize_t
 proxy_http_get(int family, uint16_t port, const void * pre, size_t prelen,
     char * resp, size_t resplen, int ms)
@@ -463,7 +468,7 @@ proxy_http_get(int family, uint16_t port, const void * pre, size_t prelen,
 	struct sockaddr_storage ss;
 	socklen_t sslen = loopback(family, port, &ss);
 	struct pollfd pfd;
-	long long end = mono_ms() + ms;
+	long long end = mono_ms() + ms, left;
 	size_t got = 0;
 	ssize_t n;
 	int fd;
@@ -471,7 +476,8 @@ proxy_http_get(int family, uint16_t port, const void * pre, size_t prelen,
 	resp[0] = '\0';
 	if (prelen + sizeof(request) > sizeof(out))
 		return (-1);
-	memcpy(out, pre, prelen);
+	if (prelen > 0)
+		memcpy(out, pre, prelen);
 	memcpy(&out[prelen], request, sizeof(request) - 1);
 	if ((fd = socket(family, SOCK_STREAM | SOCK_CLOEXEC, 0)) < 0)
 		return (-1);
@@ -483,8 +489,8 @@ proxy_http_get(int family, uint16_t port, const void * pre, size_t prelen,
 	}
 	pfd.fd = fd;
 	pfd.events = POLLIN;
-	while (got + 1 < resplen && mono_ms() < end &&
-	    poll(&pfd, 1, (int)(end - mono_ms())) > 0) {
+	while (got + 1 < resplen && (left = end - mono_ms()) > 0 &&
+	    poll(&pfd, 1, (int)left) > 0) {
 		if ((n = recv(fd, &resp[got], resplen - 1 - got, 0)) <= 0)
 			break;
 		got += (size_t)n;
@@ -494,6 +500,7 @@ proxy_http_get(int family, uint16_t port, const void * pre, size_t prelen,
 	return ((ssize_t)got);
 }
 
+/* The body of a 200 answer. */
 const char *
 proxy_http_body(const char * resp)
 {
@@ -506,6 +513,7 @@ proxy_http_body(const char * resp)
 	return (body + 4);
 }
 
+/* Wait for line ${n} of nginx's access log. */
 int
 proxy_nginx_log_line(const struct proxy_consumer * P, int n, char * line,
     size_t linelen, int ms)
