@@ -6,6 +6,10 @@
 #include "conf.h"
 #include "log.h"
 
+/* A number macro as a string literal. */
+#define CONF_STR_(x)	#x
+#define CONF_STR(x)	CONF_STR_(x)
+
 /* Long-only options. */
 enum {
 	OPT_LISTEN = 256, OPT_NORMAL, OPT_HIDDEN, OPT_KNOCK_FILE,
@@ -261,7 +265,8 @@ conf_option(struct conf * C, struct conf_seen * S, int c, char ** argv)
 	case OPT_WORKERS:
 		if (parse_uint(optarg, 1, CONF_WORKERS_MAX, &n))
 			return (conf_bad("--workers", optarg,
-			    "a number of worker processes 1-64"));
+			    "a number of worker processes 1-"
+			    CONF_STR(CONF_WORKERS_MAX)));
 		C->workers = (unsigned)n;
 		return (0);
 	case OPT_CHROOT:
