@@ -76,7 +76,9 @@ knockfile_read(const char * path, struct knock * k)
 	ssize_t len;
 	int fd, rc;
 
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY)) == -1) {
+	/* Non-blocking: a FIFO (or a symlink to one) must not hang open(). */
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK)) ==
+	    -1) {
 		log_errp("cannot read knock file '%s'", path);
 		goto err0;
 	}

@@ -32,6 +32,9 @@
 /* Default cap on connection slots. */
 #define MAX_CONNS_DEFAULT_CAP	65536
 
+/* Longest start-up probe of one address of a backend name (ms). */
+#define PROBE_MS_MAX		1000
+
 /* Most pipes at once, and most empty ones kept for reuse. */
 #define PIPES_CAP		32768
 #define PIPES_KEEP		64
@@ -52,17 +55,30 @@ struct setup {
 	struct relay_conf rconf;
 };
 
-/* Open /dev/null on any of descriptors 0-2 that is closed. */
+/*
+ * Open /dev/null on any of descriptors 0-2 that is closed.  Only then is
+ * /dev/null needed; if it cannot be opened, say so on stderr if that is
+ * open (the one case with nowhere to report is a closed stderr).
+ */
 static int
 main_stdio(void)
 {
-	int fd;
+	int fd, closed = -1;
 
-	do {
-		if ((fd = open("/dev/null", O_RDWR | O_NOCTTY)) == -1)
-			return (-1);	/* Nowhere to report it. */
-	} while (fd <= STDERR_FILENO);
-	close(fd);
+	for (fd = STDERR_FILENO; fd >= STDIN_FILENO; fd--)
+		if (fcntl(fd, F_GETFD) == -1 && errno == EBADF)
+			closed = fd;
+	while (closed != -1) {
+		if ((fd = open("/dev/null", O_RDWR | O_NOCTTY)) == -1) {
+			log_errp("descriptor %d is closed and /dev/null "
+			    "cannot be opened to fill it", closed);
+			return (-1);
+		}
+		if (fd > STDERR_FILENO) {
+			close(fd);
+			break;
+		}
+	}
 	return (0);
 }
 
@@ -297,6 +313,17 @@ main_print_seccomp(struct setup * S)
 	return (sandbox_print_seccomp(&SB, STDOUT_FILENO) ? EX_OSERR : 0);
 }
 
+/* Validate --user now: an unknown one is a usage error, found before bind. */
+static int
+main_check_user(const struct setup * S)
+{
+	struct sandbox_conf SB;
+
+	memset(&SB, 0, sizeof(SB));
+	SB.user = S->conf.user;
+	return (sandbox_check_user(&SB));
+}
+
 /* workers_run() callback. */
 static int
 main_worker(void * cookie, size_t w)
@@ -327,6 +354,7 @@ int
 main(int argc, char * argv[])
 {
 	static struct setup S;
+	uint64_t probe_ms;
 	int rc;
 
 	/* Descriptors 0-2 must exist, or a socket could become "stderr". */
@@ -346,14 +374,22 @@ main(int argc, char * argv[])
 	if (S.conf.print_seccomp)
 		exit(main_print_seccomp(&S));
 
+	/* The user to become, looked up before anything is bound. */
+	if (main_check_user(&S))
+		exit(EX_USAGE);
+
 	/* Read the secret. */
 	if (S.conf.knock_file != NULL &&
 	    knockfile_read(S.conf.knock_file, &S.conf.knock))
 		exit(EX_NOINPUT);
 
-	/* Resolve the backends, once. */
-	if (net_resolve(S.conf.normal.host, S.conf.normal.port, &S.normal) ||
-	    net_resolve(S.conf.hidden.host, S.conf.hidden.port, &S.hidden))
+	/* Resolve the backends, once; a name's addresses are probed. */
+	probe_ms = (S.conf.connect_ms < PROBE_MS_MAX) ? S.conf.connect_ms :
+	    PROBE_MS_MAX;
+	if (net_resolve(S.conf.normal.host, S.conf.normal.port, probe_ms,
+	    &S.normal) ||
+	    net_resolve(S.conf.hidden.host, S.conf.hidden.port, probe_ms,
+	    &S.hidden))
 		exit(EX_NOHOST);
 
 	/* Bind as root, before any worker exists. */

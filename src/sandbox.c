@@ -98,6 +98,14 @@ err0:
 	return (-1);
 }
 
+/* Check the user before anything is bound. */
+int
+sandbox_check_user(const struct sandbox_conf * conf)
+{
+
+	return (sandbox_priv_check(conf));
+}
+
 /* Print the filter sandbox_enter(conf) would load. */
 int
 sandbox_print_seccomp(const struct sandbox_conf * conf, int fd)
