@@ -105,9 +105,9 @@ conf_bad(const char * opt, const char * val, const char * expected)
 {
 
 	if (val == NULL) {
-		log_err("invalid value for %s (attached to the option, not "
-		    "shown: it may be a knock; a KNOCK that starts with '-' "
-		    "goes after '--'): expected %s", opt, expected);
+		log_err("invalid value for %s (not shown: it may be a knock; "
+		    "a KNOCK that starts with '-' goes after '--'): expected %s",
+		    opt, expected);
 		return (-1);
 	}
 
@@ -118,16 +118,21 @@ conf_bad(const char * opt, const char * val, const char * expected)
 }
 
 /*
- * The value of the option just parsed as it may be shown: NULL when it is
- * glued to a short option ("-sVALUE": that could be a knock that starts
- * with '-'), else optarg.
+ * The value of the option just parsed as it may be shown, or NULL: a value
+ * glued to a short option ("-sVALUE") or one that starts with '-' ("-k
+ * -secret", a value forgotten) could be a knock that starts with '-'.
+ * No option takes a value that starts with '-'.
  */
 static const char *
 conf_shown(char ** argv)
 {
 	const char * arg = argv[optind - 1];
 
-	if (optarg == NULL || optarg == arg || strncmp(arg, "--", 2) == 0)
+	if (optarg == NULL)
+		return (NULL);
+	if (optarg[0] == '-')
+		return (NULL);
+	if (optarg == arg || strncmp(arg, "--", 2) == 0)
 		return (optarg);
 	return (NULL);
 }
@@ -158,8 +163,8 @@ conf_listen(struct conf * C, const char * s, const char * show)
 	uint16_t port;
 
 	if (C->nlisten == CONF_LISTEN_MAX) {
-		log_err("too many --listen addresses: at most %d",
-		    CONF_LISTEN_MAX);
+		log_err("too many --listen addresses at '%s': at most %d",
+		    show, CONF_LISTEN_MAX);
 		return (-1);
 	}
 	if (parse_hostport(s, host, sizeof(host), &port, 1) ||
@@ -168,7 +173,7 @@ conf_listen(struct conf * C, const char * s, const char * show)
 		    "IPV4:PORT or [IPV6]:PORT with PORT 0-65535"));
 	if (conf_listen_seen(C, &C->listen[C->nlisten])) {
 		log_err("--listen '%s' is given twice: give each address once",
-		    show != NULL ? show : "(attached, not shown)");
+		    show);
 		return (-1);
 	}
 	C->nlisten++;
@@ -234,8 +239,9 @@ conf_knock(struct conf * C, char * arg)
 
 /*
  * Report getopt's complaint about argv[optind - 1].  A known option is
- * named; an unknown one is not shown at all, only its position: it may be
- * a knock that starts with '-' (given without '--').
+ * named (a long one up to '='); an unknown one is not shown at all: it
+ * may be a knock that starts with '-' (given without '--').  (Its position
+ * is not given either: getopt permutes argv and may be inside a cluster.)
  */
 static int
 conf_getopt_error(int c, char ** argv)
@@ -247,10 +253,12 @@ conf_getopt_error(int c, char ** argv)
 		    (int)strcspn(arg, "="), arg);
 	else if (c == ':')
 		log_err("option '-%c' needs a value (see --help)", optopt);
+	else if (optopt != 0 && strncmp(arg, "--", 2) == 0)
+		log_err("option '%.*s' takes no value (see --help)",
+		    (int)strcspn(arg, "="), arg);
 	else
-		log_err("unknown option in argument %d (not shown: it may be "
-		    "a knock; a KNOCK that starts with '-' goes after '--'; "
-		    "see --help)", optind - 1);
+		log_err("unknown option (not shown: it may be a knock; a "
+		    "KNOCK that starts with '-' goes after '--'; see --help)");
 	return (-1);
 }
 

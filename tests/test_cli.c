@@ -14,6 +14,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <pwd.h>
 #include <sysexits.h>
 #include <unistd.h>
 
@@ -132,15 +133,20 @@ struct usage_case {
 };
 
 static const struct usage_case usage_cases[] = {
-	{ { "-x", "k" }, { "'-x'", "unknown option" } },
-	{ { "--bogus", "k" }, { "'--bogus'", "unknown option" } },
-	{ { "--listen-port", "1", "k" }, { "'--listen-port'" } },
+	{ { "-x", "k" }, { "unknown option", "not shown", "'--'" } },
+	{ { "--bogus", "k" }, { "unknown option", "not shown" } },
+	{ { "--listen-port", "1", "k" }, { "unknown option" } },
+	{ { "--listen", "127.0.0.1:7", "--listen", "127.0.0.1:7", "--workers",
+	    "2", "k" }, { "'127.0.0.1:7'", "twice" } },
+	{ { "--normal", "256.1.1.1:80", "k" }, { "'256.1.1.1:80'",
+	    "--normal", "0-255" } },
+	{ { "--user", "no-such-user-l7kk", "k" }, { "no-such-user-l7kk" } },
 	{ { "-p", "70000", "k" }, { "'70000'", "-p/--listenPort",
 	    "1-65535" } },
 	{ { "--listenPort", "0", "k" }, { "'0'", "-p/--listenPort" } },
 	{ { "-n", "abc", "k" }, { "'abc'", "-n/--normalPort", "1-65535" } },
 	{ { "-s", "0", "k" }, { "'0'", "-s/--hiddenPort", "1-65535" } },
-	{ { "--hiddenPort", "-1", "k" }, { "'-1'", "-s/--hiddenPort" } },
+	{ { "--hiddenPort", "-1", "k" }, { "not shown", "-s/--hiddenPort" } },
 	{ { "--listen", "127.0.0.1", "k" }, { "'127.0.0.1'", "--listen",
 	    "PORT" } },
 	{ { "--listen", "::1:443", "k" }, { "'::1:443'", "--listen",
@@ -491,18 +497,58 @@ Test(cli, huge_values_exit_64_with_one_line, .timeout = 30)
 	    cli_err);
 }
 
-Test(cli, unknown_user_exits_71_with_one_line, .timeout = 30)
+/* An unknown --user is a usage error found before anything is bound. */
+Test(cli, unknown_user_exits_64_before_binding, .timeout = 30)
 {
-	const char * args[] = { "-q", "--listen", "127.0.0.1:0", "--user",
+	char addr[64];
+	const char * args[] = { "-q", "--listen", addr, "--user",
 	    "no-such-user-l7kk", "k", NULL };
-	static const char * const want[] = { "no-such-user-l7kk", NULL };
-	int rc;
+	const char * numeric[] = { "-q", "--listen", addr, "--user",
+	    "4000000000", "k", NULL };
+	static const char * const want[] = { "--user no-such-user-l7kk",
+	    "no such user", NULL };
+	static const char * const want_num[] = { "--user 4000000000", NULL };
+	uint16_t port;
+	int fd;
+
+	/* The address is taken: binding first would exit 69. */
+	cr_assert_neq(fd = cli_occupy(AF_INET, &port), -1);
+	snprintf(addr, sizeof(addr), "127.0.0.1:%u", (unsigned)port);
+	cli_var_empty();
+	cli_expect("--user unknown", cli_run(args), EX_USAGE, want, cli_err);
+	cli_expect("--user unknown uid", cli_run(numeric), EX_USAGE, want_num,
+	    cli_err);
+	close(fd);
+}
+
+/* --user 65534 and --user 65534:65534 are users too. */
+Test(cli, numeric_user_is_accepted, .timeout = 30)
+{
+	char * argv[] = { (char *)cli_bin(), "--listen", "127.0.0.1:0",
+	    "--normal", "127.0.0.1:1", "--hidden", "127.0.0.1:2", "--user",
+	    NULL, "k", NULL };
+	static char * const users[] = { "65534", "65534:65534" };
+	char want[128];
+	size_t i;
+	int status, rc;
 
 	if (geteuid() != 0)
-		cr_skip_test("as another user, --user is refused differently");
+		cr_skip_test("switching user needs root");
+	if (getpwuid(65534) == NULL)
+		cr_skip_test("no user with uid 65534 here");
 	cli_var_empty();
-	rc = cli_run(args);
-	cli_expect("--user unknown", rc, 71, want, cli_err);
+	for (i = 0; i < 2; i++) {
+		argv[8] = users[i];
+		rc = run_capture_until(argv, 10000, "ready", NULL, NULL,
+		    &status, cli_out, sizeof(cli_out), cli_err,
+		    sizeof(cli_err));
+		cr_expect_eq(rc, 0, "--user %s: never ready; stderr: %s",
+		    users[i], cli_err);
+		snprintf(want, sizeof(want), "user %s (uid 65534 gid 65534)",
+		    users[i]);
+		cr_expect_neq(strstr(cli_err, want), NULL, "--user %s: %s",
+		    users[i], cli_err);
+	}
 }
 
 Test(cli, unsafe_chroot_exits_71_with_one_line, .timeout = 30)
@@ -531,4 +577,60 @@ Test(cli, unsafe_chroot_exits_71_with_one_line, .timeout = 30)
 	cli_expect("--chroot not empty", rc, 71, want, cli_err);
 	unlink(file);
 	rmdir(dir);
+}
+
+/* A FIFO (or a symlink to one) as knock file: exit 66 at once, one line. */
+Test(cli, fifo_knock_file_exits_66_without_blocking, .timeout = 30,
+    .init = cli_dir_make, .fini = cli_dir_remove)
+{
+	char link[160];
+	const char * args[] = { "--knock-file", cli_file, NULL };
+	const char * largs[] = { "--knock-file", link, NULL };
+	const char * want[] = { cli_file, "not a regular file", NULL };
+	const char * lwant[] = { link, "not a regular file", NULL };
+
+	cr_assert_eq(mkfifo(cli_file, 0600), 0);
+	snprintf(link, sizeof(link), "%s/link", cli_dir);
+	cr_assert_eq(symlink(cli_file, link), 0);
+	cli_expect("FIFO knock file", cli_run(args), EX_NOINPUT, want,
+	    cli_err);
+	cli_expect("symlink to a FIFO", cli_run(largs), EX_NOINPUT, lwant,
+	    cli_err);
+	unlink(link);
+}
+
+/*
+ * A knock that starts with '-' given without '--' is parsed as options:
+ * refused, and no part of it is ever printed; after '--' it is the knock.
+ */
+Test(cli, knock_that_starts_with_dash_is_never_echoed, .timeout = 60)
+{
+	static const char * const knocks[] = { "-s3cretZZ", "--s3cretZZ",
+	    "--s3cretZZ=x", "-Zs3cretZZ", "-vk3cretZZ", "-qp3cretZZ",
+	    "--verbose=s3cretZZ", "-n3cretZZ", "-k" };
+	char * argv[] = { (char *)cli_bin(), "--listen", "127.0.0.1:0",
+	    "--normal", "127.0.0.1:1", "--hidden", "127.0.0.1:2", "--",
+	    "-s3cretZZ", NULL };
+	const char * args[3] = { NULL, "-s3cretZZ", NULL };
+	size_t i;
+	int rc, status;
+
+	for (i = 0; i < sizeof(knocks) / sizeof(knocks[0]); i++) {
+		args[0] = knocks[i];
+		/* The last: "-k -s3cretZZ", a value forgotten. */
+		args[1] = (i + 1 < sizeof(knocks) / sizeof(knocks[0])) ? "k" :
+		    "-s3cretZZ";
+		rc = cli_run(args);
+		cr_expect_neq(rc, 0, "'%s' was accepted", knocks[i]);
+		cr_expect_null(strstr(cli_err, "3cretZZ"),
+		    "'%s': the knock was printed: %s", knocks[i], cli_err);
+	}
+
+	/* After '--' it is the knock. */
+	cli_var_empty();
+	rc = run_capture_until(argv, 10000, "ready", NULL, NULL, &status,
+	    cli_out, sizeof(cli_out), cli_err, sizeof(cli_err));
+	cr_expect_eq(rc, 0, "-- -s3cretZZ: never ready; stderr: %s", cli_err);
+	cr_expect_neq(strstr(cli_err, "knock of 9 bytes"), NULL, "%s", cli_err);
+	cr_expect_null(strstr(cli_err, "3cretZZ"), "%s", cli_err);
 }
