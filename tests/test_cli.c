@@ -14,6 +14,8 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <sys/mount.h>
+#include <sched.h>
 #include <pwd.h>
 #include <sysexits.h>
 #include <unistd.h>
@@ -633,4 +635,156 @@ Test(cli, knock_that_starts_with_dash_is_never_echoed, .timeout = 60)
 	cr_expect_eq(rc, 0, "-- -s3cretZZ: never ready; stderr: %s", cli_err);
 	cr_expect_neq(strstr(cli_err, "knock of 9 bytes"), NULL, "%s", cli_err);
 	cr_expect_null(strstr(cli_err, "3cretZZ"), "%s", cli_err);
+}
+
+/*
+ * Tests that change this test process's view of the file system: a mount
+ * namespace of its own (Criterion runs each test in its own process), so
+ * nothing outside sees it.  Root only.
+ */
+static void
+cli_private_mounts(void)
+{
+
+	if (geteuid() != 0)
+		cr_skip_test("a private mount namespace needs root");
+	if (unshare(CLONE_NEWNS) != 0 ||
+	    mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) != 0)
+		cr_skip_test("no private mount namespace here: %s",
+		    strerror(errno));
+}
+
+/*
+ * Run the binary with ${args}, stdout and stderr captured, and descriptor
+ * 0 closed if ${close0} (else left as it is: run_capture needs /dev/null).
+ */
+static int
+cli_run_raw(const char * const * args, int close0)
+{
+	char * argv[16];
+	int po[2], pe[2], st, i;
+	pid_t pid;
+	FILE * f;
+	size_t n;
+
+	argv[0] = (char *)cli_bin();
+	for (i = 0; args[i] != NULL && i < 14; i++)
+		argv[i + 1] = (char *)args[i];
+	argv[i + 1] = NULL;
+	cr_assert(pipe(po) == 0 && pipe(pe) == 0);
+	fflush(NULL);
+	cr_assert((pid = fork()) != -1);
+	if (pid == 0) {
+		if (dup2(po[1], 1) == -1 || dup2(pe[1], 2) == -1)
+			_exit(126);
+		close_range(3, ~0U, 0);
+		if (close0)
+			close(0);
+		execv(argv[0], argv);
+		_exit(127);
+	}
+	close(po[1]);
+	close(pe[1]);
+	cr_assert(waitpid(pid, &st, 0) == pid);
+	f = fdopen(po[0], "r");
+	n = fread(cli_out, 1, sizeof(cli_out) - 1, f);
+	cli_out[n] = '\0';
+	fclose(f);
+	f = fdopen(pe[0], "r");
+	n = fread(cli_err, 1, sizeof(cli_err) - 1, f);
+	cli_err[n] = '\0';
+	fclose(f);
+	cr_assert(WIFEXITED(st), "died: status 0x%x", st);
+	return (WEXITSTATUS(st));
+}
+
+/*
+ * Without /dev/null: --version and --help still work (descriptors 0-2 are
+ * open, so /dev/null is not needed); with descriptor 0 closed it is, and
+ * the refusal (exit 71) says why in one line.
+ */
+Test(cli, no_dev_null_version_works_and_closed_stdin_says_why,
+    .timeout = 30)
+{
+	static const char * const version[] = { "--version", NULL };
+	static const char * const help[] = { "--help", NULL };
+	static const char * const run[] = { "--listen", "127.0.0.1:0", "k",
+	    NULL };
+	static const char * const want[] = { "descriptor 0 is closed",
+	    "/dev/null", NULL };
+
+	cli_private_mounts();
+	cr_assert_eq(mount("tmpfs", "/dev", "tmpfs", 0, "size=64k"), 0,
+	    "mount tmpfs on /dev: %s", strerror(errno));
+	cr_assert_neq(access("/dev/null", F_OK), 0, "/dev/null is still there");
+
+	cr_expect_eq(cli_run_raw(version, 0), 0, "--version: %s", cli_err);
+	cr_expect_str_eq(cli_out, "l7knockknock " VERSION "\n");
+	cr_expect_str_eq(cli_err, "");
+	cr_expect_eq(cli_run_raw(help, 0), 0, "--help: %s", cli_err);
+	cr_expect_neq(strstr(cli_out, "usage: l7knockknock"), NULL);
+
+	cli_expect("fd 0 closed, no /dev/null", cli_run_raw(run, 1), EX_OSERR,
+	    want, cli_err);
+}
+
+/* A hosts file that gives the name l7kk-two ::1 first, then 127.0.0.1. */
+static void
+cli_two_address_name(void)
+{
+	static const char hosts[] = "::1 l7kk-two\n127.0.0.1 l7kk-two\n"
+	    "127.0.0.1 localhost\n";
+	char path[] = "/tmp/l7kk-hosts-XXXXXX";
+	int fd;
+
+	cr_assert((fd = mkstemp(path)) != -1);
+	cr_assert(write(fd, hosts, sizeof(hosts) - 1) ==
+	    (ssize_t)(sizeof(hosts) - 1));
+	close(fd);
+	cr_assert_eq(mount(path, "/etc/hosts", NULL, MS_BIND, NULL), 0,
+	    "bind-mount over /etc/hosts: %s", strerror(errno));
+	unlink(path);
+}
+
+/*
+ * --normal NAME:PORT where NAME has ::1 first and the backend listens on
+ * 127.0.0.1 only: the relay tries each address at start and uses the one
+ * that answers, and says so.
+ */
+Test(cli, backend_name_uses_the_address_that_answers, .timeout = 30)
+{
+	char normal[64], want[128];
+	char * argv[] = { (char *)cli_bin(), "--listen", "127.0.0.1:0",
+	    "--normal", normal, "--hidden", "127.0.0.1:2", "k", NULL };
+	uint16_t port;
+	int fd, status, rc, six;
+
+	cli_private_mounts();
+	cli_two_address_name();
+	cli_var_empty();
+	cr_assert_neq(fd = cli_occupy(AF_INET, &port), -1);
+	six = cli_occupy(AF_INET6, &(uint16_t){ 0 });
+	if (six == -1)
+		cr_skip_test("no IPv6 loopback: the name has one address");
+	close(six);
+	snprintf(normal, sizeof(normal), "l7kk-two:%u", (unsigned)port);
+	rc = run_capture_until(argv, 10000, "ready", NULL, NULL, &status,
+	    cli_out, sizeof(cli_out), cli_err, sizeof(cli_err));
+	cr_expect_eq(rc, 0, "never ready; stderr: %s", cli_err);
+	snprintf(want, sizeof(want), "host 'l7kk-two' has 2 addresses: using "
+	    "127.0.0.1:%u", (unsigned)port);
+	cr_expect_neq(strstr(cli_err, want), NULL, "%s", cli_err);
+	snprintf(want, sizeof(want), "normal backend 127.0.0.1:%u",
+	    (unsigned)port);
+	cr_expect_neq(strstr(cli_err, want), NULL, "%s", cli_err);
+
+	/* Nobody listening at all: the first, with a warning. */
+	close(fd);
+	rc = run_capture_until(argv, 10000, "ready", NULL, NULL, &status,
+	    cli_out, sizeof(cli_out), cli_err, sizeof(cli_err));
+	cr_expect_eq(rc, 0, "never ready; stderr: %s", cli_err);
+	snprintf(want, sizeof(want), "warning: host 'l7kk-two' has 2 "
+	    "addresses and none accepted a connection now: using the first, "
+	    "[::1]:%u", (unsigned)port);
+	cr_expect_neq(strstr(cli_err, want), NULL, "%s", cli_err);
 }
