@@ -139,9 +139,13 @@ Test(policy, generator_refuses_malformed_lines, .timeout = 30)
 		{ "read allow a0==$signal_fd\n", "want: syscall action" },
 		{ "read permit - because\n", "bad action" },
 		{ "read allow a9==1 because\n", "a0..a5" },
-		{ "read allow a0=1 because\n", "has no ==" },
+		{ "read allow a0=1 because\n", "has no ==, <= or !=" },
 		{ "read allow a0==$nope because\n", "unknown run-time value" },
 		{ "read allow:lower - because\n", "bad build condition" },
+		{ "read allow a0!=3 because\n", "!= takes $listen_fd only" },
+		{ "read allow a0&1!=$listen_fd because\n", "only == takes" },
+		{ "read allow a0!=$listen_fd,a1==$listen_fd because\n",
+		    "one $listen_fd condition" },
 		{ "# only comments\n", "no rules" },
 	};
 	char err[1024];

@@ -50,6 +50,10 @@ struct probe {
 
 static struct probe P;
 
+/* The listeners named in the child's sandbox_conf: lfd, or lfd and ofd. */
+static int probe_listeners[2];
+static size_t probe_nlisten = 1;
+
 /* The chroot directory the child is given. */
 static const char * probe_chroot = "/var/empty";
 
@@ -101,8 +105,10 @@ probe_enter(void)
 		_exit(PROBE_NOSANDBOX);
 	memset(&conf, 0, sizeof(conf));
 	conf.chroot_dir = probe_chroot;
-	conf.listen_fds = &P.lfd;
-	conf.nlisten = 1;
+	probe_listeners[0] = P.lfd;
+	probe_listeners[1] = P.ofd;
+	conf.listen_fds = probe_listeners;
+	conf.nlisten = probe_nlisten;
 	conf.epoll_fd = P.epfd;
 	conf.signal_fd = sfd;
 	conf.connect_ports = &P.bport;
@@ -380,6 +386,74 @@ try_connect_backend(void)
 	probe_connect(P.bport);
 }
 
+/* connect(AF_UNSPEC) on ${fd}, through the raw syscall with ${fd} as is. */
+static void
+probe_unspec(uint64_t fd)
+{
+	struct sockaddr_in sin;
+
+	memset(&sin, 0, sizeof(sin));
+	sin.sin_family = AF_UNSPEC;
+	probe_result(syscall(SYS_connect, fd, &sin, sizeof(sin)));
+}
+
+static void
+try_connect_listener_unspec(void)
+{
+
+	/* Would dissolve the listener and free its port for reuse. */
+	probe_unspec((uint64_t)P.lfd);
+}
+
+static void
+try_connect_listener_high_bits(void)
+{
+
+	/* The kernel reads descriptor 0x1_0000_000N as N. */
+	probe_unspec(((uint64_t)1 << 32) | (uint64_t)P.lfd);
+}
+
+static void
+try_connect_second_listener(void)
+{
+
+	probe_unspec((uint64_t)P.ofd);
+}
+
+static void
+try_shutdown_listener(void)
+{
+
+	probe_result(shutdown(P.lfd, SHUT_WR));
+}
+
+static void
+try_shutdown_second_listener(void)
+{
+
+	probe_result(shutdown(P.ofd, SHUT_WR));
+}
+
+static void
+try_shutdown_listener_high_bits(void)
+{
+
+	probe_result(syscall(SYS_shutdown, ((uint64_t)1 << 32) |
+	    (uint64_t)P.lfd, SHUT_WR));
+}
+
+static void
+try_shutdown_unconnected(void)
+{
+	int fd;
+
+	/* Allowed on any other socket: not connected, so ENOTCONN. */
+	if ((fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
+	    IPPROTO_TCP)) == -1)
+		_exit(PROBE_BROKEN);
+	probe_result(shutdown(fd, SHUT_WR));
+}
+
 /* Landlock's network rules need ABI 4. */
 static int
 probe_landlock_abi(void)
@@ -500,6 +574,42 @@ Test(sandbox, x32_syscall_kills)
 {
 
 	expect_sigsys(try_x32, "x32 close");
+}
+
+Test(sandbox, connect_or_shutdown_on_a_listener_kills)
+{
+
+	/* policy: connect and shutdown a0!=$listen_fd (issue 10). */
+	expect_sigsys(try_connect_listener_unspec, "connect(AF_UNSPEC) on "
+	    "the listener");
+	expect_sigsys(try_connect_listener_high_bits, "connect on the "
+	    "listener's descriptor with the upper 32 bits set");
+	expect_sigsys(try_shutdown_listener, "shutdown on the listener");
+	expect_sigsys(try_shutdown_listener_high_bits, "shutdown on the "
+	    "listener's descriptor with the upper 32 bits set");
+	expect_errno(try_shutdown_unconnected, ENOTCONN, "shutdown on another "
+	    "socket");
+	/*
+	 * Positive control, last (it dissolves that socket): a socket that
+	 * is not a listener of this sandbox may be connected.
+	 */
+	expect_errno(try_connect_second_listener, PROBE_DONE, "connect("
+	    "AF_UNSPEC) on a socket that is not a listener here");
+}
+
+Test(sandbox, every_listener_is_protected_when_there_are_two)
+{
+
+	probe_nlisten = 2;
+	expect_sigsys(try_connect_listener_unspec, "connect(AF_UNSPEC) on "
+	    "the first listener");
+	expect_sigsys(try_connect_second_listener, "connect(AF_UNSPEC) on "
+	    "the second listener");
+	expect_sigsys(try_shutdown_listener, "shutdown on the first listener");
+	expect_sigsys(try_shutdown_second_listener, "shutdown on the second "
+	    "listener");
+	expect_errno(try_shutdown_unconnected, ENOTCONN, "shutdown on another "
+	    "socket");
 }
 
 Test(sandbox, connect_to_other_port_is_refused_by_landlock)
