@@ -6,6 +6,7 @@
  * a refusal through its exit code (the errno), success as PROBE_DONE.
  */
 #include <criterion/criterion.h>
+#include <grp.h>
 
 #include "buildflags.h"
 #include <errno.h>
@@ -799,4 +800,179 @@ Test(sandbox, the_relay_still_works)
 	    "the sandboxed relay steps: %s", probe_how(st));
 	cr_assert_str_eq(buf, PAYLOAD);
 	close(c);
+}
+
+/*
+ * contrib/nftables/l7knockknock.nft, the address half of what a
+ * compromised relay may reach: loaded in a network namespace of this test
+ * process's own (Criterion runs each test in its own process), with
+ * RELAY_USER 65534 and one backend; then a process of that user reaches
+ * the backend and is refused any other address or port, while root is
+ * not restricted.
+ */
+#include <sched.h>
+#include <sys/types.h>
+
+#include "run.h"
+
+#define FW_FILE		"../contrib/nftables/l7knockknock.nft"
+#define FW_UID		65534
+
+/* A listener on ${addr}:${port} (0: any, stored back); the socket. */
+static int
+fw_listen(const char * addr, uint16_t * port)
+{
+	struct sockaddr_in sin;
+	socklen_t len = sizeof(sin);
+	int fd;
+
+	memset(&sin, 0, sizeof(sin));
+	sin.sin_family = AF_INET;
+	sin.sin_port = htons(*port);
+	cr_assert(inet_pton(AF_INET, addr, &sin.sin_addr) == 1);
+	cr_assert((fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0)) != -1);
+	cr_assert(bind(fd, (struct sockaddr *)&sin, sizeof(sin)) == 0,
+	    "bind %s:%u: %s", addr, (unsigned)*port, strerror(errno));
+	cr_assert(listen(fd, 16) == 0);
+	cr_assert(getsockname(fd, (struct sockaddr *)&sin, &len) == 0);
+	*port = ntohs(sin.sin_port);
+	return (fd);
+}
+
+/* A blocking connect to ${addr}:${port}: 0 or the errno. */
+static int
+fw_connect(const char * addr, uint16_t port)
+{
+	struct sockaddr_in sin;
+	int fd, err = 0;
+
+	memset(&sin, 0, sizeof(sin));
+	sin.sin_family = AF_INET;
+	sin.sin_port = htons(port);
+	if (inet_pton(AF_INET, addr, &sin.sin_addr) != 1 ||
+	    (fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0)) == -1)
+		return (EINVAL);
+	if (connect(fd, (struct sockaddr *)&sin, sizeof(sin)) == -1)
+		err = errno;
+	close(fd);
+	return (err);
+}
+
+/* Run a shell command with a time limit; its exit status, stderr in ${err}. */
+static int
+fw_sh(const char * cmd, char * err, size_t errlen)
+{
+	char * argv[] = { "/bin/sh", "-c", (char *)cmd, NULL };
+	int st;
+
+	if (run_capture(argv, 10000, &st, NULL, 0, err, errlen) != 0 ||
+	    !WIFEXITED(st))
+		return (-1);
+	return (WEXITSTATUS(st));
+}
+
+/* The shipped rule file with RELAY_USER and BACKENDS4 set, into ${path}. */
+static void
+fw_ruleset(const char * path, uint16_t port)
+{
+	char line[512];
+	FILE * in, * out;
+	int user = 0, backends = 0;
+
+	cr_assert((in = fopen(FW_FILE, "r")) != NULL, "cannot read %s: %s",
+	    FW_FILE, strerror(errno));
+	cr_assert((out = fopen(path, "w")) != NULL);
+	while (fgets(line, sizeof(line), in) != NULL) {
+		if (strncmp(line, "define RELAY_USER = ", 20) == 0) {
+			fprintf(out, "define RELAY_USER = %d\n", FW_UID);
+			user++;
+		} else if (strncmp(line, "define BACKENDS4 = ", 19) == 0) {
+			fprintf(out, "define BACKENDS4 = { 127.0.0.1 . %u }\n",
+			    (unsigned)port);
+			backends++;
+		} else
+			fputs(line, out);
+	}
+	fclose(in);
+	fclose(out);
+	cr_assert(user == 1 && backends == 1, "%s: want one RELAY_USER and "
+	    "one BACKENDS4 definition", FW_FILE);
+}
+
+/* In a child as uid FW_UID: the connects' errnos, 8 bits each. */
+static int
+fw_as_relay_user(uint16_t port, uint16_t other)
+{
+	pid_t pid;
+	int st;
+
+	fflush(NULL);
+	cr_assert((pid = fork()) != -1);
+	if (pid == 0) {
+		if (setgroups(0, NULL) || setresgid(FW_UID, FW_UID, FW_UID) ||
+		    setresuid(FW_UID, FW_UID, FW_UID))
+			_exit(255);
+		/* Backend: 0.  Other address, other port: ECONNREFUSED. */
+		_exit((fw_connect("127.0.0.1", port) == 0 ? 0 : 1) |
+		    (fw_connect("127.0.0.2", port) == ECONNREFUSED ? 0 : 2) |
+		    (fw_connect("127.0.0.1", other) == ECONNREFUSED ? 0 : 4));
+	}
+	cr_assert(waitpid(pid, &st, 0) == pid);
+	cr_assert(WIFEXITED(st), "status 0x%x", st);
+	return (WEXITSTATUS(st));
+}
+
+Test(firewall, nft_rule_lets_the_relay_user_reach_only_the_backends,
+    .timeout = 60)
+{
+	char path[] = "/tmp/l7kk-nft-XXXXXX", cmd[256], err[2048];
+	uint16_t port = 0, other = 0;
+	int fd, b, o, o2, rc;
+
+	if (geteuid() != 0)
+		cr_skip_test("a network namespace and nft need root");
+	if (unshare(CLONE_NEWNET) != 0)
+		cr_skip_test("nft cannot run: no network namespace here (%s)",
+		    strerror(errno));
+	if (fw_sh("ip link set lo up", err, sizeof(err)) != 0)
+		cr_skip_test("nft cannot run: ip link set lo up: %s", err);
+	if (fw_sh("nft add table inet l7kk_probe && "
+	    "nft delete table inet l7kk_probe", err, sizeof(err)) != 0)
+		cr_skip_test("nft cannot run here: %s", err);
+
+	/* Backend 127.0.0.1:P; not backends: 127.0.0.2:P and 127.0.0.1:Q. */
+	b = fw_listen("127.0.0.1", &port);
+	o = fw_listen("127.0.0.2", &port);
+	o2 = fw_listen("127.0.0.1", &other);
+
+	/* Without the rule every connect succeeds, as the user too. */
+	rc = fw_as_relay_user(port, other);
+	cr_assert_eq(rc & 1, 0, "the backend is not reachable at all");
+	cr_assert_eq(rc & 6, 6, "a non-backend was refused without the rule");
+
+	cr_assert((fd = mkstemp(path)) != -1);
+	close(fd);
+	fw_ruleset(path, port);
+	snprintf(cmd, sizeof(cmd), "nft -f %s", path);
+	rc = fw_sh(cmd, err, sizeof(err));
+	unlink(path);
+	cr_assert_eq(rc, 0, "%s does not load: %s", FW_FILE, err);
+
+	/* The rule: backend only, for that user; root is not restricted. */
+	rc = fw_as_relay_user(port, other);
+	cr_expect_eq(rc & 1, 0, "as uid %d the backend is not reached", FW_UID);
+	cr_expect_eq(rc & 2, 0, "as uid %d 127.0.0.2:%u (not a backend) was "
+	    "not refused", FW_UID, (unsigned)port);
+	cr_expect_eq(rc & 4, 0, "as uid %d 127.0.0.1:%u (not a backend) was "
+	    "not refused", FW_UID, (unsigned)other);
+	cr_expect_eq(fw_connect("127.0.0.2", port), 0, "root was restricted");
+
+	/* Loading it again replaces it (the table is its own). */
+	fw_ruleset(path, port);
+	rc = fw_sh(cmd, err, sizeof(err));
+	unlink(path);
+	cr_expect_eq(rc, 0, "%s does not reload: %s", FW_FILE, err);
+	close(o2);
+	close(o);
+	close(b);
 }
