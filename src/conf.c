@@ -106,8 +106,8 @@ conf_bad(const char * opt, const char * val, const char * expected)
 
 	if (val == NULL) {
 		log_err("invalid value for %s (not shown: it may be a knock; "
-		    "a KNOCK that starts with '-' goes after '--'): expected %s",
-		    opt, expected);
+		    "a KNOCK that starts with '-' goes after '--'): "
+		    "expected %s", opt, expected);
 		return (-1);
 	}
 

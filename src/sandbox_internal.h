@@ -37,9 +37,10 @@ int sandbox_priv_prepare(const struct sandbox_conf *, struct sandbox_priv *);
 
 /**
  * sandbox_priv_check(conf):
- * Look up the user sandbox_priv_prepare(${conf}) would become, without
+ * Look up conf->user as sandbox_priv_prepare(${conf}) would, without
  * opening anything, so that a bad --user is found before any socket is
- * bound.  Return 0, or -1 after reporting in one line.
+ * bound (nothing to check if it is NULL).  Return 0, or -1 after
+ * reporting in one line.
  */
 int sandbox_priv_check(const struct sandbox_conf *);
 

@@ -218,6 +218,9 @@ sandbox_priv_check(const struct sandbox_conf * conf)
 {
 	struct sandbox_priv P;
 
+	/* The defaults are looked up at sandbox_enter() (exit 71). */
+	if (conf->user == NULL)
+		return (0);
 	memset(&P, 0, sizeof(P));
 	if (geteuid() != 0)
 		return (priv_keep_user(conf, &P));
