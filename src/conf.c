@@ -164,7 +164,7 @@ conf_listen(struct conf * C, const char * s, const char * show)
 
 	if (C->nlisten == CONF_LISTEN_MAX) {
 		log_err("too many --listen addresses at '%s': at most %d",
-		    show, CONF_LISTEN_MAX);
+		    show != NULL ? show : "(not shown)", CONF_LISTEN_MAX);
 		return (-1);
 	}
 	if (parse_hostport(s, host, sizeof(host), &port, 1) ||
@@ -172,8 +172,9 @@ conf_listen(struct conf * C, const char * s, const char * show)
 		return (conf_bad("--listen", show,
 		    "IPV4:PORT or [IPV6]:PORT with PORT 0-65535"));
 	if (conf_listen_seen(C, &C->listen[C->nlisten])) {
+		/* A literal parsed, so ${show} is ${s}, never NULL. */
 		log_err("--listen '%s' is given twice: give each address once",
-		    show);
+		    s);
 		return (-1);
 	}
 	C->nlisten++;
@@ -185,7 +186,6 @@ static int
 conf_backend(struct conf_backend * B, const char * opt, const char * s,
     const char * show)
 {
-
 	struct net_addr a;
 
 	if (parse_hostport(s, B->host, sizeof(B->host), &B->port, 0))
@@ -330,8 +330,10 @@ conf_option(struct conf * C, struct conf_seen * S, int c, char ** argv)
 		S->hidden = 1;
 		return (conf_backend(&C->hidden, "--hidden", optarg, show));
 	case OPT_KNOCK_FILE:
-		if (*optarg == '\0')
-			return (conf_bad("--knock-file", show, "a file name"));
+		/* Its errors name the path: never one that may be a knock. */
+		if (*optarg == '\0' || *optarg == '-')
+			return (conf_bad("--knock-file", show, "a file name "
+			    "(one that starts with '-' as ./-name)"));
 		C->knock_file = optarg;
 		return (0);
 	case OPT_MAX_CONNS:
@@ -354,7 +356,7 @@ conf_option(struct conf * C, struct conf_seen * S, int c, char ** argv)
 		C->chroot_dir = optarg;
 		return (0);
 	case OPT_USER:
-		if (*optarg == '\0')
+		if (*optarg == '\0' || *optarg == '-')
 			return (conf_bad("--user", show, "a user name"));
 		C->user = optarg;
 		return (0);

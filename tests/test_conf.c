@@ -399,8 +399,15 @@ static const struct bad_case bad_cases[] = {
 	    "--max-conns: expected a number of connections 1-1000000" },
 	{ { "--max-conns", "many", "k" }, "invalid value 'many' for "
 	    "--max-conns: expected a number of connections 1-1000000" },
-	{ { "--knock-file", "" },
-	    "invalid value '' for --knock-file: expected a file name" },
+	{ { "--knock-file", "" }, "invalid value '' for --knock-file: "
+	    "expected a file name (one that starts with '-' as ./-name)" },
+	{ { "--knock-file", "-s3cret" }, "invalid value for --knock-file (not "
+	    "shown: it may be a knock; a KNOCK that starts with '-' goes after "
+	    "'--'): expected a file name (one that starts with '-' as "
+	    "./-name)" },
+	{ { "--user", "-s3cret", "k" }, "invalid value for --user (not shown: "
+	    "it may be a knock; a KNOCK that starts with '-' goes after '--'): "
+	    "expected a user name" },
 	{ { "--chroot", "var/empty", "k" }, "invalid value 'var/empty' for "
 	    "--chroot: expected an absolute directory path" },
 	{ { "--user", "", "k" },
