@@ -976,3 +976,135 @@ Test(firewall, nft_rule_lets_the_relay_user_reach_only_the_backends,
 	close(o);
 	close(b);
 }
+
+/* What the relay test's callback needs and found. */
+struct fw_relay {
+	int normal;		/* The normal backend's listener. */
+	uint16_t lport;		/* The relay's listener. */
+	char got[64];		/* What the normal backend received. */
+	int hidden_closed;	/* The knocked client was closed. */
+};
+
+/* A client of the relay at 127.0.0.1:${port} that sends ${msg}. */
+static int
+fw_client(uint16_t port, const char * msg)
+{
+	struct sockaddr_in sin;
+	int fd;
+
+	memset(&sin, 0, sizeof(sin));
+	sin.sin_family = AF_INET;
+	sin.sin_port = htons(port);
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	if ((fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0)) == -1)
+		return (-1);
+	if (connect(fd, (struct sockaddr *)&sin, sizeof(sin)) == -1 ||
+	    write(fd, msg, strlen(msg)) != (ssize_t)strlen(msg)) {
+		close(fd);
+		return (-1);
+	}
+	return (fd);
+}
+
+/* run_capture_until() callback, once the relay is ready. */
+static void
+fw_relay_clients(pid_t pid, void * cookie)
+{
+	struct fw_relay * F = cookie;
+	struct pollfd pfd;
+	char c;
+	ssize_t n;
+	int fd, b;
+
+	/* Not knocked: relayed to the normal backend, which is allowed. */
+	if ((fd = fw_client(F->lport, "hello")) != -1) {
+		pfd = (struct pollfd){ F->normal, POLLIN, 0 };
+		if (poll(&pfd, 1, 5000) == 1 &&
+		    (b = accept(F->normal, NULL, NULL)) != -1) {
+			pfd = (struct pollfd){ b, POLLIN, 0 };
+			if (poll(&pfd, 1, 5000) == 1 &&
+			    (n = read(b, F->got, sizeof(F->got) - 1)) > 0)
+				F->got[n] = '\0';
+			close(b);
+		}
+		close(fd);
+	}
+
+	/* Knocked: the hidden backend is not in the rule, so it is closed. */
+	if ((fd = fw_client(F->lport, "knock")) != -1) {
+		pfd = (struct pollfd){ fd, POLLIN, 0 };
+		F->hidden_closed = (poll(&pfd, 1, 5000) == 1 &&
+		    read(fd, &c, 1) <= 0);
+		close(fd);
+	}
+	kill(pid, SIGTERM);
+}
+
+/*
+ * The real relay, started as root with --user 65534, under the rule: its
+ * clients are served, its connect to the normal backend passes, its
+ * connect to a hidden backend that the rule does not list is refused.
+ */
+Test(firewall, the_relay_under_the_rule_reaches_only_listed_backends,
+    .timeout = 60)
+{
+	char path[] = "/tmp/l7kk-nft-XXXXXX", cmd[256], err[2048];
+	static char out[4096], log[16384];
+	char listen_arg[32], normal_arg[32], hidden_arg[32];
+	char * argv[] = { "../l7knockknock", "--listen", listen_arg,
+	    "--normal", normal_arg, "--hidden", hidden_arg, "--user", "65534",
+	    "-k", "500ms", "knock", NULL };
+	struct fw_relay F;
+	uint16_t port = 0;
+	int fd, hidden, probe, rc, st;
+
+	if (geteuid() != 0)
+		cr_skip_test("a network namespace and nft need root");
+	if (getenv("L7KK_BIN") != NULL && *getenv("L7KK_BIN") != '\0')
+		argv[0] = getenv("L7KK_BIN");
+	if (unshare(CLONE_NEWNET) != 0)
+		cr_skip_test("nft cannot run: no network namespace here (%s)",
+		    strerror(errno));
+	if (fw_sh("ip link set lo up", err, sizeof(err)) != 0 ||
+	    fw_sh("nft add table inet l7kk_probe && "
+	    "nft delete table inet l7kk_probe", err, sizeof(err)) != 0)
+		cr_skip_test("nft cannot run here: %s", err);
+	if (mkdir("/var/empty", 0755) == -1 && errno != EEXIST)
+		cr_skip_test("no /var/empty: %s", strerror(errno));
+
+	/* Normal backend 127.0.0.1:P (listed); hidden 127.0.0.2:P (not). */
+	memset(&F, 0, sizeof(F));
+	F.normal = fw_listen("127.0.0.1", &port);
+	hidden = fw_listen("127.0.0.2", &port);
+	/* This namespace is ours alone: a port found free stays free. */
+	probe = fw_listen("127.0.0.1", &F.lport);
+	close(probe);
+	snprintf(listen_arg, sizeof(listen_arg), "127.0.0.1:%u",
+	    (unsigned)F.lport);
+	snprintf(normal_arg, sizeof(normal_arg), "127.0.0.1:%u",
+	    (unsigned)port);
+	snprintf(hidden_arg, sizeof(hidden_arg), "127.0.0.2:%u",
+	    (unsigned)port);
+
+	cr_assert((fd = mkstemp(path)) != -1);
+	close(fd);
+	fw_ruleset(path, port);
+	snprintf(cmd, sizeof(cmd), "nft -f %s", path);
+	rc = fw_sh(cmd, err, sizeof(err));
+	unlink(path);
+	cr_assert_eq(rc, 0, "%s does not load: %s", FW_FILE, err);
+
+	rc = run_capture_until(argv, 30000, "ready", fw_relay_clients, &F,
+	    &st, out, sizeof(out), log, sizeof(log));
+	cr_assert_eq(rc, 0, "the relay never became ready: %s", log);
+	cr_expect(WIFEXITED(st) && WEXITSTATUS(st) == 0, "status 0x%x: %s",
+	    st, log);
+	cr_expect_str_eq(F.got, "hello", "the normal backend got '%s': %s",
+	    F.got, log);
+	cr_expect(F.hidden_closed, "the knocked client was not closed: %s",
+	    log);
+	cr_expect_neq(strstr(log, "hidden backend connect failed: "
+	    "Connection refused"), NULL, "%s", log);
+	close(hidden);
+	close(F.normal);
+}
