@@ -207,7 +207,7 @@ refuse_forked(void * cookie)
 }
 
 /* More than WORKERS_MAX (or 0) workers: refused, nothing forked. */
-Test(workers, more_than_workers_max_is_refused)
+Test(workers, more_than_workers_max_is_refused, .timeout = 30)
 {
 
 	workers_forked_calls = 0;
