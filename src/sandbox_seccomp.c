@@ -56,14 +56,19 @@ struct sandbox_block {
 	uint64_t value;
 };
 
-/* Fill ${cmp} for condition ${a}, with $listen_fd and the block ${B}. */
-static void
+/*
+ * Fill ${cmp} for condition ${a}, with $listen_fd and the block ${B} (which
+ * a != condition needs); return 0, or -1 if it has none.
+ */
+static int
 sandbox_seccomp_cmp(struct scmp_arg_cmp * cmp, const struct sandbox_conf * conf,
     const struct policy_arg * a, int listen_fd, const struct sandbox_block * B)
 {
 
 	cmp->arg = a->arg;
 	cmp->datum_b = sandbox_seccomp_value(conf, a, listen_fd);
+	if (a->op == POLICY_OP_NE && B == NULL)
+		return (-1);
 	if (a->op == POLICY_OP_NE) {
 		cmp->op = SCMP_CMP_MASKED_EQ;
 		cmp->datum_a = B->mask;
@@ -80,6 +85,7 @@ sandbox_seccomp_cmp(struct scmp_arg_cmp * cmp, const struct sandbox_conf * conf,
 		cmp->op = SCMP_CMP_MASKED_EQ;
 		cmp->datum_a = a->mask;
 	}
+	return (0);
 }
 
 /*
@@ -95,8 +101,14 @@ sandbox_seccomp_rule(scmp_filter_ctx ctx, const struct sandbox_conf * conf,
 	size_t i;
 	int rc;
 
-	for (i = 0; i < r->nargs; i++)
-		sandbox_seccomp_cmp(&cmp[i], conf, &r->args[i], listen_fd, B);
+	for (i = 0; i < r->nargs; i++) {
+		if (sandbox_seccomp_cmp(&cmp[i], conf, &r->args[i], listen_fd,
+		    B)) {
+			log_err("seccomp: the rule for %s has a != condition "
+			    "without a block", r->name);
+			return (-1);
+		}
+	}
 	action = (r->action == POLICY_ERRNO) ? SCMP_ACT_ERRNO((uint32_t)r->err) :
 	    SCMP_ACT_ALLOW;
 	if ((rc = seccomp_rule_add_exact_array(ctx, action, r->nr,
