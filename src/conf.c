@@ -6,6 +6,10 @@
 #include "conf.h"
 #include "log.h"
 
+/* A number macro as a string literal. */
+#define CONF_STR_(x)	#x
+#define CONF_STR(x)	CONF_STR_(x)
+
 /* Long-only options. */
 enum {
 	OPT_LISTEN = 256, OPT_NORMAL, OPT_HIDDEN, OPT_KNOCK_FILE,
@@ -37,7 +41,7 @@ static const struct option conf_longopts[] = {
 };
 
 static const char conf_usage_text[] =
-"usage: l7knockknock [options] KNOCK\n"
+"usage: l7knockknock [options] [--] KNOCK\n"
 "       l7knockknock [options] --knock-file PATH\n"
 "\n"
 "Relay every TCP connection to the normal backend, except one whose first\n"
@@ -56,14 +60,15 @@ static const char conf_usage_text[] =
 "      --max-conns N          connection slots (default from RLIMIT_NOFILE)\n"
 "      --workers N            N sandboxed relay processes, SO_REUSEPORT (1)\n"
 "      --chroot DIR           empty directory to chroot into (default /var/empty)\n"
-"      --user NAME            user to run as (default l7knockknock or nobody)\n"
+"      --user NAME|UID[:GID]  user to run as (default l7knockknock or nobody)\n"
 "      --print-seccomp        print the seccomp filter and exit\n"
 "  -v, --verbose              debug messages\n"
 "  -q, --quiet                errors only\n"
 "  -V, --version              print the version and exit\n"
 "  -?, --help                 print this help and exit\n"
 "\n"
-"DUR is 500ms, 2s or a plain number of seconds.  The KNOCK is 1 to 256 bytes.\n";
+"DUR is 500ms, 2s or a plain number of seconds.  The KNOCK is 1 to 256 bytes;\n"
+"one that starts with '-' goes after '--'.\n";
 
 /* Write the usage text. */
 void
@@ -91,10 +96,20 @@ conf_defaults(struct conf * C)
 	C->workers = 1;
 }
 
-/* Report a bad option value. */
+/*
+ * Report a bad option value ${val}, or without it if ${val} is NULL (it
+ * may be a knock given by mistake).
+ */
 static int
 conf_bad(const char * opt, const char * val, const char * expected)
 {
+
+	if (val == NULL) {
+		log_err("invalid value for %s (not shown: it may be a knock; "
+		    "a KNOCK that starts with '-' goes after '--'): "
+		    "expected %s", opt, expected);
+		return (-1);
+	}
 
 	/* A value too long for one line is shortened, never the message. */
 	log_err("invalid value '%.64s%s' for %s: expected %s", val,
@@ -102,55 +117,107 @@ conf_bad(const char * opt, const char * val, const char * expected)
 	return (-1);
 }
 
+/*
+ * The value of the option just parsed as it may be shown, or NULL: a value
+ * glued to a short option ("-sVALUE") or one that starts with '-' ("-k
+ * -secret", a value forgotten) could be a knock that starts with '-'.
+ * No option takes a value that starts with '-'.
+ */
+static const char *
+conf_shown(char ** argv)
+{
+	const char * arg = argv[optind - 1];
+
+	if (optarg == NULL)
+		return (NULL);
+	if (optarg[0] == '-')
+		return (NULL);
+	if (optarg == arg || strncmp(arg, "--", 2) == 0)
+		return (optarg);
+	return (NULL);
+}
+
+/*
+ * Is ${a} already a listener?  Port 0 (any free port) is never a duplicate;
+ * SO_REUSEPORT (--workers) would otherwise bind the same address twice.
+ */
+static int
+conf_listen_seen(const struct conf * C, const struct net_addr * a)
+{
+	size_t i;
+
+	if (net_port((const struct sockaddr *)&a->ss) == 0)
+		return (0);
+	for (i = 0; i < C->nlisten; i++)
+		if (C->listen[i].len == a->len &&
+		    memcmp(&C->listen[i].ss, &a->ss, a->len) == 0)
+			return (1);
+	return (0);
+}
+
 /* --listen ADDR:PORT: an address literal, port 0 allowed (any free port). */
 static int
-conf_listen(struct conf * C, const char * s)
+conf_listen(struct conf * C, const char * s, const char * show)
 {
 	char host[PARSE_HOST_MAX + 1];
 	uint16_t port;
 
 	if (C->nlisten == CONF_LISTEN_MAX) {
-		log_err("too many --listen addresses at '%s': at most %d", s,
-		    CONF_LISTEN_MAX);
+		log_err("too many --listen addresses at '%s': at most %d",
+		    show != NULL ? show : "(not shown)", CONF_LISTEN_MAX);
 		return (-1);
 	}
 	if (parse_hostport(s, host, sizeof(host), &port, 1) ||
 	    net_literal(host, port, &C->listen[C->nlisten]))
-		return (conf_bad("--listen", s,
+		return (conf_bad("--listen", show,
 		    "IPV4:PORT or [IPV6]:PORT with PORT 0-65535"));
+	if (conf_listen_seen(C, &C->listen[C->nlisten])) {
+		/* A literal parsed, so ${show} is ${s}, never NULL. */
+		log_err("--listen '%s' is given twice: give each address once",
+		    s);
+		return (-1);
+	}
 	C->nlisten++;
 	return (0);
 }
 
 /* --normal/--hidden HOST:PORT. */
 static int
-conf_backend(struct conf_backend * B, const char * opt, const char * s)
+conf_backend(struct conf_backend * B, const char * opt, const char * s,
+    const char * show)
 {
+	struct net_addr a;
 
 	if (parse_hostport(s, B->host, sizeof(B->host), &B->port, 0))
-		return (conf_bad(opt, s,
+		return (conf_bad(opt, show,
 		    "HOST:PORT, IPV4:PORT or [IPV6]:PORT with PORT 1-65535"));
+	/* 256.1.1.1 or 10.1 is a typo, not a name to ask DNS about. */
+	if (parse_numeric_host(B->host) && net_literal(B->host, 0, &a))
+		return (conf_bad(opt, show,
+		    "an IPv4 address of four numbers 0-255 (a.b.c.d)"));
 	return (0);
 }
 
 /* A duration option. */
 static int
-conf_duration(uint64_t * ms, const char * opt, const char * s)
+conf_duration(uint64_t * ms, const char * opt, const char * s,
+    const char * show)
 {
 
 	if (parse_duration(s, ms))
-		return (conf_bad(opt, s,
+		return (conf_bad(opt, show,
 		    "a duration such as 500ms, 2s or 30 (seconds), up to 7 days"));
 	return (0);
 }
 
 /* A port option. */
 static int
-conf_port(uint16_t * port, const char * opt, const char * s)
+conf_port(uint16_t * port, const char * opt, const char * s,
+    const char * show)
 {
 
 	if (parse_port(s, 0, port))
-		return (conf_bad(opt, s, "a port number 1-65535"));
+		return (conf_bad(opt, show, "a port number 1-65535"));
 	return (0);
 }
 
@@ -170,18 +237,28 @@ conf_knock(struct conf * C, char * arg)
 	return (0);
 }
 
-/* Report getopt's complaint about argv[optind - 1]. */
+/*
+ * Report getopt's complaint about argv[optind - 1].  A known option is
+ * named (a long one up to '='); an unknown one is not shown at all: it
+ * may be a knock that starts with '-' (given without '--').  (Its position
+ * is not given either: getopt permutes argv and may be inside a cluster.)
+ */
 static int
 conf_getopt_error(int c, char ** argv)
 {
 	const char * arg = argv[optind - 1];
 
-	if (c == ':')
-		log_err("option '%s' needs a value (see --help)", arg);
-	else if (optopt != 0 && strncmp(arg, "--", 2) != 0)
-		log_err("unknown option '-%c' (see --help)", optopt);
+	if (c == ':' && strncmp(arg, "--", 2) == 0)
+		log_err("option '%.*s' needs a value (see --help)",
+		    (int)strcspn(arg, "="), arg);
+	else if (c == ':')
+		log_err("option '-%c' needs a value (see --help)", optopt);
+	else if (optopt != 0 && strncmp(arg, "--", 2) == 0)
+		log_err("option '%.*s' takes no value (see --help)",
+		    (int)strcspn(arg, "="), arg);
 	else
-		log_err("unknown option '%s' (see --help)", arg);
+		log_err("unknown option (not shown: it may be a knock; a "
+		    "KNOCK that starts with '-' goes after '--'; see --help)");
 	return (-1);
 }
 
@@ -207,25 +284,30 @@ struct conf_seen {
 static int
 conf_option(struct conf * C, struct conf_seen * S, int c, char ** argv)
 {
+	const char * show = conf_shown(argv);
 	unsigned long long n;
 
 	switch (c) {
 	case 'p':
 		S->listen_port = optarg;
-		return (conf_port(&S->port, "-p/--listenPort", optarg));
+		return (conf_port(&S->port, "-p/--listenPort", optarg, show));
 	case 'n':
 		S->normal_port = 1;
-		return (conf_port(&C->normal.port, "-n/--normalPort", optarg));
+		return (conf_port(&C->normal.port, "-n/--normalPort", optarg,
+		    show));
 	case 's':
 		S->hidden_port = 1;
-		return (conf_port(&C->hidden.port, "-s/--hiddenPort", optarg));
+		return (conf_port(&C->hidden.port, "-s/--hiddenPort", optarg,
+		    show));
 	case 'o':
-		return (conf_duration(&C->idle_ms, "-o/--proxyTimeout", optarg));
+		return (conf_duration(&C->idle_ms, "-o/--proxyTimeout", optarg,
+		    show));
 	case 'k':
-		return (conf_duration(&C->knock_ms, "-k/--knockTimeout", optarg));
+		return (conf_duration(&C->knock_ms, "-k/--knockTimeout", optarg,
+		    show));
 	case OPT_CONNECT_TIMEOUT:
 		return (conf_duration(&C->connect_ms, "--connect-timeout",
-		    optarg));
+		    optarg, show));
 	case 'v':
 		S->verbose = 1;
 		C->loglevel = LOG_DEBUG;
@@ -240,39 +322,42 @@ conf_option(struct conf * C, struct conf_seen * S, int c, char ** argv)
 		conf_usage(STDOUT_FILENO);
 		return (CONF_DONE);
 	case OPT_LISTEN:
-		return (conf_listen(C, optarg));
+		return (conf_listen(C, optarg, show));
 	case OPT_NORMAL:
 		S->normal = 1;
-		return (conf_backend(&C->normal, "--normal", optarg));
+		return (conf_backend(&C->normal, "--normal", optarg, show));
 	case OPT_HIDDEN:
 		S->hidden = 1;
-		return (conf_backend(&C->hidden, "--hidden", optarg));
+		return (conf_backend(&C->hidden, "--hidden", optarg, show));
 	case OPT_KNOCK_FILE:
-		if (*optarg == '\0')
-			return (conf_bad("--knock-file", optarg, "a file name"));
+		/* Its errors name the path: never one that may be a knock. */
+		if (*optarg == '\0' || *optarg == '-')
+			return (conf_bad("--knock-file", show, "a file name "
+			    "(one that starts with '-' as ./-name)"));
 		C->knock_file = optarg;
 		return (0);
 	case OPT_MAX_CONNS:
 		if (parse_uint(optarg, 1, 1000000, &n))
-			return (conf_bad("--max-conns", optarg,
+			return (conf_bad("--max-conns", show,
 			    "a number of connections 1-1000000"));
 		C->max_conns = (unsigned long)n;
 		return (0);
 	case OPT_WORKERS:
 		if (parse_uint(optarg, 1, CONF_WORKERS_MAX, &n))
-			return (conf_bad("--workers", optarg,
-			    "a number of worker processes 1-64"));
+			return (conf_bad("--workers", show,
+			    "a number of worker processes 1-"
+			    CONF_STR(CONF_WORKERS_MAX)));
 		C->workers = (unsigned)n;
 		return (0);
 	case OPT_CHROOT:
 		if (optarg[0] != '/')
-			return (conf_bad("--chroot", optarg,
+			return (conf_bad("--chroot", show,
 			    "an absolute directory path"));
 		C->chroot_dir = optarg;
 		return (0);
 	case OPT_USER:
-		if (*optarg == '\0')
-			return (conf_bad("--user", optarg, "a user name"));
+		if (*optarg == '\0' || *optarg == '-')
+			return (conf_bad("--user", show, "a user name"));
 		C->user = optarg;
 		return (0);
 	case OPT_PRINT_SECCOMP:

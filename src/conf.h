@@ -7,9 +7,10 @@
 #include "knock.h"
 #include "net.h"
 #include "parse.h"
+#include "workers.h"
 
-/* Most --workers. */
-#define CONF_WORKERS_MAX	64
+/* Most --workers: the workers module's limit, named once there. */
+#define CONF_WORKERS_MAX	WORKERS_MAX
 
 /* Most --listen addresses. */
 #define CONF_LISTEN_MAX	16

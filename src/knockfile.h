@@ -21,9 +21,11 @@ int knockfile_parse(const void *, size_t, struct knock *);
 /**
  * knockfile_read(path, k):
  * Read the knock from the regular file ${path} into ${k}, warning when the
- * file is readable or writable by group or others.  Return 0, or -1 after
- * reporting why the file was refused (unreadable, not a regular file,
- * empty, longer than KNOCK_MAX bytes).  The read buffer is wiped.
+ * file is readable or writable by group or others.  ${path} is opened
+ * non-blocking and refused before any read if it is not a regular file
+ * (a FIFO, a device, a directory, or a symlink to one), so it never
+ * hangs.  Return 0, or -1 after reporting why the file was refused
+ * (unreadable, not a regular file, empty, longer than KNOCK_MAX bytes).  The read buffer is wiped.
  */
 int knockfile_read(const char *, struct knock *);
 

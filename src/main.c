@@ -32,6 +32,9 @@
 /* Default cap on connection slots. */
 #define MAX_CONNS_DEFAULT_CAP	65536
 
+/* Longest start-up probe of one address of a backend name (ms). */
+#define PROBE_MS_MAX		1000
+
 /* Most pipes at once, and most empty ones kept for reuse. */
 #define PIPES_CAP		32768
 #define PIPES_KEEP		64
@@ -40,7 +43,7 @@
 struct setup {
 	struct conf conf;
 	struct net_addr normal, hidden;
-	int fds[CONF_WORKERS_MAX][CONF_LISTEN_MAX];	/* Per worker. */
+	int fds[WORKERS_MAX][CONF_LISTEN_MAX];	/* Per worker. */
 	int * listen_fds;		/* This process's: one row of fds. */
 	struct relay * relay;		/* Kept until exit, never freed: free()
 					   could unmap, which seccomp kills. */
@@ -52,17 +55,30 @@ struct setup {
 	struct relay_conf rconf;
 };
 
-/* Open /dev/null on any of descriptors 0-2 that is closed. */
+/*
+ * Open /dev/null on any of descriptors 0-2 that is closed.  Only then is
+ * /dev/null needed; if it cannot be opened, say so on stderr if that is
+ * open (the one case with nowhere to report is a closed stderr).
+ */
 static int
 main_stdio(void)
 {
-	int fd;
+	int fd, closed = -1;
 
-	do {
-		if ((fd = open("/dev/null", O_RDWR | O_NOCTTY)) == -1)
-			return (-1);	/* Nowhere to report it. */
-	} while (fd <= STDERR_FILENO);
-	close(fd);
+	for (fd = STDERR_FILENO; fd >= STDIN_FILENO; fd--)
+		if (fcntl(fd, F_GETFD) == -1 && errno == EBADF)
+			closed = fd;
+	while (closed != -1) {
+		if ((fd = open("/dev/null", O_RDWR | O_NOCTTY)) == -1) {
+			log_errp("descriptor %d is closed and /dev/null "
+			    "cannot be opened to fill it", closed);
+			return (-1);
+		}
+		if (fd > STDERR_FILENO) {
+			close(fd);
+			break;
+		}
+	}
 	return (0);
 }
 
@@ -143,27 +159,24 @@ main_listen(struct setup * S)
 	return (0);
 }
 
-/* Keep worker ${w}'s listeners; close the other workers'. */
+/* Close every worker's listeners but worker ${keep}'s (none: WORKERS_MAX). */
 static void
-main_own_listeners(struct setup * S, size_t w)
+main_close_listeners(struct setup * S, size_t keep)
 {
-	size_t i, v;
+	size_t i, w;
 
-	for (v = 0; v < S->conf.workers; v++)
-		for (i = 0; v != w && i < S->nlisten; i++)
-			close(S->fds[v][i]);
-	S->listen_fds = S->fds[w];
+	for (w = 0; w < S->conf.workers; w++)
+		for (i = 0; w != keep && i < S->nlisten; i++)
+			close(S->fds[w][i]);
 }
 
-/* SIGPIPE ignored; SIGTERM and SIGINT delivered through a signalfd. */
+/* SIGTERM and SIGINT blocked and delivered through a signalfd. */
 static int
 main_signals(void)
 {
 	sigset_t set;
 	int fd;
 
-	if (signal(SIGPIPE, SIG_IGN) == SIG_ERR)
-		goto err0;
 	sigemptyset(&set);
 	sigaddset(&set, SIGTERM);
 	sigaddset(&set, SIGINT);
@@ -179,6 +192,25 @@ err0:
 	/* Failure! */
 	log_errp("cannot set up signal handling");
 	return (-1);
+}
+
+/*
+ * Worker ${w}'s descriptors, in this order: its listeners (the other
+ * workers' closed), epoll, the signalfd.  Return 0 or an exit status.
+ */
+static int
+main_descriptors(struct setup * S, size_t w)
+{
+
+	main_close_listeners(S, w);
+	S->listen_fds = S->fds[w];
+	if ((S->epoll_fd = epoll_create1(EPOLL_CLOEXEC)) == -1) {
+		log_errp("epoll_create1");
+		return (EX_OSERR);
+	}
+	if ((S->signal_fd = main_signals()) == -1)
+		return (EX_OSERR);
+	return (0);
 }
 
 /* Log the start-up summary: never the knock itself. */
@@ -240,20 +272,10 @@ main_relay(struct setup * S, size_t w)
 	struct relay * R;
 	int rc;
 
-	/* Listeners first (fd 3, 4, ...), then epoll, then the signalfd. */
-	main_own_listeners(S, w);
-	if ((S->epoll_fd = epoll_create1(EPOLL_CLOEXEC)) == -1) {
-		log_errp("epoll_create1");
-		return (EX_OSERR);
-	}
-	if ((S->signal_fd = main_signals()) == -1)
-		return (EX_OSERR);
+	if ((rc = main_descriptors(S, w)) != 0)
+		return (rc);
 	main_limits(S);
 	main_confs(S, &SB);
-
-	if (S->conf.print_seccomp)
-		return (sandbox_print_seccomp(&SB, STDOUT_FILENO) ? EX_OSERR : 0);
-
 	if ((R = S->relay = relay_init(&S->rconf)) == NULL)
 		return (EX_OSERR);
 	if (w == 0)
@@ -272,6 +294,36 @@ main_relay(struct setup * S, size_t w)
 	return (rc ? 1 : 0);
 }
 
+/*
+ * --print-seccomp: the filter of one relay process with these listeners.
+ * No knock, no backend: the filter depends on the descriptors only.
+ */
+static int
+main_print_seccomp(struct setup * S)
+{
+	struct sandbox_conf SB;
+	int rc;
+
+	S->conf.workers = 1;
+	if (main_listen(S))
+		return (EX_UNAVAILABLE);
+	if ((rc = main_descriptors(S, 0)) != 0)
+		return (rc);
+	main_confs(S, &SB);
+	return (sandbox_print_seccomp(&SB, STDOUT_FILENO) ? EX_OSERR : 0);
+}
+
+/* Validate --user now: an unknown one is a usage error, found before bind. */
+static int
+main_check_user(const struct setup * S)
+{
+	struct sandbox_conf SB;
+
+	memset(&SB, 0, sizeof(SB));
+	SB.user = S->conf.user;
+	return (sandbox_check_user(&SB));
+}
+
 /* workers_run() callback. */
 static int
 main_worker(void * cookie, size_t w)
@@ -284,29 +336,15 @@ main_worker(void * cookie, size_t w)
 static void
 main_forked(void * cookie)
 {
-	struct setup * S = cookie;
-	size_t i, w;
 
-	for (w = 0; w < S->conf.workers; w++)
-		for (i = 0; i < S->nlisten; i++)
-			close(S->fds[w][i]);
+	main_close_listeners(cookie, WORKERS_MAX);
 }
 
 /* Supervise --workers N relay processes. */
 static int
 main_workers(struct setup * S)
 {
-	sigset_t set;
 
-	sigemptyset(&set);
-	sigaddset(&set, SIGTERM);
-	sigaddset(&set, SIGINT);
-	sigaddset(&set, SIGCHLD);
-	if (signal(SIGPIPE, SIG_IGN) == SIG_ERR ||
-	    sigprocmask(SIG_BLOCK, &set, NULL)) {
-		log_errp("cannot set up signal handling");
-		return (EX_OSERR);
-	}
 	log_info("starting %u workers", S->conf.workers);
 	S->supervisor = getpid();
 	return (workers_run(S->conf.workers, main_worker, main_forked, S));
@@ -316,6 +354,7 @@ int
 main(int argc, char * argv[])
 {
 	static struct setup S;
+	uint64_t probe_ms;
 	int rc;
 
 	/* Descriptors 0-2 must exist, or a socket could become "stderr". */
@@ -328,20 +367,29 @@ main(int argc, char * argv[])
 	if (rc != CONF_RUN)
 		exit(EX_USAGE);
 	log_setlevel(S.conf.loglevel);
+	if (signal(SIGPIPE, SIG_IGN) == SIG_ERR) {
+		log_errp("cannot ignore SIGPIPE");
+		exit(EX_OSERR);
+	}
+	if (S.conf.print_seccomp)
+		exit(main_print_seccomp(&S));
+
+	/* The user to become, looked up before anything is bound. */
+	if (main_check_user(&S))
+		exit(EX_USAGE);
 
 	/* Read the secret. */
 	if (S.conf.knock_file != NULL &&
 	    knockfile_read(S.conf.knock_file, &S.conf.knock))
 		exit(EX_NOINPUT);
-	if (S.conf.print_seccomp) {
-		S.conf.workers = 1;
-		if (S.conf.knock.len == 0)
-			(void)knock_set(&S.conf.knock, "-", 1);
-	}
 
-	/* Resolve the backends, once. */
-	if (net_resolve(S.conf.normal.host, S.conf.normal.port, &S.normal) ||
-	    net_resolve(S.conf.hidden.host, S.conf.hidden.port, &S.hidden))
+	/* Resolve the backends, once; a name's addresses are probed. */
+	probe_ms = (S.conf.connect_ms < PROBE_MS_MAX) ? S.conf.connect_ms :
+	    PROBE_MS_MAX;
+	if (net_resolve(S.conf.normal.host, S.conf.normal.port, probe_ms,
+	    &S.normal) ||
+	    net_resolve(S.conf.hidden.host, S.conf.hidden.port, probe_ms,
+	    &S.hidden))
 		exit(EX_NOHOST);
 
 	/* Bind as root, before any worker exists. */

@@ -5,6 +5,7 @@
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <poll.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -12,6 +13,23 @@
 
 #include "log.h"
 #include "net.h"
+
+/* Store the IPv4 address inside the v4-mapped ${sin6} with ${port}. */
+static int
+net_v4mapped(const struct sockaddr_in6 * sin6, uint16_t port,
+    struct net_addr * a)
+{
+	struct sockaddr_in sin;
+
+	memset(&sin, 0, sizeof(sin));
+	sin.sin_family = AF_INET;
+	sin.sin_port = htons(port);
+	memcpy(&sin.sin_addr, &sin6->sin6_addr.s6_addr[12], 4);
+	memset(a, 0, sizeof(*a));
+	memcpy(&a->ss, &sin, sizeof(sin));
+	a->len = sizeof(sin);
+	return (0);
+}
 
 /* Parse an address literal. */
 int
@@ -28,6 +46,8 @@ net_literal(const char * host, uint16_t port, struct net_addr * a)
 		return (0);
 	}
 	if (inet_pton(AF_INET6, host, &sin6->sin6_addr) == 1) {
+		if (IN6_IS_ADDR_V4MAPPED(&sin6->sin6_addr))
+			return (net_v4mapped(sin6, port, a));
 		sin6->sin6_family = AF_INET6;
 		sin6->sin6_port = htons(port);
 		a->len = sizeof(*sin6);
@@ -36,11 +56,82 @@ net_literal(const char * host, uint16_t port, struct net_addr * a)
 	return (-1);
 }
 
+/* Copy ${ai}'s address with ${port} into ${a}; -1 if it does not fit. */
+static int
+net_from_ai(const struct addrinfo * ai, uint16_t port, struct net_addr * a)
+{
+
+	if (ai->ai_addrlen > sizeof(a->ss) ||
+	    (ai->ai_family != AF_INET && ai->ai_family != AF_INET6))
+		return (-1);
+	memset(a, 0, sizeof(*a));
+	memcpy(&a->ss, ai->ai_addr, ai->ai_addrlen);
+	a->len = ai->ai_addrlen;
+	if (a->ss.ss_family == AF_INET)
+		((struct sockaddr_in *)&a->ss)->sin_port = htons(port);
+	else
+		((struct sockaddr_in6 *)&a->ss)->sin6_port = htons(port);
+	return (0);
+}
+
+/* Does ${a} accept a TCP connection within ${ms}?  1 yes, 0 no. */
+static int
+net_accepts(const struct net_addr * a, uint64_t ms)
+{
+	struct pollfd pfd;
+	socklen_t len = sizeof(int);
+	int fd, err = 1;
+
+	if ((fd = socket(a->ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK |
+	    SOCK_CLOEXEC, IPPROTO_TCP)) == -1)
+		return (0);
+	if (connect(fd, (const struct sockaddr *)&a->ss, a->len) == 0)
+		err = 0;
+	else if (errno == EINPROGRESS) {
+		pfd.fd = fd;
+		pfd.events = POLLOUT;
+		if (poll(&pfd, 1, (int)ms) == 1 &&
+		    getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) != 0)
+			err = 1;
+	}
+	close(fd);
+	return (err == 0);
+}
+
+/*
+ * Choose among the ${n} addresses of ${host}: the first that accepts a
+ * connection within ${ms}, else the first; say which.
+ */
+static void
+net_choose(const char * host, struct net_addr * addrs, size_t n, uint64_t ms,
+    struct net_addr * a)
+{
+	char str[NET_ADDRSTR_MAX];
+	size_t i;
+
+	for (i = 0; i < n && !net_accepts(&addrs[i], ms); i++)
+		;
+	if (i == n) {
+		*a = addrs[0];
+		log_warn("host '%s' has %zu addresses and none accepted a "
+		    "connection now: using the first, %s", host, n,
+		    net_format((struct sockaddr *)&a->ss, str, sizeof(str)));
+		return;
+	}
+	*a = addrs[i];
+	log_info("host '%s' has %zu addresses: using %s, the first that "
+	    "accepted a connection", host, n,
+	    net_format((struct sockaddr *)&a->ss, str, sizeof(str)));
+}
+
 /* Resolve a literal or a host name, once. */
 int
-net_resolve(const char * host, uint16_t port, struct net_addr * a)
+net_resolve(const char * host, uint16_t port, uint64_t ms,
+    struct net_addr * a)
 {
-	struct addrinfo hints, * res;
+	struct net_addr addrs[NET_RESOLVE_MAX];
+	struct addrinfo hints, * res, * ai;
+	size_t n = 0;
 	int rc;
 
 	if (net_literal(host, port, a) == 0)
@@ -56,24 +147,23 @@ net_resolve(const char * host, uint16_t port, struct net_addr * a)
 		    gai_strerror(rc));
 		goto err0;
 	}
-	if (res->ai_addrlen > sizeof(a->ss)) {
-		log_err("cannot resolve host '%s': address too long", host);
-		goto err1;
-	}
-	memset(a, 0, sizeof(*a));
-	memcpy(&a->ss, res->ai_addr, res->ai_addrlen);
-	a->len = res->ai_addrlen;
-	if (a->ss.ss_family == AF_INET)
-		((struct sockaddr_in *)&a->ss)->sin_port = htons(port);
-	else
-		((struct sockaddr_in6 *)&a->ss)->sin6_port = htons(port);
+	for (ai = res; ai != NULL && n < NET_RESOLVE_MAX; ai = ai->ai_next)
+		if (net_from_ai(ai, port, &addrs[n]) == 0)
+			n++;
 	freeaddrinfo(res);
+	if (n == 0) {
+		log_err("cannot resolve host '%s': no IPv4 or IPv6 address",
+		    host);
+		goto err0;
+	}
+	if (n == 1)
+		*a = addrs[0];
+	else
+		net_choose(host, addrs, n, ms, a);
 
 	/* Success! */
 	return (0);
 
-err1:
-	freeaddrinfo(res);
 err0:
 	/* Failure! */
 	return (-1);

@@ -17,17 +17,27 @@ struct net_addr {
 /**
  * net_literal(host, port, a):
  * If ${host} is an IPv4 or IPv6 address literal, store it with ${port} in
- * ${a} and return 0; otherwise return -1 (nothing reported).
+ * ${a} and return 0; otherwise return -1 (nothing reported).  An
+ * IPv4-mapped IPv6 address (::ffff:a.b.c.d) is stored as the IPv4 address
+ * a.b.c.d: the listeners are IPv6-only, so it would never be reached.
  */
 int net_literal(const char *, uint16_t, struct net_addr *);
 
+/* Most addresses of one host name considered. */
+#define NET_RESOLVE_MAX	8
+
 /**
- * net_resolve(host, port, a):
- * Store the address of ${host} (a literal, or a name resolved now, first
- * TCP result) with ${port} in ${a}.  Return 0, or -1 after reporting the
- * host that could not be resolved.
+ * net_resolve(host, port, ms, a):
+ * Store the address of ${host} with ${port} in ${a}: a literal as it is; a
+ * name resolved now.  When the name has several addresses (localhost: ::1
+ * and 127.0.0.1), each in turn (at most NET_RESOLVE_MAX) gets a TCP
+ * connect bounded by ${ms} milliseconds, and the first that accepts is
+ * chosen (logged); if none does, the first address is chosen with a
+ * warning.  So the call takes at most NET_RESOLVE_MAX * ${ms} plus the
+ * name look-up.  Return 0, or -1 after reporting the host that could not
+ * be resolved.
  */
-int net_resolve(const char *, uint16_t, struct net_addr *);
+int net_resolve(const char *, uint16_t, uint64_t, struct net_addr *);
 
 /**
  * net_listen(a, reuseport):

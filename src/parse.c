@@ -104,3 +104,18 @@ parse_hostport(const char * s, char * host, size_t hostlen, uint16_t * port,
 	host[hlen] = '\0';
 	return (0);
 }
+
+/* Digits and dots only, with a digit. */
+int
+parse_numeric_host(const char * s)
+{
+	int digit = 0;
+
+	for (; *s != '\0'; s++) {
+		if (*s >= '0' && *s <= '9')
+			digit = 1;
+		else if (*s != '.')
+			return (0);
+	}
+	return (digit);
+}

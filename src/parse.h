@@ -42,4 +42,12 @@ int parse_duration(const char *, uint64_t *);
  */
 int parse_hostport(const char *, char *, size_t, uint16_t *, int);
 
+/**
+ * parse_numeric_host(s):
+ * Return 1 if ${s} looks like a numeric IPv4 address (only digits and
+ * dots, at least one digit), whether or not it is a valid one, else 0.
+ * Such a host must be a dotted quad: never a name to look up.
+ */
+int parse_numeric_host(const char *);
+
 #endif /* !PARSE_H_ */

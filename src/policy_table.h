@@ -26,8 +26,13 @@
 /* How a condition compares. */
 #define POLICY_OP_EQ		0	/* (argument & mask) == value */
 #define POLICY_OP_LE		1	/* argument <= value (no mask) */
+#define POLICY_OP_NE		2	/* argument, a descriptor, is none of
+					   the listeners ($listen_fd only) */
 
-/* One condition: (argument ${arg} & ${mask}) == value, or arg <= value. */
+/*
+ * One condition: (argument ${arg} & ${mask}) == value, arg <= value, or
+ * arg != every listener (exact on all 64 bits: see sandbox_seccomp.c).
+ */
 struct policy_arg {
 	unsigned int arg;		/* 0 to 5. */
 	int op;				/* POLICY_OP_*. */

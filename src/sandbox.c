@@ -50,6 +50,22 @@ err0:
 	return (-1);
 }
 
+/* Load the seccomp filter prepared in ${S}, last, and say so. */
+static int
+sandbox_load_seccomp(const struct sandbox_seccomp * S)
+{
+
+	if (!SANDBOX_SECCOMP) {
+		log_warn("seccomp: NOT loaded: make VALGRIND=1 test build");
+		return (0);
+	}
+	if (sandbox_seccomp_load(S))
+		return (-1);
+	log_info("seccomp: %zu syscalls allowed, %zu refused with an errno, "
+	    "any other kills the process", S->nallow, S->nerrno);
+	return (0);
+}
+
 /* Confine this process for good. */
 int
 sandbox_enter(const struct sandbox_conf * conf)
@@ -67,14 +83,8 @@ sandbox_enter(const struct sandbox_conf * conf)
 	if (sandbox_caps_drop(P.root) || sandbox_limits_apply(conf) ||
 	    sandbox_landlock_apply(&L))
 		goto err1;
-	if (!SANDBOX_SECCOMP) {
-		log_warn("seccomp: NOT loaded: make VALGRIND=1 test build");
-		return (0);
-	}
-	if (sandbox_seccomp_load(&S))
+	if (sandbox_load_seccomp(&S))
 		goto err0;
-	log_info("seccomp: %zu syscalls allowed, %zu refused with an errno, "
-	    "any other kills the process", S.nallow, S.nerrno);
 
 	/* Success! */
 	return (0);
@@ -86,6 +96,14 @@ err1:
 err0:
 	/* Failure! */
 	return (-1);
+}
+
+/* Check the user before anything is bound. */
+int
+sandbox_check_user(const struct sandbox_conf * conf)
+{
+
+	return (sandbox_priv_check(conf));
 }
 
 /* Print the filter sandbox_enter(conf) would load. */

@@ -11,7 +11,8 @@
  */
 struct sandbox_conf {
 	const char * chroot_dir;	/* Empty root-owned directory (as root). */
-	const char * user;		/* User to become; NULL: default. */
+	const char * user;		/* User to become: name, UID or
+					   UID:GID; NULL: default. */
 	const int * listen_fds;		/* The listening sockets. */
 	size_t nlisten;
 	int epoll_fd;			/* The event loop's epoll descriptor. */
@@ -32,6 +33,15 @@ struct sandbox_conf {
  * after reporting the layer that failed; the caller must then exit.
  */
 int sandbox_enter(const struct sandbox_conf *);
+
+/**
+ * sandbox_check_user(conf):
+ * Check that conf->user, if not NULL, exists and may be used by
+ * sandbox_enter(${conf}) (a name, a uid with a passwd entry, or UID:GID;
+ * never uid or gid 0 as root; only the current user when not root); only
+ * conf->user is read.  Return 0, or -1 after reporting in one line.
+ */
+int sandbox_check_user(const struct sandbox_conf *);
 
 /**
  * sandbox_print_seccomp(conf, fd):

@@ -36,6 +36,15 @@ struct sandbox_priv {
 int sandbox_priv_prepare(const struct sandbox_conf *, struct sandbox_priv *);
 
 /**
+ * sandbox_priv_check(conf):
+ * Look up conf->user as sandbox_priv_prepare(${conf}) would, without
+ * opening anything, so that a bad --user is found before any socket is
+ * bound (nothing to check if it is NULL).  Return 0, or -1 after
+ * reporting in one line.
+ */
+int sandbox_priv_check(const struct sandbox_conf *);
+
+/**
  * sandbox_priv_drop(P):
  * As root: chroot into ${P}->dirfd, drop every supplementary group, set
  * the real, effective and saved gid and uid to ${P}'s, and verify all of

@@ -8,18 +8,73 @@
 #include <sys/stat.h>
 
 #include "log.h"
+#include "parse.h"
 #include "sandbox.h"
 #include "sandbox_internal.h"
+
+/* Largest uid or gid accepted ((uid_t)-1 means "unchanged"). */
+#define PRIV_ID_MAX	4294967294ULL
 
 /* Users tried, in order, when --user is not given. */
 static const char * const priv_default_users[] = { "l7knockknock", "nobody" };
 
-/* Record user ${name} in ${P}; 1 if there is no such user. */
+/* Record ${uid} and ${gid} under the name ${name} in ${P}. */
+static int
+priv_record(struct sandbox_priv * P, const char * name, uid_t uid, gid_t gid)
+{
+
+	if (strlen(name) >= sizeof(P->user)) {
+		log_err("user name too long: %.64s...", name);
+		return (-1);
+	}
+	strcpy(P->user, name);
+	P->uid = uid;
+	P->gid = gid;
+	return (0);
+}
+
+/* Record the numeric "UID" or "UID:GID" ${spec} in ${P}; 1: no such user. */
+static int
+priv_user_id(struct sandbox_priv * P, const char * spec)
+{
+	char num[16];
+	unsigned long long uid, gid;
+	const char * colon = strchr(spec, ':');
+	size_t len = (colon != NULL) ? (size_t)(colon - spec) : strlen(spec);
+	struct passwd * pw;
+
+	if (len >= sizeof(num))
+		return (1);
+	memcpy(num, spec, len);
+	num[len] = '\0';
+	if (parse_uint(num, 0, PRIV_ID_MAX, &uid))
+		return (1);
+	if (colon != NULL)
+		return (parse_uint(colon + 1, 0, PRIV_ID_MAX, &gid) ? 1 :
+		    priv_record(P, spec, (uid_t)uid, (gid_t)gid));
+	errno = 0;
+	if ((pw = getpwuid((uid_t)uid)) == NULL) {
+		if (errno != 0 && errno != ENOENT && errno != ESRCH) {
+			log_errp("cannot look up uid %s", spec);
+			return (-1);
+		}
+		return (1);
+	}
+	return (priv_record(P, spec, pw->pw_uid, pw->pw_gid));
+}
+
+/*
+ * Record user ${name} in ${P}: a name, a numeric uid with a passwd entry
+ * (its group), or UID:GID.  Return 0, 1 if there is no such user, or -1
+ * (reported).
+ */
 static int
 priv_user(struct sandbox_priv * P, const char * name)
 {
 	struct passwd * pw;
 
+	if (name[0] >= '0' && name[0] <= '9')
+		return (priv_user_id(P, name));
 	errno = 0;
 	if ((pw = getpwnam(name)) == NULL) {
 		if (errno != 0 && errno != ENOENT && errno != ESRCH) {
@@ -28,14 +83,7 @@ priv_user(struct sandbox_priv * P, const char * name)
 		}
 		return (1);
 	}
-	if (strlen(name) >= sizeof(P->user)) {
-		log_err("user name too long: %.64s...", name);
-		return (-1);
-	}
-	strcpy(P->user, name);
-	P->uid = pw->pw_uid;
-	P->gid = pw->pw_gid;
-	return (0);
+	return (priv_record(P, name, pw->pw_uid, pw->pw_gid));
 }
 
 /* As root: find the user to become; never one with uid or gid 0. */
@@ -47,7 +95,8 @@ priv_find_user(const struct sandbox_conf * conf, struct sandbox_priv * P)
 
 	if (conf->user != NULL) {
 		if ((rc = priv_user(P, conf->user)) == 1)
-			log_err("--user %s: no such user", conf->user);
+			log_err("--user %s: no such user (give a name, a "
+			    "uid with a passwd entry, or UID:GID)", conf->user);
 	} else {
 		for (i = 0; i < 2 && rc == 1; i++)
 			rc = priv_user(P, priv_default_users[i]);
@@ -60,6 +109,21 @@ priv_find_user(const struct sandbox_conf * conf, struct sandbox_priv * P)
 	if (P->uid == 0 || P->gid == 0) {
 		log_err("user %s has uid %u gid %u: it must not be root",
 		    P->user, (unsigned int)P->uid, (unsigned int)P->gid);
+		return (-1);
+	}
+	return (0);
+}
+
+/* Not as root: keep this user; the same one may be named with --user. */
+static int
+priv_keep_user(const struct sandbox_conf * conf, struct sandbox_priv * P)
+{
+
+	P->uid = geteuid();
+	P->gid = getegid();
+	if (conf->user != NULL &&
+	    (priv_user(P, conf->user) != 0 || P->uid != geteuid())) {
+		log_err("--user %s: switching user needs root", conf->user);
 		return (-1);
 	}
 	return (0);
@@ -138,24 +202,29 @@ sandbox_priv_prepare(const struct sandbox_conf * conf, struct sandbox_priv * P)
 	memset(P, 0, sizeof(*P));
 	P->dirfd = -1;
 	P->dir = (conf->chroot_dir != NULL) ? conf->chroot_dir : "/var/empty";
-	if (geteuid() != 0) {
-		/* Keep this user; the same one may be named with --user. */
-		P->uid = geteuid();
-		P->gid = getegid();
-		if (conf->user != NULL &&
-		    (priv_user(P, conf->user) != 0 || P->uid != geteuid())) {
-			log_err("--user %s: switching user needs root",
-			    conf->user);
-			return (-1);
-		}
-		return (0);
-	}
+	if (geteuid() != 0)
+		return (priv_keep_user(conf, P));
 	P->root = 1;
 	if (priv_find_user(conf, P))
 		return (-1);
 	if ((P->dirfd = priv_open_dir(P->dir)) == -1)
 		return (-1);
 	return (0);
+}
+
+/* Check --user before anything is bound. */
+int
+sandbox_priv_check(const struct sandbox_conf * conf)
+{
+	struct sandbox_priv P;
+
+	/* The defaults are looked up at sandbox_enter() (exit 71). */
+	if (conf->user == NULL)
+		return (0);
+	memset(&P, 0, sizeof(P));
+	if (geteuid() != 0)
+		return (priv_keep_user(conf, &P));
+	return (priv_find_user(conf, &P));
 }
 
 /* Enter the verified directory for good. */

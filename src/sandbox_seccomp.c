@@ -23,6 +23,12 @@
  */
 static struct sock_filter sandbox_prog[BPF_MAXINSNS];
 
+/* Descriptor values are 32 bits: a != condition covers [0, 2^32). */
+#define SANDBOX_FD_SPAN		((uint64_t)1 << 32)
+
+/* Most listeners a != $listen_fd condition excludes. */
+#define SANDBOX_LISTEN_MAX	64
+
 /* The value a condition compares with, for ${conf}. */
 static uint64_t
 sandbox_seccomp_value(const struct sandbox_conf * conf,
@@ -41,10 +47,54 @@ sandbox_seccomp_value(const struct sandbox_conf * conf,
 	}
 }
 
-/* Add rule ${r}, with $listen_fd standing for ${listen_fd}. */
+/*
+ * An aligned block of descriptor values: those v with (v & mask) == value.
+ * A POLICY_OP_NE condition becomes one rule per block of its complement.
+ */
+struct sandbox_block {
+	uint64_t mask;
+	uint64_t value;
+};
+
+/*
+ * Fill ${cmp} for condition ${a}, with $listen_fd and the block ${B} (which
+ * a != condition needs); return 0, or -1 if it has none.
+ */
+static int
+sandbox_seccomp_cmp(struct scmp_arg_cmp * cmp, const struct sandbox_conf * conf,
+    const struct policy_arg * a, int listen_fd, const struct sandbox_block * B)
+{
+
+	cmp->arg = a->arg;
+	cmp->datum_b = sandbox_seccomp_value(conf, a, listen_fd);
+	if (a->op == POLICY_OP_NE && B == NULL)
+		return (-1);
+	if (a->op == POLICY_OP_NE) {
+		cmp->op = SCMP_CMP_MASKED_EQ;
+		cmp->datum_a = B->mask;
+		cmp->datum_b = B->value;
+	} else if (a->op == POLICY_OP_LE) {
+		cmp->op = SCMP_CMP_LE;
+		cmp->datum_a = cmp->datum_b;
+		cmp->datum_b = 0;
+	} else if (a->mask == ~(uint64_t)0) {
+		cmp->op = SCMP_CMP_EQ;
+		cmp->datum_a = cmp->datum_b;
+		cmp->datum_b = 0;
+	} else {
+		cmp->op = SCMP_CMP_MASKED_EQ;
+		cmp->datum_a = a->mask;
+	}
+	return (0);
+}
+
+/*
+ * Add rule ${r}, with $listen_fd standing for ${listen_fd} and a != condition
+ * for the block ${B}.
+ */
 static int
 sandbox_seccomp_rule(scmp_filter_ctx ctx, const struct sandbox_conf * conf,
-    const struct policy_rule * r, int listen_fd)
+    const struct policy_rule * r, int listen_fd, const struct sandbox_block * B)
 {
 	struct scmp_arg_cmp cmp[POLICY_ARGS_MAX];
 	uint32_t action;
@@ -52,20 +102,11 @@ sandbox_seccomp_rule(scmp_filter_ctx ctx, const struct sandbox_conf * conf,
 	int rc;
 
 	for (i = 0; i < r->nargs; i++) {
-		cmp[i].arg = r->args[i].arg;
-		cmp[i].datum_b = sandbox_seccomp_value(conf, &r->args[i],
-		    listen_fd);
-		if (r->args[i].op == POLICY_OP_LE) {
-			cmp[i].op = SCMP_CMP_LE;
-			cmp[i].datum_a = cmp[i].datum_b;
-			cmp[i].datum_b = 0;
-		} else if (r->args[i].mask == ~(uint64_t)0) {
-			cmp[i].op = SCMP_CMP_EQ;
-			cmp[i].datum_a = cmp[i].datum_b;
-			cmp[i].datum_b = 0;
-		} else {
-			cmp[i].op = SCMP_CMP_MASKED_EQ;
-			cmp[i].datum_a = r->args[i].mask;
+		if (sandbox_seccomp_cmp(&cmp[i], conf, &r->args[i], listen_fd,
+		    B)) {
+			log_err("seccomp: the rule for %s has a != condition "
+			    "without a block", r->name);
+			return (-1);
 		}
 	}
 	action = (r->action == POLICY_ERRNO) ? SCMP_ACT_ERRNO((uint32_t)r->err) :
@@ -79,7 +120,68 @@ sandbox_seccomp_rule(scmp_filter_ctx ctx, const struct sandbox_conf * conf,
 	return (0);
 }
 
-/* Does rule ${r} compare with $listen_fd? */
+/*
+ * Add rule ${r} for every descriptor value in [${lo}, ${hi}), as few
+ * aligned blocks as cover it.  Each block compares all 64 bits of the
+ * argument: the kernel reads a descriptor as a 32-bit int, so a "greater
+ * than" would let 0x100000003 through as descriptor 3.
+ */
+static int
+sandbox_seccomp_range(scmp_filter_ctx ctx, const struct sandbox_conf * conf,
+    const struct policy_rule * r, uint64_t lo, uint64_t hi)
+{
+	struct sandbox_block B;
+	uint64_t size;
+
+	while (lo < hi) {
+		size = (lo == 0) ? SANDBOX_FD_SPAN : (lo & -lo);
+		while (lo + size > hi)
+			size >>= 1;
+		B.mask = ~(size - 1);
+		B.value = lo;
+		if (sandbox_seccomp_rule(ctx, conf, r, -1, &B))
+			return (-1);
+		lo += size;
+	}
+	return (0);
+}
+
+/* Add rule ${r}, whose != $listen_fd holds for no listener of ${conf}. */
+static int
+sandbox_seccomp_not_listener(scmp_filter_ctx ctx,
+    const struct sandbox_conf * conf, const struct policy_rule * r)
+{
+	uint64_t fds[SANDBOX_LISTEN_MAX], lo = 0, t;
+	size_t i, j, n = 0;
+
+	if (conf->nlisten > SANDBOX_LISTEN_MAX) {
+		log_err("seccomp: more than %d listeners", SANDBOX_LISTEN_MAX);
+		return (-1);
+	}
+	/* The listeners in ascending order. */
+	for (i = 0; i < conf->nlisten; i++) {
+		fds[n++] = (uint64_t)(uint32_t)conf->listen_fds[i];
+		for (j = n - 1; j > 0 && fds[j - 1] > fds[j]; j--) {
+			t = fds[j - 1];
+			fds[j - 1] = fds[j];
+			fds[j] = t;
+		}
+	}
+	for (i = 0; i < n; i++) {
+		if (fds[i] >= lo &&
+		    sandbox_seccomp_range(ctx, conf, r, lo, fds[i]))
+			return (-1);
+		lo = fds[i] + 1;
+	}
+	return (sandbox_seccomp_range(ctx, conf, r, lo, SANDBOX_FD_SPAN));
+}
+
+/* How a rule uses $listen_fd. */
+#define SANDBOX_LF_NONE		0	/* Not at all. */
+#define SANDBOX_LF_EACH		1	/* == $listen_fd: any listener. */
+#define SANDBOX_LF_NOT		2	/* != $listen_fd: no listener. */
+
+/* How rule ${r} uses $listen_fd: SANDBOX_LF_*. */
 static int
 sandbox_seccomp_per_listener(const struct policy_rule * r)
 {
@@ -87,8 +189,31 @@ sandbox_seccomp_per_listener(const struct policy_rule * r)
 
 	for (i = 0; i < r->nargs; i++)
 		if (r->args[i].kind == POLICY_VAL_LISTEN_FD)
-			return (1);
-	return (0);
+			return (r->args[i].op == POLICY_OP_NE ?
+			    SANDBOX_LF_NOT : SANDBOX_LF_EACH);
+	return (SANDBOX_LF_NONE);
+}
+
+/* Add rule ${r} as its $listen_fd condition says. */
+static int
+sandbox_seccomp_add(scmp_filter_ctx ctx, const struct sandbox_conf * conf,
+    const struct policy_rule * r)
+{
+	size_t j;
+
+	switch (sandbox_seccomp_per_listener(r)) {
+	case SANDBOX_LF_NONE:
+		return (sandbox_seccomp_rule(ctx, conf, r, -1, NULL));
+	case SANDBOX_LF_NOT:
+		return (sandbox_seccomp_not_listener(ctx, conf, r));
+	default:
+		/* == $listen_fd: one rule per listener, any may match. */
+		for (j = 0; j < conf->nlisten; j++)
+			if (sandbox_seccomp_rule(ctx, conf, r,
+			    conf->listen_fds[j], NULL))
+				return (-1);
+		return (0);
+	}
 }
 
 /* Has a rule before ${n} the same syscall and action as rule ${n}? */
@@ -110,19 +235,12 @@ sandbox_seccomp_rules(scmp_filter_ctx ctx, const struct sandbox_conf * conf,
     struct sandbox_seccomp * S)
 {
 	const struct policy_rule * r;
-	size_t i, j;
+	size_t i;
 
 	for (i = 0; i < policy_table_len; i++) {
 		r = &policy_table[i];
-		if (!sandbox_seccomp_per_listener(r)) {
-			if (sandbox_seccomp_rule(ctx, conf, r, -1))
-				return (-1);
-		} else {
-			for (j = 0; j < conf->nlisten; j++)
-				if (sandbox_seccomp_rule(ctx, conf, r,
-				    conf->listen_fds[j]))
-					return (-1);
-		}
+		if (sandbox_seccomp_add(ctx, conf, r))
+			return (-1);
 		if (S != NULL && !sandbox_seccomp_seen(i)) {
 			if (r->action == POLICY_ALLOW)
 				S->nallow++;

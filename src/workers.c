@@ -8,9 +8,6 @@
 #include "log.h"
 #include "workers.h"
 
-/* Most workers. */
-#define WORKERS_MAX	64
-
 /* Send ${sig} to every worker still running. */
 static void
 workers_kill(const pid_t * pids, size_t n, int sig)
@@ -71,6 +68,22 @@ workers_fork(pid_t * pids, size_t n, int (*work)(void *, size_t),
 	return (i);
 }
 
+/* Block the signals the supervisor waits for, and name them in ${set}. */
+static int
+workers_signals(sigset_t * set)
+{
+
+	sigemptyset(set);
+	sigaddset(set, SIGTERM);
+	sigaddset(set, SIGINT);
+	sigaddset(set, SIGCHLD);
+	if (sigprocmask(SIG_BLOCK, set, NULL)) {
+		log_errp("cannot set up signal handling");
+		return (-1);
+	}
+	return (0);
+}
+
 /* Fork and supervise the workers. */
 int
 workers_run(size_t n, int (*work)(void *, size_t), void (*forked)(void *),
@@ -81,8 +94,12 @@ workers_run(size_t n, int (*work)(void *, size_t), void (*forked)(void *),
 	size_t left;
 	int sig, stopping = 0, failed = 0;
 
-	if (n > WORKERS_MAX)
-		n = WORKERS_MAX;
+	if (n == 0 || n > WORKERS_MAX) {
+		log_err("cannot start %zu workers: 1 to %d", n, WORKERS_MAX);
+		return (1);
+	}
+	if (workers_signals(&set))
+		return (1);
 	left = workers_fork(pids, n, work, cookie);
 	if (forked != NULL)
 		forked(cookie);
@@ -93,10 +110,6 @@ workers_run(size_t n, int (*work)(void *, size_t), void (*forked)(void *),
 		n = left;
 	}
 
-	sigemptyset(&set);
-	sigaddset(&set, SIGTERM);
-	sigaddset(&set, SIGINT);
-	sigaddset(&set, SIGCHLD);
 	while (left > 0) {
 		if ((sig = sigwaitinfo(&set, NULL)) == -1) {
 			if (errno == EINTR)

@@ -14,6 +14,9 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <sys/mount.h>
+#include <sched.h>
+#include <pwd.h>
 #include <sysexits.h>
 #include <unistd.h>
 
@@ -132,15 +135,20 @@ struct usage_case {
 };
 
 static const struct usage_case usage_cases[] = {
-	{ { "-x", "k" }, { "'-x'", "unknown option" } },
-	{ { "--bogus", "k" }, { "'--bogus'", "unknown option" } },
-	{ { "--listen-port", "1", "k" }, { "'--listen-port'" } },
+	{ { "-x", "k" }, { "unknown option", "not shown", "'--'" } },
+	{ { "--bogus", "k" }, { "unknown option", "not shown" } },
+	{ { "--listen-port", "1", "k" }, { "unknown option" } },
+	{ { "--listen", "127.0.0.1:7", "--listen", "127.0.0.1:7", "--workers",
+	    "2", "k" }, { "'127.0.0.1:7'", "twice" } },
+	{ { "--normal", "256.1.1.1:80", "k" }, { "'256.1.1.1:80'",
+	    "--normal", "0-255" } },
+	{ { "--user", "no-such-user-l7kk", "k" }, { "no-such-user-l7kk" } },
 	{ { "-p", "70000", "k" }, { "'70000'", "-p/--listenPort",
 	    "1-65535" } },
 	{ { "--listenPort", "0", "k" }, { "'0'", "-p/--listenPort" } },
 	{ { "-n", "abc", "k" }, { "'abc'", "-n/--normalPort", "1-65535" } },
 	{ { "-s", "0", "k" }, { "'0'", "-s/--hiddenPort", "1-65535" } },
-	{ { "--hiddenPort", "-1", "k" }, { "'-1'", "-s/--hiddenPort" } },
+	{ { "--hiddenPort", "-1", "k" }, { "not shown", "-s/--hiddenPort" } },
 	{ { "--listen", "127.0.0.1", "k" }, { "'127.0.0.1'", "--listen",
 	    "PORT" } },
 	{ { "--listen", "::1:443", "k" }, { "'::1:443'", "--listen",
@@ -491,18 +499,58 @@ Test(cli, huge_values_exit_64_with_one_line, .timeout = 30)
 	    cli_err);
 }
 
-Test(cli, unknown_user_exits_71_with_one_line, .timeout = 30)
+/* An unknown --user is a usage error found before anything is bound. */
+Test(cli, unknown_user_exits_64_before_binding, .timeout = 30)
 {
-	const char * args[] = { "-q", "--listen", "127.0.0.1:0", "--user",
+	char addr[64];
+	const char * args[] = { "-q", "--listen", addr, "--user",
 	    "no-such-user-l7kk", "k", NULL };
-	static const char * const want[] = { "no-such-user-l7kk", NULL };
-	int rc;
+	const char * numeric[] = { "-q", "--listen", addr, "--user",
+	    "4000000000", "k", NULL };
+	static const char * const want[] = { "--user no-such-user-l7kk",
+	    "no such user", NULL };
+	static const char * const want_num[] = { "--user 4000000000", NULL };
+	uint16_t port;
+	int fd;
+
+	/* The address is taken: binding first would exit 69. */
+	cr_assert_neq(fd = cli_occupy(AF_INET, &port), -1);
+	snprintf(addr, sizeof(addr), "127.0.0.1:%u", (unsigned)port);
+	cli_var_empty();
+	cli_expect("--user unknown", cli_run(args), EX_USAGE, want, cli_err);
+	cli_expect("--user unknown uid", cli_run(numeric), EX_USAGE, want_num,
+	    cli_err);
+	close(fd);
+}
+
+/* --user 65534 and --user 65534:65534 are users too. */
+Test(cli, numeric_user_is_accepted, .timeout = 30)
+{
+	char * argv[] = { (char *)cli_bin(), "--listen", "127.0.0.1:0",
+	    "--normal", "127.0.0.1:1", "--hidden", "127.0.0.1:2", "--user",
+	    NULL, "k", NULL };
+	static char * const users[] = { "65534", "65534:65534" };
+	char want[128];
+	size_t i;
+	int status, rc;
 
 	if (geteuid() != 0)
-		cr_skip_test("as another user, --user is refused differently");
+		cr_skip_test("switching user needs root");
+	if (getpwuid(65534) == NULL)
+		cr_skip_test("no user with uid 65534 here");
 	cli_var_empty();
-	rc = cli_run(args);
-	cli_expect("--user unknown", rc, 71, want, cli_err);
+	for (i = 0; i < 2; i++) {
+		argv[8] = users[i];
+		rc = run_capture_until(argv, 10000, "ready", NULL, NULL,
+		    &status, cli_out, sizeof(cli_out), cli_err,
+		    sizeof(cli_err));
+		cr_expect_eq(rc, 0, "--user %s: never ready; stderr: %s",
+		    users[i], cli_err);
+		snprintf(want, sizeof(want), "user %s (uid 65534 gid 65534)",
+		    users[i]);
+		cr_expect_neq(strstr(cli_err, want), NULL, "--user %s: %s",
+		    users[i], cli_err);
+	}
 }
 
 Test(cli, unsafe_chroot_exits_71_with_one_line, .timeout = 30)
@@ -531,4 +579,212 @@ Test(cli, unsafe_chroot_exits_71_with_one_line, .timeout = 30)
 	cli_expect("--chroot not empty", rc, 71, want, cli_err);
 	unlink(file);
 	rmdir(dir);
+}
+
+/* A FIFO (or a symlink to one) as knock file: exit 66 at once, one line. */
+Test(cli, fifo_knock_file_exits_66_without_blocking, .timeout = 30,
+    .init = cli_dir_make, .fini = cli_dir_remove)
+{
+	char link[160];
+	const char * args[] = { "--knock-file", cli_file, NULL };
+	const char * largs[] = { "--knock-file", link, NULL };
+	const char * want[] = { cli_file, "not a regular file", NULL };
+	const char * lwant[] = { link, "not a regular file", NULL };
+
+	cr_assert_eq(mkfifo(cli_file, 0600), 0);
+	snprintf(link, sizeof(link), "%s/link", cli_dir);
+	cr_assert_eq(symlink(cli_file, link), 0);
+	cli_expect("FIFO knock file", cli_run(args), EX_NOINPUT, want,
+	    cli_err);
+	cli_expect("symlink to a FIFO", cli_run(largs), EX_NOINPUT, lwant,
+	    cli_err);
+	unlink(link);
+}
+
+/*
+ * A knock that starts with '-' given without '--' is parsed as options:
+ * refused, and no part of it is ever printed; after '--' it is the knock.
+ */
+Test(cli, knock_that_starts_with_dash_is_never_echoed, .timeout = 60)
+{
+	static const char * const knocks[] = { "-s3cretZZ", "--s3cretZZ",
+	    "--s3cretZZ=x", "-Zs3cretZZ", "-vk3cretZZ", "-qp3cretZZ",
+	    "--verbose=s3cretZZ", "-n3cretZZ", "-k" };
+	char * argv[] = { (char *)cli_bin(), "--listen", "127.0.0.1:0",
+	    "--normal", "127.0.0.1:1", "--hidden", "127.0.0.1:2", "--",
+	    "-s3cretZZ", NULL };
+	const char * args[3] = { NULL, "-s3cretZZ", NULL };
+	size_t i;
+	int rc, status;
+
+	for (i = 0; i < sizeof(knocks) / sizeof(knocks[0]); i++) {
+		args[0] = knocks[i];
+		/* The last: "-k -s3cretZZ", a value forgotten. */
+		args[1] = (i + 1 < sizeof(knocks) / sizeof(knocks[0])) ? "k" :
+		    "-s3cretZZ";
+		rc = cli_run(args);
+		cr_expect_neq(rc, 0, "'%s' was accepted", knocks[i]);
+		cr_expect_null(strstr(cli_err, "3cretZZ"),
+		    "'%s': the knock was printed: %s", knocks[i], cli_err);
+	}
+
+	/* After '--' it is the knock. */
+	cli_var_empty();
+	rc = run_capture_until(argv, 10000, "ready", NULL, NULL, &status,
+	    cli_out, sizeof(cli_out), cli_err, sizeof(cli_err));
+	cr_expect_eq(rc, 0, "-- -s3cretZZ: never ready; stderr: %s", cli_err);
+	cr_expect_neq(strstr(cli_err, "knock of 9 bytes"), NULL, "%s", cli_err);
+	cr_expect_null(strstr(cli_err, "3cretZZ"), "%s", cli_err);
+}
+
+/*
+ * Tests that change this test process's view of the file system: a mount
+ * namespace of its own (Criterion runs each test in its own process), so
+ * nothing outside sees it.  Root only.
+ */
+static void
+cli_private_mounts(void)
+{
+
+	if (geteuid() != 0)
+		cr_skip_test("a private mount namespace needs root");
+	if (unshare(CLONE_NEWNS) != 0 ||
+	    mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) != 0)
+		cr_skip_test("no private mount namespace here: %s",
+		    strerror(errno));
+}
+
+/*
+ * Run the binary with ${args}, stdout and stderr captured, and descriptor
+ * 0 closed if ${close0} (else left as it is: run_capture needs /dev/null).
+ */
+static int
+cli_run_raw(const char * const * args, int close0)
+{
+	char * argv[16];
+	int po[2], pe[2], st, i;
+	pid_t pid;
+	FILE * f;
+	size_t n;
+
+	argv[0] = (char *)cli_bin();
+	for (i = 0; args[i] != NULL && i < 14; i++)
+		argv[i + 1] = (char *)args[i];
+	argv[i + 1] = NULL;
+	cr_assert(pipe(po) == 0 && pipe(pe) == 0);
+	fflush(NULL);
+	cr_assert((pid = fork()) != -1);
+	if (pid == 0) {
+		if (dup2(po[1], 1) == -1 || dup2(pe[1], 2) == -1)
+			_exit(126);
+		close_range(3, ~0U, 0);
+		if (close0)
+			close(0);
+		execv(argv[0], argv);
+		_exit(127);
+	}
+	close(po[1]);
+	close(pe[1]);
+	cr_assert(waitpid(pid, &st, 0) == pid);
+	f = fdopen(po[0], "r");
+	n = fread(cli_out, 1, sizeof(cli_out) - 1, f);
+	cli_out[n] = '\0';
+	fclose(f);
+	f = fdopen(pe[0], "r");
+	n = fread(cli_err, 1, sizeof(cli_err) - 1, f);
+	cli_err[n] = '\0';
+	fclose(f);
+	cr_assert(WIFEXITED(st), "died: status 0x%x", st);
+	return (WEXITSTATUS(st));
+}
+
+/*
+ * Without /dev/null: --version and --help still work (descriptors 0-2 are
+ * open, so /dev/null is not needed); with descriptor 0 closed it is, and
+ * the refusal (exit 71) says why in one line.
+ */
+Test(cli, no_dev_null_version_works_and_closed_stdin_says_why,
+    .timeout = 30)
+{
+	static const char * const version[] = { "--version", NULL };
+	static const char * const help[] = { "--help", NULL };
+	static const char * const run[] = { "--listen", "127.0.0.1:0", "k",
+	    NULL };
+	static const char * const want[] = { "descriptor 0 is closed",
+	    "/dev/null", NULL };
+
+	cli_private_mounts();
+	cr_assert_eq(mount("tmpfs", "/dev", "tmpfs", 0, "size=64k"), 0,
+	    "mount tmpfs on /dev: %s", strerror(errno));
+	cr_assert_neq(access("/dev/null", F_OK), 0, "/dev/null is still there");
+
+	cr_expect_eq(cli_run_raw(version, 0), 0, "--version: %s", cli_err);
+	cr_expect_str_eq(cli_out, "l7knockknock " VERSION "\n");
+	cr_expect_str_eq(cli_err, "");
+	cr_expect_eq(cli_run_raw(help, 0), 0, "--help: %s", cli_err);
+	cr_expect_neq(strstr(cli_out, "usage: l7knockknock"), NULL);
+
+	cli_expect("fd 0 closed, no /dev/null", cli_run_raw(run, 1), EX_OSERR,
+	    want, cli_err);
+}
+
+/* A hosts file that gives the name l7kk-two ::1 first, then 127.0.0.1. */
+static void
+cli_two_address_name(void)
+{
+	static const char hosts[] = "::1 l7kk-two\n127.0.0.1 l7kk-two\n"
+	    "127.0.0.1 localhost\n";
+	char path[] = "/tmp/l7kk-hosts-XXXXXX";
+	int fd;
+
+	cr_assert((fd = mkstemp(path)) != -1);
+	cr_assert(write(fd, hosts, sizeof(hosts) - 1) ==
+	    (ssize_t)(sizeof(hosts) - 1));
+	close(fd);
+	cr_assert_eq(mount(path, "/etc/hosts", NULL, MS_BIND, NULL), 0,
+	    "bind-mount over /etc/hosts: %s", strerror(errno));
+	unlink(path);
+}
+
+/*
+ * --normal NAME:PORT where NAME has ::1 first and the backend listens on
+ * 127.0.0.1 only: the relay tries each address at start and uses the one
+ * that answers, and says so.
+ */
+Test(cli, backend_name_uses_the_address_that_answers, .timeout = 30)
+{
+	char normal[64], want[128];
+	char * argv[] = { (char *)cli_bin(), "--listen", "127.0.0.1:0",
+	    "--normal", normal, "--hidden", "127.0.0.1:2", "k", NULL };
+	uint16_t port;
+	int fd, status, rc, six;
+
+	cli_private_mounts();
+	cli_two_address_name();
+	cli_var_empty();
+	cr_assert_neq(fd = cli_occupy(AF_INET, &port), -1);
+	six = cli_occupy(AF_INET6, &(uint16_t){ 0 });
+	if (six == -1)
+		cr_skip_test("no IPv6 loopback: the name has one address");
+	close(six);
+	snprintf(normal, sizeof(normal), "l7kk-two:%u", (unsigned)port);
+	rc = run_capture_until(argv, 10000, "ready", NULL, NULL, &status,
+	    cli_out, sizeof(cli_out), cli_err, sizeof(cli_err));
+	cr_expect_eq(rc, 0, "never ready; stderr: %s", cli_err);
+	snprintf(want, sizeof(want), "host 'l7kk-two' has 2 addresses: using "
+	    "127.0.0.1:%u", (unsigned)port);
+	cr_expect_neq(strstr(cli_err, want), NULL, "%s", cli_err);
+	snprintf(want, sizeof(want), "normal backend 127.0.0.1:%u",
+	    (unsigned)port);
+	cr_expect_neq(strstr(cli_err, want), NULL, "%s", cli_err);
+
+	/* Nobody listening at all: the first, with a warning. */
+	close(fd);
+	rc = run_capture_until(argv, 10000, "ready", NULL, NULL, &status,
+	    cli_out, sizeof(cli_out), cli_err, sizeof(cli_err));
+	cr_expect_eq(rc, 0, "never ready; stderr: %s", cli_err);
+	snprintf(want, sizeof(want), "warning: host 'l7kk-two' has 2 "
+	    "addresses and none accepted a connection now: using the first, "
+	    "[::1]:%u", (unsigned)port);
+	cr_expect_neq(strstr(cli_err, want), NULL, "%s", cli_err);
 }

@@ -4,6 +4,7 @@
  * one-line message, and the wiping of the knock from the argument memory.
  */
 #include <criterion/criterion.h>
+#include <netinet/in.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -318,6 +319,8 @@ struct bad_case {
 #define DURMSG		"expected a duration such as 500ms, 2s or 30 " \
 			"(seconds), up to 7 days"
 #define LISTENMSG	"expected IPV4:PORT or [IPV6]:PORT with PORT 0-65535"
+#define UNKNOWN(n)	"unknown option (not shown: it may be a knock; a " \
+	"KNOCK that starts with '-' goes after '--'; see --help)"
 #define BACKENDMSG	"expected HOST:PORT, IPV4:PORT or [IPV6]:PORT " \
 			"with PORT 1-65535"
 
@@ -329,8 +332,9 @@ static const struct bad_case bad_cases[] = {
 	    "invalid value '0' for -p/--listenPort: " PORTMSG },
 	{ { "--listenPort=", "k" },
 	    "invalid value '' for -p/--listenPort: " PORTMSG },
-	{ { "-p", "-1", "k" },
-	    "invalid value '-1' for -p/--listenPort: " PORTMSG },
+	{ { "-p", "-1", "k" }, "invalid value for -p/--listenPort (not shown: "
+	    "it may be a knock; a KNOCK that starts with '-' goes after '--'): "
+	    PORTMSG },
 	{ { "-n", "abc", "k" },
 	    "invalid value 'abc' for -n/--normalPort: " PORTMSG },
 	{ { "--normalPort", "65536", "k" },
@@ -395,8 +399,15 @@ static const struct bad_case bad_cases[] = {
 	    "--max-conns: expected a number of connections 1-1000000" },
 	{ { "--max-conns", "many", "k" }, "invalid value 'many' for "
 	    "--max-conns: expected a number of connections 1-1000000" },
-	{ { "--knock-file", "" },
-	    "invalid value '' for --knock-file: expected a file name" },
+	{ { "--knock-file", "" }, "invalid value '' for --knock-file: "
+	    "expected a file name (one that starts with '-' as ./-name)" },
+	{ { "--knock-file", "-s3cret" }, "invalid value for --knock-file (not "
+	    "shown: it may be a knock; a KNOCK that starts with '-' goes after "
+	    "'--'): expected a file name (one that starts with '-' as "
+	    "./-name)" },
+	{ { "--user", "-s3cret", "k" }, "invalid value for --user (not shown: "
+	    "it may be a knock; a KNOCK that starts with '-' goes after '--'): "
+	    "expected a user name" },
 	{ { "--chroot", "var/empty", "k" }, "invalid value 'var/empty' for "
 	    "--chroot: expected an absolute directory path" },
 	{ { "--user", "", "k" },
@@ -435,12 +446,50 @@ static const struct bad_case bad_cases[] = {
 	    "--knock-file PATH (see --help)" },
 	{ { "" }, "invalid knock of 0 bytes: expected 1 to 256 bytes" },
 	/* Unknown options and missing values. */
-	{ { "-x", "k" }, "unknown option '-x' (see --help)" },
-	{ { "-vx", "k" }, "unknown option '-x' (see --help)" },
-	{ { "--bogus", "k" }, "unknown option '--bogus' (see --help)" },
-	{ { "--bogus=1", "k" }, "unknown option '--bogus=1' (see --help)" },
-	{ { "--listenport", "1", "k" },
-	    "unknown option '--listenport' (see --help)" },
+	{ { "-x", "k" }, UNKNOWN("1") },
+	{ { "-vx", "k" }, UNKNOWN("1") },
+	{ { "--bogus", "k" }, UNKNOWN("1") },
+	{ { "--bogus=1", "k" }, UNKNOWN("1") },
+	{ { "--listenport", "1", "k" }, UNKNOWN("1") },
+	{ { "-q", "--", "k", "--l7kk-secret" }, "unexpected extra argument "
+	    "after KNOCK (argument 4; not shown, it may be secret): give one "
+	    "KNOCK, quoted if it has spaces" },
+	/* A knock that starts with '-', given without '--': never shown. */
+	{ { "--s3cret-knock" }, UNKNOWN("1") },
+	{ { "-q", "--s3cret=knock" }, UNKNOWN("2") },
+	{ { "-Zs3cret" }, UNKNOWN("1") },
+	{ { "-s3cret" }, "invalid value for -s/--hiddenPort (not shown: it "
+	    "may be a knock; a KNOCK that starts with '-' goes after '--'): "
+	    "expected a port number 1-65535" },
+	{ { "-vk3cret" }, "invalid value for -k/--knockTimeout (not shown: "
+	    "it may be a knock; a KNOCK that starts with '-' goes after '--'): "
+	    "expected a duration such as 500ms, 2s or 30 (seconds), up to 7 "
+	    "days" },
+	{ { "-k", "-s3cret" }, "invalid value for -k/--knockTimeout (not "
+	    "shown: it may be a knock; a KNOCK that starts with '-' goes after "
+	    "'--'): expected a duration such as 500ms, 2s or 30 (seconds), up "
+	    "to 7 days" },
+	{ { "--verbose=s3cret", "k" },
+	    "option '--verbose' takes no value (see --help)" },
+	{ { "k", "-vp" }, "option '-p' needs a value (see --help)" },
+	/* Start-up edges (issue 10). */
+	{ { "--listen", "127.0.0.1:5", "--listen", "127.0.0.1:5", "--workers",
+	    "2", "k" }, "--listen '127.0.0.1:5' is given twice: give each "
+	    "address once" },
+	{ { "--listen", "[::1]:5", "--listen", "[::1]:5", "k" },
+	    "--listen '[::1]:5' is given twice: give each address once" },
+	{ { "--listen", "127.0.0.1:5", "--listen", "[::ffff:127.0.0.1]:5",
+	    "k" }, "--listen '[::ffff:127.0.0.1]:5' is given twice: give each "
+	    "address once" },
+	{ { "--normal", "256.1.1.1:80", "k" }, "invalid value '256.1.1.1:80' "
+	    "for --normal: expected an IPv4 address of four numbers 0-255 "
+	    "(a.b.c.d)" },
+	{ { "--hidden", "10.1:22", "k" }, "invalid value '10.1:22' for "
+	    "--hidden: expected an IPv4 address of four numbers 0-255 "
+	    "(a.b.c.d)" },
+	{ { "--hidden", "2130706433:22", "k" }, "invalid value "
+	    "'2130706433:22' for --hidden: expected an IPv4 address of four "
+	    "numbers 0-255 (a.b.c.d)" },
 	{ { "k", "-p" }, "option '-p' needs a value (see --help)" },
 	{ { "k", "-k" }, "option '-k' needs a value (see --help)" },
 	{ { "k", "--listen" }, "option '--listen' needs a value (see --help)" },
@@ -486,7 +535,9 @@ Test(conf, value_given_to_a_flag)
 
 	args_set(&A, list);
 	cr_expect_eq(parse_captured(&C, &A), -1);
-	cr_expect_neq(strstr(err_buf, "'--verbose=1'"), NULL, "%s", err_buf);
+	cr_expect_neq(strstr(err_buf, "'--verbose'"), NULL, "%s", err_buf);
+	cr_expect_null(strstr(err_buf, "=1"), "the value was shown: %s",
+	    err_buf);
 	cr_expect_eq(strchr(err_buf, '\n'), err_buf + strlen(err_buf) - 1,
 	    "one line: %s", err_buf);
 }
@@ -626,4 +677,31 @@ Test(conf, parse_is_repeatable)
 	cr_expect_eq(parse_captured(&C, &A), CONF_RUN, "%s", err_buf);
 	cr_expect_str_eq(fmt_listen(&C, 0, (char[NET_ADDRSTR_MAX]){ 0 }),
 	    "0.0.0.0:1");
+}
+
+/* ::ffff:a.b.c.d is taken as the IPv4 address a.b.c.d (issue 10). */
+Test(conf, v4_mapped_addresses_are_ipv4)
+{
+	static struct args A;
+	static const char * const list[] = { "--listen",
+	    "[::ffff:127.0.0.1]:0", "--normal", "[::ffff:127.0.0.2]:80", "k",
+	    NULL };
+	struct net_addr a;
+	struct conf C;
+	char buf[NET_ADDRSTR_MAX];
+
+	args_set(&A, list);
+	cr_assert_eq(parse_captured(&C, &A), CONF_RUN, "%s", err_buf);
+	cr_expect_eq(C.listen[0].ss.ss_family, AF_INET);
+	cr_expect_eq(C.listen[0].len, sizeof(struct sockaddr_in));
+	cr_expect_str_eq(fmt_listen(&C, 0, buf), "127.0.0.1:0");
+	cr_assert_eq(net_resolve(C.normal.host, C.normal.port, 0, &a), 0);
+	cr_expect_eq(a.ss.ss_family, AF_INET);
+	cr_expect_str_eq(net_format((struct sockaddr *)&a.ss, buf,
+	    sizeof(buf)), "127.0.0.2:80");
+	cr_assert_eq(net_literal("::ffff:10.1.2.3", 22, &a), 0);
+	cr_expect_str_eq(net_format((struct sockaddr *)&a.ss, buf,
+	    sizeof(buf)), "10.1.2.3:22");
+	cr_assert_eq(net_literal("::1", 22, &a), 0);
+	cr_expect_eq(a.ss.ss_family, AF_INET6);
 }

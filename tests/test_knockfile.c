@@ -353,21 +353,24 @@ Test(knockfile, read_0600_silent_redirected, .init = cr_redirect_stderr,
 	cr_expect_stderr_eq_str("");
 }
 
-/* A FIFO without a writer: refused at once (O_NONBLOCK), not waited on. */
-Test(knockfile, read_fifo_refused_without_blocking, .timeout = 10,
-    .fini = kf_cleanup)
+/* A FIFO, and a symlink to one, nobody writes to: refused at once. */
+Test(knockfile, read_fifo_refused_without_blocking, .fini = kf_cleanup,
+    .timeout = 10)
 {
-	char why[256];
-	int fd;
+	char fifo[128], link[128], why[256];
 
-	strcpy(kf_path, "/tmp/l7kk-fifo-XXXXXX");
-	cr_assert_neq(fd = mkstemp(kf_path), -1);
-	close(fd);
-	cr_assert_eq(unlink(kf_path), 0);
-	cr_assert_eq(mkfifo(kf_path, 0600), 0);
-	alarm(5);		/* A blocking open would hang here. */
+	strcpy(kf_dir, "/tmp/l7kk-fifo-XXXXXX");
+	cr_assert_neq(mkdtemp(kf_dir), NULL);
+	snprintf(fifo, sizeof(fifo), "%s/fifo", kf_dir);
+	snprintf(link, sizeof(link), "%s/link", kf_dir);
+	cr_assert_eq(mkfifo(fifo, 0600), 0);
+	cr_assert_eq(symlink(fifo, link), 0);
 	snprintf(why, sizeof(why),
-	    "cannot read knock file '%s': not a regular file", kf_path);
-	kf_expect_refused(kf_path, why);
-	alarm(0);
+	    "cannot read knock file '%s': not a regular file", fifo);
+	kf_expect_refused(fifo, why);
+	snprintf(why, sizeof(why),
+	    "cannot read knock file '%s': not a regular file", link);
+	kf_expect_refused(link, why);
+	unlink(link);
+	unlink(fifo);
 }

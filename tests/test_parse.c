@@ -340,3 +340,23 @@ Test(parse, hostport_host_length)
 	cr_expect_eq(parse_hostport("[::1:2:3]:80", small, 8, &port, 0), 0);
 	cr_expect_str_eq(small, "::1:2:3");
 }
+
+/* parse_numeric_host(): what must be a dotted quad, never a name. */
+Test(parse, numeric_host_table)
+{
+	static const struct {
+		const char * s;
+		int rc;
+	} cases[] = {
+		{ "256.1.1.1", 1 }, { "1.2.3.4", 1 }, { "10.1", 1 },
+		{ "2130706433", 1 }, { "1.2.3.4.5", 1 }, { "1..2", 1 },
+		{ "...", 0 }, { "", 0 }, { "localhost", 0 }, { "1.2.3.x", 0 },
+		{ "::1", 0 }, { "0x7f.1", 0 }, { "a1.example", 0 },
+		{ "1e3", 0 },
+	};
+	size_t i;
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+		cr_expect_eq(parse_numeric_host(cases[i].s), cases[i].rc,
+		    "parse_numeric_host(\"%s\")", cases[i].s);
+}

@@ -139,9 +139,13 @@ Test(policy, generator_refuses_malformed_lines, .timeout = 30)
 		{ "read allow a0==$signal_fd\n", "want: syscall action" },
 		{ "read permit - because\n", "bad action" },
 		{ "read allow a9==1 because\n", "a0..a5" },
-		{ "read allow a0=1 because\n", "has no ==" },
+		{ "read allow a0=1 because\n", "has no ==, <= or !=" },
 		{ "read allow a0==$nope because\n", "unknown run-time value" },
 		{ "read allow:lower - because\n", "bad build condition" },
+		{ "read allow a0!=3 because\n", "!= takes $listen_fd only" },
+		{ "read allow a0&1!=$listen_fd because\n", "only == takes" },
+		{ "read allow a0!=$listen_fd,a1==$listen_fd because\n",
+		    "one $listen_fd condition" },
 		{ "# only comments\n", "no rules" },
 	};
 	char err[1024];
@@ -172,9 +176,9 @@ policy_slurp(int fd, char * buf, size_t size)
 	return (len);
 }
 
-/* Run the golden command with only fds 0-2 open; its stdout in ${buf}. */
+/* Run ${args} with only fds 0-2 open; its stdout in ${buf}. */
 static size_t
-policy_print(char * buf, size_t size)
+policy_print_args(char * const * args, char * buf, size_t size)
 {
 	int p[2], st, null;
 	size_t len;
@@ -189,7 +193,7 @@ policy_print(char * buf, size_t size)
 		    dup2(null, STDERR_FILENO) == -1 ||
 		    close_range(3, ~0U, 0) == -1)
 			_exit(127);
-		execv(policy_bin(), golden_args);
+		execv(policy_bin(), args);
 		_exit(127);
 	}
 	close(p[1]);
@@ -199,6 +203,14 @@ policy_print(char * buf, size_t size)
 	cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0,
 	    "%s --print-seccomp failed (status %d)", policy_bin(), st);
 	return (len);
+}
+
+/* Run the golden command; its stdout in ${buf}. */
+static size_t
+policy_print(char * buf, size_t size)
+{
+
+	return (policy_print_args(golden_args, buf, size));
 }
 
 /* The first line where ${a} and ${b} differ (1-based). */
@@ -238,4 +250,24 @@ Test(policy, printed_filter_matches_golden, .timeout = 30)
 	    "if the policy change is intended, review it and copy "
 	    "build/%s over policy/seccomp.pfc",
 	    policy_first_diff(want, got), GOLDEN_NEW, GOLDEN_NEW);
+}
+
+/* --print-seccomp needs no knock: none given, or a knock file never read. */
+Test(policy, print_seccomp_needs_no_knock, .timeout = 30)
+{
+	static char * const none[] = { "l7knockknock", "--print-seccomp",
+	    "--listen", "127.0.0.1:0", NULL };
+	static char * const file[] = { "l7knockknock", "--print-seccomp",
+	    "--listen", "127.0.0.1:0", "--knock-file",
+	    "/nonexistent/l7kk-knock", NULL };
+	static char want[65536], got[65536];
+	size_t wlen, glen;
+
+	wlen = policy_print(want, sizeof(want));
+	glen = policy_print_args(none, got, sizeof(got));
+	cr_expect(glen == wlen && memcmp(want, got, wlen) == 0,
+	    "without a knock the filter differs");
+	glen = policy_print_args(file, got, sizeof(got));
+	cr_expect(glen == wlen && memcmp(want, got, wlen) == 0,
+	    "with an unread knock file the filter differs");
 }

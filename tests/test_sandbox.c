@@ -6,6 +6,7 @@
  * a refusal through its exit code (the errno), success as PROBE_DONE.
  */
 #include <criterion/criterion.h>
+#include <grp.h>
 
 #include "buildflags.h"
 #include <errno.h>
@@ -49,6 +50,10 @@ struct probe {
 };
 
 static struct probe P;
+
+/* The listeners named in the child's sandbox_conf: lfd, or lfd and ofd. */
+static int probe_listeners[2];
+static size_t probe_nlisten = 1;
 
 /* The chroot directory the child is given. */
 static const char * probe_chroot = "/var/empty";
@@ -101,8 +106,10 @@ probe_enter(void)
 		_exit(PROBE_NOSANDBOX);
 	memset(&conf, 0, sizeof(conf));
 	conf.chroot_dir = probe_chroot;
-	conf.listen_fds = &P.lfd;
-	conf.nlisten = 1;
+	probe_listeners[0] = P.lfd;
+	probe_listeners[1] = P.ofd;
+	conf.listen_fds = probe_listeners;
+	conf.nlisten = probe_nlisten;
 	conf.epoll_fd = P.epfd;
 	conf.signal_fd = sfd;
 	conf.connect_ports = &P.bport;
@@ -380,6 +387,74 @@ try_connect_backend(void)
 	probe_connect(P.bport);
 }
 
+/* connect(AF_UNSPEC) on ${fd}, through the raw syscall with ${fd} as is. */
+static void
+probe_unspec(uint64_t fd)
+{
+	struct sockaddr_in sin;
+
+	memset(&sin, 0, sizeof(sin));
+	sin.sin_family = AF_UNSPEC;
+	probe_result(syscall(SYS_connect, fd, &sin, sizeof(sin)));
+}
+
+static void
+try_connect_listener_unspec(void)
+{
+
+	/* Would dissolve the listener and free its port for reuse. */
+	probe_unspec((uint64_t)P.lfd);
+}
+
+static void
+try_connect_listener_high_bits(void)
+{
+
+	/* The kernel reads descriptor 0x1_0000_000N as N. */
+	probe_unspec(((uint64_t)1 << 32) | (uint64_t)P.lfd);
+}
+
+static void
+try_connect_second_listener(void)
+{
+
+	probe_unspec((uint64_t)P.ofd);
+}
+
+static void
+try_shutdown_listener(void)
+{
+
+	probe_result(shutdown(P.lfd, SHUT_WR));
+}
+
+static void
+try_shutdown_second_listener(void)
+{
+
+	probe_result(shutdown(P.ofd, SHUT_WR));
+}
+
+static void
+try_shutdown_listener_high_bits(void)
+{
+
+	probe_result(syscall(SYS_shutdown, ((uint64_t)1 << 32) |
+	    (uint64_t)P.lfd, SHUT_WR));
+}
+
+static void
+try_shutdown_unconnected(void)
+{
+	int fd;
+
+	/* Allowed on any other socket: not connected, so ENOTCONN. */
+	if ((fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
+	    IPPROTO_TCP)) == -1)
+		_exit(PROBE_BROKEN);
+	probe_result(shutdown(fd, SHUT_WR));
+}
+
 /* Landlock's network rules need ABI 4. */
 static int
 probe_landlock_abi(void)
@@ -500,6 +575,42 @@ Test(sandbox, x32_syscall_kills)
 {
 
 	expect_sigsys(try_x32, "x32 close");
+}
+
+Test(sandbox, connect_or_shutdown_on_a_listener_kills)
+{
+
+	/* policy: connect and shutdown a0!=$listen_fd (issue 10). */
+	expect_sigsys(try_connect_listener_unspec, "connect(AF_UNSPEC) on "
+	    "the listener");
+	expect_sigsys(try_connect_listener_high_bits, "connect on the "
+	    "listener's descriptor with the upper 32 bits set");
+	expect_sigsys(try_shutdown_listener, "shutdown on the listener");
+	expect_sigsys(try_shutdown_listener_high_bits, "shutdown on the "
+	    "listener's descriptor with the upper 32 bits set");
+	expect_errno(try_shutdown_unconnected, ENOTCONN, "shutdown on another "
+	    "socket");
+	/*
+	 * Positive control, last (it dissolves that socket): a socket that
+	 * is not a listener of this sandbox may be connected.
+	 */
+	expect_errno(try_connect_second_listener, PROBE_DONE, "connect("
+	    "AF_UNSPEC) on a socket that is not a listener here");
+}
+
+Test(sandbox, every_listener_is_protected_when_there_are_two)
+{
+
+	probe_nlisten = 2;
+	expect_sigsys(try_connect_listener_unspec, "connect(AF_UNSPEC) on "
+	    "the first listener");
+	expect_sigsys(try_connect_second_listener, "connect(AF_UNSPEC) on "
+	    "the second listener");
+	expect_sigsys(try_shutdown_listener, "shutdown on the first listener");
+	expect_sigsys(try_shutdown_second_listener, "shutdown on the second "
+	    "listener");
+	expect_errno(try_shutdown_unconnected, ENOTCONN, "shutdown on another "
+	    "socket");
 }
 
 Test(sandbox, connect_to_other_port_is_refused_by_landlock)
@@ -689,4 +800,311 @@ Test(sandbox, the_relay_still_works)
 	    "the sandboxed relay steps: %s", probe_how(st));
 	cr_assert_str_eq(buf, PAYLOAD);
 	close(c);
+}
+
+/*
+ * contrib/nftables/l7knockknock.nft, the address half of what a
+ * compromised relay may reach: loaded in a network namespace of this test
+ * process's own (Criterion runs each test in its own process), with
+ * RELAY_USER 65534 and one backend; then a process of that user reaches
+ * the backend and is refused any other address or port, while root is
+ * not restricted.
+ */
+#include <sched.h>
+#include <sys/types.h>
+
+#include "run.h"
+
+#define FW_FILE		"../contrib/nftables/l7knockknock.nft"
+#define FW_UID		65534
+
+/* A listener on ${addr}:${port} (0: any, stored back); the socket. */
+static int
+fw_listen(const char * addr, uint16_t * port)
+{
+	struct sockaddr_in sin;
+	socklen_t len = sizeof(sin);
+	int fd;
+
+	memset(&sin, 0, sizeof(sin));
+	sin.sin_family = AF_INET;
+	sin.sin_port = htons(*port);
+	cr_assert(inet_pton(AF_INET, addr, &sin.sin_addr) == 1);
+	cr_assert((fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0)) != -1);
+	cr_assert(bind(fd, (struct sockaddr *)&sin, sizeof(sin)) == 0,
+	    "bind %s:%u: %s", addr, (unsigned)*port, strerror(errno));
+	cr_assert(listen(fd, 16) == 0);
+	cr_assert(getsockname(fd, (struct sockaddr *)&sin, &len) == 0);
+	*port = ntohs(sin.sin_port);
+	return (fd);
+}
+
+/* A blocking connect to ${addr}:${port}: 0 or the errno. */
+static int
+fw_connect(const char * addr, uint16_t port)
+{
+	struct sockaddr_in sin;
+	int fd, err = 0;
+
+	memset(&sin, 0, sizeof(sin));
+	sin.sin_family = AF_INET;
+	sin.sin_port = htons(port);
+	if (inet_pton(AF_INET, addr, &sin.sin_addr) != 1 ||
+	    (fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0)) == -1)
+		return (EINVAL);
+	if (connect(fd, (struct sockaddr *)&sin, sizeof(sin)) == -1)
+		err = errno;
+	close(fd);
+	return (err);
+}
+
+/* Run a shell command with a time limit; its exit status, stderr in ${err}. */
+static int
+fw_sh(const char * cmd, char * err, size_t errlen)
+{
+	char * argv[] = { "/bin/sh", "-c", (char *)cmd, NULL };
+	int st;
+
+	if (run_capture(argv, 10000, &st, NULL, 0, err, errlen) != 0 ||
+	    !WIFEXITED(st))
+		return (-1);
+	return (WEXITSTATUS(st));
+}
+
+/* The shipped rule file with RELAY_USER and BACKENDS4 set, into ${path}. */
+static void
+fw_ruleset(const char * path, uint16_t port)
+{
+	char line[512];
+	FILE * in, * out;
+	int user = 0, backends = 0;
+
+	cr_assert((in = fopen(FW_FILE, "r")) != NULL, "cannot read %s: %s",
+	    FW_FILE, strerror(errno));
+	cr_assert((out = fopen(path, "w")) != NULL);
+	while (fgets(line, sizeof(line), in) != NULL) {
+		if (strncmp(line, "define RELAY_USER = ", 20) == 0) {
+			fprintf(out, "define RELAY_USER = %d\n", FW_UID);
+			user++;
+		} else if (strncmp(line, "define BACKENDS4 = ", 19) == 0) {
+			fprintf(out, "define BACKENDS4 = { 127.0.0.1 . %u }\n",
+			    (unsigned)port);
+			backends++;
+		} else
+			fputs(line, out);
+	}
+	fclose(in);
+	fclose(out);
+	cr_assert(user == 1 && backends == 1, "%s: want one RELAY_USER and "
+	    "one BACKENDS4 definition", FW_FILE);
+}
+
+/* In a child as uid FW_UID: the connects' errnos, 8 bits each. */
+static int
+fw_as_relay_user(uint16_t port, uint16_t other)
+{
+	pid_t pid;
+	int st;
+
+	fflush(NULL);
+	cr_assert((pid = fork()) != -1);
+	if (pid == 0) {
+		if (setgroups(0, NULL) || setresgid(FW_UID, FW_UID, FW_UID) ||
+		    setresuid(FW_UID, FW_UID, FW_UID))
+			_exit(255);
+		/* Backend: 0.  Other address, other port: ECONNREFUSED. */
+		_exit((fw_connect("127.0.0.1", port) == 0 ? 0 : 1) |
+		    (fw_connect("127.0.0.2", port) == ECONNREFUSED ? 0 : 2) |
+		    (fw_connect("127.0.0.1", other) == ECONNREFUSED ? 0 : 4));
+	}
+	cr_assert(waitpid(pid, &st, 0) == pid);
+	cr_assert(WIFEXITED(st), "status 0x%x", st);
+	return (WEXITSTATUS(st));
+}
+
+Test(firewall, nft_rule_lets_the_relay_user_reach_only_the_backends,
+    .timeout = 60)
+{
+	char path[] = "/tmp/l7kk-nft-XXXXXX", cmd[256], err[2048];
+	uint16_t port = 0, other = 0;
+	int fd, b, o, o2, rc;
+
+	if (geteuid() != 0)
+		cr_skip_test("a network namespace and nft need root");
+	if (unshare(CLONE_NEWNET) != 0)
+		cr_skip_test("nft cannot run: no network namespace here (%s)",
+		    strerror(errno));
+	if (fw_sh("ip link set lo up", err, sizeof(err)) != 0)
+		cr_skip_test("nft cannot run: ip link set lo up: %s", err);
+	if (fw_sh("nft add table inet l7kk_probe && "
+	    "nft delete table inet l7kk_probe", err, sizeof(err)) != 0)
+		cr_skip_test("nft cannot run here: %s", err);
+
+	/* Backend 127.0.0.1:P; not backends: 127.0.0.2:P and 127.0.0.1:Q. */
+	b = fw_listen("127.0.0.1", &port);
+	o = fw_listen("127.0.0.2", &port);
+	o2 = fw_listen("127.0.0.1", &other);
+
+	/* Without the rule every connect succeeds, as the user too. */
+	rc = fw_as_relay_user(port, other);
+	cr_assert_eq(rc & 1, 0, "the backend is not reachable at all");
+	cr_assert_eq(rc & 6, 6, "a non-backend was refused without the rule");
+
+	cr_assert((fd = mkstemp(path)) != -1);
+	close(fd);
+	fw_ruleset(path, port);
+	snprintf(cmd, sizeof(cmd), "nft -f %s", path);
+	rc = fw_sh(cmd, err, sizeof(err));
+	unlink(path);
+	cr_assert_eq(rc, 0, "%s does not load: %s", FW_FILE, err);
+
+	/* The rule: backend only, for that user; root is not restricted. */
+	rc = fw_as_relay_user(port, other);
+	cr_expect_eq(rc & 1, 0, "as uid %d the backend is not reached", FW_UID);
+	cr_expect_eq(rc & 2, 0, "as uid %d 127.0.0.2:%u (not a backend) was "
+	    "not refused", FW_UID, (unsigned)port);
+	cr_expect_eq(rc & 4, 0, "as uid %d 127.0.0.1:%u (not a backend) was "
+	    "not refused", FW_UID, (unsigned)other);
+	cr_expect_eq(fw_connect("127.0.0.2", port), 0, "root was restricted");
+
+	/* Loading it again replaces it (the table is its own). */
+	fw_ruleset(path, port);
+	rc = fw_sh(cmd, err, sizeof(err));
+	unlink(path);
+	cr_expect_eq(rc, 0, "%s does not reload: %s", FW_FILE, err);
+	close(o2);
+	close(o);
+	close(b);
+}
+
+/* What the relay test's callback needs and found. */
+struct fw_relay {
+	int normal;		/* The normal backend's listener. */
+	uint16_t lport;		/* The relay's listener. */
+	char got[64];		/* What the normal backend received. */
+	int hidden_closed;	/* The knocked client was closed. */
+};
+
+/* A client of the relay at 127.0.0.1:${port} that sends ${msg}. */
+static int
+fw_client(uint16_t port, const char * msg)
+{
+	struct sockaddr_in sin;
+	int fd;
+
+	memset(&sin, 0, sizeof(sin));
+	sin.sin_family = AF_INET;
+	sin.sin_port = htons(port);
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	if ((fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0)) == -1)
+		return (-1);
+	if (connect(fd, (struct sockaddr *)&sin, sizeof(sin)) == -1 ||
+	    write(fd, msg, strlen(msg)) != (ssize_t)strlen(msg)) {
+		close(fd);
+		return (-1);
+	}
+	return (fd);
+}
+
+/* run_capture_until() callback, once the relay is ready. */
+static void
+fw_relay_clients(pid_t pid, void * cookie)
+{
+	struct fw_relay * F = cookie;
+	struct pollfd pfd;
+	char c;
+	ssize_t n;
+	int fd, b;
+
+	/* Not knocked: relayed to the normal backend, which is allowed. */
+	if ((fd = fw_client(F->lport, "hello")) != -1) {
+		pfd = (struct pollfd){ F->normal, POLLIN, 0 };
+		if (poll(&pfd, 1, 5000) == 1 &&
+		    (b = accept(F->normal, NULL, NULL)) != -1) {
+			pfd = (struct pollfd){ b, POLLIN, 0 };
+			if (poll(&pfd, 1, 5000) == 1 &&
+			    (n = read(b, F->got, sizeof(F->got) - 1)) > 0)
+				F->got[n] = '\0';
+			close(b);
+		}
+		close(fd);
+	}
+
+	/* Knocked: the hidden backend is not in the rule, so it is closed. */
+	if ((fd = fw_client(F->lport, "knock")) != -1) {
+		pfd = (struct pollfd){ fd, POLLIN, 0 };
+		F->hidden_closed = (poll(&pfd, 1, 5000) == 1 &&
+		    read(fd, &c, 1) <= 0);
+		close(fd);
+	}
+	kill(pid, SIGTERM);
+}
+
+/*
+ * The real relay, started as root with --user 65534, under the rule: its
+ * clients are served, its connect to the normal backend passes, its
+ * connect to a hidden backend that the rule does not list is refused.
+ */
+Test(firewall, the_relay_under_the_rule_reaches_only_listed_backends,
+    .timeout = 60)
+{
+	char path[] = "/tmp/l7kk-nft-XXXXXX", cmd[256], err[2048];
+	static char out[4096], log[16384];
+	char listen_arg[32], normal_arg[32], hidden_arg[32];
+	char * argv[] = { "../l7knockknock", "--listen", listen_arg,
+	    "--normal", normal_arg, "--hidden", hidden_arg, "--user", "65534",
+	    "-k", "500ms", "knock", NULL };
+	struct fw_relay F;
+	uint16_t port = 0;
+	int fd, hidden, probe, rc, st;
+
+	if (geteuid() != 0)
+		cr_skip_test("a network namespace and nft need root");
+	if (getenv("L7KK_BIN") != NULL && *getenv("L7KK_BIN") != '\0')
+		argv[0] = getenv("L7KK_BIN");
+	if (unshare(CLONE_NEWNET) != 0)
+		cr_skip_test("nft cannot run: no network namespace here (%s)",
+		    strerror(errno));
+	if (fw_sh("ip link set lo up", err, sizeof(err)) != 0 ||
+	    fw_sh("nft add table inet l7kk_probe && "
+	    "nft delete table inet l7kk_probe", err, sizeof(err)) != 0)
+		cr_skip_test("nft cannot run here: %s", err);
+	if (mkdir("/var/empty", 0755) == -1 && errno != EEXIST)
+		cr_skip_test("no /var/empty: %s", strerror(errno));
+
+	/* Normal backend 127.0.0.1:P (listed); hidden 127.0.0.2:P (not). */
+	memset(&F, 0, sizeof(F));
+	F.normal = fw_listen("127.0.0.1", &port);
+	hidden = fw_listen("127.0.0.2", &port);
+	/* This namespace is ours alone: a port found free stays free. */
+	probe = fw_listen("127.0.0.1", &F.lport);
+	close(probe);
+	snprintf(listen_arg, sizeof(listen_arg), "127.0.0.1:%u",
+	    (unsigned)F.lport);
+	snprintf(normal_arg, sizeof(normal_arg), "127.0.0.1:%u",
+	    (unsigned)port);
+	snprintf(hidden_arg, sizeof(hidden_arg), "127.0.0.2:%u",
+	    (unsigned)port);
+
+	cr_assert((fd = mkstemp(path)) != -1);
+	close(fd);
+	fw_ruleset(path, port);
+	snprintf(cmd, sizeof(cmd), "nft -f %s", path);
+	rc = fw_sh(cmd, err, sizeof(err));
+	unlink(path);
+	cr_assert_eq(rc, 0, "%s does not load: %s", FW_FILE, err);
+
+	rc = run_capture_until(argv, 30000, "ready", fw_relay_clients, &F,
+	    &st, out, sizeof(out), log, sizeof(log));
+	cr_assert_eq(rc, 0, "the relay never became ready: %s", log);
+	cr_expect(WIFEXITED(st) && WEXITSTATUS(st) == 0, "status 0x%x: %s",
+	    st, log);
+	cr_expect_str_eq(F.got, "hello", "the normal backend got '%s': %s",
+	    F.got, log);
+	cr_expect(F.hidden_closed, "the knocked client was not closed: %s",
+	    log);
+	cr_expect_neq(strstr(log, "hidden backend connect failed: "
+	    "Connection refused"), NULL, "%s", log);
+	close(hidden);
+	close(F.normal);
 }

@@ -12,7 +12,9 @@
 #include <unistd.h>
 
 #include "buildflags.h"
+#include "conf.h"
 #include "harness.h"
+#include "workers.h"
 
 static struct backend normal, hidden;
 static struct relay_proc relay;
@@ -182,4 +184,36 @@ Test(workers, workers_die_with_the_supervisor, .timeout = 30)
 	cr_assert(WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL, "status %d", st);
 	cr_assert_eq(left, 0, "%d workers outlived their supervisor", left);
 	stop_backends();
+}
+
+/* workers_run() callbacks for the refusal test: count in the caller. */
+static int workers_forked_calls;
+
+static int
+refuse_work(void * cookie, size_t w)
+{
+
+	(void)cookie;
+	(void)w;
+	return (0);
+}
+
+static void
+refuse_forked(void * cookie)
+{
+
+	(void)cookie;
+	workers_forked_calls++;
+}
+
+/* More than WORKERS_MAX (or 0) workers: refused, nothing forked. */
+Test(workers, more_than_workers_max_is_refused, .timeout = 30)
+{
+
+	workers_forked_calls = 0;
+	cr_assert_eq(workers_run(WORKERS_MAX + 1, refuse_work, refuse_forked,
+	    NULL), 1);
+	cr_assert_eq(workers_run(0, refuse_work, refuse_forked, NULL), 1);
+	cr_assert_eq(workers_forked_calls, 0, "workers were forked");
+	cr_assert_eq(CONF_WORKERS_MAX, WORKERS_MAX);
 }

@@ -19,23 +19,30 @@ function cstring(s) {
 	return "\"" s "\""
 }
 
-# One "aN==VALUE", "aN&MASK==VALUE" or "aN<=VALUE" condition as a C
-# initializer.
+# One "aN==VALUE", "aN&MASK==VALUE", "aN<=VALUE" or "aN!=$listen_fd"
+# condition as a C initializer.
 function cond(c,    op, at, lhs, rhs, arg, mask, kind, val) {
+	# "lf" (global) counts the $listen_fd conditions of the rule read.
 	op = "POLICY_OP_EQ"
 	at = index(c, "==")
 	if (at == 0 && (at = index(c, "<=")) != 0)
 		op = "POLICY_OP_LE"
+	if (at == 0 && (at = index(c, "!=")) != 0)
+		op = "POLICY_OP_NE"
 	if (at == 0)
-		fail("condition \"" c "\" has no == or <=")
+		fail("condition \"" c "\" has no ==, <= or !=")
 	lhs = substr(c, 1, at - 1)
 	rhs = substr(c, at + 2)
 	if (lhs !~ /^a[0-5](&.+)?$/)
 		fail("condition \"" c "\" must start with a0..a5")
 	arg = substr(lhs, 2, 1)
 	mask = (length(lhs) > 2) ? "(uint64_t)(" substr(lhs, 4) ")" : "~(uint64_t)0"
-	if (op == "POLICY_OP_LE" && length(lhs) > 2)
-		fail("condition \"" c "\": <= takes no mask")
+	if (op != "POLICY_OP_EQ" && length(lhs) > 2)
+		fail("condition \"" c "\": only == takes a mask")
+	if (op == "POLICY_OP_NE" && rhs != "$listen_fd")
+		fail("condition \"" c "\": != takes $listen_fd only")
+	if (rhs == "$listen_fd" && lf++ > 0)
+		fail("condition \"" c "\": one $listen_fd condition per rule")
 	if (rhs == "")
 		fail("condition \"" c "\" has no value")
 	kind = "POLICY_VAL_CONST"
@@ -105,7 +112,7 @@ BEGIN {
 		fail("bad action \"" action "\" (allow or errno=ENAME)")
 	}
 
-	n = 0; inits = ""
+	n = 0; inits = ""; lf = 0
 	if (args != "-") {
 		n = split(args, conds, ",")
 		if (n > 4)
