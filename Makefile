@@ -8,9 +8,9 @@ SBINDIR	 = $(PREFIX)/sbin
 MANDIR	 = $(PREFIX)/share/man/man8
 
 CC	?= cc
-PKGS	 = libseccomp libcap-ng
+PKGS	 = libseccomp libcap-ng libsodium
 # Debian packages the build and the tests need (see tools/deps.sh).
-BUILD_DEPS = gcc make pkg-config libseccomp-dev libcap-ng-dev
+BUILD_DEPS = gcc make pkg-config libseccomp-dev libcap-ng-dev libsodium-dev
 TEST_DEPS  = libcriterion-dev apparmor
 DEMO_DEPS  = curl netcat-openbsd
 

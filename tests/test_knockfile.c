@@ -352,3 +352,22 @@ Test(knockfile, read_0600_silent_redirected, .init = cr_redirect_stderr,
 	cr_expect_eq(k.len, 5);
 	cr_expect_stderr_eq_str("");
 }
+
+/* A FIFO without a writer: refused at once (O_NONBLOCK), not waited on. */
+Test(knockfile, read_fifo_refused_without_blocking, .timeout = 10,
+    .fini = kf_cleanup)
+{
+	char why[256];
+	int fd;
+
+	strcpy(kf_path, "/tmp/l7kk-fifo-XXXXXX");
+	cr_assert_neq(fd = mkstemp(kf_path), -1);
+	close(fd);
+	cr_assert_eq(unlink(kf_path), 0);
+	cr_assert_eq(mkfifo(kf_path, 0600), 0);
+	alarm(5);		/* A blocking open would hang here. */
+	snprintf(why, sizeof(why),
+	    "cannot read knock file '%s': not a regular file", kf_path);
+	kf_expect_refused(kf_path, why);
+	alarm(0);
+}

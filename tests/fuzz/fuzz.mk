@@ -20,10 +20,10 @@
 
 FUZZ_SECONDS	?= 30
 # Debian packages (installed by tools/deps.sh as root, else named).
-FUZZ_DEPS	 = clang libclang-rt-14-dev
-LINT_DEPS	 = cppcheck clang-tidy gcc pkg-config libseccomp-dev libcap-ng-dev
+FUZZ_DEPS	 = clang libclang-rt-14-dev libsodium-dev
+LINT_DEPS	 = cppcheck clang-tidy gcc pkg-config libseccomp-dev libcap-ng-dev libsodium-dev
 FUZZ_CC		?= clang
-FUZZ_HARNESSES	?= knock parse hostport knockfile cmdline
+FUZZ_HARNESSES	?= knock parse hostport knockfile cmdline token
 FUZZ_CFLAGS	 = -std=gnu11 -g -O1 -fno-omit-frame-pointer \
 		   -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
 		   -Wall -Wextra -D_GNU_SOURCE -DVERSION='"fuzz"' -Isrc
@@ -36,8 +36,11 @@ FUZZ_FLAGS	?= -max_len=4096 -timeout=10 -print_final_stats=1
 FUZZ_SRCS_knock		= src/knock.c
 FUZZ_SRCS_parse		= src/parse.c
 FUZZ_SRCS_hostport	= src/parse.c src/net.c src/log.c
-FUZZ_SRCS_knockfile	= src/knockfile.c src/knock.c src/log.c
+FUZZ_SRCS_knockfile	= src/knockfile.c src/secretfile.c src/knock.c src/log.c
 FUZZ_SRCS_cmdline	= src/conf.c src/parse.c src/net.c src/knock.c src/log.c
+FUZZ_SRCS_token		= src/token.c src/log.c
+# Libraries a harness links besides its sources.
+FUZZ_LIBS_token		= -lsodium
 
 FUZZ_BINS	= $(FUZZ_HARNESSES:%=build/fuzz/fuzz_%)
 
@@ -48,7 +51,7 @@ fuzz-build: $(FUZZ_BINS)
 .SECONDEXPANSION:
 build/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $$(FUZZ_SRCS_$$*) $(wildcard src/*.h)
 	@mkdir -p build/fuzz
-	$(FUZZ_CC) $(FUZZ_CFLAGS) -o $@ $< $(FUZZ_SRCS_$*)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -o $@ $< $(FUZZ_SRCS_$*) $(FUZZ_LIBS_$*)
 
 fuzz:
 	@sh tools/deps.sh $(FUZZ_DEPS)
@@ -85,7 +88,7 @@ LLVM_COV	?= llvm-cov
 
 build/fuzz/cov/fuzz_%: tests/fuzz/fuzz_%.c $$(FUZZ_SRCS_$$*) $(wildcard src/*.h)
 	@mkdir -p build/fuzz/cov
-	$(FUZZ_CC) $(FUZZ_COV_CFLAGS) -o $@ $< $(FUZZ_SRCS_$*)
+	$(FUZZ_CC) $(FUZZ_COV_CFLAGS) -o $@ $< $(FUZZ_SRCS_$*) $(FUZZ_LIBS_$*)
 
 fuzz-coverage: $(FUZZ_HARNESSES:%=build/fuzz/cov/fuzz_%)
 	@for h in $(FUZZ_HARNESSES); do \

@@ -1,0 +1,321 @@
+/*
+ * Unit tests of src/token.c: minting and checking one-time knocks, every
+ * refusal, and tokens made by an independent implementation (Python's
+ * hmac, hashlib and base64, from the format in DESIGN.md).
+ */
+#include <criterion/criterion.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "token.h"
+
+#define W	30			/* The window of these tests. */
+#define NOW	1700000000ULL		/* A fixed "now". */
+#define START	(NOW - 100)		/* The relay started 100 s ago. */
+
+static uint8_t keys[3][TOKEN_KEYLEN];
+static const uint8_t nonce[TOKEN_NONCELEN] = {
+	0x00, 0x11, 0x22, 0x33, 0x44, 0x55, 0x66, 0x77,
+	0x88, 0x99, 0xaa, 0xbb, 0xcc, 0xdd, 0xee, 0xff
+};
+
+/* Initialise libsodium and three distinct keys. */
+static void
+tk_init(void)
+{
+	size_t i, j;
+
+	cr_assert_eq(token_init(), 0);
+	for (i = 0; i < 3; i++)
+		for (j = 0; j < TOKEN_KEYLEN; j++)
+			keys[i][j] = (uint8_t)(i * 101 + j * 7 + 1);
+}
+
+/* Check ${tok} against the first ${nkeys} keys at NOW; return the verdict. */
+static int
+tk_check(const char * tok, size_t nkeys, struct token_result * r)
+{
+
+	(void)token_check((const uint8_t (*)[TOKEN_KEYLEN])keys, nkeys,
+	    (const uint8_t *)tok, NOW, W, START, r);
+	return (r->verdict);
+}
+
+/* A token for ${t} under key ${k}, NUL-terminated in ${out}. */
+static void
+tk_mint(int k, uint64_t t, char out[TOKEN_LEN + 1])
+{
+
+	token_mint(keys[k], t, nonce, out);
+	out[TOKEN_LEN] = '\0';
+}
+
+Test(token, round_trip, .init = tk_init)
+{
+	struct token_result r;
+	char tok[TOKEN_LEN + 1];
+	size_t i;
+
+	tk_mint(0, NOW, tok);
+	for (i = 0; i < TOKEN_LEN; i++)
+		cr_assert(strchr("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnop"
+		    "qrstuvwxyz0123456789-_", tok[i]) != NULL && tok[i] != 0,
+		    "character %zu of '%s' is not base64url", i, tok);
+	cr_expect_eq(tk_check(tok, 1, &r), TOKEN_OK);
+	cr_expect_eq(r.key, 0);
+	cr_expect_eq(r.t, NOW);
+	cr_expect_eq(r.expiry, NOW + W);
+
+	/* With three keys, the one that made it is found. */
+	tk_mint(2, NOW - 5, tok);
+	cr_expect_eq(token_check((const uint8_t (*)[TOKEN_KEYLEN])keys, 3,
+	    (const uint8_t *)tok, NOW, W, START, &r), 2);
+	cr_expect_eq(r.verdict, TOKEN_OK);
+	cr_expect_eq(r.t, NOW - 5);
+}
+
+Test(token, nonce_and_time_hidden, .init = tk_init)
+{
+	char a[TOKEN_LEN + 1], b[TOKEN_LEN + 1];
+
+	/* The first 21 characters are the nonce's (16 bytes = 21.3 chars). */
+	tk_mint(0, NOW, a);
+	tk_mint(0, NOW + 1, b);
+	cr_expect_arr_eq(a, b, 21);
+	cr_expect(memcmp(a + 22, b + 22, TOKEN_LEN - 22) != 0);
+	/* A different key gives a different tenc and tag. */
+	tk_mint(1, NOW, b);
+	cr_expect(memcmp(a + 22, b + 22, 10) != 0);
+}
+
+Test(token, mint_now_is_fresh, .init = tk_init)
+{
+	struct token_result r;
+	char a[TOKEN_LEN + 1], b[TOKEN_LEN + 1];
+	uint64_t now = (uint64_t)time(NULL);
+
+	token_mint_now(keys[1], a);
+	token_mint_now(keys[1], b);
+	a[TOKEN_LEN] = b[TOKEN_LEN] = '\0';
+	cr_expect(memcmp(a, b, TOKEN_LEN) != 0, "two nonces equal");
+	cr_expect_eq(token_check((const uint8_t (*)[TOKEN_KEYLEN])keys, 3,
+	    (const uint8_t *)a, now, W, now - 10, &r), 1);
+	cr_expect_eq(r.verdict, TOKEN_OK);
+	cr_expect(r.t >= now && r.t <= now + 2);
+}
+
+/* One flipped bit anywhere in the raw token: not accepted. */
+Test(token, every_bit_flipped, .init = tk_init)
+{
+	static const char * b64 =
+	    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+	struct token_result r;
+	char tok[TOKEN_LEN + 1], bad[TOKEN_LEN + 1];
+	size_t i;
+	int bit, v, okbits;
+
+	tk_mint(0, NOW, tok);
+	for (i = 0; i < TOKEN_LEN; i++) {
+		v = (int)(strchr(b64, tok[i]) - b64);
+		/* 320 bits: the last character carries 2, the others 6. */
+		okbits = (i == TOKEN_LEN - 1) ? 2 : 6;
+		for (bit = 0; bit < 6; bit++) {
+			memcpy(bad, tok, sizeof(bad));
+			bad[i] = b64[v ^ (1 << bit)];
+			tk_check(bad, 3, &r);
+			if (bit >= 6 - okbits)
+				cr_expect_eq(r.verdict, TOKEN_BADTAG,
+				    "char %zu bit %d: verdict %d", i, bit,
+				    r.verdict);
+			else
+				/* A non-zero padding bit: not base64. */
+				cr_expect_eq(r.verdict, TOKEN_NOTOKEN,
+				    "char %zu bit %d: verdict %d", i, bit,
+				    r.verdict);
+			cr_expect_eq(r.key, -1);
+		}
+	}
+}
+
+Test(token, other_key, .init = tk_init)
+{
+	struct token_result r;
+	char tok[TOKEN_LEN + 1];
+
+	tk_mint(2, NOW, tok);
+	cr_expect_eq(tk_check(tok, 2, &r), TOKEN_BADTAG);
+	cr_expect_eq(r.key, -1);
+	cr_expect_eq(tk_check(tok, 0, &r), TOKEN_BADTAG);
+}
+
+Test(token, window_edges, .init = tk_init)
+{
+	static const struct {
+		int64_t dt;
+		int verdict;
+	} cases[] = {
+		{ 0, TOKEN_OK }, { W, TOKEN_OK }, { -W, TOKEN_OK },
+		{ W + 1, TOKEN_EXPIRED }, { -(W + 1), TOKEN_EXPIRED },
+		{ 100000, TOKEN_EXPIRED }, { -100000, TOKEN_EXPIRED },
+	};
+	struct token_result r;
+	char tok[TOKEN_LEN + 1];
+	size_t i;
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		tk_mint(1, (uint64_t)((int64_t)NOW + cases[i].dt), tok);
+		cr_expect_eq(tk_check(tok, 3, &r), cases[i].verdict,
+		    "t = now %+lld: verdict %d", (long long)cases[i].dt,
+		    r.verdict);
+		cr_expect_eq(r.key, 1, "an expired token still names its key");
+	}
+
+	/* Times far from now, without overflow. */
+	tk_mint(0, UINT64_MAX, tok);
+	cr_expect_eq(tk_check(tok, 1, &r), TOKEN_EXPIRED);
+	cr_expect_eq(r.expiry, UINT64_MAX);
+	tk_mint(0, 0, tok);
+	cr_expect_eq(tk_check(tok, 1, &r), TOKEN_EXPIRED);
+}
+
+Test(token, early_before_start, .init = tk_init)
+{
+	struct token_result r;
+	char tok[TOKEN_LEN + 1];
+
+	/* Started at NOW - 10: t = start - 1 is fine, start - 2 is not. */
+	tk_mint(0, NOW - 11, tok);
+	token_check((const uint8_t (*)[TOKEN_KEYLEN])keys, 1,
+	    (const uint8_t *)tok, NOW, W, NOW - 10, &r);
+	cr_expect_eq(r.verdict, TOKEN_OK);
+	tk_mint(0, NOW - 12, tok);
+	token_check((const uint8_t (*)[TOKEN_KEYLEN])keys, 1,
+	    (const uint8_t *)tok, NOW, W, NOW - 10, &r);
+	cr_expect_eq(r.verdict, TOKEN_EARLY);
+	cr_expect_eq(r.key, 0);
+	/* Expired takes precedence over early. */
+	tk_mint(0, NOW - W - 1, tok);
+	token_check((const uint8_t (*)[TOKEN_KEYLEN])keys, 1,
+	    (const uint8_t *)tok, NOW, W, NOW, &r);
+	cr_expect_eq(r.verdict, TOKEN_EXPIRED);
+}
+
+/* 53 or 55 characters, invalid characters, padding: not a token. */
+Test(token, not_a_token, .init = tk_init)
+{
+	static const char bytes[] = "+/=. \n\r\t*\x80\xff";
+	struct token_result r;
+	char tok[TOKEN_LEN + 2], bad[TOKEN_LEN + 2];
+	size_t i, j;
+
+	tk_mint(0, NOW, tok);
+	tok[TOKEN_LEN] = 'A';
+	tok[TOKEN_LEN + 1] = '\0';
+	/* 53 characters and a NUL, 53 and '=', 53 and a space. */
+	memcpy(bad, tok, sizeof(bad));
+	bad[TOKEN_LEN - 1] = '\0';
+	cr_expect_eq(tk_check(bad, 1, &r), TOKEN_NOTOKEN);
+	bad[TOKEN_LEN - 1] = '=';
+	cr_expect_eq(tk_check(bad, 1, &r), TOKEN_NOTOKEN);
+	bad[TOKEN_LEN - 1] = ' ';
+	cr_expect_eq(tk_check(bad, 1, &r), TOKEN_NOTOKEN);
+	/* 53 characters + one of the next token: shifted, so no tag. */
+	memmove(bad + 1, tok, TOKEN_LEN - 1);
+	bad[0] = 'A';
+	cr_expect_neq(tk_check(bad, 1, &r), TOKEN_OK);
+	/* 55 characters: the relay checks 54 of them (the 55th is data). */
+	cr_expect_eq(tk_check(tok, 1, &r), TOKEN_OK);
+	/* Every invalid byte at every position. */
+	for (i = 0; i < TOKEN_LEN; i++)
+		for (j = 0; j < sizeof(bytes) - 1; j++) {
+			memcpy(bad, tok, sizeof(bad));
+			bad[i] = bytes[j];
+			cr_expect_eq(tk_check(bad, 1, &r), TOKEN_NOTOKEN,
+			    "byte 0x%02x at %zu", (unsigned)(uint8_t)bytes[j],
+			    i);
+			cr_expect_eq(r.key, -1);
+		}
+	/* The standard alphabet's 62 and 63 are not base64url. */
+	memcpy(bad, tok, sizeof(bad));
+	bad[3] = '+';
+	cr_expect_eq(tk_check(bad, 1, &r), TOKEN_NOTOKEN);
+}
+
+/* Run the Python reference on ${args}; its one output line into ${out}. */
+static void
+tk_python(const char * args, char out[TOKEN_LEN + 1])
+{
+	static const char * prog =
+	    "import hmac, hashlib, base64, sys, os, time\n"
+	    "k = bytes.fromhex(sys.argv[1])\n"
+	    "t = int(sys.argv[2]) if len(sys.argv) > 2 else int(time.time())\n"
+	    "n = bytes.fromhex(sys.argv[3]) if len(sys.argv) > 3 "
+	    "else os.urandom(16)\n"
+	    "tb = t.to_bytes(8, \"big\")\n"
+	    "pad = hmac.new(k, b\"l7kk-time-v1\" + n, hashlib.sha256)"
+	    ".digest()[:8]\n"
+	    "tenc = bytes(a ^ b for a, b in zip(tb, pad))\n"
+	    "tag = hmac.new(k, b\"l7kk-tag-v1\" + n + tb, hashlib.sha256)"
+	    ".digest()[:16]\n"
+	    "print(base64.urlsafe_b64encode(n + tenc + tag).decode()"
+	    ".rstrip(\"=\"))\n";
+	char cmd[1024], line[128];
+	FILE * f;
+
+	snprintf(cmd, sizeof(cmd), "python3 -c '%s' %s", prog, args);
+	cr_assert_not_null(f = popen(cmd, "r"), "popen python3");
+	cr_assert_not_null(fgets(line, sizeof(line), f), "no output");
+	cr_assert_eq(pclose(f), 0, "python3 failed");
+	cr_assert_eq(strlen(line), TOKEN_LEN + 1, "line '%s'", line);
+	cr_assert_eq(line[TOKEN_LEN], '\n');
+	memcpy(out, line, TOKEN_LEN);
+	out[TOKEN_LEN] = '\0';
+}
+
+/* Hex of ${len} bytes at ${p} into ${out}. */
+static void
+tk_hex(const uint8_t * p, size_t len, char * out)
+{
+	size_t i;
+
+	for (i = 0; i < len; i++)
+		sprintf(out + 2 * i, "%02x", p[i]);
+}
+
+Test(token, independent_implementation_same_bytes, .init = tk_init)
+{
+	char kh[2 * TOKEN_KEYLEN + 1], nh[2 * TOKEN_NONCELEN + 1];
+	char args[256], py[TOKEN_LEN + 1], c[TOKEN_LEN + 1];
+	struct token_result r;
+	int k;
+
+	tk_hex(nonce, TOKEN_NONCELEN, nh);
+	for (k = 0; k < 3; k++) {
+		tk_hex(keys[k], TOKEN_KEYLEN, kh);
+		snprintf(args, sizeof(args), "%s %llu %s", kh,
+		    (unsigned long long)NOW - (unsigned long long)k, nh);
+		tk_python(args, py);
+		tk_mint(k, NOW - (uint64_t)k, c);
+		cr_expect_str_eq(py, c, "key %d: python and C differ", k);
+		cr_expect_eq(tk_check(py, 3, &r), TOKEN_OK);
+		cr_expect_eq(r.key, k);
+		cr_expect_eq(r.t, NOW - (uint64_t)k);
+	}
+}
+
+Test(token, independent_implementation_fresh, .init = tk_init)
+{
+	char kh[2 * TOKEN_KEYLEN + 1], py[TOKEN_LEN + 1];
+	struct token_result r;
+	uint64_t now;
+
+	/* Python's own nonce and clock. */
+	tk_hex(keys[1], TOKEN_KEYLEN, kh);
+	tk_python(kh, py);
+	now = (uint64_t)time(NULL);
+	cr_expect_eq(token_check((const uint8_t (*)[TOKEN_KEYLEN])keys, 3,
+	    (const uint8_t *)py, now, W, now - 10, &r), 1);
+	cr_expect_eq(r.verdict, TOKEN_OK);
+}
