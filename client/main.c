@@ -2,9 +2,9 @@
  * l7knockknock-client: the ssh side of l7knockknock.
  *
  * main: parse -> read the knock (or the key) -> resolve -> connect ->
- * socket to CLIENT_SOCK_FD -> mint the token -> client_sandbox_enter()
- * -> client_relay() or client_fdpass().  Every failure is one line on
- * stderr and a sysexits code.
+ * socket to CLIENT_SOCK_FD -> mint the token, wipe the key ->
+ * client_sandbox_enter() -> client_relay() or client_fdpass().  Every
+ * failure is one line on stderr and a sysexits code.
  */
 #include <fcntl.h>
 #include <netdb.h>
@@ -15,10 +15,26 @@
 #include <sysexits.h>
 #include <unistd.h>
 
+#include <sodium.h>
+
 #include "client.h"
+#include "keyfile.h"
 #include "knock.h"
 #include "knockfile.h"
 #include "log.h"
+#include "token.h"
+
+/* What is sent first: nothing, a static knock, or a token made from a key. */
+#define SECRET_NONE	0
+#define SECRET_KNOCK	1
+#define SECRET_KEY	2
+
+/* The secret, until it is sent. */
+struct secret {
+	int kind;			/* SECRET_*. */
+	struct knock k;			/* The knock, or the token once made. */
+	uint8_t key[TOKEN_KEYLEN];	/* SECRET_KEY: wiped once used. */
+};
 
 /* Open /dev/null on any of descriptors 0-2 that is closed; 0 or -1. */
 static int
@@ -48,13 +64,61 @@ main_nonblock(int fd)
 		(void)fcntl(fd, F_SETFL, fl | O_NONBLOCK);
 }
 
-/* Read the secret named on the command line into ${k}; 1 if there is one. */
+/* Read the knock or the key named on the command line into ${S}; 0 or -1. */
 static int
-main_secret(const struct client_conf * C, struct knock * k)
+main_secret(const struct client_conf * C, struct secret * S)
 {
 
-	if (C->knock_file != NULL)
-		return (knockfile_read(C->knock_file, k) ? -1 : 1);
+	memset(S, 0, sizeof(*S));
+	if (C->knock_file != NULL) {
+		S->kind = SECRET_KNOCK;
+		return (knockfile_read(C->knock_file, &S->k));
+	}
+	if (C->key_file != NULL) {
+		S->kind = SECRET_KEY;
+		return (keyfile_read(C->key_file, S->key));
+	}
+	return (0);
+}
+
+/* Make a fresh token from the key into ${S}->k; wipe the key. */
+static void
+main_mint(struct secret * S)
+{
+	char tok[TOKEN_LEN];
+
+	token_mint_now(S->key, tok);
+	sodium_memzero(S->key, sizeof(S->key));
+	(void)knock_set(&S->k, tok, sizeof(tok));
+	sodium_memzero(tok, sizeof(tok));
+}
+
+/* Wipe whatever ${S} holds. */
+static void
+main_wipe(struct secret * S)
+{
+
+	knock_wipe(&S->k);
+	sodium_memzero(S->key, sizeof(S->key));
+}
+
+/* --gen-key: a new random key, as a key file's line, on stdout; 0 or -1. */
+static int
+main_gen_key(void)
+{
+	uint8_t key[TOKEN_KEYLEN];
+	char line[KEYFILE_B64LEN + 2];
+	ssize_t n;
+
+	randombytes_buf(key, sizeof(key));
+	keyfile_format(key, line);
+	n = write(STDOUT_FILENO, line, KEYFILE_B64LEN + 1);
+	sodium_memzero(key, sizeof(key));
+	sodium_memzero(line, sizeof(line));
+	if (n != KEYFILE_B64LEN + 1) {
+		log_errp("cannot write the key");
+		return (-1);
+	}
 	return (0);
 }
 
@@ -84,12 +148,17 @@ main_connect(const struct client_conf * C)
 
 /* Connect, knock, confine, then relay or pass the socket; an exit code. */
 static int
-main_run(const struct client_conf * C, struct knock * k, int have)
+main_run(const struct client_conf * C, struct secret * S)
 {
+	struct knock * k = (S->kind == SECRET_NONE) ? NULL : &S->k;
 	int rc;
 
 	if ((rc = main_connect(C)) != 0)
 		return (rc);
+
+	/* Made now, so that its time is that of the connection. */
+	if (S->kind == SECRET_KEY)
+		main_mint(S);
 	if (!C->fdpass) {
 		main_nonblock(STDIN_FILENO);
 		main_nonblock(STDOUT_FILENO);
@@ -97,9 +166,9 @@ main_run(const struct client_conf * C, struct knock * k, int have)
 	if (client_sandbox_enter())
 		return (EX_OSERR);
 	if (C->fdpass)
-		rc = client_fdpass(have ? k : NULL);
+		rc = client_fdpass(k);
 	else
-		rc = client_relay(have ? k : NULL);
+		rc = client_relay(k);
 	if (rc == CLIENT_ERR_PEER)
 		return (EX_UNAVAILABLE);
 	return ((rc == 0) ? 0 : EX_OSERR);
@@ -109,8 +178,8 @@ int
 main(int argc, char ** argv)
 {
 	struct client_conf C;
-	struct knock k;
-	int have, rc;
+	struct secret S;
+	int rc;
 
 	if (main_stdio())
 		exit(EX_OSERR);
@@ -130,16 +199,21 @@ main(int argc, char ** argv)
 	log_setlevel(C.loglevel);
 	if (C.print_seccomp)
 		exit(client_sandbox_print(STDOUT_FILENO) ? EX_OSERR : 0);
+	if ((C.gen_key || C.key_file != NULL) && token_init())
+		exit(EX_OSERR);
+	if (C.gen_key)
+		exit(main_gen_key() ? EX_OSERR : 0);
 	if (C.fdpass && client_fdpass_check())
 		exit(EX_USAGE);
 	if (signal(SIGPIPE, SIG_IGN) == SIG_ERR) {
 		log_errp("signal(SIGPIPE)");
 		exit(EX_OSERR);
 	}
-	memset(&k, 0, sizeof(k));
-	if ((have = main_secret(&C, &k)) == -1)
+	if (main_secret(&C, &S)) {
+		main_wipe(&S);
 		exit(EX_NOINPUT);
-	rc = main_run(&C, &k, have);
-	knock_wipe(&k);
+	}
+	rc = main_run(&C, &S);
+	main_wipe(&S);
 	exit(rc);
 }

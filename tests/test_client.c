@@ -31,8 +31,10 @@
 #include "client.h"
 #include "client_policy.h"
 #include "harness.h"
+#include "keyfile.h"
 #include "log.h"
 #include "run.h"
+#include "token.h"
 
 /*
  * ---- The harness, in a few helpers (tests/harness.c may change) ----
@@ -652,6 +654,99 @@ Test(client, knock_alone_after_200ms_without_input, .timeout = 30)
 }
 
 /*
+ * ---- Tokens (--key-file, --gen-key) ----
+ */
+
+/* A key from --gen-key into ${key}, its file in ${path} (0600). */
+static void
+cl_gen_key(uint8_t key[TOKEN_KEYLEN], char * path)
+{
+	char * argv[] = { (char *)cl_bin(), "--gen-key", NULL };
+	char out[128];
+	int st;
+
+	cr_assert(run_capture(argv, 10000, &st, out, sizeof(out), NULL, 0)
+	    == 0 && cl_exited(st, 0), "--gen-key failed");
+	cr_assert(strlen(out) == KEYFILE_B64LEN + 1 &&
+	    out[KEYFILE_B64LEN] == '\n', "--gen-key wrote '%s'", out);
+	cr_assert(keyfile_parse(out, strlen(out), key) == KEYFILE_OK,
+	    "--gen-key wrote no key: '%s'", out);
+	cl_file(path, out);
+}
+
+Test(client, gen_key_writes_a_fresh_key_file_line, .timeout = 30)
+{
+	uint8_t a[TOKEN_KEYLEN], b[TOKEN_KEYLEN];
+	char pa[64], pb[64];
+
+	cl_gen_key(a, pa);
+	cl_gen_key(b, pb);
+	cr_expect(memcmp(a, b, sizeof(a)) != 0, "two --gen-key gave one key");
+	unlink(pa);
+	unlink(pb);
+}
+
+/* Run the client with key file ${kf} against a listener; the first bytes. */
+static size_t
+cl_token_first(const char * kf, const char * input, char * buf, size_t size)
+{
+	struct pollfd p;
+	struct cproc C;
+	char port[8], err[1024];
+	uint16_t lport;
+	ssize_t n;
+	int lfd, sfd, in[2], st;
+
+	lfd = cl_listen(&lport);
+	snprintf(port, sizeof(port), "%u", (unsigned)lport);
+	cr_assert(pipe2(in, O_CLOEXEC) == 0);
+	cl_write_all(in[1], input, strlen(input));
+	cproc_start(&C, (const char *[]){ "--key-file", kf, "127.0.0.1",
+	    port, NULL }, in[0], STDERR_FILENO);
+	close(in[0]);
+	sfd = cl_accept(lfd, 5000);
+	p.fd = sfd;
+	p.events = POLLIN;
+	cr_assert(poll(&p, 1, 5000) == 1);
+	n = recv(sfd, buf, size, MSG_DONTWAIT);
+	close(in[1]);
+	cr_expect(wait_closed(sfd, 3000), "stdin's EOF not passed on");
+	close(sfd);
+	st = cproc_wait(&C, 3000, err, sizeof(err));
+	cr_expect(cl_exited(st, 0), "client status %d: %s", st, err);
+	close(lfd);
+	return (n > 0 ? (size_t)n : 0);
+}
+
+Test(client, key_file_sends_a_fresh_valid_token_with_the_first_bytes,
+    .timeout = 30)
+{
+	uint8_t key[1][TOKEN_KEYLEN], other[1][TOKEN_KEYLEN];
+	struct token_result r;
+	char kf[64], of[64], a[256], b[256];
+	uint64_t now = (uint64_t)time(NULL);
+	size_t na, nb;
+
+	cl_gen_key(key[0], kf);
+	cl_gen_key(other[0], of);
+	na = cl_token_first(kf, "SSH-2.0-x\r\n", a, sizeof(a));
+	nb = cl_token_first(kf, "SSH-2.0-x\r\n", b, sizeof(b));
+	cr_assert(na == TOKEN_LEN + 11 && nb == TOKEN_LEN + 11,
+	    "first reads of %zu and %zu bytes", na, nb);
+	cr_expect(memcmp(a + TOKEN_LEN, "SSH-2.0-x\r\n", 11) == 0);
+	cr_expect(memcmp(a, b, TOKEN_LEN) != 0, "the same token twice");
+	cr_expect(token_check((const uint8_t (*)[TOKEN_KEYLEN])key, 1,
+	    (const uint8_t *)a, now, 30, now - 10, &r) == 0 &&
+	    r.verdict == TOKEN_OK, "the token does not check: verdict %d",
+	    r.verdict);
+	cr_expect(token_check((const uint8_t (*)[TOKEN_KEYLEN])other, 1,
+	    (const uint8_t *)a, now, 30, now - 10, &r) == -1,
+	    "the token checks under another key");
+	unlink(kf);
+	unlink(of);
+}
+
+/*
  * ---- Error exits: one line, a sysexits code ----
  */
 
@@ -717,6 +812,22 @@ Test(client, bad_knock_file_exits_66, .timeout = 30)
 	cl_expect_exit((const char *[]){ "--knock-file", empty, "127.0.0.1",
 	    "22", NULL }, 66, "empty");
 	unlink(empty);
+}
+
+Test(client, bad_key_file_exits_66, .timeout = 30)
+{
+	char shortkey[64], knock[64];
+
+	cl_file(shortkey, "c2hvcnQ=\n");
+	cl_file(knock, CL_KNOCK "\n");
+	cl_expect_exit((const char *[]){ "--key-file", "/nonexistent/key",
+	    "127.0.0.1", "22", NULL }, 66, "/nonexistent/key");
+	cl_expect_exit((const char *[]){ "--key-file", shortkey, "127.0.0.1",
+	    "22", NULL }, 66, shortkey);
+	cl_expect_exit((const char *[]){ "--key-file", knock, "127.0.0.1",
+	    "22", NULL }, 66, knock);
+	unlink(shortkey);
+	unlink(knock);
 }
 
 Test(client, unknown_host_exits_68, .timeout = 30)
