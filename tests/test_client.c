@@ -18,6 +18,7 @@
 #include <time.h>
 #include <unistd.h>
 #include <arpa/inet.h>
+#include <netdb.h>
 #include <netinet/in.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
@@ -651,6 +652,125 @@ Test(client, knock_alone_after_200ms_without_input, .timeout = 30)
 	cr_expect(cl_exited(st, 0), "client status %d: %s", st, err);
 	close(lfd);
 	unlink(kf);
+}
+
+/*
+ * ---- Addresses: IPv6, and every address of a name in turn ----
+ */
+
+Test(client, ipv6_literal_through_a_relay_on_ipv6, .timeout = 30)
+{
+	static const char * const hosts[] = { "::1", "[::1]" };
+	struct backend normal, hidden;
+	struct relay_proc R;
+	struct cproc C;
+	char kf[64], n[32], h[32], port[8], err[1024], buf[16];
+	int in[2], out[2], st;
+	size_t i;
+
+	cl_backend_start(&normal, "normal");
+	cl_backend_start(&hidden, "hidden");
+	cl_file(kf, CL_KNOCK);
+	snprintf(n, sizeof(n), "127.0.0.1:%u", (unsigned)normal.port);
+	snprintf(h, sizeof(h), "127.0.0.1:%u", (unsigned)hidden.port);
+	relay_start(&R, (const char *[]){ "--listen", "[::1]:0", "--normal", n,
+	    "--hidden", h, "--knock-file", kf, NULL });
+	snprintf(port, sizeof(port), "%u", (unsigned)R.port);
+	for (i = 0; i < 2; i++) {
+		cr_assert(pipe2(in, O_CLOEXEC) == 0 &&
+		    pipe2(out, O_CLOEXEC) == 0);
+		cproc_start(&C, (const char *[]){ "-6", "--knock-file", kf,
+		    hosts[i], port, NULL }, in[0], out[1]);
+		close(in[0]);
+		close(out[1]);
+		cl_write_all(in[1], "six", 3);
+		close(in[1]);
+		cr_expect(cl_read_until(out[0], buf, sizeof(buf), 5000) == 3 &&
+		    memcmp(buf, "six", 3) == 0, "no echo through %s", hosts[i]);
+		close(out[0]);
+		st = cproc_wait(&C, 3000, err, sizeof(err));
+		cr_expect(cl_exited(st, 0), "%s: status %d: %s", hosts[i], st,
+		    err);
+	}
+	cr_expect(normal.conns == 0);
+	unlink(kf);
+	cl_relay_stop(&R);
+	backend_stop(&normal);
+	backend_stop(&hidden);
+}
+
+/* An addrinfo for 127.0.0.1 or ::1 (${family}) port ${port}, in ${A}. */
+struct cl_ai {
+	struct addrinfo ai;
+	struct sockaddr_storage ss;
+};
+
+static void
+cl_ai_set(struct cl_ai * A, int family, const char * addr, uint16_t port,
+    struct cl_ai * next)
+{
+	struct sockaddr_in * sin = (struct sockaddr_in *)&A->ss;
+	struct sockaddr_in6 * sin6 = (struct sockaddr_in6 *)&A->ss;
+
+	memset(A, 0, sizeof(*A));
+	A->ai.ai_family = family;
+	A->ai.ai_socktype = SOCK_STREAM;
+	A->ai.ai_protocol = IPPROTO_TCP;
+	A->ai.ai_addr = (struct sockaddr *)&A->ss;
+	A->ai.ai_next = (next != NULL) ? &next->ai : NULL;
+	if (family == AF_INET) {
+		sin->sin_family = AF_INET;
+		sin->sin_port = htons(port);
+		cr_assert(inet_pton(AF_INET, addr, &sin->sin_addr) == 1);
+		A->ai.ai_addrlen = sizeof(*sin);
+	} else {
+		sin6->sin6_family = AF_INET6;
+		sin6->sin6_port = htons(port);
+		cr_assert(inet_pton(AF_INET6, addr, &sin6->sin6_addr) == 1);
+		A->ai.ai_addrlen = sizeof(*sin6);
+	}
+}
+
+Test(client, dial_tries_every_address_in_turn, .timeout = 30)
+{
+	struct cl_ai refused, blackhole, good;
+	struct run_redirect rd;
+	struct sockaddr_in sin;
+	char err[512];
+	socklen_t len = sizeof(sin);
+	uint16_t lport;
+	uint64_t t0;
+	int lfd, fd;
+
+	lfd = cl_listen(&lport);
+	log_setlevel(LOG_ERR);
+
+	/* Refused on ::1, then 127.0.0.1 answers. */
+	cl_ai_set(&good, AF_INET, "127.0.0.1", lport, NULL);
+	cl_ai_set(&refused, AF_INET6, "::1", cl_closed_port(), &good);
+	fd = client_dial(&refused.ai, "test", 2000);
+	cr_assert(fd >= 0, "client_dial gave %d", fd);
+	cr_assert(getpeername(fd, (struct sockaddr *)&sin, &len) == 0);
+	cr_expect(ntohs(sin.sin_port) == lport);
+	close(fd);
+
+	/* No answer (or no route) within 300 ms, then the good one. */
+	cl_ai_set(&blackhole, AF_INET, "192.0.2.1", 9, &good);
+	t0 = now_ms();
+	fd = client_dial(&blackhole.ai, "test", 300);
+	cr_assert(fd >= 0, "client_dial gave %d", fd);
+	cr_expect(now_ms() - t0 < 2000, "the timeout was not kept");
+	close(fd);
+
+	/* Nothing answers: CLIENT_ERR_PEER, and one line says why. */
+	refused.ai.ai_next = NULL;
+	cr_assert(run_redirect_begin(&rd, STDERR_FILENO) == 0);
+	fd = client_dial(&refused.ai, "test", 300);
+	cr_assert(run_redirect_end(&rd, err, sizeof(err)) >= 0);
+	cr_expect(fd == CLIENT_ERR_PEER);
+	cr_expect(strstr(err, "cannot connect to 'test'") != NULL &&
+	    strstr(err, "refused") != NULL, "logged: %s", err);
+	close(lfd);
 }
 
 /*
