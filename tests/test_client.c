@@ -54,6 +54,33 @@ cl_relay_start(struct relay_proc * R, uint16_t normal, uint16_t hidden,
 	    "--normal", n, "--hidden", h, "--knock-file", knock_file, NULL });
 }
 
+/* A relay whose hidden route takes tokens made with the key in ${key_file}. */
+static void
+cl_relay_start_key(struct relay_proc * R, uint16_t normal, uint16_t hidden,
+    const char * key_file)
+{
+	char n[32], h[32];
+
+	snprintf(n, sizeof(n), "127.0.0.1:%u", (unsigned)normal);
+	snprintf(h, sizeof(h), "127.0.0.1:%u", (unsigned)hidden);
+	relay_start(R, (const char *[]){ "--listen", "127.0.0.1:0",
+	    "--normal", n, "--hidden", h, "--key-file", key_file, NULL });
+}
+
+/* Does this relay take --key-file (token routes)? */
+static int
+cl_relay_has_tokens(void)
+{
+	const char * b = getenv("L7KK_BIN");
+	char * argv[] = { (char *)((b != NULL) ? b : "../l7knockknock"),
+	    "--help", NULL };
+	static char out[16384];
+	int st;
+
+	(void)run_capture(argv, 10000, &st, out, sizeof(out), NULL, 0);
+	return (strstr(out, "--key-file") != NULL);
+}
+
 /* Stop the relay; it must exit by itself. */
 static void
 cl_relay_stop(struct relay_proc * R)
@@ -1132,23 +1159,35 @@ cl_ssh(const struct cl_sshd * S, uint16_t port, const char * proxy,
 	return (st);
 }
 
-/* Log in through the relay with ${fdpass} "yes" or "no". */
+/*
+ * Log in through the relay with ${fdpass} "yes" or "no", with a static
+ * knock or (${token}) a key.
+ */
 static void
-cl_ssh_login(int fdpass)
+cl_ssh_login(int fdpass, int token)
 {
 	struct backend normal;
 	struct relay_proc R;
 	struct cl_sshd S;
 	char kf[64], proxy[PATH_MAX + 256], bin[PATH_MAX], out[256], err[4096];
+	uint8_t key[TOKEN_KEYLEN];
 	int st;
 
+	if (token && !cl_relay_has_tokens())
+		cr_skip_test("this relay has no --key-file yet");
 	cl_sshd_start(&S);
 	cl_backend_start(&normal, "normal");
-	cl_file(kf, CL_KNOCK "\n");
-	cl_relay_start(&R, normal.port, S.port, kf);
+	if (token) {
+		cl_gen_key(key, kf);
+		cl_relay_start_key(&R, normal.port, S.port, kf);
+	} else {
+		cl_file(kf, CL_KNOCK "\n");
+		cl_relay_start(&R, normal.port, S.port, kf);
+	}
 	cr_assert(realpath(cl_bin(), bin) != NULL);
-	snprintf(proxy, sizeof(proxy), "ProxyCommand=%s%s --knock-file %s "
-	    "%%h %%p", bin, fdpass ? " --fdpass" : "", kf);
+	snprintf(proxy, sizeof(proxy), "ProxyCommand=%s%s %s %s %%h %%p",
+	    bin, fdpass ? " --fdpass" : "", token ? "--key-file" :
+	    "--knock-file", kf);
 	st = cl_ssh(&S, R.port, proxy, fdpass ? "ProxyUseFdpass=yes" :
 	    "ProxyUseFdpass=no", out, sizeof(out), err, sizeof(err));
 	cr_expect(WIFEXITED(st) && WEXITSTATUS(st) == 0,
@@ -1166,13 +1205,25 @@ cl_ssh_login(int fdpass)
 Test(client, ssh_login_through_proxycommand, .timeout = 90)
 {
 
-	cl_ssh_login(0);
+	cl_ssh_login(0, 0);
 }
 
 Test(client, ssh_login_through_proxyusefdpass, .timeout = 90)
 {
 
-	cl_ssh_login(1);
+	cl_ssh_login(1, 0);
+}
+
+Test(client, ssh_login_with_a_token_through_proxycommand, .timeout = 90)
+{
+
+	cl_ssh_login(0, 1);
+}
+
+Test(client, ssh_login_with_a_token_through_proxyusefdpass, .timeout = 90)
+{
+
+	cl_ssh_login(1, 1);
 }
 
 /*
