@@ -139,6 +139,7 @@ CLIENT_LDLIBS = $(shell pkg-config --libs libseccomp libsodium 2>/dev/null)
 
 ALL_CFLAGS += -Iclient
 LIBOBJS	+= $(CLIENT_LIBOBJS)
+LINT_SRCS += $(CLIENT_SRCS)
 
 .PHONY: install-client uninstall-client clean-client
 

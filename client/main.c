@@ -185,7 +185,7 @@ main(int argc, char ** argv)
 		exit(EX_OSERR);
 	/* Only 0-2 are kept: the socket then has descriptor 3 to itself. */
 	(void)close_range(3, ~0U, 0);
-	if ((rc = client_conf_parse(&C, argc, argv)) == -1)
+	if (client_conf_parse(&C, argc, argv) == -1)
 		exit(EX_USAGE);
 	if (C.help || C.version) {
 		if (C.help)
