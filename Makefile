@@ -134,7 +134,8 @@ CLIENT_OBJS = $(CLIENT_SRCS:client/%.c=build/client/%.o) \
 	   build/client_policy_table.o
 CLIENT_LIBOBJS = $(filter-out build/client/main.o,$(CLIENT_OBJS))
 CLIENT_SHARED = build/log.o build/knock.o build/knockfile.o build/parse.o \
-	   build/secretfile.o build/keyfile.o build/token.o
+	   build/net.o build/secretfile.o build/keyfile.o build/token.o \
+	   build/sanitize.o
 CLIENT_LDLIBS = $(shell pkg-config --libs libseccomp libsodium 2>/dev/null)
 
 ALL_CFLAGS += -Iclient

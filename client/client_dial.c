@@ -11,6 +11,7 @@
 
 #include "client.h"
 #include "log.h"
+#include "net.h"
 #include "parse.h"
 
 /* Copy ${host} into ${buf} without the brackets of "[IPv6]"; 0 or -1. */
@@ -128,6 +129,7 @@ client_dial(const struct addrinfo * ai, const char * host,
     uint64_t timeout_ms)
 {
 	const struct addrinfo * a;
+	char str[NET_ADDRSTR_MAX];
 	unsigned int n = 0;
 	int fd, err = EHOSTUNREACH;
 
@@ -135,9 +137,13 @@ client_dial(const struct addrinfo * ai, const char * host,
 		if (a->ai_family != AF_INET && a->ai_family != AF_INET6)
 			continue;
 		n++;
-		if ((fd = client_dial_one(a, timeout_ms)) != -1)
+		(void)net_format(a->ai_addr, str, sizeof(str));
+		if ((fd = client_dial_one(a, timeout_ms)) != -1) {
+			log_debug("connected to %s", str);
 			return (fd);
+		}
 		err = errno;
+		log_errno(LOG_DEBUG, "cannot connect to %s", str);
 		if (client_dial_local(err)) {
 			log_errp("cannot connect to '%s'", host);
 			return (CLIENT_ERR_SYS);
