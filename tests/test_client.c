@@ -575,7 +575,7 @@ Test(client, server_close_reaches_ssh_and_client_exits, .timeout = 30)
 Test(client, reset_ends_the_client_with_stdin_open, .timeout = 30)
 {
 	struct cproc C;
-	char kf[64], port[8], err[1024], buf[16];
+	char kf[64], port[8], err[1024], buf[64];
 	uint16_t lport;
 	int lfd, sfd, in[2], out[2], st;
 
