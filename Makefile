@@ -166,6 +166,8 @@ build/client_policy_table.o: build/client_policy_table.c $(CLIENT_HDRS) $(HDRS)
 	$(CC) $(ALL_CFLAGS) -c -o $@ $<
 
 build/tests/test_client.o: $(CLIENT_HDRS)
+# LIBOBJS is extended above after the test_all rule read its prerequisites.
+build/test_all: $(CLIENT_LIBOBJS)
 
 install-client: $(CLIENT)
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MAN1DIR)
