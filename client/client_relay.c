@@ -68,7 +68,7 @@ client_relay_read(struct client_dir * D)
 		D->eof = 1;
 	} else if (errno != EAGAIN && errno != EINTR) {
 		if (D->in == CLIENT_SOCK_FD) {
-			log_debug("connection lost: %s", strerror(errno));
+			log_errno(LOG_DEBUG, "connection lost");
 			client_relay_dead();
 		}
 		D->eof = 1;
