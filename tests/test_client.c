@@ -1127,11 +1127,18 @@ cl_sshd_stop(struct cl_sshd * S)
 	(void)cl_sh(cmd);
 }
 
-/* ssh through the relay at ${port} with ${proxy} options; its stdout. */
+/* What cl_ssh() runs. */
+struct cl_ssh_run {
+	const char * proxy;	/* "ProxyCommand=..." */
+	const char * fdpass;	/* "ProxyUseFdpass=yes" or "=no" */
+	const char * alive;	/* "ServerAliveInterval=N" */
+	const char * cmd;	/* The remote command. */
+};
+
+/* ssh through the relay at ${port} as ${X} says; its wait status. */
 static int
-cl_ssh(const struct cl_sshd * S, uint16_t port, const char * proxy,
-    const char * fdpass, char * out, size_t outlen, char * err,
-    size_t errlen)
+cl_ssh(const struct cl_sshd * S, uint16_t port, const struct cl_ssh_run * X,
+    char * out, size_t outlen, char * err, size_t errlen)
 {
 	char key[128], portstr[8];
 	char * argv[32];
@@ -1156,15 +1163,17 @@ cl_ssh(const struct cl_sshd * S, uint16_t port, const char * proxy,
 	argv[n++] = "-o";
 	argv[n++] = "ConnectTimeout=10";
 	argv[n++] = "-o";
-	argv[n++] = (char *)proxy;
+	argv[n++] = (char *)X->proxy;
 	argv[n++] = "-o";
-	argv[n++] = (char *)fdpass;
+	argv[n++] = (char *)X->fdpass;
+	argv[n++] = "-o";
+	argv[n++] = (char *)X->alive;
 	argv[n++] = "-i";
 	argv[n++] = key;
 	argv[n++] = "-p";
 	argv[n++] = portstr;
 	argv[n++] = "root@127.0.0.1";
-	argv[n++] = "echo hello-through-relay";
+	argv[n++] = (char *)X->cmd;
 	argv[n] = NULL;
 	(void)run_capture(argv, 30000, &st, out, outlen, err, errlen);
 	return (st);
@@ -1182,6 +1191,7 @@ cl_ssh_login(int fdpass, int token)
 	struct cl_sshd S;
 	char kf[64], proxy[PATH_MAX + 256], bin[PATH_MAX], out[256], err[4096];
 	uint8_t key[TOKEN_KEYLEN];
+	struct cl_ssh_run X;
 	int st;
 
 	if (token && !cl_relay_has_tokens())
@@ -1199,8 +1209,11 @@ cl_ssh_login(int fdpass, int token)
 	snprintf(proxy, sizeof(proxy), "ProxyCommand=%s%s %s %s %%h %%p",
 	    bin, fdpass ? " --fdpass" : "", token ? "--key-file" :
 	    "--knock-file", kf);
-	st = cl_ssh(&S, R.port, proxy, fdpass ? "ProxyUseFdpass=yes" :
-	    "ProxyUseFdpass=no", out, sizeof(out), err, sizeof(err));
+	X.proxy = proxy;
+	X.fdpass = fdpass ? "ProxyUseFdpass=yes" : "ProxyUseFdpass=no";
+	X.alive = "ServerAliveInterval=0";
+	X.cmd = "echo hello-through-relay";
+	st = cl_ssh(&S, R.port, &X, out, sizeof(out), err, sizeof(err));
 	cr_expect(WIFEXITED(st) && WEXITSTATUS(st) == 0,
 	    "ssh status %d: %s", st, err);
 	cr_expect(strcmp(out, "hello-through-relay\n") == 0, "ssh printed "
@@ -1235,6 +1248,74 @@ Test(client, ssh_login_with_a_token_through_proxyusefdpass, .timeout = 90)
 {
 
 	cl_ssh_login(1, 1);
+}
+
+/*
+ * A quiet session behind a relay with a 2 s idle timeout, with ssh's
+ * keep-alive every ${alive} seconds (0: none): the remote command sleeps
+ * 5 s, then prints.  Its elapsed time in ${ms}; ssh's status.
+ */
+static int
+cl_ssh_quiet(int alive, char * out, size_t outlen, uint64_t * ms)
+{
+	struct backend normal;
+	struct relay_proc R;
+	struct cl_sshd S;
+	struct cl_ssh_run X;
+	char kf[64], n[32], h[32], proxy[PATH_MAX + 256], bin[PATH_MAX];
+	char keep[64], err[4096];
+	uint64_t t0;
+	int st;
+
+	cl_sshd_start(&S);
+	cl_backend_start(&normal, "normal");
+	cl_file(kf, CL_KNOCK "\n");
+	snprintf(n, sizeof(n), "127.0.0.1:%u", (unsigned)normal.port);
+	snprintf(h, sizeof(h), "127.0.0.1:%u", (unsigned)S.port);
+	relay_start(&R, (const char *[]){ "--listen", "127.0.0.1:0",
+	    "--normal", n, "--hidden", h, "--knock-file", kf, "-o", "2s",
+	    NULL });
+	cr_assert(realpath(cl_bin(), bin) != NULL);
+	snprintf(proxy, sizeof(proxy), "ProxyCommand=%s --knock-file %s "
+	    "%%h %%p", bin, kf);
+	snprintf(keep, sizeof(keep), "ServerAliveInterval=%d", alive);
+	X.proxy = proxy;
+	X.fdpass = "ProxyUseFdpass=no";
+	X.alive = keep;
+	X.cmd = "sleep 5; echo still-here";
+	t0 = now_ms();
+	st = cl_ssh(&S, R.port, &X, out, outlen, err, sizeof(err));
+	*ms = now_ms() - t0;
+	unlink(kf);
+	cl_relay_stop(&R);
+	backend_stop(&normal);
+	cl_sshd_stop(&S);
+	return (st);
+}
+
+Test(client, quiet_session_cut_by_the_relay_ends_ssh_at_once, .timeout = 90)
+{
+	char out[256];
+	uint64_t ms;
+	int st = cl_ssh_quiet(0, out, sizeof(out), &ms);
+
+	/* Cut after 2 s of silence: ssh ends then, not after the sleep. */
+	cr_expect(WIFEXITED(st) && WEXITSTATUS(st) == 255,
+	    "ssh status %d, printed '%s'", st, out);
+	cr_expect(strstr(out, "still-here") == NULL);
+	cr_expect(ms < 5000, "ssh took %llu ms to see the relay close",
+	    (unsigned long long)ms);
+}
+
+Test(client, server_alive_interval_keeps_a_quiet_session, .timeout = 90)
+{
+	char out[256];
+	uint64_t ms;
+	int st = cl_ssh_quiet(1, out, sizeof(out), &ms);
+
+	cr_expect(WIFEXITED(st) && WEXITSTATUS(st) == 0 &&
+	    strcmp(out, "still-here\n") == 0, "ssh status %d, printed '%s' "
+	    "after %llu ms", st, out, (unsigned long long)ms);
 }
 
 /*
