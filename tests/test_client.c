@@ -41,30 +41,73 @@
  * ---- The harness, in a few helpers (tests/harness.c may change) ----
  */
 
-/* A relay with a knock file in front of ${normal} and ${hidden}. */
+/*
+ * The relay on ${listen} (port 0) in front of 127.0.0.1:${normal} and
+ * 127.0.0.1:${hidden}, its hidden route given by ${secret_opt} ${path}
+ * ("--knock-file" or "--key-file"), and the idle timeout ${idle} if not
+ * NULL.
+ */
+static void
+cl_relay_run(struct relay_proc * R, const char * listen, uint16_t normal,
+    uint16_t hidden, const char * secret_opt, const char * path,
+    const char * idle)
+{
+	const char * args[16];
+	char n[32], h[32];
+	size_t i = 0;
+
+	snprintf(n, sizeof(n), "127.0.0.1:%u", (unsigned)normal);
+	snprintf(h, sizeof(h), "127.0.0.1:%u", (unsigned)hidden);
+	args[i++] = "--listen";
+	args[i++] = listen;
+	args[i++] = "--normal";
+	args[i++] = n;
+	args[i++] = "--hidden";
+	args[i++] = h;
+	args[i++] = secret_opt;
+	args[i++] = path;
+	if (idle != NULL) {
+		args[i++] = "-o";
+		args[i++] = idle;
+	}
+	args[i] = NULL;
+	relay_start(R, args);
+}
+
+/* A relay on 127.0.0.1 with a static knock route. */
 static void
 cl_relay_start(struct relay_proc * R, uint16_t normal, uint16_t hidden,
     const char * knock_file)
 {
-	char n[32], h[32];
 
-	snprintf(n, sizeof(n), "127.0.0.1:%u", (unsigned)normal);
-	snprintf(h, sizeof(h), "127.0.0.1:%u", (unsigned)hidden);
-	relay_start(R, (const char *[]){ "--listen", "127.0.0.1:0",
-	    "--normal", n, "--hidden", h, "--knock-file", knock_file, NULL });
+	cl_relay_run(R, "127.0.0.1:0", normal, hidden, "--knock-file",
+	    knock_file, NULL);
 }
 
-/* A relay whose hidden route takes tokens made with the key in ${key_file}. */
+/* A relay on 127.0.0.1 whose hidden route takes tokens of ${key_file}. */
 static void
 cl_relay_start_key(struct relay_proc * R, uint16_t normal, uint16_t hidden,
     const char * key_file)
 {
-	char n[32], h[32];
 
-	snprintf(n, sizeof(n), "127.0.0.1:%u", (unsigned)normal);
-	snprintf(h, sizeof(h), "127.0.0.1:%u", (unsigned)hidden);
-	relay_start(R, (const char *[]){ "--listen", "127.0.0.1:0",
-	    "--normal", n, "--hidden", h, "--key-file", key_file, NULL });
+	cl_relay_run(R, "127.0.0.1:0", normal, hidden, "--key-file",
+	    key_file, NULL);
+}
+
+/* The relay's port. */
+static uint16_t
+cl_relay_port(const struct relay_proc * R)
+{
+
+	return (R->port);
+}
+
+/* Has the relay logged ${s}? */
+static int
+cl_relay_logged(struct relay_proc * R, const char * s)
+{
+
+	return (relay_log_count(R, s) > 0);
 }
 
 /* Does this relay take --key-file (token routes)? */
@@ -96,6 +139,30 @@ cl_backend_start(struct backend * B, const char * name)
 {
 
 	backend_start(B, AF_INET, BE_ECHO, name);
+}
+
+/* Stop it. */
+static void
+cl_backend_stop(struct backend * B)
+{
+
+	backend_stop(B);
+}
+
+/* How many connections it accepted. */
+static unsigned
+cl_backend_conns(struct backend * B)
+{
+
+	return (B->conns);
+}
+
+/* Wait ${ms} for its first connection's EOF; what it received, or NULL. */
+static const struct be_record *
+cl_backend_last(struct backend * B, int ms)
+{
+
+	return (backend_wait_done(B, 1, ms) == 0 ? &B->last : NULL);
 }
 
 /*
@@ -367,6 +434,7 @@ cl_closed_port(void)
 Test(client, bulk_64mib_each_way_with_half_close, .timeout = 120)
 {
 	const uint64_t len = 64ULL << 20;
+	const struct be_record * rec;
 	struct backend normal, hidden;
 	struct relay_proc R;
 	struct cproc C;
@@ -378,7 +446,7 @@ Test(client, bulk_64mib_each_way_with_half_close, .timeout = 120)
 	cl_backend_start(&hidden, "hidden");
 	cl_file(kf, CL_KNOCK "\n");
 	cl_relay_start(&R, normal.port, hidden.port, kf);
-	snprintf(port, sizeof(port), "%u", (unsigned)R.port);
+	snprintf(port, sizeof(port), "%u", (unsigned)cl_relay_port(&R));
 	cr_assert(pipe2(in, O_CLOEXEC) == 0 && pipe2(out, O_CLOEXEC) == 0);
 	cproc_start(&C, (const char *[]){ "--knock-file", kf, "127.0.0.1",
 	    port, NULL }, in[0], out[1]);
@@ -391,16 +459,16 @@ Test(client, bulk_64mib_each_way_with_half_close, .timeout = 120)
 	    (unsigned long long)got, (unsigned long long)len);
 	cr_expect(hg == hs, "the echo differs from what was sent");
 	cr_expect(cl_exited(st, 0), "client status %d: %s", st, err);
-	cr_assert(backend_wait_done(&hidden, 1, 5000) == 0,
+	cr_assert((rec = cl_backend_last(&hidden, 5000)) != NULL,
 	    "the hidden backend never saw the client's EOF");
-	cr_expect(hidden.last.len == len && hidden.last.hash == hs,
+	cr_expect(rec->len == len && rec->hash == hs,
 	    "the hidden backend got %llu bytes, not the ones sent (knock "
-	    "left in?)", (unsigned long long)hidden.last.len);
-	cr_expect(normal.conns == 0);
+	    "left in?)", (unsigned long long)rec->len);
+	cr_expect(cl_backend_conns(&normal) == 0);
 	unlink(kf);
 	cl_relay_stop(&R);
-	backend_stop(&normal);
-	backend_stop(&hidden);
+	cl_backend_stop(&normal);
+	cl_backend_stop(&hidden);
 }
 
 /* Receive one descriptor on ${fd} (SCM_RIGHTS) within ${ms}; it, or -1. */
@@ -438,6 +506,7 @@ cl_recv_fd(int fd, int ms)
 
 Test(client, fdpass_hands_over_the_knocked_socket, .timeout = 30)
 {
+	const struct be_record * rec;
 	struct backend normal, hidden;
 	struct relay_proc R;
 	struct sockaddr_in sin;
@@ -450,7 +519,7 @@ Test(client, fdpass_hands_over_the_knocked_socket, .timeout = 30)
 	cl_backend_start(&hidden, "hidden");
 	cl_file(kf, CL_KNOCK);
 	cl_relay_start(&R, normal.port, hidden.port, kf);
-	snprintf(port, sizeof(port), "%u", (unsigned)R.port);
+	snprintf(port, sizeof(port), "%u", (unsigned)cl_relay_port(&R));
 	cr_assert(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sp) == 0);
 	cr_assert((null = open("/dev/null", O_RDONLY | O_CLOEXEC)) != -1);
 	cproc_start(&C, (const char *[]){ "--fdpass", "--knock-file", kf,
@@ -464,22 +533,22 @@ Test(client, fdpass_hands_over_the_knocked_socket, .timeout = 30)
 
 	/* It is the socket to the relay, knocked: the echo answers. */
 	cr_assert(getpeername(fd, (struct sockaddr *)&sin, &slen) == 0);
-	cr_expect(ntohs(sin.sin_port) == R.port);
+	cr_expect(ntohs(sin.sin_port) == cl_relay_port(&R));
 	send_all(fd, "ping", 4);
 	cr_expect(recv_n(fd, buf, 4, 5000) == 4 && memcmp(buf, "ping", 4) == 0,
 	    "no echo through the passed socket");
 	shutdown(fd, SHUT_WR);
 	cr_expect(wait_closed(fd, 5000));
-	cr_assert(backend_wait_done(&hidden, 1, 5000) == 0);
-	cr_expect(hidden.last.len == 4 && memcmp(hidden.last.head, "ping", 4)
-	    == 0, "the hidden backend did not get exactly ping");
-	cr_expect(normal.conns == 0);
+	cr_assert((rec = cl_backend_last(&hidden, 5000)) != NULL);
+	cr_expect(rec->len == 4 && memcmp(rec->head, "ping", 4) == 0,
+	    "the hidden backend did not get exactly ping");
+	cr_expect(cl_backend_conns(&normal) == 0);
 	close(fd);
 	close(sp[0]);
 	unlink(kf);
 	cl_relay_stop(&R);
-	backend_stop(&normal);
-	backend_stop(&hidden);
+	cl_backend_stop(&normal);
+	cl_backend_stop(&hidden);
 }
 
 /* The TCP state (hex, /proc/net/tcp) of local port ${port}, or -1. */
@@ -545,7 +614,7 @@ Test(client, server_close_reaches_ssh_and_client_exits, .timeout = 30)
 	lfd = cl_listen(&hport);
 	cl_file(kf, CL_KNOCK);
 	cl_relay_start(&R, normal.port, hport, kf);
-	snprintf(port, sizeof(port), "%u", (unsigned)R.port);
+	snprintf(port, sizeof(port), "%u", (unsigned)cl_relay_port(&R));
 	cr_assert(pipe2(in, O_CLOEXEC) == 0 && pipe2(out, O_CLOEXEC) == 0);
 	cproc_start(&C, (const char *[]){ "--knock-file", kf, "127.0.0.1",
 	    port, NULL }, in[0], out[1]);
@@ -575,7 +644,7 @@ Test(client, server_close_reaches_ssh_and_client_exits, .timeout = 30)
 	close(lfd);
 	unlink(kf);
 	cl_relay_stop(&R);
-	backend_stop(&normal);
+	cl_backend_stop(&normal);
 }
 
 /*
@@ -702,18 +771,16 @@ Test(client, ipv6_literal_through_a_relay_on_ipv6, .timeout = 30)
 	struct backend normal, hidden;
 	struct relay_proc R;
 	struct cproc C;
-	char kf[64], n[32], h[32], port[8], err[1024], buf[16];
+	char kf[64], port[8], err[1024], buf[16];
 	int in[2], out[2], st;
 	size_t i;
 
 	cl_backend_start(&normal, "normal");
 	cl_backend_start(&hidden, "hidden");
 	cl_file(kf, CL_KNOCK);
-	snprintf(n, sizeof(n), "127.0.0.1:%u", (unsigned)normal.port);
-	snprintf(h, sizeof(h), "127.0.0.1:%u", (unsigned)hidden.port);
-	relay_start(&R, (const char *[]){ "--listen", "[::1]:0", "--normal", n,
-	    "--hidden", h, "--knock-file", kf, NULL });
-	snprintf(port, sizeof(port), "%u", (unsigned)R.port);
+	cl_relay_run(&R, "[::1]:0", normal.port, hidden.port, "--knock-file",
+	    kf, NULL);
+	snprintf(port, sizeof(port), "%u", (unsigned)cl_relay_port(&R));
 	for (i = 0; i < 2; i++) {
 		cr_assert(pipe2(in, O_CLOEXEC) == 0 &&
 		    pipe2(out, O_CLOEXEC) == 0);
@@ -730,11 +797,11 @@ Test(client, ipv6_literal_through_a_relay_on_ipv6, .timeout = 30)
 		cr_expect(cl_exited(st, 0), "%s: status %d: %s", hosts[i], st,
 		    err);
 	}
-	cr_expect(normal.conns == 0);
+	cr_expect(cl_backend_conns(&normal) == 0);
 	unlink(kf);
 	cl_relay_stop(&R);
-	backend_stop(&normal);
-	backend_stop(&hidden);
+	cl_backend_stop(&normal);
+	cl_backend_stop(&hidden);
 }
 
 /* An addrinfo for 127.0.0.1 or ::1 (${family}) port ${port}, in ${A}. */
@@ -1213,16 +1280,16 @@ cl_ssh_login(int fdpass, int token)
 	X.fdpass = fdpass ? "ProxyUseFdpass=yes" : "ProxyUseFdpass=no";
 	X.alive = "ServerAliveInterval=0";
 	X.cmd = "echo hello-through-relay";
-	st = cl_ssh(&S, R.port, &X, out, sizeof(out), err, sizeof(err));
+	st = cl_ssh(&S, cl_relay_port(&R), &X, out, sizeof(out), err, sizeof(err));
 	cr_expect(WIFEXITED(st) && WEXITSTATUS(st) == 0,
 	    "ssh status %d: %s", st, err);
 	cr_expect(strcmp(out, "hello-through-relay\n") == 0, "ssh printed "
 	    "'%s'; stderr: %s", out, err);
-	cr_expect(relay_log_count(&R, "hidden") > 0);
-	cr_expect(normal.conns == 0, "the login went to the normal backend");
+	cr_expect(cl_relay_logged(&R, "hidden"));
+	cr_expect(cl_backend_conns(&normal) == 0, "the login went to the normal backend");
 	unlink(kf);
 	cl_relay_stop(&R);
-	backend_stop(&normal);
+	cl_backend_stop(&normal);
 	cl_sshd_stop(&S);
 }
 
@@ -1262,7 +1329,7 @@ cl_ssh_quiet(int alive, char * out, size_t outlen, uint64_t * ms)
 	struct relay_proc R;
 	struct cl_sshd S;
 	struct cl_ssh_run X;
-	char kf[64], n[32], h[32], proxy[PATH_MAX + 256], bin[PATH_MAX];
+	char kf[64], proxy[PATH_MAX + 256], bin[PATH_MAX];
 	char keep[64], err[4096];
 	uint64_t t0;
 	int st;
@@ -1270,11 +1337,8 @@ cl_ssh_quiet(int alive, char * out, size_t outlen, uint64_t * ms)
 	cl_sshd_start(&S);
 	cl_backend_start(&normal, "normal");
 	cl_file(kf, CL_KNOCK "\n");
-	snprintf(n, sizeof(n), "127.0.0.1:%u", (unsigned)normal.port);
-	snprintf(h, sizeof(h), "127.0.0.1:%u", (unsigned)S.port);
-	relay_start(&R, (const char *[]){ "--listen", "127.0.0.1:0",
-	    "--normal", n, "--hidden", h, "--knock-file", kf, "-o", "2s",
-	    NULL });
+	cl_relay_run(&R, "127.0.0.1:0", normal.port, S.port, "--knock-file",
+	    kf, "2s");
 	cr_assert(realpath(cl_bin(), bin) != NULL);
 	snprintf(proxy, sizeof(proxy), "ProxyCommand=%s --knock-file %s "
 	    "%%h %%p", bin, kf);
@@ -1284,11 +1348,11 @@ cl_ssh_quiet(int alive, char * out, size_t outlen, uint64_t * ms)
 	X.alive = keep;
 	X.cmd = "sleep 5; echo still-here";
 	t0 = now_ms();
-	st = cl_ssh(&S, R.port, &X, out, outlen, err, sizeof(err));
+	st = cl_ssh(&S, cl_relay_port(&R), &X, out, outlen, err, sizeof(err));
 	*ms = now_ms() - t0;
 	unlink(kf);
 	cl_relay_stop(&R);
-	backend_stop(&normal);
+	cl_backend_stop(&normal);
 	cl_sshd_stop(&S);
 	return (st);
 }
