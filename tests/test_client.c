@@ -39,6 +39,10 @@
 
 /*
  * ---- The harness, in a few helpers (tests/harness.c may change) ----
+ *
+ * Everything this file uses of tests/harness.h is below, down to
+ * "Helpers of this suite", plus the types struct relay_proc, struct
+ * backend (its .port) and struct be_record (.len, .hash, .head).
  */
 
 /*
@@ -165,6 +169,65 @@ cl_backend_last(struct backend * B, int ms)
 	return (backend_wait_done(B, 1, ms) == 0 ? &B->last : NULL);
 }
 
+/* The harness's generic helpers. */
+#define CL_HASH_INIT	HASH_INIT
+
+/* Monotonic milliseconds. */
+static uint64_t
+cl_now(void)
+{
+
+	return (now_ms());
+}
+
+/* 64-bit FNV-1a over ${len} bytes from ${h}. */
+static uint64_t
+cl_hash(uint64_t h, const void * buf, size_t len)
+{
+
+	return (hash64(h, buf, len));
+}
+
+/* Deterministic pseudo-random bytes. */
+static void
+cl_fill(void * buf, size_t len, uint64_t seed)
+{
+
+	fill_random(buf, len, seed);
+}
+
+/* Send all of ${buf} on the socket ${fd} (the test fails otherwise). */
+static void
+cl_send(int fd, const void * buf, size_t len)
+{
+
+	send_all(fd, buf, len);
+}
+
+/* Receive up to ${len} bytes from the socket ${fd} within ${ms}. */
+static size_t
+cl_recv(int fd, void * buf, size_t len, int ms)
+{
+
+	return (recv_n(fd, buf, len, ms));
+}
+
+/* Is the socket ${fd} closed by its peer within ${ms}? */
+static int
+cl_closed(int fd, int ms)
+{
+
+	return (wait_closed(fd, ms));
+}
+
+/* Close the socket ${fd} with a reset. */
+static void
+cl_reset(int fd)
+{
+
+	close_reset(fd);
+}
+
 /*
  * ---- Helpers of this suite ----
  */
@@ -241,13 +304,13 @@ cproc_start(struct cproc * C, const char * const * args, int in, int out)
 static int
 cproc_wait(struct cproc * C, int ms, char * err, size_t errlen)
 {
-	uint64_t end = now_ms() + (uint64_t)ms;
+	uint64_t end = cl_now() + (uint64_t)ms;
 	ssize_t n;
 	size_t len = 0;
 	int st = -1;
 
 	while (waitpid(C->pid, &st, WNOHANG) == 0) {
-		if (now_ms() >= end) {
+		if (cl_now() >= end) {
 			kill(C->pid, SIGKILL);
 			waitpid(C->pid, NULL, 0);
 			st = -1;
@@ -284,20 +347,20 @@ cl_pump(int wfd, int rfd, uint64_t len, uint64_t seed, int ms,
     uint64_t * hsent, uint64_t * hgot)
 {
 	static uint8_t out[1 << 16], in[1 << 16];
-	uint64_t end = now_ms() + (uint64_t)ms, sent = 0, got = 0, blk = 0;
+	uint64_t end = cl_now() + (uint64_t)ms, sent = 0, got = 0, blk = 0;
 	size_t outlen = 0, outoff = 0;
 	struct pollfd p[2];
 	ssize_t n;
 
-	*hsent = *hgot = HASH_INIT;
+	*hsent = *hgot = CL_HASH_INIT;
 	fcntl(wfd, F_SETFL, O_NONBLOCK);
 	fcntl(rfd, F_SETFL, O_NONBLOCK);
-	while (rfd != -1 && now_ms() < end) {
+	while (rfd != -1 && cl_now() < end) {
 		if (outoff == outlen && sent < len) {
 			outlen = (len - sent < sizeof(out)) ?
 			    (size_t)(len - sent) : sizeof(out);
-			fill_random(out, outlen, seed + blk++);
-			*hsent = hash64(*hsent, out, outlen);
+			cl_fill(out, outlen, seed + blk++);
+			*hsent = cl_hash(*hsent, out, outlen);
 			outoff = 0;
 		}
 		if (wfd != -1 && sent == len && outoff == outlen) {
@@ -317,7 +380,7 @@ cl_pump(int wfd, int rfd, uint64_t len, uint64_t seed, int ms,
 		}
 		if (p[1].revents & (POLLIN | POLLHUP | POLLERR)) {
 			if ((n = read(rfd, in, sizeof(in))) > 0) {
-				*hgot = hash64(*hgot, in, (size_t)n);
+				*hgot = cl_hash(*hgot, in, (size_t)n);
 				got += (uint64_t)n;
 			} else if (n == 0 || errno != EAGAIN) {
 				rfd = -1;
@@ -348,12 +411,12 @@ cl_write_all(int fd, const void * buf, size_t len)
 static size_t
 cl_read_until(int fd, char * buf, size_t max, int ms)
 {
-	uint64_t end = now_ms() + (uint64_t)ms, now;
+	uint64_t end = cl_now() + (uint64_t)ms, now;
 	struct pollfd p = { fd, POLLIN, 0 };
 	size_t got = 0;
 	ssize_t n;
 
-	while (got < max && (now = now_ms()) < end &&
+	while (got < max && (now = cl_now()) < end &&
 	    poll(&p, 1, (int)(end - now)) == 1) {
 		if ((n = read(fd, buf + got, max - got)) <= 0)
 			break;
@@ -367,11 +430,11 @@ static int
 cl_pipe_eof(int fd, int ms)
 {
 	char buf[4096];
-	uint64_t end = now_ms() + (uint64_t)ms, now;
+	uint64_t end = cl_now() + (uint64_t)ms, now;
 	struct pollfd p = { fd, POLLIN, 0 };
 	ssize_t n;
 
-	while ((now = now_ms()) < end && poll(&p, 1, (int)(end - now)) == 1)
+	while ((now = cl_now()) < end && poll(&p, 1, (int)(end - now)) == 1)
 		if ((n = read(fd, buf, sizeof(buf))) <= 0)
 			return (n == 0);
 	return (0);
@@ -534,11 +597,11 @@ Test(client, fdpass_hands_over_the_knocked_socket, .timeout = 30)
 	/* It is the socket to the relay, knocked: the echo answers. */
 	cr_assert(getpeername(fd, (struct sockaddr *)&sin, &slen) == 0);
 	cr_expect(ntohs(sin.sin_port) == cl_relay_port(&R));
-	send_all(fd, "ping", 4);
-	cr_expect(recv_n(fd, buf, 4, 5000) == 4 && memcmp(buf, "ping", 4) == 0,
+	cl_send(fd, "ping", 4);
+	cr_expect(cl_recv(fd, buf, 4, 5000) == 4 && memcmp(buf, "ping", 4) == 0,
 	    "no echo through the passed socket");
 	shutdown(fd, SHUT_WR);
-	cr_expect(wait_closed(fd, 5000));
+	cr_expect(cl_closed(fd, 5000));
 	cr_assert((rec = cl_backend_last(&hidden, 5000)) != NULL);
 	cr_expect(rec->len == 4 && memcmp(rec->head, "ping", 4) == 0,
 	    "the hidden backend did not get exactly ping");
@@ -624,13 +687,13 @@ Test(client, server_close_reaches_ssh_and_client_exits, .timeout = 30)
 	/* The server says goodbye and closes; stdin stays open. */
 	sfd = cl_accept(lfd, 5000);
 	cport = cl_client_port(C.pid);
-	send_all(sfd, "bye\n", 4);
+	cl_send(sfd, "bye\n", 4);
 	close(sfd);
-	t0 = now_ms();
+	t0 = cl_now();
 	n = cl_read_until(out[0], buf, sizeof(buf), 3000);
 	cr_expect(n == 4 && memcmp(buf, "bye\n", 4) == 0,
 	    "read %zu bytes, not bye and EOF", n);
-	cr_expect(now_ms() - t0 < 2000,
+	cr_expect(cl_now() - t0 < 2000,
 	    "stdout was not closed within 2 s of the server's close");
 
 	/* ssh then closes its end: the client ends at once. */
@@ -668,9 +731,9 @@ Test(client, reset_ends_the_client_with_stdin_open, .timeout = 30)
 	close(in[0]);
 	close(out[1]);
 	sfd = cl_accept(lfd, 5000);
-	cr_assert(recv_n(sfd, buf, strlen(CL_KNOCK), 3000) ==
+	cr_assert(cl_recv(sfd, buf, strlen(CL_KNOCK), 3000) ==
 	    strlen(CL_KNOCK));
-	close_reset(sfd);
+	cl_reset(sfd);
 
 	/* stdin still open: the reset alone must end it. */
 	cr_expect(cl_pipe_eof(out[0], 3000), "stdout not closed after a reset");
@@ -715,7 +778,7 @@ Test(client, knock_and_first_bytes_in_one_write, .timeout = 30)
 	cr_expect(n == (ssize_t)strlen(want) && memcmp(buf, want, (size_t)n)
 	    == 0, "first read: %zd bytes", n);
 	close(in[1]);
-	cr_expect(wait_closed(sfd, 3000), "stdin's EOF not passed on");
+	cr_expect(cl_closed(sfd, 3000), "stdin's EOF not passed on");
 	close(sfd);
 	st = cproc_wait(&C, 3000, err, sizeof(err));
 	cr_expect(cl_exited(st, 0), "client status %d: %s", st, err);
@@ -740,9 +803,9 @@ Test(client, knock_alone_after_200ms_without_input, .timeout = 30)
 	    port, NULL }, in[0], cl_devnull());
 	close(in[0]);
 	sfd = cl_accept(lfd, 5000);
-	t0 = now_ms();
-	n = recv_n(sfd, buf, 9, 3000);
-	dt = now_ms() - t0;
+	t0 = cl_now();
+	n = cl_recv(sfd, buf, 9, 3000);
+	dt = cl_now() - t0;
 	cr_expect(n == 9 && memcmp(buf, "KNOCK1234", 9) == 0);
 	cr_expect(dt >= 100 && dt < 1500, "the knock came after %llu ms, "
 	    "not about %d", (unsigned long long)dt, CLIENT_COALESCE_MS);
@@ -750,10 +813,10 @@ Test(client, knock_alone_after_200ms_without_input, .timeout = 30)
 	/* Nothing else came with it; later bytes follow as they come. */
 	cr_expect(recv(sfd, buf, sizeof(buf), MSG_DONTWAIT) == -1);
 	cl_write_all(in[1], "later", 5);
-	cr_expect(recv_n(sfd, buf, 5, 3000) == 5 && memcmp(buf, "later", 5)
+	cr_expect(cl_recv(sfd, buf, 5, 3000) == 5 && memcmp(buf, "later", 5)
 	    == 0);
 	close(in[1]);
-	cr_expect(wait_closed(sfd, 3000));
+	cr_expect(cl_closed(sfd, 3000));
 	close(sfd);
 	st = cproc_wait(&C, 3000, err, sizeof(err));
 	cr_expect(cl_exited(st, 0), "client status %d: %s", st, err);
@@ -861,10 +924,10 @@ Test(client, dial_tries_every_address_in_turn, .timeout = 30)
 
 	/* No answer (or no route) within 300 ms, then the good one. */
 	cl_ai_set(&blackhole, AF_INET, "192.0.2.1", 9, &good);
-	t0 = now_ms();
+	t0 = cl_now();
 	fd = client_dial(&blackhole.ai, "test", 300);
 	cr_assert(fd >= 0, "client_dial gave %d", fd);
-	cr_expect(now_ms() - t0 < 2000, "the timeout was not kept");
+	cr_expect(cl_now() - t0 < 2000, "the timeout was not kept");
 	close(fd);
 
 	/* Nothing answers: CLIENT_ERR_PEER, and one line says why. */
@@ -935,7 +998,7 @@ cl_token_first(const char * kf, const char * input, char * buf, size_t size)
 	cr_assert(poll(&p, 1, 5000) == 1);
 	n = recv(sfd, buf, size, MSG_DONTWAIT);
 	close(in[1]);
-	cr_expect(wait_closed(sfd, 3000), "stdin's EOF not passed on");
+	cr_expect(cl_closed(sfd, 3000), "stdin's EOF not passed on");
 	close(sfd);
 	st = cproc_wait(&C, 3000, err, sizeof(err));
 	cr_expect(cl_exited(st, 0), "client status %d: %s", st, err);
@@ -1162,7 +1225,7 @@ cl_sshd_start(struct cl_sshd * S)
 		    (char *)NULL);
 		_exit(127);
 	}
-	for (end = now_ms() + 10000; now_ms() < end; usleep(20000)) {
+	for (end = cl_now() + 10000; cl_now() < end; usleep(20000)) {
 		struct sockaddr_in sin;
 
 		memset(&sin, 0, sizeof(sin));
@@ -1347,9 +1410,9 @@ cl_ssh_quiet(int alive, char * out, size_t outlen, uint64_t * ms)
 	X.fdpass = "ProxyUseFdpass=no";
 	X.alive = keep;
 	X.cmd = "sleep 5; echo still-here";
-	t0 = now_ms();
+	t0 = cl_now();
 	st = cl_ssh(&S, cl_relay_port(&R), &X, out, outlen, err, sizeof(err));
-	*ms = now_ms() - t0;
+	*ms = cl_now() - t0;
 	unlink(kf);
 	cl_relay_stop(&R);
 	cl_backend_stop(&normal);
