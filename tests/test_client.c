@@ -942,6 +942,99 @@ Test(client, dial_tries_every_address_in_turn, .timeout = 30)
 }
 
 /*
+ * ---- No secret left in memory once sent ----
+ */
+
+/* Does the memory of process ${pid} hold the ${len} bytes ${needle}? */
+static int
+cl_mem_holds(pid_t pid, const void * needle, size_t len)
+{
+	static char buf[1 << 20];
+	char path[64], line[512], perms[8];
+	unsigned long lo, hi, off;
+	FILE * maps;
+	ssize_t n;
+	int fd, found = 0;
+
+	snprintf(path, sizeof(path), "/proc/%d/mem", (int)pid);
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1)
+		cr_skip_test("cannot read %s: %s", path, strerror(errno));
+	snprintf(path, sizeof(path), "/proc/%d/maps", (int)pid);
+	cr_assert((maps = fopen(path, "r")) != NULL);
+	while (!found && fgets(line, sizeof(line), maps) != NULL) {
+		if (sscanf(line, "%lx-%lx %7s", &lo, &hi, perms) != 3 ||
+		    perms[0] != 'r' || strstr(line, "[vvar]") != NULL ||
+		    strstr(line, "[vsyscall]") != NULL)
+			continue;
+		for (off = lo; !found && off < hi; off += sizeof(buf) - len) {
+			n = pread(fd, buf, (hi - off < sizeof(buf)) ?
+			    hi - off : sizeof(buf), (off_t)off);
+			if (n <= 0)
+				break;
+			found = (memmem(buf, (size_t)n, needle, len) != NULL);
+			if ((size_t)n < sizeof(buf))
+				break;
+		}
+	}
+	fclose(maps);
+	close(fd);
+	return (found);
+}
+
+/*
+ * Start the client with ${opt} ${path} against a listener; once the first
+ * ${len} bytes (the knock or the token) have arrived, copy them to ${got}
+ * and report whether the client's memory still holds ${needle} (or, if
+ * NULL, what arrived).
+ */
+static int
+cl_secret_left(const char * opt, const char * path, size_t len, char * got,
+    const void * needle, size_t nlen)
+{
+	struct cproc C;
+	char port[8], err[1024];
+	uint16_t lport;
+	int lfd, sfd, in[2], st, held, control;
+
+	lfd = cl_listen(&lport);
+	snprintf(port, sizeof(port), "%u", (unsigned)lport);
+	cr_assert(pipe2(in, O_CLOEXEC) == 0);
+	cproc_start(&C, (const char *[]){ opt, path, "127.0.0.1", port, NULL },
+	    in[0], cl_devnull());
+	close(in[0]);
+	sfd = cl_accept(lfd, 5000);
+	cr_assert(cl_recv(sfd, got, len, 3000) == len);
+	usleep(100000);
+
+	/* The control: the scan finds what the client still holds. */
+	control = cl_mem_holds(C.pid, "l7knockknock-client", 19);
+	held = cl_mem_holds(C.pid, needle != NULL ? needle : got,
+	    needle != NULL ? nlen : len);
+	close(in[1]);
+	cr_expect(cl_closed(sfd, 3000));
+	close(sfd);
+	st = cproc_wait(&C, 3000, err, sizeof(err));
+	cr_expect(cl_exited(st, 0), "client status %d: %s", st, err);
+	close(lfd);
+	cr_assert(control, "the memory scan finds nothing at all");
+	return (held);
+}
+
+Test(client, no_knock_left_in_memory_once_sent, .timeout = 30)
+{
+	const char * knock = "Zq8-unique-knock-3f9c1e7b52d04a6e";
+	char kf[64], got[64];
+
+	if (geteuid() != 0)
+		cr_skip_test("reading a non-dumpable process needs root");
+	cl_file(kf, knock);
+	cr_expect(!cl_secret_left("--knock-file", kf, strlen(knock), got,
+	    NULL, 0), "the knock is still in the client's memory");
+	cr_expect(memcmp(got, knock, strlen(knock)) == 0);
+	unlink(kf);
+}
+
+/*
  * ---- Tokens (--key-file, --gen-key) ----
  */
 
@@ -973,6 +1066,25 @@ Test(client, gen_key_writes_a_fresh_key_file_line, .timeout = 30)
 	unlink(pa);
 	unlink(pb);
 }
+
+Test(client, no_token_or_key_left_in_memory_once_sent, .timeout = 30)
+{
+	uint8_t key[TOKEN_KEYLEN];
+	char kf[64], got[TOKEN_LEN], b64[KEYFILE_B64LEN + 2];
+
+	if (geteuid() != 0)
+		cr_skip_test("reading a non-dumpable process needs root");
+	cl_gen_key(key, kf);
+	keyfile_format(key, b64);
+	cr_expect(!cl_secret_left("--key-file", kf, TOKEN_LEN, got, NULL, 0),
+	    "the token is still in the client's memory");
+	cr_expect(!cl_secret_left("--key-file", kf, TOKEN_LEN, got, key,
+	    sizeof(key)), "the key is still in the client's memory");
+	cr_expect(!cl_secret_left("--key-file", kf, TOKEN_LEN, got, b64,
+	    KEYFILE_B64LEN), "the key file's text is still in memory");
+	unlink(kf);
+}
+
 
 /* Run the client with key file ${kf} against a listener; the first bytes. */
 static size_t
