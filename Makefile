@@ -138,6 +138,9 @@ CLIENT_SHARED = build/log.o build/knock.o build/knockfile.o build/parse.o \
 	   build/sanitize.o
 CLIENT_LDLIBS = $(shell pkg-config --libs libseccomp libsodium 2>/dev/null)
 
+# The client's ssh login tests run Debian's sshd and ssh.
+TEST_DEPS += openssh-client openssh-server
+
 ALL_CFLAGS += -Iclient
 LIBOBJS	+= $(CLIENT_LIBOBJS)
 LINT_SRCS += $(CLIENT_SRCS)

@@ -1312,8 +1312,9 @@ cl_sshd_start(struct cl_sshd * S)
 	uint64_t end;
 	int fd, lfd;
 
-	if (geteuid() != 0 || access("/usr/sbin/sshd", X_OK) != 0)
-		cr_skip_test("needs root and /usr/sbin/sshd");
+	if (geteuid() != 0 || access("/usr/sbin/sshd", X_OK) != 0 ||
+	    access("/usr/bin/ssh", X_OK) != 0)
+		cr_skip_test("needs root, /usr/sbin/sshd and /usr/bin/ssh");
 	strcpy(S->dir, "/tmp/l7kk-ssh-XXXXXX");
 	cr_assert(mkdtemp(S->dir) != NULL);
 	snprintf(cmd, sizeof(cmd), "ssh-keygen -q -t ed25519 -N '' -f %s/host_key"
