@@ -289,7 +289,8 @@ cproc_start(struct cproc * C, const char * const * args, int in, int out)
 	fflush(NULL);
 	cr_assert((C->pid = fork()) != -1);
 	if (C->pid == 0) {
-		if (dup2(in, 0) == -1 || dup2(out, 1) == -1 ||
+		if (prctl(PR_SET_PDEATHSIG, SIGKILL) == -1 ||
+		    dup2(in, 0) == -1 || dup2(out, 1) == -1 ||
 		    dup2(ep[1], 2) == -1)
 			_exit(126);
 		signal(SIGPIPE, SIG_DFL);
@@ -1330,7 +1331,9 @@ cl_sshd_start(struct cl_sshd * S)
 	fflush(NULL);
 	cr_assert((S->pid = fork()) != -1);
 	if (S->pid == 0) {
-		if ((fd = open(log, O_WRONLY | O_CREAT | O_TRUNC, 0600)) == -1 ||
+		/* It dies with the test, even one that failed half-way. */
+		if (prctl(PR_SET_PDEATHSIG, SIGKILL) == -1 ||
+		    (fd = open(log, O_WRONLY | O_CREAT | O_TRUNC, 0600)) == -1 ||
 		    dup2(fd, 2) == -1)
 			_exit(126);
 		close_range(3, ~0U, 0);
