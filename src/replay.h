@@ -9,7 +9,7 @@
 
 /* Default and largest number of entries (8 bytes each: 512 KiB, 128 MiB). */
 #define REPLAY_DEFAULT	65536
-#define REPLAY_MAX	(16 * 1024 * 1024)
+#define REPLAY_MAX	16777216
 
 /* Results of replay_insert(). */
 #define REPLAY_OK	0	/* First time seen: accept. */
