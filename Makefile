@@ -120,3 +120,65 @@ clean:
 # live in their own files.
 -include bench/bench.mk
 -include tests/fuzz/fuzz.mk
+
+# ---- l7knockknock-client: client/, policy/client-seccomp.policy ----
+# A second binary for the ssh side (ProxyCommand, ProxyUseFdpass), built by
+# `make`.  Its own sources are in client/; it shares a few pure modules of
+# src/.  client/main.c is left out of the tests, which link the rest.
+CLIENT	 = l7knockknock-client
+BINDIR	 = $(PREFIX)/bin
+MAN1DIR	 = $(PREFIX)/share/man/man1
+CLIENT_SRCS = $(wildcard client/*.c)
+CLIENT_HDRS = $(wildcard client/*.h)
+CLIENT_OBJS = $(CLIENT_SRCS:client/%.c=build/client/%.o) \
+	   build/client_policy_table.o
+CLIENT_LIBOBJS = $(filter-out build/client/main.o,$(CLIENT_OBJS))
+CLIENT_SHARED = build/log.o build/knock.o build/knockfile.o build/parse.o \
+	   build/net.o build/secretfile.o build/keyfile.o build/token.o \
+	   build/sanitize.o
+CLIENT_LDLIBS = $(shell pkg-config --libs libseccomp libsodium 2>/dev/null)
+
+# The client's ssh login tests run Debian's sshd and ssh.
+TEST_DEPS += openssh-client openssh-server
+
+ALL_CFLAGS += -Iclient
+LIBOBJS	+= $(CLIENT_LIBOBJS)
+LINT_SRCS += $(CLIENT_SRCS)
+
+.PHONY: install-client uninstall-client clean-client
+
+all: $(CLIENT)
+check: $(CLIENT)
+install: install-client
+uninstall: uninstall-client
+clean: clean-client
+
+$(CLIENT): $(CLIENT_OBJS) $(CLIENT_SHARED)
+	$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $(CLIENT_OBJS) \
+	    $(CLIENT_SHARED) $(CLIENT_LDLIBS)
+
+build/client/%.o: client/%.c $(CLIENT_HDRS) $(HDRS) | build
+	@mkdir -p build/client
+	$(CC) $(ALL_CFLAGS) -c -o $@ $<
+
+build/client_policy_table.c: policy/client-seccomp.policy tools/policy2c.awk | build
+	awk -v table=client_policy_table -f tools/policy2c.awk \
+	    policy/client-seccomp.policy > $@.tmp && mv $@.tmp $@
+
+build/client_policy_table.o: build/client_policy_table.c $(CLIENT_HDRS) $(HDRS)
+	$(CC) $(ALL_CFLAGS) -c -o $@ $<
+
+build/tests/test_client.o: $(CLIENT_HDRS)
+# LIBOBJS is extended above after the test_all rule read its prerequisites.
+build/test_all: $(CLIENT_LIBOBJS)
+
+install-client: $(CLIENT)
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MAN1DIR)
+	install -m 0755 $(CLIENT) $(DESTDIR)$(BINDIR)/$(CLIENT)
+	install -m 0644 $(CLIENT).1 $(DESTDIR)$(MAN1DIR)/$(CLIENT).1
+
+uninstall-client:
+	rm -f $(DESTDIR)$(BINDIR)/$(CLIENT) $(DESTDIR)$(MAN1DIR)/$(CLIENT).1
+
+clean-client:
+	rm -f $(CLIENT)

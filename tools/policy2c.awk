@@ -1,6 +1,11 @@
 # policy2c.awk: turn policy/seccomp.policy into C (build/policy_table.c).
 #
 #   awk -f tools/policy2c.awk policy/seccomp.policy > build/policy_table.c
+#   awk -v table=client_policy_table -f tools/policy2c.awk \
+#       policy/client-seccomp.policy > build/client_policy_table.c
+#
+# The table is named ${table} (default policy_table), with its length in
+# ${table}_len; the struct is the one in src/policy_table.h.
 #
 # Each rule line is "syscall action arguments reason..." (policy/README.md).
 # Names and constants are left to the C compiler: SCMP_SYS(name) fails the
@@ -64,7 +69,11 @@ function cond(c,    op, at, lhs, rhs, arg, mask, kind, val) {
 }
 
 BEGIN {
-	print "/* Generated from policy/seccomp.policy by tools/policy2c.awk: do not edit. */"
+	if (table == "")
+		table = "policy_table"
+	if (table !~ /^[a-z_][a-z0-9_]*$/)
+		fail("bad table name \"" table "\"")
+	print "/* Generated from " ARGV[ARGC - 1] " by tools/policy2c.awk: do not edit. */"
 	print "#include <errno.h>"
 	print "#include <fcntl.h>"
 	print "#include <limits.h>"
@@ -81,7 +90,10 @@ BEGIN {
 	print ""
 	print "#include \"policy_table.h\""
 	print ""
-	print "const struct policy_rule policy_table[] = {"
+	print "extern const struct policy_rule " table "[];"
+	print "extern const size_t " table "_len;"
+	print ""
+	print "const struct policy_rule " table "[] = {"
 }
 
 /^[ \t]*(#|$)/ { next }
@@ -141,6 +153,6 @@ END {
 	}
 	print "};"
 	print ""
-	print "const size_t policy_table_len ="
-	print "    sizeof(policy_table) / sizeof(policy_table[0]);"
+	print "const size_t " table "_len ="
+	print "    sizeof(" table ") / sizeof(" table "[0]);"
 }

@@ -1,0 +1,233 @@
+/*
+ * The client's confinement, once it is connected and holds its secret:
+ * not dumpable, no core files, no new privileges, and the seccomp
+ * allowlist of policy/client-seccomp.policy.  The filter is compiled to
+ * static memory before it is loaded (as src/sandbox_seccomp.c does), so
+ * nothing is freed once it is active.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdint.h>
+#include <string.h>
+#include <unistd.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
+
+#include <seccomp.h>
+
+#include "client.h"
+#include "client_policy.h"
+#include "log.h"
+
+/* The compiled filter, and its length in instructions. */
+static struct sock_filter client_prog[BPF_MAXINSNS];
+static size_t client_prog_len;
+
+/* Add rule ${r}. */
+static int
+client_sandbox_rule(scmp_filter_ctx ctx, const struct policy_rule * r)
+{
+	struct scmp_arg_cmp cmp[POLICY_ARGS_MAX];
+	uint32_t action;
+	size_t i;
+	int rc;
+
+	for (i = 0; i < r->nargs; i++) {
+		cmp[i].arg = r->args[i].arg;
+		if (r->args[i].op == POLICY_OP_LE) {
+			cmp[i].op = SCMP_CMP_LE;
+			cmp[i].datum_a = r->args[i].value;
+			cmp[i].datum_b = 0;
+		} else if (r->args[i].mask == ~(uint64_t)0) {
+			cmp[i].op = SCMP_CMP_EQ;
+			cmp[i].datum_a = r->args[i].value;
+			cmp[i].datum_b = 0;
+		} else {
+			cmp[i].op = SCMP_CMP_MASKED_EQ;
+			cmp[i].datum_a = r->args[i].mask;
+			cmp[i].datum_b = r->args[i].value;
+		}
+	}
+	action = (r->action == POLICY_ERRNO) ?
+	    SCMP_ACT_ERRNO((uint32_t)r->err) : SCMP_ACT_ALLOW;
+	if ((rc = seccomp_rule_add_exact_array(ctx, action, r->nr,
+	    (unsigned int)r->nargs, cmp)) != 0) {
+		errno = -rc;
+		log_errp("seccomp: cannot add the rule for %s", r->name);
+		return (-1);
+	}
+	return (0);
+}
+
+/* The filter: kill by default and on a foreign ABI, then the rules. */
+static scmp_filter_ctx
+client_sandbox_build(void)
+{
+	scmp_filter_ctx ctx;
+	size_t i;
+	int rc;
+
+	if ((ctx = seccomp_init(SCMP_ACT_KILL_PROCESS)) == NULL) {
+		log_err("seccomp: cannot create a filter");
+		goto err0;
+	}
+	if ((rc = seccomp_attr_set(ctx, SCMP_FLTATR_ACT_BADARCH,
+	    SCMP_ACT_KILL_PROCESS)) != 0) {
+		errno = -rc;
+		log_errp("seccomp: cannot set the bad-architecture action");
+		goto err1;
+	}
+	for (i = 0; i < client_policy_table_len; i++)
+		if (client_sandbox_rule(ctx, &client_policy_table[i]))
+			goto err1;
+
+	/* Success! */
+	return (ctx);
+
+err1:
+	seccomp_release(ctx);
+err0:
+	/* Failure! */
+	return (NULL);
+}
+
+/* Read the program written to the pipe ${fd} into client_prog. */
+static int
+client_sandbox_slurp(int fd)
+{
+	char * p = (char *)client_prog;
+	size_t len = 0;
+	ssize_t n;
+
+	do {
+		if ((n = read(fd, p + len, sizeof(client_prog) - len)) == -1) {
+			if (errno == EAGAIN)
+				break;
+			log_errp("seccomp: cannot read the compiled filter");
+			return (-1);
+		}
+		len += (size_t)n;
+	} while (n > 0 && len < sizeof(client_prog));
+	if (len == 0 || len == sizeof(client_prog) ||
+	    len % sizeof(client_prog[0]) != 0) {
+		log_err("seccomp: compiled filter of %zu bytes is unusable",
+		    len);
+		return (-1);
+	}
+	client_prog_len = len / sizeof(client_prog[0]);
+	return (0);
+}
+
+/* Compile ${ctx} to BPF into client_prog, through a pipe. */
+static int
+client_sandbox_compile(scmp_filter_ctx ctx)
+{
+	int fds[2];
+	int rc;
+
+	/* Non-blocking: a program larger than the pipe fails, never hangs. */
+	if (pipe2(fds, O_NONBLOCK | O_CLOEXEC)) {
+		log_errp("seccomp: pipe2");
+		goto err0;
+	}
+	if ((rc = seccomp_export_bpf(ctx, fds[1])) != 0) {
+		errno = -rc;
+		log_errp("seccomp: cannot compile the filter");
+		goto err1;
+	}
+	if (client_sandbox_slurp(fds[0]))
+		goto err1;
+	close(fds[1]);
+	close(fds[0]);
+
+	/* Success! */
+	return (0);
+
+err1:
+	close(fds[1]);
+	close(fds[0]);
+err0:
+	/* Failure! */
+	return (-1);
+}
+
+/* Not dumpable, no core files, no new privileges. */
+static int
+client_sandbox_limits(void)
+{
+	struct rlimit rl = { 0, 0 };
+
+	if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0)) {
+		log_errp("prctl(PR_SET_DUMPABLE)");
+		return (-1);
+	}
+	if (setrlimit(RLIMIT_CORE, &rl)) {
+		log_errp("setrlimit(RLIMIT_CORE)");
+		return (-1);
+	}
+	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0)) {
+		log_errp("prctl(PR_SET_NO_NEW_PRIVS)");
+		return (-1);
+	}
+	return (0);
+}
+
+/* Confine the client. */
+int
+client_sandbox_enter(void)
+{
+	struct sock_fprog fprog;
+	scmp_filter_ctx ctx;
+
+	if ((ctx = client_sandbox_build()) == NULL)
+		goto err0;
+	if (client_sandbox_compile(ctx))
+		goto err1;
+	seccomp_release(ctx);
+	if (client_sandbox_limits())
+		goto err0;
+	fprog.len = (unsigned short)client_prog_len;
+	fprog.filter = client_prog;
+	if (syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &fprog) != 0) {
+		log_errp("seccomp: cannot load the filter");
+		goto err0;
+	}
+
+	/* Success! */
+	return (0);
+
+err1:
+	seccomp_release(ctx);
+err0:
+	/* Failure! */
+	return (-1);
+}
+
+/* Print the filter as pseudo filter code. */
+int
+client_sandbox_print(int fd)
+{
+	scmp_filter_ctx ctx;
+	int rc;
+
+	if ((ctx = client_sandbox_build()) == NULL)
+		goto err0;
+	if ((rc = seccomp_export_pfc(ctx, fd)) != 0) {
+		errno = -rc;
+		log_errp("seccomp: cannot print the filter");
+		goto err1;
+	}
+	seccomp_release(ctx);
+
+	/* Success! */
+	return (0);
+
+err1:
+	seccomp_release(ctx);
+err0:
+	/* Failure! */
+	return (-1);
+}
