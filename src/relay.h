@@ -37,7 +37,9 @@ struct relay_conf {
  * Allocate the connection slots and the pipe pool and register the
  * listeners and the signalfd with the epoll descriptor, all from ${conf}
  * (which must outlive the relay).  Return the relay, or NULL after
- * reporting the error.  This is the relay's only allocation.
+ * reporting the error.  This is the relay's only allocation, and nothing
+ * frees it: the process exits when relay_run returns (inside the sandbox,
+ * where tearing down would only add code that runs after the fact).
  */
 struct relay * relay_init(const struct relay_conf *);
 
@@ -49,12 +51,5 @@ struct relay * relay_init(const struct relay_conf *);
  * sandbox.
  */
 int relay_run(struct relay *);
-
-/**
- * relay_free(R):
- * Close every connection and free ${R}.  The descriptors in the conf stay
- * open.
- */
-void relay_free(struct relay *);
 
 #endif /* !RELAY_H_ */
