@@ -364,14 +364,28 @@ pump_later(struct relay * R, struct conn * C)
 	R->again_head = relay_slot(R, C);
 }
 
+/*
+ * Progress for the idle timer: the bytes read from both sources plus the
+ * bytes delivered to both destinations.  What was read is delivered or in
+ * a pipe (bytes + inpipe); counting the delivered bytes once more makes a
+ * pipe draining into a slow reader count too (it moves bytes from inpipe
+ * to bytes, which leaves their sum alone).
+ */
+static uint64_t
+pump_progress(const struct conn * C)
+{
+
+	return (2 * (C->up.bytes + C->down.bytes) + C->up.inpipe +
+	    C->down.inpipe);
+}
+
 /* Relay both ways; close when both are done or on an error. */
 void
 relay_pump(struct relay * R, struct conn * C)
 {
 	struct dir up = { &C->client, &C->backend, &C->up };
 	struct dir down = { &C->backend, &C->client, &C->down };
-	uint64_t before = C->up.bytes + C->down.bytes + C->up.inpipe +
-	    C->down.inpipe;
+	uint64_t before = pump_progress(C);
 	int budget = PUMP_BUDGET;
 	int err;
 
@@ -393,8 +407,7 @@ relay_pump(struct relay * R, struct conn * C)
 		relay_close(R, C, "done", 0);
 		return;
 	}
-	if (C->up.bytes + C->down.bytes + C->up.inpipe + C->down.inpipe !=
-	    before)
+	if (pump_progress(C) != before)
 		relay_touch(R, C);
 	if (budget <= 0)
 		pump_later(R, C);

@@ -1012,3 +1012,105 @@ Test(relay, starts_with_stderr_closed, .timeout = 20)
 	backend_stop(&normal);
 	backend_stop(&hidden);
 }
+
+/* Write ${val} to the sysctl file ${path}; 0 or -1. */
+static int
+slow_sysctl(const char * path, const char * val)
+{
+	int fd, rc = -1;
+
+	if ((fd = open(path, O_WRONLY | O_CLOEXEC)) == -1)
+		return (-1);
+	if (write(fd, val, strlen(val)) == (ssize_t)strlen(val))
+		rc = 0;
+	close(fd);
+	return (rc);
+}
+
+/*
+ * A network namespace of our own whose TCP buffers are 4 KiB at most, as a
+ * slow WAN client's are: what the client has not read waits in the relay.
+ */
+static void
+slow_netns(void)
+{
+
+	if (harness_small_buffers())
+		cr_skip_test("no network namespace of our own: %s",
+		    strerror(errno));
+	cr_assert(slow_sysctl("/proc/sys/net/ipv4/tcp_wmem",
+	    "4096 4096 4096") == 0 && slow_sysctl("/proc/sys/net/ipv4/tcp_rmem",
+	    "4096 4096 4096") == 0, "sysctl: %s", strerror(errno));
+}
+
+/* A client socket with the smallest receive buffer, connected to the relay. */
+static int
+slow_client(void)
+{
+	struct sockaddr_in sin;
+	int rcvbuf = 1;
+	int fd;
+
+	fd = socket(AF_INET, SOCK_STREAM, 0);
+	cr_assert(fd >= 0, "socket: %s", strerror(errno));
+	cr_assert(setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf,
+	    sizeof(rcvbuf)) == 0);
+	memset(&sin, 0, sizeof(sin));
+	sin.sin_family = AF_INET;
+	sin.sin_port = htons(relay.port);
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	cr_assert(connect(fd, (struct sockaddr *)&sin, sizeof(sin)) == 0,
+	    "connect: %s", strerror(errno));
+	return (fd);
+}
+
+/*
+ * Issue 10 section 3: a slow reader is not idle.  With -o 2s, the client
+ * sends 12,000 bytes to the echo backend and reads the echo at about
+ * 1.5 KB/s (150 bytes every 100 ms): about 8 s of steady download, most of
+ * it from bytes the relay holds in a pipe for the client (draining it was
+ * not counted as activity: the relay closed as idle after about 4 s and
+ * the client got 9 KB and a clean EOF).  Every byte must arrive, and the
+ * relay may be idle only once it handed the last one to the kernel.
+ */
+Test(relay, slow_reader_is_not_idle, .timeout = 40)
+{
+	static uint8_t out[12000], in[sizeof(out)];
+	size_t sent = 0, got = 0;
+	uint64_t t0, end;
+	ssize_t n;
+	int fd;
+
+	slow_netns();
+	setup(BE_ECHO, BE_ECHO, (const char *[]){ "-o", "2s", NULL });
+	fd = slow_client();
+	send_all(fd, KNOCK, KLEN);
+	fill_random(out, sizeof(out), 10);
+	t0 = now_ms();
+	end = t0 + 30000;
+	while (got < sizeof(in) && now_ms() < end) {
+		if (sent < sizeof(out) && (n = send(fd, out + sent,
+		    sizeof(out) - sent, MSG_DONTWAIT)) > 0)
+			sent += (size_t)n;
+		usleep(100000);
+		n = recv(fd, in + got, 150 < sizeof(in) - got ? 150 :
+		    sizeof(in) - got, MSG_DONTWAIT);
+		if (n == 0)
+			break;
+		if (n > 0)
+			got += (size_t)n;
+	}
+	cr_assert_eq(got, sizeof(in), "%zu of %zu bytes arrived in %llu ms; "
+	    "log:\n%s", got, sizeof(in), (unsigned long long)(now_ms() - t0),
+	    relay.log);
+	cr_assert(memcmp(in, out, sizeof(out)) == 0, "the bytes differ");
+	cr_assert(now_ms() - t0 > 4000, "the download took only %llu ms",
+	    (unsigned long long)(now_ms() - t0));
+	/* Idle only once the relay had handed every byte to the kernel. */
+	cr_assert_eq(relay_log_count(&relay, "idle timeout"),
+	    relay_log_count(&relay, "idle timeout; 12000 bytes in, 12000 "
+	    "bytes out"), "closed as idle while bytes flowed; log:\n%s",
+	    relay.log);
+	close(fd);
+	teardown();
+}
