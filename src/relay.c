@@ -45,6 +45,8 @@ static const struct relay_state {
 			   relay_expire_close, "backend connect timed out" },
 	[CONN_RELAY] =	 { offsetof(struct relay_conf, idle_ms),
 			   relay_expire_close, "idle timeout" },
+	[CONN_HALFCLOSED] = { offsetof(struct relay_conf, fin_ms),
+			   relay_expire_close, "fin timeout" },
 };
 
 /* The knock timeout: decide with what came. */
@@ -297,6 +299,7 @@ relay_event_conn(struct relay * R, struct conn * C, int backend,
 			relay_connected(R, C, (ev & (EPOLLERR | EPOLLHUP)) != 0);
 		break;
 	case CONN_RELAY:
+	case CONN_HALFCLOSED:
 		relay_pump(R, C);
 		break;
 	case CONN_FREE:
@@ -360,7 +363,7 @@ relay_again(struct relay * R)
 		C = &R->conns[head];
 		head = C->again_next;
 		C->again = 0;
-		if (C->state == CONN_RELAY)
+		if (C->state == CONN_RELAY || C->state == CONN_HALFCLOSED)
 			relay_pump(R, C);
 	}
 }

@@ -20,6 +20,7 @@ struct relay_conf {
 	uint64_t idle_ms;		/* Close after this long without a byte. */
 	uint64_t knock_ms;		/* Decide after this long at the latest. */
 	uint64_t connect_ms;		/* Backend connect timeout. */
+	uint64_t fin_ms;		/* Idle timeout once one way ended. */
 	size_t max_conns;		/* Connection slots. */
 	size_t max_pipes;		/* Most pipes at once (2 fds each). */
 	size_t keep_pipes;		/* Empty pipes kept for reuse. */

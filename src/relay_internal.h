@@ -21,16 +21,21 @@ struct pipepool;
  *
  *   FREE --accept--> KNOCK --knock decided--> CONNECT --connected--> RELAY
  *    ^                 |                         |                     |
+ *    |                 |                         |      one way's FIN  |
+ *    |                 |                         |        passed on    v
+ *    |                 |                         |                HALFCLOSED
  *    |                 v                         v                     v
- *    +------------- relay_close(): error, timeout, done ---------------+
+ *    +-------- relay_close(): error, timeout, both ways done ---------+
+ *                             (from any state)
  *
- *   state    entered by (file)                 timer       on expiry
- *   KNOCK    relay_accept_slot (relay_accept)  knock_ms    decide now
- *   CONNECT  relay_connect_start (connect)     connect_ms  close
- *   RELAY    relay_connected (relay_connect)   idle_ms     close
- *   FREE     relay_close (relay.c)             none        -
+ *   state       entered by (file)                 timer       on expiry
+ *   KNOCK       relay_accept_slot (relay_accept)  knock_ms    decide now
+ *   CONNECT     relay_connect_start (connect)     connect_ms  close
+ *   RELAY       relay_connected (relay_connect)   idle_ms     close
+ *   HALFCLOSED  relay_pump (relay_pump)           fin_ms      close
+ *   FREE        relay_close (relay.c)             none        -
  *
- * In RELAY, activity restarts the timer (relay_touch).  A new state with a
+ * In RELAY and HALFCLOSED, activity restarts the timer (relay_touch).  A new state with a
  * timer of its own is one value here and one line in relay_states[].
  */
 enum conn_state {
@@ -38,6 +43,7 @@ enum conn_state {
 	CONN_KNOCK,		/* Waiting for the first bytes. */
 	CONN_CONNECT,		/* Connecting to the backend. */
 	CONN_RELAY,		/* Relaying both ways. */
+	CONN_HALFCLOSED,	/* One way ended (its FIN passed on). */
 	CONN_NSTATES
 };
 

@@ -407,7 +407,10 @@ relay_pump(struct relay * R, struct conn * C)
 		relay_close(R, C, "done", 0);
 		return;
 	}
-	if (pump_progress(C) != before)
+	/* One way ended: the other gets the shorter fin timeout. */
+	if (C->state == CONN_RELAY && (C->up.shut || C->down.shut))
+		relay_enter(R, C, CONN_HALFCLOSED);
+	else if (pump_progress(C) != before)
 		relay_touch(R, C);
 	if (budget <= 0)
 		pump_later(R, C);

@@ -1114,3 +1114,119 @@ Test(relay, slow_reader_is_not_idle, .timeout = 40)
 	close(fd);
 	teardown();
 }
+
+/* A listener on 127.0.0.1, any port, that the test serves itself. */
+static int
+fin_listener(uint16_t * port)
+{
+	struct sockaddr_in sin;
+	socklen_t len = sizeof(sin);
+	int fd;
+
+	fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	cr_assert(fd >= 0, "socket: %s", strerror(errno));
+	memset(&sin, 0, sizeof(sin));
+	sin.sin_family = AF_INET;
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	cr_assert(bind(fd, (struct sockaddr *)&sin, sizeof(sin)) == 0);
+	cr_assert(listen(fd, 8) == 0);
+	cr_assert(getsockname(fd, (struct sockaddr *)&sin, &len) == 0);
+	*port = ntohs(sin.sin_port);
+	return (fd);
+}
+
+/*
+ * A relay whose both backends are ${lfd} (port ${port}), with -o 30s and
+ * --fin-timeout 1s; a client that knocked, and the backend's end of it.
+ */
+static void
+fin_setup(int lfd, uint16_t port, int * cfd, int * bfd)
+{
+	static char be[64];
+	struct pollfd pfd = { .fd = lfd, .events = POLLIN };
+
+	snprintf(be, sizeof(be), "127.0.0.1:%u", port);
+	relay_start(&relay, (const char *[]){ "--listen", "127.0.0.1:0",
+	    "--normal", be, "--hidden", be, "-o", "30s", "--fin-timeout",
+	    "1s", KNOCK, NULL });
+	*cfd = tcp_connect(AF_INET, relay.port);
+	send_all(*cfd, KNOCK, KLEN);
+	cr_assert_eq(poll(&pfd, 1, 5000), 1, "the relay did not connect");
+	*bfd = accept(lfd, NULL, NULL);
+	cr_assert(*bfd >= 0, "accept: %s", strerror(errno));
+}
+
+/*
+ * Issue 10 section 2: the backend sends its FIN at once and the client
+ * never closes.  The relay passes the FIN on, and the client's slot is
+ * freed within the fin timeout (1 s), not the idle timeout (30 s).
+ */
+Test(relay, fin_timeout_frees_a_client_that_never_closes, .timeout = 30)
+{
+	char buf[16];
+	uint64_t t0, ms;
+	uint16_t port;
+	int lfd, cfd, bfd, fds, st;
+
+	lfd = fin_listener(&port);
+	fin_setup(lfd, port, &cfd, &bfd);
+	cr_assert(relay_log_wait(&relay, "fin 1000 ms", 2000) == 0);
+	fds = relay_fd_count(&relay);
+	close(bfd);
+	/* The FIN came through; the client stays, silent. */
+	cr_assert_eq(recv_until(cfd, buf, sizeof(buf), 3000), 0);
+	t0 = now_ms();
+	cr_assert(relay_log_wait(&relay, "closed: fin timeout", 5000) == 0,
+	    "no fin timeout; log:\n%s", relay.log);
+	ms = now_ms() - t0;
+	cr_assert(ms >= 700 && ms < 4000, "freed after %llu ms",
+	    (unsigned long long)ms);
+	/* The slot and both its sockets are free. */
+	cr_assert_eq(relay_fd_count(&relay), fds - 2, "%d descriptors, %d "
+	    "before", relay_fd_count(&relay), fds);
+	close(cfd);
+	close(lfd);
+	st = relay_stop(&relay, SIGTERM, 3000);
+	cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0, "status %d", st);
+}
+
+/*
+ * After the backend's FIN, the client still sends, a byte every 300 ms for
+ * 2.4 s: with --fin-timeout 1s the connection stays while bytes flow the
+ * other way (every byte reaches the backend), and closes about 1 s after
+ * the last one.
+ */
+Test(relay, fin_timeout_waits_while_the_other_way_flows, .timeout = 30)
+{
+	char buf[16];
+	uint64_t t0, ms;
+	uint16_t port;
+	int lfd, cfd, bfd, i, st;
+
+	lfd = fin_listener(&port);
+	fin_setup(lfd, port, &cfd, &bfd);
+	cr_assert(shutdown(bfd, SHUT_WR) == 0);
+	cr_assert_eq(recv_until(cfd, buf, sizeof(buf), 3000), 0);
+	for (i = 0; i < 8; i++) {
+		usleep(300000);
+		send_all(cfd, "x", 1);
+		cr_assert_eq(recv_n(bfd, buf, 1, 2000), 1,
+		    "byte %d did not reach the backend; log:\n%s", i,
+		    relay.log);
+	}
+	cr_assert_eq(relay_log_count(&relay, "closed:"), 0,
+	    "closed while the client sent; log:\n%s", relay.log);
+	t0 = now_ms();
+	cr_assert(relay_log_wait(&relay, "closed: fin timeout", 5000) == 0,
+	    "no fin timeout; log:\n%s", relay.log);
+	ms = now_ms() - t0;
+	cr_assert(ms >= 500 && ms < 4000, "closed %llu ms after the last byte",
+	    (unsigned long long)ms);
+	/* The backend sees the end of the client's stream. */
+	cr_assert(wait_closed(bfd, 2000), "backend not closed");
+	close(bfd);
+	close(cfd);
+	close(lfd);
+	st = relay_stop(&relay, SIGTERM, 3000);
+	cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0, "status %d", st);
+}
