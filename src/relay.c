@@ -38,15 +38,15 @@ static const struct relay_state {
 	relay_expire_fn * expire;	/* NULL: the state has no timer. */
 	const char * expired;		/* Close reason for relay_expire_close. */
 } relay_states[CONN_NSTATES] = {
-	[CONN_FREE] =	 { 0, NULL, NULL },
-	[CONN_KNOCK] =	 { offsetof(struct relay_conf, knock_ms),
-			   relay_expire_knock, NULL },
-	[CONN_CONNECT] = { offsetof(struct relay_conf, connect_ms),
-			   relay_expire_close, "backend connect timed out" },
-	[CONN_RELAY] =	 { offsetof(struct relay_conf, idle_ms),
-			   relay_expire_close, "idle timeout" },
-	[CONN_HALFCLOSED] = { offsetof(struct relay_conf, fin_ms),
-			   relay_expire_close, "fin timeout" },
+	[CONN_FREE] =		{ 0, NULL, NULL },
+	[CONN_KNOCK] =		{ offsetof(struct relay_conf, knock_ms),
+				  relay_expire_knock, NULL },
+	[CONN_CONNECT] =	{ offsetof(struct relay_conf, connect_ms),
+				  relay_expire_close, "backend connect timed out" },
+	[CONN_RELAY] =		{ offsetof(struct relay_conf, idle_ms),
+				  relay_expire_close, "idle timeout" },
+	[CONN_HALFCLOSED] =	{ offsetof(struct relay_conf, fin_ms),
+				  relay_expire_close, "fin timeout" },
 };
 
 /* The knock timeout: decide with what came. */
