@@ -223,14 +223,12 @@ relay_timers(struct relay * R)
 {
 	struct timer * t;
 	struct conn * C;
-	int s;
 
-	for (s = 0; s < CONN_NSTATES; s++) {
-		while ((t = timer_expired(&R->timers[s], R->now)) != NULL) {
-			C = relay_conn_of(t);
-			timer_stop(t);
-			relay_states[C->state].expire(R, C);
-		}
+	while ((t = timer_expired_any(R->timers, CONN_NSTATES, R->now)) !=
+	    NULL) {
+		C = relay_conn_of(t);
+		timer_stop(t);
+		relay_states[C->state].expire(R, C);
 	}
 	if (R->accept_resume != 0 && R->accept_resume <= R->now)
 		relay_accept_resume(R);
@@ -256,12 +254,10 @@ relay_wait_ms(const struct relay * R)
 {
 	int wait = -1;
 	uint64_t left;
-	int s;
 
 	if (R->again_head != SLOT_NONE)
 		return (0);
-	for (s = 0; s < CONN_NSTATES; s++)
-		wait = timer_wait(&R->timers[s], R->now, wait);
+	wait = timer_wait_any(R->timers, CONN_NSTATES, R->now, wait);
 	if (R->accept_resume != 0) {
 		left = (R->accept_resume > R->now) ?
 		    R->accept_resume - R->now : 0;
