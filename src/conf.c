@@ -14,7 +14,7 @@
 enum {
 	OPT_LISTEN = 256, OPT_NORMAL, OPT_HIDDEN, OPT_KNOCK_FILE,
 	OPT_CONNECT_TIMEOUT, OPT_MAX_CONNS, OPT_CHROOT, OPT_USER,
-	OPT_PRINT_SECCOMP, OPT_WORKERS
+	OPT_PRINT_SECCOMP, OPT_WORKERS, OPT_FIN_TIMEOUT
 };
 
 static const struct option conf_longopts[] = {
@@ -32,6 +32,7 @@ static const struct option conf_longopts[] = {
 	{ "hidden",		required_argument, NULL, OPT_HIDDEN },
 	{ "knock-file",		required_argument, NULL, OPT_KNOCK_FILE },
 	{ "connect-timeout",	required_argument, NULL, OPT_CONNECT_TIMEOUT },
+	{ "fin-timeout",	required_argument, NULL, OPT_FIN_TIMEOUT },
 	{ "max-conns",		required_argument, NULL, OPT_MAX_CONNS },
 	{ "chroot",		required_argument, NULL, OPT_CHROOT },
 	{ "user",		required_argument, NULL, OPT_USER },
@@ -57,6 +58,8 @@ static const char conf_usage_text[] =
 "  -o, --proxyTimeout DUR     close after DUR without a byte (default 30s)\n"
 "  -k, --knockTimeout DUR     wait DUR for the knock (default 2s)\n"
 "      --connect-timeout DUR  backend connect timeout (default 5s)\n"
+"      --fin-timeout DUR      close after DUR without a byte once one way\n"
+"                             has ended (default 5s)\n"
 "      --max-conns N          connection slots (default from RLIMIT_NOFILE)\n"
 "      --workers N            N sandboxed relay processes, SO_REUSEPORT (1)\n"
 "      --chroot DIR           empty directory to chroot into (default /var/empty)\n"
@@ -91,6 +94,7 @@ conf_defaults(struct conf * C)
 	C->idle_ms = 30000;
 	C->knock_ms = 2000;
 	C->connect_ms = 5000;
+	C->fin_ms = 5000;
 	C->loglevel = LOG_INFO;
 	C->chroot_dir = "/var/empty";
 	C->workers = 1;
@@ -308,6 +312,9 @@ conf_option(struct conf * C, struct conf_seen * S, int c, char ** argv)
 	case OPT_CONNECT_TIMEOUT:
 		return (conf_duration(&C->connect_ms, "--connect-timeout",
 		    optarg, show));
+	case OPT_FIN_TIMEOUT:
+		return (conf_duration(&C->fin_ms, "--fin-timeout", optarg,
+		    show));
 	case 'v':
 		S->verbose = 1;
 		C->loglevel = LOG_DEBUG;

@@ -37,6 +37,7 @@ struct conf {
 	uint64_t idle_ms;		/* -o/--proxyTimeout. */
 	uint64_t knock_ms;		/* -k/--knockTimeout. */
 	uint64_t connect_ms;		/* --connect-timeout. */
+	uint64_t fin_ms;		/* --fin-timeout. */
 	unsigned long max_conns;	/* --max-conns; 0: from RLIMIT_NOFILE. */
 	int loglevel;			/* LOG_ERR .. LOG_DEBUG. */
 	const char * chroot_dir;	/* --chroot. */

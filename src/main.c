@@ -223,11 +223,12 @@ main_summary(const struct setup * S)
 	    net_format((const struct sockaddr *)&S->normal.ss, n, sizeof(n)),
 	    net_format((const struct sockaddr *)&S->hidden.ss, h, sizeof(h)),
 	    S->conf.knock.len);
-	log_info("timeouts: knock %llu ms, connect %llu ms, idle %llu ms; "
-	    "%zu connection slots, %zu pipes",
+	log_info("timeouts: knock %llu ms, connect %llu ms, idle %llu ms, "
+	    "fin %llu ms; %zu connection slots, %zu pipes",
 	    (unsigned long long)S->conf.knock_ms,
 	    (unsigned long long)S->conf.connect_ms,
-	    (unsigned long long)S->conf.idle_ms, S->rconf.max_conns,
+	    (unsigned long long)S->conf.idle_ms,
+	    (unsigned long long)S->conf.fin_ms, S->rconf.max_conns,
 	    S->rconf.max_pipes);
 }
 
@@ -248,6 +249,7 @@ main_confs(struct setup * S, struct sandbox_conf * SB)
 	S->rconf.idle_ms = S->conf.idle_ms;
 	S->rconf.knock_ms = S->conf.knock_ms;
 	S->rconf.connect_ms = S->conf.connect_ms;
+	S->rconf.fin_ms = S->conf.fin_ms;
 
 	memset(SB, 0, sizeof(*SB));
 	SB->chroot_dir = S->conf.chroot_dir;

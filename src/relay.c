@@ -1,5 +1,6 @@
 #include <errno.h>
 #include <signal.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
@@ -25,6 +26,74 @@ relay_clock(void)
 	return ((uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000);
 }
 
+/* What a state's timer does when it expires. */
+typedef void relay_expire_fn(struct relay *, struct conn *);
+
+static relay_expire_fn relay_expire_knock;
+static relay_expire_fn relay_expire_close;
+
+/* Each state's timer: its length in struct relay_conf, what expiry does. */
+static const struct relay_state {
+	size_t conf_ms;			/* offsetof(struct relay_conf, ...). */
+	relay_expire_fn * expire;	/* NULL: the state has no timer. */
+	const char * expired;		/* Close reason for relay_expire_close. */
+} relay_states[CONN_NSTATES] = {
+	[CONN_FREE] =		{ 0, NULL, NULL },
+	[CONN_KNOCK] =		{ offsetof(struct relay_conf, knock_ms),
+				  relay_expire_knock, NULL },
+	[CONN_CONNECT] =	{ offsetof(struct relay_conf, connect_ms),
+				  relay_expire_close, "backend connect timed out" },
+	[CONN_RELAY] =		{ offsetof(struct relay_conf, idle_ms),
+				  relay_expire_close, "idle timeout" },
+	[CONN_HALFCLOSED] =	{ offsetof(struct relay_conf, fin_ms),
+				  relay_expire_close, "fin timeout" },
+};
+
+/* The knock timeout: decide with what came. */
+static void
+relay_expire_knock(struct relay * R, struct conn * C)
+{
+
+	relay_knock(R, C, 1);
+}
+
+/* A timeout that ends the connection. */
+static void
+relay_expire_close(struct relay * R, struct conn * C)
+{
+
+	relay_close(R, C, relay_states[C->state].expired, 0);
+}
+
+/* The length of state ${s}'s timer, from the conf. */
+static uint64_t
+relay_state_ms(const struct relay_conf * conf, enum conn_state s)
+{
+
+	return (*(const uint64_t *)(const void *)((const char *)conf +
+	    relay_states[s].conf_ms));
+}
+
+/* Enter a state; start its timer. */
+void
+relay_enter(struct relay * R, struct conn * C, enum conn_state state)
+{
+
+	C->state = state;
+	relay_touch(R, C);
+}
+
+/* Restart the timer of the current state. */
+void
+relay_touch(struct relay * R, struct conn * C)
+{
+
+	if (relay_states[C->state].expire != NULL)
+		timer_start(&R->timers[C->state], &C->timer, R->now);
+	else
+		timer_stop(&C->timer);
+}
+
 /* The slot index of a connection. */
 uint32_t
 relay_slot(const struct relay * R, const struct conn * C)
@@ -34,7 +103,7 @@ relay_slot(const struct relay * R, const struct conn * C)
 }
 
 /* Register a descriptor with the epoll set. */
-static int
+int
 relay_watch(int epfd, int fd, uint32_t events, uint64_t data)
 {
 	struct epoll_event ev;
@@ -51,6 +120,7 @@ relay_init(const struct relay_conf * conf)
 {
 	struct relay * R;
 	size_t i;
+	int s;
 
 	if ((R = calloc(1, sizeof(*R))) == NULL) {
 		log_errp("cannot allocate the relay");
@@ -70,9 +140,13 @@ relay_init(const struct relay_conf * conf)
 	if ((R->pipes = pipepool_init(conf->keep_pipes, conf->max_pipes)) ==
 	    NULL)
 		goto err2;
-	timer_list_init(&R->knock_timers, conf->knock_ms);
-	timer_list_init(&R->connect_timers, conf->connect_ms);
-	timer_list_init(&R->idle_timers, conf->idle_ms);
+	for (s = 0; s < CONN_NSTATES; s++)
+		timer_list_init(&R->timers[s], relay_states[s].expire != NULL ?
+		    relay_state_ms(conf, s) : 0);
+	R->normal = (struct relay_backend){ "normal", conf->normal,
+	    "normal backend connect failed" };
+	R->hidden = (struct relay_backend){ "hidden", conf->hidden,
+	    "hidden backend connect failed" };
 	R->next_id = 1;
 
 	for (i = 0; i < conf->nlisten; i++) {
@@ -120,17 +194,16 @@ relay_close(struct relay * R, struct conn * C, const char * reason, int err)
 		    (unsigned long long)C->up.bytes,
 		    (unsigned long long)C->down.bytes, (unsigned long long)ms);
 
-	timer_stop(&C->timer);
 	if (C->up.pipe[0] != -1)
 		pipepool_put(R->pipes, C->up.pipe, C->up.inpipe == 0);
 	if (C->down.pipe[0] != -1)
 		pipepool_put(R->pipes, C->down.pipe, C->down.inpipe == 0);
-	if (C->bfd != -1)
-		close(C->bfd);
-	close(C->cfd);
+	if (C->backend.fd != -1)
+		close(C->backend.fd);
+	close(C->client.fd);
 
 	/* Free the slot; a paused accept may resume. */
-	C->state = CONN_FREE;
+	relay_enter(R, C, CONN_FREE);
 	C->next = R->free_head;
 	R->free_head = relay_slot(R, C);
 	R->nconns--;
@@ -144,20 +217,19 @@ relay_conn_of(struct timer * t)
 	return ((struct conn *)(void *)t);
 }
 
-/* Act on every expired timer. */
+/* Act on every expired timer, state by state. */
 static void
 relay_timers(struct relay * R)
 {
 	struct timer * t;
+	struct conn * C;
 
-	while ((t = timer_expired(&R->knock_timers, R->now)) != NULL) {
+	while ((t = timer_expired_any(R->timers, CONN_NSTATES, R->now)) !=
+	    NULL) {
+		C = relay_conn_of(t);
 		timer_stop(t);
-		relay_knock(R, relay_conn_of(t), 1);
+		relay_states[C->state].expire(R, C);
 	}
-	while ((t = timer_expired(&R->connect_timers, R->now)) != NULL)
-		relay_close(R, relay_conn_of(t), "backend connect timed out", 0);
-	while ((t = timer_expired(&R->idle_timers, R->now)) != NULL)
-		relay_close(R, relay_conn_of(t), "idle timeout", 0);
 	if (R->accept_resume != 0 && R->accept_resume <= R->now)
 		relay_accept_resume(R);
 }
@@ -185,9 +257,7 @@ relay_wait_ms(const struct relay * R)
 
 	if (R->again_head != SLOT_NONE)
 		return (0);
-	wait = timer_wait(&R->knock_timers, R->now, wait);
-	wait = timer_wait(&R->connect_timers, R->now, wait);
-	wait = timer_wait(&R->idle_timers, R->now, wait);
+	wait = timer_wait_any(R->timers, CONN_NSTATES, R->now, wait);
 	if (R->accept_resume != 0) {
 		left = (R->accept_resume > R->now) ?
 		    R->accept_resume - R->now : 0;
@@ -208,18 +278,12 @@ relay_event_conn(struct relay * R, struct conn * C, int backend,
 	int wr = (ev & (EPOLLOUT | EPOLLHUP | EPOLLERR)) != 0;
 	int hup = (ev & (EPOLLRDHUP | EPOLLHUP | EPOLLERR)) != 0;
 	int urg = (ev & EPOLLPRI) != 0;
+	struct side * S = backend ? &C->backend : &C->client;
 
-	if (backend) {
-		C->b_rd |= rd;
-		C->b_wr |= wr;
-		C->b_hup |= hup;
-		C->b_urg |= urg;
-	} else {
-		C->c_rd |= rd;
-		C->c_wr |= wr;
-		C->c_hup |= hup;
-		C->c_urg |= urg;
-	}
+	S->rd |= rd;
+	S->wr |= wr;
+	S->hup |= hup;
+	S->urg |= urg;
 
 	switch (C->state) {
 	case CONN_KNOCK:
@@ -231,7 +295,11 @@ relay_event_conn(struct relay * R, struct conn * C, int backend,
 			relay_connected(R, C, (ev & (EPOLLERR | EPOLLHUP)) != 0);
 		break;
 	case CONN_RELAY:
+	case CONN_HALFCLOSED:
 		relay_pump(R, C);
+		break;
+	case CONN_FREE:
+	case CONN_NSTATES:
 		break;
 	}
 }
@@ -291,7 +359,7 @@ relay_again(struct relay * R)
 		C = &R->conns[head];
 		head = C->again_next;
 		C->again = 0;
-		if (C->state == CONN_RELAY)
+		if (C->state == CONN_RELAY || C->state == CONN_HALFCLOSED)
 			relay_pump(R, C);
 	}
 }
@@ -323,21 +391,4 @@ relay_run(struct relay * R)
 		relay_again(R);
 		relay_accept_freed(R);
 	}
-}
-
-/* Close everything and free the relay. */
-void
-relay_free(struct relay * R)
-{
-	size_t i;
-
-	if (R == NULL)
-		return;
-	for (i = 0; i < R->conf->max_conns; i++) {
-		if (R->conns[i].state != CONN_FREE)
-			relay_close(R, &R->conns[i], "shutting down", 0);
-	}
-	pipepool_free(R->pipes);
-	free(R->conns);
-	free(R);
 }

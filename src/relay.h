@@ -20,6 +20,7 @@ struct relay_conf {
 	uint64_t idle_ms;		/* Close after this long without a byte. */
 	uint64_t knock_ms;		/* Decide after this long at the latest. */
 	uint64_t connect_ms;		/* Backend connect timeout. */
+	uint64_t fin_ms;		/* Idle timeout once one way ended. */
 	size_t max_conns;		/* Connection slots. */
 	size_t max_pipes;		/* Most pipes at once (2 fds each). */
 	size_t keep_pipes;		/* Empty pipes kept for reuse. */
@@ -37,7 +38,9 @@ struct relay_conf {
  * Allocate the connection slots and the pipe pool and register the
  * listeners and the signalfd with the epoll descriptor, all from ${conf}
  * (which must outlive the relay).  Return the relay, or NULL after
- * reporting the error.  This is the relay's only allocation.
+ * reporting the error.  This is the relay's only allocation, and nothing
+ * frees it: the process exits when relay_run returns (inside the sandbox,
+ * where tearing down would only add code that runs after the fact).
  */
 struct relay * relay_init(const struct relay_conf *);
 
@@ -49,12 +52,5 @@ struct relay * relay_init(const struct relay_conf *);
  * sandbox.
  */
 int relay_run(struct relay *);
-
-/**
- * relay_free(R):
- * Close every connection and free ${R}.  The descriptors in the conf stay
- * open.
- */
-void relay_free(struct relay *);
 
 #endif /* !RELAY_H_ */

@@ -13,7 +13,7 @@
 /* After EMFILE/ENFILE, wait this long before accepting again. */
 #define ACCEPT_PAUSE_MS	100
 
-/* Take a free slot for the accepted socket ${fd}. */
+/* Take a free slot for the accepted socket ${fd}; enter KNOCK. */
 static struct conn *
 relay_accept_slot(struct relay * R, int fd)
 {
@@ -30,14 +30,14 @@ relay_accept_slot(struct relay * R, int fd)
 	C->gen = gen;
 	C->again = again;
 	C->again_next = again_next;
-	C->state = CONN_KNOCK;
-	C->cfd = fd;
-	C->bfd = -1;
+	C->client.fd = fd;
+	C->backend.fd = -1;
 	C->up.pipe[0] = C->up.pipe[1] = -1;
 	C->down.pipe[0] = C->down.pipe[1] = -1;
 	C->next = SLOT_NONE;
 	C->id = R->next_id++;
 	C->start = R->now;
+	relay_enter(R, C, CONN_KNOCK);
 	return (C);
 }
 
@@ -45,23 +45,19 @@ relay_accept_slot(struct relay * R, int fd)
 static int
 relay_accept_one(struct relay * R, int fd, const struct sockaddr * peer)
 {
-	struct epoll_event ev;
 	struct conn * C;
 	char str[NET_ADDRSTR_MAX];
 
 	/* TCP_NODELAY and SO_OOBINLINE come from the listener (net.c). */
 	C = relay_accept_slot(R, fd);
-	memset(&ev, 0, sizeof(ev));
-	ev.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLPRI | EPOLLET;
-	ev.data.u64 = EV_DATA(EV_CLIENT, relay_slot(R, C), C->gen);
-	if (epoll_ctl(R->conf->epoll_fd, EPOLL_CTL_ADD, fd, &ev)) {
+	if (relay_watch(R->conf->epoll_fd, fd, EV_CONN_EVENTS,
+	    EV_DATA(EV_CLIENT, relay_slot(R, C), C->gen))) {
 		relay_close(R, C, "cannot watch the client", errno);
 		return (-1);
 	}
 	if (log_enabled(LOG_INFO))
 		log_info("conn %llu accepted from %s", (unsigned long long)C->id,
 		    net_format(peer, str, sizeof(str)));
-	timer_start(&R->knock_timers, &C->timer, R->now);
 	return (0);
 }
 

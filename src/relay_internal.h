@@ -5,17 +5,47 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/epoll.h>
 
 #include "relay.h"
 #include "timer.h"
 
+struct net_addr;
 struct pipepool;
 
-/* Connection states. */
-#define CONN_FREE	0	/* Slot unused. */
-#define CONN_KNOCK	1	/* Waiting for the first bytes. */
-#define CONN_CONNECT	2	/* Connecting to the backend. */
-#define CONN_RELAY	3	/* Relaying both ways. */
+/*
+ * A connection's life.  Every state is entered through relay_enter(), which
+ * sets C->state and starts that state's timer from relay_states[] (relay.c:
+ * the timer's length and what its expiry does); the timer list a connection
+ * sits in says nothing the state does not.
+ *
+ *   FREE --accept--> KNOCK --knock decided--> CONNECT --connected--> RELAY
+ *    ^                 |                         |                     |
+ *    |                 |                         |      one way's FIN  |
+ *    |                 |                         |        passed on    v
+ *    |                 |                         |                HALFCLOSED
+ *    |                 v                         v                     v
+ *    +-------- relay_close(): error, timeout, both ways done ---------+
+ *                             (from any state)
+ *
+ *   state       entered by (file)                 timer       on expiry
+ *   KNOCK       relay_accept_slot (relay_accept)  knock_ms    decide now
+ *   CONNECT     relay_connect_start (connect)     connect_ms  close
+ *   RELAY       relay_connected (relay_connect)   idle_ms     close
+ *   HALFCLOSED  relay_pump (relay_pump)           fin_ms      close
+ *   FREE        relay_close (relay.c)             none        -
+ *
+ * In RELAY and HALFCLOSED, activity restarts the timer (relay_touch).  A new state with a
+ * timer of its own is one value here and one line in relay_states[].
+ */
+enum conn_state {
+	CONN_FREE = 0,		/* Slot unused. */
+	CONN_KNOCK,		/* Waiting for the first bytes. */
+	CONN_CONNECT,		/* Connecting to the backend. */
+	CONN_RELAY,		/* Relaying both ways. */
+	CONN_HALFCLOSED,	/* One way ended (its FIN passed on). */
+	CONN_NSTATES
+};
 
 /*
  * What an epoll event's data says: the slot's generation in bits 36-63 (so
@@ -34,6 +64,24 @@ struct pipepool;
 #define EV_IDX(data)		((uint32_t)(data))
 #define EV_GEN_MASK		0x0fffffffU
 
+/* The events a client or backend socket is watched for, once, for good. */
+#define EV_CONN_EVENTS	(EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLPRI | EPOLLET)
+
+/* Where a connection may be sent: a backend and the words the log uses. */
+struct relay_backend {
+	const char * name;		/* "normal", "hidden". */
+	const struct net_addr * addr;
+	const char * failed;		/* Close reason when connect fails. */
+};
+
+/* One socket of a connection and its edge-triggered readiness. */
+struct side {
+	int fd;			/* The socket, or -1. */
+	int rd, wr;		/* Readable, writable (until EAGAIN). */
+	int hup;		/* Half-closed (or worse) seen. */
+	int urg;		/* Urgent data (TCP OOB) came: copy past it. */
+};
+
 /* One direction of a relayed connection: src -> pipe -> dst. */
 struct half {
 	int pipe[2];		/* Held only while bytes are in flight. */
@@ -47,15 +95,10 @@ struct half {
 /* One client connection. */
 struct conn {
 	struct timer timer;	/* First member: see relay_conn_of(). */
-	int state;
-	int cfd;		/* Client socket. */
-	int bfd;		/* Backend socket, or -1. */
-	int c_rd, c_wr;		/* Edge-triggered readiness, client. */
-	int b_rd, b_wr;		/* Edge-triggered readiness, backend. */
-	int c_hup;		/* The client half-closed (or worse). */
-	int b_hup;		/* The backend half-closed (or worse). */
-	int c_urg, b_urg;	/* Urgent data (TCP OOB) came: copy past it. */
-	int hidden;		/* Routed to the hidden backend. */
+	enum conn_state state;
+	struct side client;
+	struct side backend;
+	const struct relay_backend * route;	/* Chosen backend, or NULL. */
 	int again;		/* On the list of connections to pump again. */
 	struct half up;		/* Client to backend. */
 	struct half down;	/* Backend to client. */
@@ -74,9 +117,9 @@ struct relay {
 	size_t nconns;			/* Slots in use. */
 	uint32_t again_head;		/* Connections to pump again. */
 	struct pipepool * pipes;
-	struct timer_list knock_timers;
-	struct timer_list connect_timers;
-	struct timer_list idle_timers;
+	struct timer_list timers[CONN_NSTATES];	/* One list per state. */
+	struct relay_backend normal;
+	struct relay_backend hidden;
 	uint64_t now;			/* Monotonic ms, once per wake-up. */
 	uint64_t next_id;
 	int accept_full;		/* Stopped accepting: no free slot. */
@@ -103,15 +146,24 @@ void relay_accept_resume(struct relay *);
 
 /**
  * relay_knock(R, C, final):
- * Peek at the first bytes of ${C}'s client and route it when the knock
- * decision can be made; ${final} when the knock timeout has passed.
+ * Peek at the first bytes of ${C}'s client and, when the knock decision can
+ * be made, consume the knock if it came and hand ${C} to
+ * relay_connect_start(); ${final} when the knock timeout has passed.
  */
 void relay_knock(struct relay *, struct conn *, int);
 
 /**
+ * relay_connect_start(R, C, backend):
+ * Start a non-blocking connect of ${C} to ${backend} and enter CONNECT;
+ * return 0, or -1 after closing ${C}.
+ */
+int relay_connect_start(struct relay *, struct conn *,
+    const struct relay_backend *);
+
+/**
  * relay_connected(R, C, failed):
  * The backend connect of ${C} finished, with an error if ${failed} (the
- * event said EPOLLERR or EPOLLHUP): check it and start relaying.
+ * event said EPOLLERR or EPOLLHUP): check it, enter RELAY and pump.
  */
 void relay_connected(struct relay *, struct conn *, int);
 
@@ -128,6 +180,26 @@ void relay_pump(struct relay *, struct conn *);
  * descriptors and free its slot.
  */
 void relay_close(struct relay *, struct conn *, const char *, int);
+
+/**
+ * relay_enter(R, C, state):
+ * Put ${C} in ${state} and start that state's timer (stop it for a state
+ * without one).  The one place where a state begins.
+ */
+void relay_enter(struct relay *, struct conn *, enum conn_state);
+
+/**
+ * relay_touch(R, C):
+ * Restart the timer of ${C}'s state from now (activity was seen).
+ */
+void relay_touch(struct relay *, struct conn *);
+
+/**
+ * relay_watch(epfd, fd, events, data):
+ * Add ${fd} to the epoll set ${epfd} for ${events} with ${data}; return 0,
+ * or -1 (errno set, not reported).
+ */
+int relay_watch(int, int, uint32_t, uint64_t);
 
 /**
  * relay_slot(R, C):

@@ -49,6 +49,31 @@ timer_expired(struct timer_list * L, uint64_t now)
 	return (t);
 }
 
+/* The first expired head of a set of lists. */
+struct timer *
+timer_expired_any(struct timer_list * L, size_t n, uint64_t now)
+{
+	struct timer * t;
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		if ((t = timer_expired(&L[i], now)) != NULL)
+			return (t);
+	}
+	return (NULL);
+}
+
+/* Time until the earliest deadline of a set of lists. */
+int
+timer_wait_any(const struct timer_list * L, size_t n, uint64_t now, int wait)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		wait = timer_wait(&L[i], now, wait);
+	return (wait);
+}
+
 /* Time until the earliest deadline. */
 int
 timer_wait(const struct timer_list * L, uint64_t now, int wait)

@@ -1,6 +1,7 @@
 #ifndef TIMER_H_
 #define TIMER_H_
 
+#include <stddef.h>
 #include <stdint.h>
 
 /*
@@ -51,5 +52,20 @@ struct timer * timer_expired(struct timer_list *, uint64_t);
  * to the earliest deadline in ${L}, and return it.
  */
 int timer_wait(const struct timer_list *, uint64_t, int);
+
+/**
+ * timer_expired_any(L, n, now):
+ * Return the earliest timer of the first of the ${n} lists at ${L} that has
+ * one expired by ${now} (as timer_expired), else NULL.  One call for a set
+ * of lists, as the event loop checks them on every wake-up.
+ */
+struct timer * timer_expired_any(struct timer_list *, size_t, uint64_t);
+
+/**
+ * timer_wait_any(L, n, now, wait):
+ * Lower ${wait} as timer_wait() does for each of the ${n} lists at ${L},
+ * and return it.
+ */
+int timer_wait_any(const struct timer_list *, size_t, uint64_t, int);
 
 #endif /* !TIMER_H_ */

@@ -1012,3 +1012,223 @@ Test(relay, starts_with_stderr_closed, .timeout = 20)
 	backend_stop(&normal);
 	backend_stop(&hidden);
 }
+
+/* Write ${val} to the sysctl file ${path}; 0 or -1. */
+static int
+slow_sysctl(const char * path, const char * val)
+{
+	int fd, rc = -1;
+
+	if ((fd = open(path, O_WRONLY | O_CLOEXEC)) == -1)
+		return (-1);
+	if (write(fd, val, strlen(val)) == (ssize_t)strlen(val))
+		rc = 0;
+	close(fd);
+	return (rc);
+}
+
+/*
+ * A network namespace of our own whose TCP buffers are 4 KiB at most, as a
+ * slow WAN client's are: what the client has not read waits in the relay.
+ */
+static void
+slow_netns(void)
+{
+
+	if (harness_small_buffers())
+		cr_skip_test("no network namespace of our own: %s",
+		    strerror(errno));
+	cr_assert(slow_sysctl("/proc/sys/net/ipv4/tcp_wmem",
+	    "4096 4096 4096") == 0 && slow_sysctl("/proc/sys/net/ipv4/tcp_rmem",
+	    "4096 4096 4096") == 0, "sysctl: %s", strerror(errno));
+}
+
+/* A client socket with the smallest receive buffer, connected to the relay. */
+static int
+slow_client(void)
+{
+	struct sockaddr_in sin;
+	int rcvbuf = 1;
+	int fd;
+
+	fd = socket(AF_INET, SOCK_STREAM, 0);
+	cr_assert(fd >= 0, "socket: %s", strerror(errno));
+	cr_assert(setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf,
+	    sizeof(rcvbuf)) == 0);
+	memset(&sin, 0, sizeof(sin));
+	sin.sin_family = AF_INET;
+	sin.sin_port = htons(relay.port);
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	cr_assert(connect(fd, (struct sockaddr *)&sin, sizeof(sin)) == 0,
+	    "connect: %s", strerror(errno));
+	return (fd);
+}
+
+/*
+ * Issue 10 section 3: a slow reader is not idle.  With -o 2s, the client
+ * sends 12,000 bytes to the echo backend and reads the echo at about
+ * 1.5 KB/s (150 bytes every 100 ms): about 8 s of steady download, most of
+ * it from bytes the relay holds in a pipe for the client (draining it was
+ * not counted as activity: the relay closed as idle after about 4 s and
+ * the client got 9 KB and a clean EOF).  Every byte must arrive, and the
+ * relay may be idle only once it handed the last one to the kernel.
+ */
+Test(relay, slow_reader_is_not_idle, .timeout = 40)
+{
+	static uint8_t out[12000], in[sizeof(out)];
+	size_t sent = 0, got = 0;
+	uint64_t t0, end;
+	ssize_t n;
+	int fd;
+
+	slow_netns();
+	setup(BE_ECHO, BE_ECHO, (const char *[]){ "-o", "2s", NULL });
+	fd = slow_client();
+	send_all(fd, KNOCK, KLEN);
+	fill_random(out, sizeof(out), 10);
+	t0 = now_ms();
+	end = t0 + 30000;
+	while (got < sizeof(in) && now_ms() < end) {
+		if (sent < sizeof(out) && (n = send(fd, out + sent,
+		    sizeof(out) - sent, MSG_DONTWAIT)) > 0)
+			sent += (size_t)n;
+		usleep(100000);
+		n = recv(fd, in + got, 150 < sizeof(in) - got ? 150 :
+		    sizeof(in) - got, MSG_DONTWAIT);
+		if (n == 0)
+			break;
+		if (n > 0)
+			got += (size_t)n;
+	}
+	cr_assert_eq(got, sizeof(in), "%zu of %zu bytes arrived in %llu ms; "
+	    "log:\n%s", got, sizeof(in), (unsigned long long)(now_ms() - t0),
+	    relay.log);
+	cr_assert(memcmp(in, out, sizeof(out)) == 0, "the bytes differ");
+	cr_assert(now_ms() - t0 > 4000, "the download took only %llu ms",
+	    (unsigned long long)(now_ms() - t0));
+	/* Idle only once the relay had handed every byte to the kernel. */
+	cr_assert_eq(relay_log_count(&relay, "idle timeout"),
+	    relay_log_count(&relay, "idle timeout; 12000 bytes in, 12000 "
+	    "bytes out"), "closed as idle while bytes flowed; log:\n%s",
+	    relay.log);
+	close(fd);
+	teardown();
+}
+
+/* A listener on 127.0.0.1, any port, that the test serves itself. */
+static int
+fin_listener(uint16_t * port)
+{
+	struct sockaddr_in sin;
+	socklen_t len = sizeof(sin);
+	int fd;
+
+	fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	cr_assert(fd >= 0, "socket: %s", strerror(errno));
+	memset(&sin, 0, sizeof(sin));
+	sin.sin_family = AF_INET;
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	cr_assert(bind(fd, (struct sockaddr *)&sin, sizeof(sin)) == 0);
+	cr_assert(listen(fd, 8) == 0);
+	cr_assert(getsockname(fd, (struct sockaddr *)&sin, &len) == 0);
+	*port = ntohs(sin.sin_port);
+	return (fd);
+}
+
+/*
+ * A relay whose both backends are ${lfd} (port ${port}), with -o 30s and
+ * --fin-timeout 1s; a client that knocked, and the backend's end of it.
+ */
+static void
+fin_setup(int lfd, uint16_t port, int * cfd, int * bfd)
+{
+	static char be[64];
+	struct pollfd pfd = { .fd = lfd, .events = POLLIN };
+
+	snprintf(be, sizeof(be), "127.0.0.1:%u", port);
+	relay_start(&relay, (const char *[]){ "--listen", "127.0.0.1:0",
+	    "--normal", be, "--hidden", be, "-o", "30s", "--fin-timeout",
+	    "1s", KNOCK, NULL });
+	*cfd = tcp_connect(AF_INET, relay.port);
+	send_all(*cfd, KNOCK, KLEN);
+	cr_assert_eq(poll(&pfd, 1, 5000), 1, "the relay did not connect");
+	*bfd = accept(lfd, NULL, NULL);
+	cr_assert(*bfd >= 0, "accept: %s", strerror(errno));
+}
+
+/*
+ * Issue 10 section 2: the backend sends its FIN at once and the client
+ * never closes.  The relay passes the FIN on, and the client's slot is
+ * freed within the fin timeout (1 s), not the idle timeout (30 s).
+ */
+Test(relay, fin_timeout_frees_a_client_that_never_closes, .timeout = 30)
+{
+	char buf[16];
+	uint64_t t0, ms, end;
+	uint16_t port;
+	int lfd, cfd, bfd, fds, now, st;
+
+	lfd = fin_listener(&port);
+	fin_setup(lfd, port, &cfd, &bfd);
+	cr_assert(relay_log_wait(&relay, "fin 1000 ms", 2000) == 0);
+	fds = relay_fd_count(&relay);
+	close(bfd);
+	/* The FIN came through; the client stays, silent. */
+	cr_assert_eq(recv_until(cfd, buf, sizeof(buf), 3000), 0);
+	t0 = now_ms();
+	cr_assert(relay_log_wait(&relay, "closed: fin timeout", 5000) == 0,
+	    "no fin timeout; log:\n%s", relay.log);
+	ms = now_ms() - t0;
+	cr_assert(ms >= 700 && ms < 4000, "freed after %llu ms",
+	    (unsigned long long)ms);
+	/* The slot and both its sockets are free (closed after the log line). */
+	end = now_ms() + 3000;
+	while ((now = relay_fd_count(&relay)) != fds - 2 && now_ms() < end)
+		usleep(20000);
+	cr_assert_eq(now, fds - 2, "%d descriptors, %d before", now, fds);
+	close(cfd);
+	close(lfd);
+	st = relay_stop(&relay, SIGTERM, 3000);
+	cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0, "status %d", st);
+}
+
+/*
+ * After the backend's FIN, the client still sends, a byte every 300 ms for
+ * 2.4 s: with --fin-timeout 1s the connection stays while bytes flow the
+ * other way (every byte reaches the backend), and closes about 1 s after
+ * the last one.
+ */
+Test(relay, fin_timeout_waits_while_the_other_way_flows, .timeout = 30)
+{
+	char buf[16];
+	uint64_t t0, ms;
+	uint16_t port;
+	int lfd, cfd, bfd, i, st;
+
+	lfd = fin_listener(&port);
+	fin_setup(lfd, port, &cfd, &bfd);
+	cr_assert(shutdown(bfd, SHUT_WR) == 0);
+	cr_assert_eq(recv_until(cfd, buf, sizeof(buf), 3000), 0);
+	for (i = 0; i < 8; i++) {
+		usleep(300000);
+		send_all(cfd, "x", 1);
+		cr_assert_eq(recv_n(bfd, buf, 1, 2000), 1,
+		    "byte %d did not reach the backend; log:\n%s", i,
+		    relay.log);
+	}
+	cr_assert_eq(relay_log_count(&relay, "closed:"), 0,
+	    "closed while the client sent; log:\n%s", relay.log);
+	t0 = now_ms();
+	cr_assert(relay_log_wait(&relay, "closed: fin timeout", 5000) == 0,
+	    "no fin timeout; log:\n%s", relay.log);
+	ms = now_ms() - t0;
+	cr_assert(ms >= 500 && ms < 4000, "closed %llu ms after the last byte",
+	    (unsigned long long)ms);
+	/* The backend sees the end of the client's stream. */
+	cr_assert(wait_closed(bfd, 2000), "backend not closed");
+	close(bfd);
+	close(cfd);
+	close(lfd);
+	st = relay_stop(&relay, SIGTERM, 3000);
+	cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0, "status %d", st);
+}

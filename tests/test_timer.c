@@ -253,3 +253,32 @@ Test(timer, random_against_model)
 			    step);
 	}
 }
+
+/* A set of lists, as the relay keeps one per state (the first one empty). */
+Test(timer, any_of_a_set_of_lists)
+{
+	struct timer_list L[3];
+	struct timer a, b;
+
+	memset(&a, 0, sizeof(a));
+	memset(&b, 0, sizeof(b));
+	timer_list_init(&L[0], 0);
+	timer_list_init(&L[1], 1000);
+	timer_list_init(&L[2], 300);
+	cr_expect_eq(timer_wait_any(L, 3, 0, -1), -1);
+	cr_expect_null(timer_expired_any(L, 3, UINT64_MAX));
+	timer_start(&L[1], &a, 0);		/* Deadline 1000. */
+	timer_start(&L[2], &b, 0);		/* Deadline 300. */
+	cr_expect_eq(timer_wait_any(L, 3, 0, -1), 300);
+	cr_expect_eq(timer_wait_any(L, 3, 0, 100), 100);
+	cr_expect_eq(timer_wait_any(L, 2, 0, -1), 1000, "only the first 2");
+	cr_expect_null(timer_expired_any(L, 3, 299));
+	cr_expect_eq(timer_expired_any(L, 3, 300), &b);
+	/* Both due: the first list's comes first. */
+	cr_expect_eq(timer_expired_any(L, 3, 1000), &a);
+	timer_stop(&a);
+	cr_expect_eq(timer_expired_any(L, 3, 1000), &b);
+	timer_stop(&b);
+	cr_expect_null(timer_expired_any(L, 3, 1000));
+	cr_expect_eq(timer_wait_any(L, 3, 1000, -1), -1);
+}

@@ -31,45 +31,63 @@
  *
  * TCP urgent data: splice never reads past the urgent mark, and recv stops
  * short before it, so after EPOLLPRI a direction copies, trusting only
- * EAGAIN, until it drained; SO_OOBINLINE (net.c, relay_knock.c) keeps the
+ * EAGAIN, until it drained; SO_OOBINLINE (net.c, relay_connect.c) keeps the
  * urgent byte in the stream, so the bytes arrive intact (not urgent).
  */
 #define COPY_LEN	PIPE_BUF
 
-/* One direction's endpoints and readiness. */
+/*
+ * One direction: bytes go from src's socket through h (a stack buffer or
+ * h's pipe) to dst's socket.
+ */
 struct dir {
+	struct side * src;
+	struct side * dst;
 	struct half * h;
-	const struct half * other;
-	int src, dst;
-	int * src_rd;
-	int * src_hup;
-	int * src_urg;
-	int * dst_wr;
 };
 
-/* Move the pipe's bytes to dst; 0 done or blocked, -1 error (errno). */
-static int
+/*
+ * What every helper below returns: go on with the direction's loop, stop it
+ * for now (src or dst cannot move more this wake-up), or an error (errno
+ * set: the connection closes).
+ */
+enum pump_rc {
+	PUMP_ERROR = -1,
+	PUMP_ON = 0,
+	PUMP_STOP = 1
+};
+
+/* How the next bytes of a direction move (pump_choose). */
+enum pump_how {
+	PUMP_COPY,		/* recv + send through a stack buffer. */
+	PUMP_PEEKCOPY,		/* The same without a pipe to park in. */
+	PUMP_SPLICE,		/* splice src -> pipe. */
+	PUMP_WAIT		/* Wait for dst; src stays unread. */
+};
+
+/* Move the pipe's bytes to dst: PUMP_ON (done or blocked) or PUMP_ERROR. */
+static enum pump_rc
 pump_drain(struct relay * R, struct dir * D, int * budget)
 {
 	struct half * h = D->h;
 	ssize_t n;
 
-	while (h->inpipe > 0 && *D->dst_wr && *budget > 0) {
+	while (h->inpipe > 0 && D->dst->wr && *budget > 0) {
 		(*budget)--;
-		n = splice(h->pipe[0], NULL, D->dst, NULL, h->inpipe,
+		n = splice(h->pipe[0], NULL, D->dst->fd, NULL, h->inpipe,
 		    SPLICE_FLAGS);
 		if (n > 0) {
 			h->inpipe -= (size_t)n;
 			h->bytes += (uint64_t)n;
 		} else if (n == -1 && errno == EAGAIN) {
-			*D->dst_wr = 0;
+			D->dst->wr = 0;
 		} else if (n == -1 && errno != EINTR) {
-			return (-1);
+			return (PUMP_ERROR);
 		}
 	}
 	if (h->inpipe == 0 && h->pipe[0] != -1)
 		pipepool_put(R->pipes, h->pipe, 1);
-	return (0);
+	return (PUMP_ON);
 }
 
 /*
@@ -85,19 +103,19 @@ pump_shut(struct dir * D, const struct half * other)
 	if (h->eof && h->inpipe == 0 && !h->shut) {
 		/* ENOTCONN: the peer is gone; the other half will notice. */
 		if (!other->shut)
-			(void)shutdown(D->dst, SHUT_WR);
+			(void)shutdown(D->dst->fd, SHUT_WR);
 		h->shut = 1;
 	}
 }
 
 /* Park the ${len} bytes at ${p} that dst did not take in the empty pipe. */
-static int
+static enum pump_rc
 pump_park(struct relay * R, struct half * h, const uint8_t * p, size_t len)
 {
 	ssize_t n;
 
 	if (h->pipe[0] == -1 && pipepool_get(R->pipes, h->pipe))
-		return (-1);
+		return (PUMP_ERROR);
 	/*
 	 * An empty pipe takes up to PIPE_BUF bytes whole (pipe(7)).  Should a
 	 * write ever come up short, count what went in anyway, so that the
@@ -109,9 +127,9 @@ pump_park(struct relay * R, struct half * h, const uint8_t * p, size_t len)
 	if (n != (ssize_t)len) {
 		if (n >= 0)
 			errno = EIO;
-		return (-1);
+		return (PUMP_ERROR);
 	}
-	return (0);
+	return (PUMP_ON);
 }
 
 /* Would this direction need a pipe the budget does not allow? */
@@ -131,102 +149,105 @@ pump_nopipe(struct relay * R, const struct half * h)
 }
 
 /* Consume the ${len} bytes of src that were peeked and sent. */
-static int
+static enum pump_rc
 pump_consume(struct dir * D, uint8_t * buf, size_t len)
 {
 	ssize_t n;
 
 	if (len == 0)
-		return (0);
-	if ((n = recv(D->src, buf, len, 0)) != (ssize_t)len) {
+		return (PUMP_ON);
+	if ((n = recv(D->src->fd, buf, len, 0)) != (ssize_t)len) {
 		if (n >= 0)
 			errno = EIO;
-		return (-1);
+		return (PUMP_ERROR);
 	}
-	return (0);
+	return (PUMP_ON);
 }
 
 /*
  * Copy one message src -> dst; the pipe is empty and dst writable.  With
- * ${peek}, src keeps what dst does not take.  0, or -1 (errno).
+ * ${peek}, src keeps what dst does not take.  PUMP_ON or PUMP_ERROR.
  */
-static int
+static enum pump_rc
 pump_copy(struct relay * R, struct dir * D, int peek)
 {
+	struct side * src = D->src;
+	struct side * dst = D->dst;
 	struct half * h = D->h;
 	uint8_t buf[COPY_LEN];
 	ssize_t n, m;
 
-	if ((n = recv(D->src, buf, sizeof(buf), peek ? MSG_PEEK : 0)) == -1) {
+	if ((n = recv(src->fd, buf, sizeof(buf), peek ? MSG_PEEK : 0)) == -1) {
 		if (errno == EAGAIN)
-			*D->src_rd = *D->src_urg = 0;
-		return ((errno == EAGAIN || errno == EINTR) ? 0 : -1);
+			src->rd = src->urg = 0;
+		return ((errno == EAGAIN || errno == EINTR) ? PUMP_ON :
+		    PUMP_ERROR);
 	}
 	if (n == 0) {
 		h->eof = 1;
-		return (0);
+		return (PUMP_ON);
 	}
 	/*
 	 * A full buffer: more is coming, splice it.  Short: src drained,
 	 * unless a FIN, an error or an urgent mark waits behind.
 	 */
-	if (*D->src_urg)
+	if (src->urg)
 		;
 	else if (n == (ssize_t)sizeof(buf))
 		h->bulk = 1;
-	else if (!*D->src_hup)
-		*D->src_rd = 0;
+	else if (!src->hup)
+		src->rd = 0;
 
 	/* What dst does not take (it is full: a short send) waits in a pipe. */
-	if ((m = send(D->dst, buf, (size_t)n, 0)) == -1) {
+	if ((m = send(dst->fd, buf, (size_t)n, 0)) == -1) {
 		if (errno != EAGAIN && errno != EINTR)
-			return (-1);
+			return (PUMP_ERROR);
 		if (errno == EAGAIN)
-			*D->dst_wr = 0;
+			dst->wr = 0;
 		m = 0;
 	} else if (m < n) {
-		*D->dst_wr = 0;
+		dst->wr = 0;
 	}
 	h->bytes += (uint64_t)m;
 	if (peek) {
 		/* What dst did not take stays in src: read it again later. */
 		if (m < n)
-			*D->src_rd = 1;
+			src->rd = 1;
 		return (pump_consume(D, buf, (size_t)m));
 	}
 	if (m == n)
-		return (0);
+		return (PUMP_ON);
 	return (pump_park(R, h, buf + m, (size_t)(n - m)));
 }
 
 /*
  * splice returned 0: EOF, or an urgent mark with a FIN already behind it
  * (splice never reads past the mark).  Peek to tell: bytes mean urgent
- * data, for the copy path once dst can take it.  0, 1 (stop), -1 (errno).
+ * data, for the copy path once dst can take it (PUMP_STOP).
  */
-static int
+static enum pump_rc
 pump_fill_eof(struct dir * D)
 {
 	uint8_t c;
 	ssize_t n;
 
-	if ((n = recv(D->src, &c, 1, MSG_PEEK)) == 0) {
+	if ((n = recv(D->src->fd, &c, 1, MSG_PEEK)) == 0) {
 		D->h->eof = 1;
-		return (0);
+		return (PUMP_ON);
 	}
 	if (n > 0) {
-		*D->src_urg = 1;
+		D->src->urg = 1;
 		D->h->bulk = 0;
-		return (1);
+		return (PUMP_STOP);
 	}
-	return ((errno == EAGAIN || errno == EINTR) ? 1 : -1);
+	return ((errno == EAGAIN || errno == EINTR) ? PUMP_STOP : PUMP_ERROR);
 }
 
 /*
- * Splice what src has into the pipe; 0, 1 when src is empty (or cannot be
- * spliced now), -1 (errno).
+ * Splice what src has into the pipe; PUMP_STOP when src is empty (or
+ * cannot be spliced now).
  */
-static int
+static enum pump_rc
 pump_fill(struct relay * R, struct dir * D, size_t * moved)
 {
 	struct half * h = D->h;
@@ -234,8 +255,10 @@ pump_fill(struct relay * R, struct dir * D, size_t * moved)
 
 	/* Out of descriptors: the pool lowered its budget; copy instead. */
 	if (h->pipe[0] == -1 && pipepool_get(R->pipes, h->pipe))
-		return ((errno == EMFILE || errno == ENFILE) ? 0 : -1);
-	n = splice(D->src, NULL, h->pipe[1], NULL, SPLICE_LEN, SPLICE_FLAGS);
+		return ((errno == EMFILE || errno == ENFILE) ? PUMP_ON :
+		    PUMP_ERROR);
+	n = splice(D->src->fd, NULL, h->pipe[1], NULL, SPLICE_LEN,
+	    SPLICE_FLAGS);
 	if (n > 0) {
 		h->inpipe += (size_t)n;
 		*moved += (size_t)n;
@@ -246,55 +269,87 @@ pump_fill(struct relay * R, struct dir * D, size_t * moved)
 		 * urgent mark: then the copy path reads on when dst can take
 		 * it). */
 		if (h->inpipe == 0) {
-			if (!*D->src_urg)
-				*D->src_rd = 0;
+			if (!D->src->urg)
+				D->src->rd = 0;
 			pipepool_put(R->pipes, h->pipe, 1);
 			/* A quiet wake-up: copy small messages again. */
 			if (*moved < COPY_LEN)
 				h->bulk = 0;
-			return (1);
+			return (PUMP_STOP);
 		}
 		/* Else the pipe may be full: drain and retry. */
 	} else if (errno != EINTR) {
-		return (-1);
+		return (PUMP_ERROR);
 	}
-	return (0);
+	return (PUMP_ON);
 }
 
-/* Move bytes src -> (buffer or pipe) -> dst; 0, or -1 with errno (close). */
-static int
-pump_dir(struct relay * R, struct dir * D, int * budget)
+/*
+ * How the next bytes move: small messages are copied, bulk flows spliced;
+ * without a pipe (past the budget) peek-copied, or left in src until dst
+ * can take them.
+ */
+static enum pump_how
+pump_choose(struct relay * R, const struct dir * D)
+{
+	const struct half * h = D->h;
+
+	if (h->inpipe == 0 && D->dst->wr && !h->bulk)
+		return (pump_nopipe(R, h) ? PUMP_PEEKCOPY : PUMP_COPY);
+	if (!pump_nopipe(R, h))
+		return (PUMP_SPLICE);
+	if (D->dst->wr)		/* Bulk without a pipe: copy it. */
+		return (PUMP_PEEKCOPY);
+	return (PUMP_WAIT);
+}
+
+/* Move bytes once, as pump_choose says. */
+static enum pump_rc
+pump_step(struct relay * R, struct dir * D, size_t * moved)
+{
+
+	switch (pump_choose(R, D)) {
+	case PUMP_COPY:
+		return (pump_copy(R, D, 0));
+	case PUMP_PEEKCOPY:
+		return (pump_copy(R, D, 1));
+	case PUMP_SPLICE:
+		return (pump_fill(R, D, moved));
+	case PUMP_WAIT:
+		break;
+	}
+	return (PUMP_STOP);
+}
+
+/* Move bytes src -> (buffer or pipe) -> dst: PUMP_ON, or PUMP_ERROR. */
+static enum pump_rc
+pump_dir(struct relay * R, struct dir * D, const struct half * other,
+    int * budget)
 {
 	struct half * h = D->h;
 	size_t moved = 0;
-	int rc;
+	enum pump_rc rc;
 
-	if (*D->src_urg)
+	if (D->src->urg)
 		h->bulk = 0;
 	for (;;) {
-		if (pump_drain(R, D, budget))
-			return (-1);
-		if (h->eof || !*D->src_rd || *budget <= 0)
+		if (pump_drain(R, D, budget) == PUMP_ERROR)
+			return (PUMP_ERROR);
+		if (h->eof || !D->src->rd || *budget <= 0)
 			break;
 		/* The pipe holds bytes dst cannot take yet: wait for dst. */
-		if (h->inpipe > 0 && !*D->dst_wr)
+		if (h->inpipe > 0 && !D->dst->wr)
 			break;
 		(*budget)--;
-		if (h->inpipe == 0 && *D->dst_wr && !h->bulk)
-			rc = pump_copy(R, D, pump_nopipe(R, h));
-		else if (!pump_nopipe(R, h))
-			rc = pump_fill(R, D, &moved);
-		else if (*D->dst_wr)	/* Bulk without a pipe: copy it. */
-			rc = pump_copy(R, D, 1);
-		else			/* Wait for dst, src stays unread. */
-			rc = 1;
-		if (rc == -1)
-			return (-1);
-		if (rc == 1 && !(*D->src_urg && h->inpipe == 0 && *D->dst_wr))
+		if ((rc = pump_step(R, D, &moved)) == PUMP_ERROR)
+			return (PUMP_ERROR);
+		/* Stopped, unless urgent data can be copied on now. */
+		if (rc == PUMP_STOP &&
+		    !(D->src->urg && h->inpipe == 0 && D->dst->wr))
 			break;
 	}
-	pump_shut(D, D->other);
-	return (0);
+	pump_shut(D, other);
+	return (PUMP_ON);
 }
 
 /* Put ${C} on the list of connections to pump again after this batch. */
@@ -309,16 +364,28 @@ pump_later(struct relay * R, struct conn * C)
 	R->again_head = relay_slot(R, C);
 }
 
+/*
+ * Progress for the idle timer: the bytes read from both sources plus the
+ * bytes delivered to both destinations.  What was read is delivered or in
+ * a pipe (bytes + inpipe); counting the delivered bytes once more makes a
+ * pipe draining into a slow reader count too (it moves bytes from inpipe
+ * to bytes, which leaves their sum alone).
+ */
+static uint64_t
+pump_progress(const struct conn * C)
+{
+
+	return (2 * (C->up.bytes + C->down.bytes) + C->up.inpipe +
+	    C->down.inpipe);
+}
+
 /* Relay both ways; close when both are done or on an error. */
 void
 relay_pump(struct relay * R, struct conn * C)
 {
-	struct dir up = { &C->up, &C->down, C->cfd, C->bfd, &C->c_rd,
-	    &C->c_hup, &C->c_urg, &C->b_wr };
-	struct dir down = { &C->down, &C->up, C->bfd, C->cfd, &C->b_rd,
-	    &C->b_hup, &C->b_urg, &C->c_wr };
-	uint64_t before = C->up.bytes + C->down.bytes + C->up.inpipe +
-	    C->down.inpipe;
+	struct dir up = { &C->client, &C->backend, &C->up };
+	struct dir down = { &C->backend, &C->client, &C->down };
+	uint64_t before = pump_progress(C);
 	int budget = PUMP_BUDGET;
 	int err;
 
@@ -326,13 +393,13 @@ relay_pump(struct relay * R, struct conn * C)
 	 * An error one way still lets the other way deliver what it already
 	 * has (a backend's error reply that came with its reset, say).
 	 */
-	if (pump_dir(R, &up, &budget)) {
+	if (pump_dir(R, &up, &C->down, &budget) == PUMP_ERROR) {
 		err = errno;
-		(void)pump_dir(R, &down, &budget);
+		(void)pump_dir(R, &down, &C->up, &budget);
 		relay_close(R, C, "client to backend", err);
 		return;
 	}
-	if (pump_dir(R, &down, &budget)) {
+	if (pump_dir(R, &down, &C->up, &budget) == PUMP_ERROR) {
 		relay_close(R, C, "backend to client", errno);
 		return;
 	}
@@ -340,9 +407,11 @@ relay_pump(struct relay * R, struct conn * C)
 		relay_close(R, C, "done", 0);
 		return;
 	}
-	if (C->up.bytes + C->down.bytes + C->up.inpipe + C->down.inpipe !=
-	    before)
-		timer_start(&R->idle_timers, &C->timer, R->now);
+	/* One way ended: the other gets the shorter fin timeout. */
+	if (C->state == CONN_RELAY && (C->up.shut || C->down.shut))
+		relay_enter(R, C, CONN_HALFCLOSED);
+	else if (pump_progress(C) != before)
+		relay_touch(R, C);
 	if (budget <= 0)
 		pump_later(R, C);
 }
