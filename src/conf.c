@@ -14,7 +14,7 @@
 enum {
 	OPT_LISTEN = 256, OPT_NORMAL, OPT_HIDDEN, OPT_KNOCK_FILE,
 	OPT_CONNECT_TIMEOUT, OPT_MAX_CONNS, OPT_CHROOT, OPT_USER,
-	OPT_PRINT_SECCOMP, OPT_WORKERS, OPT_FIN_TIMEOUT
+	OPT_PRINT_SECCOMP, OPT_WORKERS, OPT_FIN_TIMEOUT, OPT_MAX_PER_SOURCE
 };
 
 static const struct option conf_longopts[] = {
@@ -34,6 +34,7 @@ static const struct option conf_longopts[] = {
 	{ "connect-timeout",	required_argument, NULL, OPT_CONNECT_TIMEOUT },
 	{ "fin-timeout",	required_argument, NULL, OPT_FIN_TIMEOUT },
 	{ "max-conns",		required_argument, NULL, OPT_MAX_CONNS },
+	{ "max-conns-per-source", required_argument, NULL, OPT_MAX_PER_SOURCE },
 	{ "chroot",		required_argument, NULL, OPT_CHROOT },
 	{ "user",		required_argument, NULL, OPT_USER },
 	{ "print-seccomp",	no_argument,	   NULL, OPT_PRINT_SECCOMP },
@@ -61,6 +62,9 @@ static const char conf_usage_text[] =
 "      --fin-timeout DUR      close after DUR without a byte once one way\n"
 "                             has ended (default 5s)\n"
 "      --max-conns N          connection slots (default from RLIMIT_NOFILE)\n"
+"      --max-conns-per-source N\n"
+"                             slots one IPv4 address or IPv6 /64 may hold\n"
+"                             (default an eighth of the slots; 0: no limit)\n"
 "      --workers N            N sandboxed relay processes, SO_REUSEPORT (1)\n"
 "      --chroot DIR           empty directory to chroot into (default /var/empty)\n"
 "      --user NAME|UID[:GID]  user to run as (default l7knockknock or nobody)\n"
@@ -348,6 +352,13 @@ conf_option(struct conf * C, struct conf_seen * S, int c, char ** argv)
 			return (conf_bad("--max-conns", show,
 			    "a number of connections 1-1000000"));
 		C->max_conns = (unsigned long)n;
+		return (0);
+	case OPT_MAX_PER_SOURCE:
+		if (parse_uint(optarg, 0, 1000000, &n))
+			return (conf_bad("--max-conns-per-source", show,
+			    "a number of connections 0-1000000 (0: no limit)"));
+		C->max_per_source = (unsigned long)n;
+		C->have_max_per_source = 1;
 		return (0);
 	case OPT_WORKERS:
 		if (parse_uint(optarg, 1, CONF_WORKERS_MAX, &n))

@@ -39,6 +39,8 @@ struct conf {
 	uint64_t connect_ms;		/* --connect-timeout. */
 	uint64_t fin_ms;		/* --fin-timeout. */
 	unsigned long max_conns;	/* --max-conns; 0: from RLIMIT_NOFILE. */
+	unsigned long max_per_source;	/* --max-conns-per-source; 0: off. */
+	int have_max_per_source;	/* Given; else a share of the slots. */
 	int loglevel;			/* LOG_ERR .. LOG_DEBUG. */
 	const char * chroot_dir;	/* --chroot. */
 	const char * user;		/* --user, or NULL. */

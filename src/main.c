@@ -29,6 +29,13 @@
 /* Descriptors kept aside for stdio, listeners and the like. */
 #define FD_RESERVE	16
 
+/*
+ * Default per-source limit: an eighth of the slots (8 hosts to take them
+ * all), but at least this many (or every slot, if fewer).
+ */
+#define PER_SOURCE_SHARE	8
+#define PER_SOURCE_MIN		16
+
 /* Default cap on connection slots. */
 #define MAX_CONNS_DEFAULT_CAP	65536
 
@@ -99,6 +106,19 @@ main_nofile(void)
 	return (rl.rlim_cur);
 }
 
+/* The per-source limit for ${conns} slots: as given, or a share of them. */
+static size_t
+main_per_source(const struct conf * C, size_t conns)
+{
+	size_t n = conns / PER_SOURCE_SHARE;
+
+	if (C->have_max_per_source)
+		return (C->max_per_source);
+	if (n < PER_SOURCE_MIN)
+		n = (conns < PER_SOURCE_MIN) ? conns : PER_SOURCE_MIN;
+	return (n);
+}
+
 /*
  * Size the slots and the pipe budget from the descriptor limit: a quarter
  * of the descriptors for pipes, the rest for connections (2 each).
@@ -129,6 +149,7 @@ main_limits(struct setup * S)
 		conns = S->conf.max_conns;
 	}
 	S->rconf.max_conns = conns;
+	S->rconf.max_per_source = main_per_source(&S->conf, conns);
 	S->rconf.max_pipes = pipes;
 	S->rconf.keep_pipes = (pipes < PIPES_KEEP) ? pipes : PIPES_KEEP;
 }
@@ -224,12 +245,12 @@ main_summary(const struct setup * S)
 	    net_format((const struct sockaddr *)&S->hidden.ss, h, sizeof(h)),
 	    S->conf.knock.len);
 	log_info("timeouts: knock %llu ms, connect %llu ms, idle %llu ms, "
-	    "fin %llu ms; %zu connection slots, %zu pipes",
+	    "fin %llu ms; %zu connection slots (%zu per source), %zu pipes",
 	    (unsigned long long)S->conf.knock_ms,
 	    (unsigned long long)S->conf.connect_ms,
 	    (unsigned long long)S->conf.idle_ms,
 	    (unsigned long long)S->conf.fin_ms, S->rconf.max_conns,
-	    S->rconf.max_pipes);
+	    S->rconf.max_per_source, S->rconf.max_pipes);
 }
 
 /* Fill in the relay's and the sandbox's view of the set-up. */

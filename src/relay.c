@@ -12,6 +12,7 @@
 #include "pipepool.h"
 #include "relay.h"
 #include "relay_internal.h"
+#include "srclimit.h"
 
 /* Events taken from epoll per wake-up. */
 #define RELAY_EVENTS	64
@@ -79,6 +80,10 @@ void
 relay_enter(struct relay * R, struct conn * C, enum conn_state state)
 {
 
+	if (C->state == CONN_KNOCK)
+		R->nknock--;
+	if (state == CONN_KNOCK)
+		R->nknock++;
 	C->state = state;
 	relay_touch(R, C);
 }
@@ -148,23 +153,29 @@ relay_init(const struct relay_conf * conf)
 	R->hidden = (struct relay_backend){ "hidden", conf->hidden,
 	    "hidden backend connect failed" };
 	R->next_id = 1;
+	R->knock_max = (conf->max_conns > 1) ? conf->max_conns / 2 : 1;
+	if (conf->max_per_source != 0 && (R->src =
+	    srclimit_init(conf->max_conns, conf->max_per_source)) == NULL)
+		goto err3;
 
 	for (i = 0; i < conf->nlisten; i++) {
 		if (relay_watch(conf->epoll_fd, conf->listen_fds[i],
 		    EPOLLIN | EPOLLET, EV_DATA(EV_LISTEN, i, 0))) {
 			log_errp("epoll_ctl on listener");
-			goto err3;
+			goto err4;
 		}
 	}
 	if (relay_watch(conf->epoll_fd, conf->signal_fd, EPOLLIN,
 	    EV_DATA(EV_SIGNAL, 0, 0))) {
 		log_errp("epoll_ctl on signalfd");
-		goto err3;
+		goto err4;
 	}
 
 	/* Success! */
 	return (R);
 
+err4:
+	srclimit_free(R->src);
 err3:
 	pipepool_free(R->pipes);
 err2:
@@ -201,6 +212,9 @@ relay_close(struct relay * R, struct conn * C, const char * reason, int err)
 	if (C->backend.fd != -1)
 		close(C->backend.fd);
 	close(C->client.fd);
+	if (R->src != NULL)
+		srclimit_put(R->src, &C->src);
+	C->src.kind = SRCLIMIT_NONE;
 
 	/* Free the slot; a paused accept may resume. */
 	relay_enter(R, C, CONN_FREE);

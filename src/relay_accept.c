@@ -13,9 +13,9 @@
 /* After EMFILE/ENFILE, wait this long before accepting again. */
 #define ACCEPT_PAUSE_MS	100
 
-/* Take a free slot for the accepted socket ${fd}; enter KNOCK. */
+/* Take a free slot for the accepted socket ${fd} from ${src}; enter KNOCK. */
 static struct conn *
-relay_accept_slot(struct relay * R, int fd)
+relay_accept_slot(struct relay * R, int fd, const struct srclimit_key * src)
 {
 	struct conn * C = &R->conns[R->free_head];
 	uint32_t gen = (C->gen + 1) & EV_GEN_MASK;
@@ -35,21 +35,71 @@ relay_accept_slot(struct relay * R, int fd)
 	C->up.pipe[0] = C->up.pipe[1] = -1;
 	C->down.pipe[0] = C->down.pipe[1] = -1;
 	C->next = SLOT_NONE;
+	C->src = *src;
 	C->id = R->next_id++;
 	C->start = R->now;
 	relay_enter(R, C, CONN_KNOCK);
 	return (C);
 }
 
+/*
+ * Count the new client ${fd} from ${peer} against its source's limit:
+ * return 0, or -1 after closing ${fd} (logged now and then).
+ */
+static int
+relay_accept_source(struct relay * R, int fd, const struct sockaddr * peer,
+    struct srclimit_key * src)
+{
+	char str[NET_ADDRSTR_MAX];
+	uint64_t id;
+	int rc;
+
+	srclimit_key(peer, src);
+	if (R->src == NULL)
+		return (0);
+	if ((rc = srclimit_take(R->src, src, R->now)) == SRCLIMIT_OK)
+		return (0);
+	id = R->next_id++;
+	if (rc == SRCLIMIT_REFUSED_LOG && log_enabled(LOG_INFO))
+		log_info("conn %llu refused from %s: per-source limit",
+		    (unsigned long long)id, net_format(peer, str, sizeof(str)));
+	close(fd);
+	return (-1);
+}
+
+/*
+ * Make room for one more connection in KNOCK when no slot is free or
+ * knock_max wait there already: close the one that waited longest.
+ */
+static void
+relay_accept_evict(struct relay * R)
+{
+	struct timer * t;
+
+	if (R->free_head != SLOT_NONE && R->nknock < R->knock_max)
+		return;
+	if ((t = timer_first(&R->timers[CONN_KNOCK])) == NULL)
+		return;
+	/* The timer is the first member of struct conn. */
+	relay_close(R, (struct conn *)(void *)t,
+	    R->free_head == SLOT_NONE ? "evicted in the knock phase: slots full" :
+	    "evicted in the knock phase: too many waiting", 0);
+}
+
 /* Set up a new client; return -1 if the socket had to be closed. */
 static int
 relay_accept_one(struct relay * R, int fd, const struct sockaddr * peer)
 {
+	struct srclimit_key src;
 	struct conn * C;
 	char str[NET_ADDRSTR_MAX];
 
+	if (relay_accept_source(R, fd, peer, &src))
+		return (-1);
+	relay_accept_evict(R);
+
 	/* TCP_NODELAY and SO_OOBINLINE come from the listener (net.c). */
-	C = relay_accept_slot(R, fd);
+	C = relay_accept_slot(R, fd, &src);
 	if (relay_watch(R->conf->epoll_fd, fd, EV_CONN_EVENTS,
 	    EV_DATA(EV_CLIENT, relay_slot(R, C), C->gen))) {
 		relay_close(R, C, "cannot watch the client", errno);
@@ -73,7 +123,8 @@ relay_accept(struct relay * R, int lfd)
 	if (R->accept_resume != 0)
 		return;
 	for (;;) {
-		if (R->free_head == SLOT_NONE) {
+		/* No slot, and none in KNOCK to evict for a new one. */
+		if (R->free_head == SLOT_NONE && R->nknock == 0) {
 			if (!R->accept_full)
 				log_warn("all %zu connection slots in use: "
 				    "not accepting until one frees",

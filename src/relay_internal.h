@@ -10,6 +10,8 @@
 #include "relay.h"
 #include "timer.h"
 
+#include "srclimit.h"
+
 struct net_addr;
 struct pipepool;
 
@@ -21,8 +23,8 @@ struct pipepool;
  *
  *   FREE --accept--> KNOCK --knock decided--> CONNECT --connected--> RELAY
  *    ^                 |                         |                     |
- *    |                 |                         |      one way's FIN  |
- *    |                 |                         |        passed on    v
+ *    |                 |                         |    the backend's    |
+ *    |                 |                         |  FIN passed on      v
  *    |                 |                         |                HALFCLOSED
  *    |                 v                         v                     v
  *    +-------- relay_close(): error, timeout, both ways done ---------+
@@ -35,7 +37,17 @@ struct pipepool;
  *   HALFCLOSED  relay_pump (relay_pump)           fin_ms      close
  *   FREE        relay_close (relay.c)             none        -
  *
- * In RELAY and HALFCLOSED, activity restarts the timer (relay_touch).  A new state with a
+ * In RELAY and HALFCLOSED, activity restarts the timer (relay_touch).
+ * HALFCLOSED begins only once the backend has ended (its FIN passed to the
+ * client): a client that half-closed first is waiting for its answer,
+ * which may take as long as the idle timeout allows.
+ *
+ * Accepting evicts the oldest connection in KNOCK (the head of the KNOCK
+ * timer list; closed, not routed) when no slot is free or when
+ * knock_max connections already wait in KNOCK, so that a flood of silent
+ * connections never keeps a new one out; no other state is ever evicted.
+ * Each slot's source is counted (srclimit) from accept to relay_close.
+ *  A new state with a
  * timer of its own is one value here and one line in relay_states[].
  */
 enum conn_state {
@@ -43,7 +55,7 @@ enum conn_state {
 	CONN_KNOCK,		/* Waiting for the first bytes. */
 	CONN_CONNECT,		/* Connecting to the backend. */
 	CONN_RELAY,		/* Relaying both ways. */
-	CONN_HALFCLOSED,	/* One way ended (its FIN passed on). */
+	CONN_HALFCLOSED,	/* The backend's FIN passed to the client. */
 	CONN_NSTATES
 };
 
@@ -102,6 +114,7 @@ struct conn {
 	int again;		/* On the list of connections to pump again. */
 	struct half up;		/* Client to backend. */
 	struct half down;	/* Backend to client. */
+	struct srclimit_key src;	/* Counted in R->src until closed. */
 	uint64_t id;		/* For the log. */
 	uint64_t start;		/* Accept time, ms. */
 	uint32_t next;		/* Free list link. */
@@ -115,6 +128,9 @@ struct relay {
 	struct conn * conns;		/* max_conns slots. */
 	uint32_t free_head;		/* Free slots, linked by next. */
 	size_t nconns;			/* Slots in use. */
+	size_t nknock;			/* Connections in KNOCK. */
+	size_t knock_max;		/* More evicts the oldest in KNOCK. */
+	struct srclimit * src;		/* Per-source counts, or NULL. */
 	uint32_t again_head;		/* Connections to pump again. */
 	struct pipepool * pipes;
 	struct timer_list timers[CONN_NSTATES];	/* One list per state. */

@@ -407,8 +407,12 @@ relay_pump(struct relay * R, struct conn * C)
 		relay_close(R, C, "done", 0);
 		return;
 	}
-	/* One way ended: the other gets the shorter fin timeout. */
-	if (C->state == CONN_RELAY && (C->up.shut || C->down.shut))
+	/*
+	 * The backend ended (its FIN passed on): the client gets the shorter
+	 * fin timeout.  A client that half-closed first waits for an answer,
+	 * under the idle timeout.
+	 */
+	if (C->state == CONN_RELAY && C->down.shut)
 		relay_enter(R, C, CONN_HALFCLOSED);
 	else if (pump_progress(C) != before)
 		relay_touch(R, C);

@@ -49,6 +49,14 @@ timer_expired(struct timer_list * L, uint64_t now)
 	return (t);
 }
 
+/* The earliest timer of a list. */
+struct timer *
+timer_first(struct timer_list * L)
+{
+
+	return (L->head.next == &L->head ? NULL : L->head.next);
+}
+
 /* The first expired head of a set of lists. */
 struct timer *
 timer_expired_any(struct timer_list * L, size_t n, uint64_t now)

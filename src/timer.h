@@ -47,6 +47,13 @@ void timer_stop(struct timer *);
 struct timer * timer_expired(struct timer_list *, uint64_t);
 
 /**
+ * timer_first(L):
+ * Return the timer of ${L} with the earliest deadline (the one started
+ * longest ago), or NULL if ${L} is empty.
+ */
+struct timer * timer_first(struct timer_list *);
+
+/**
  * timer_wait(L, now, wait):
  * Lower ${wait} (milliseconds; -1 means forever) to the time from ${now}
  * to the earliest deadline in ${L}, and return it.
