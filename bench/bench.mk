@@ -12,6 +12,6 @@ bench:
 	@sh bench/run.sh
 
 # Own flags: the load tool must not break when the relay's flags change.
-build/bench/knockload: bench/knockload.c
+build/bench/knockload: bench/knockload.c $(FLAGS_STAMP)
 	@mkdir -p build/bench
 	$(CC) -std=gnu11 -O2 -g -Wall -Wextra -o $@ bench/knockload.c
