@@ -7,7 +7,6 @@
  */
 #include <arpa/inet.h>
 #include <criterion/criterion.h>
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -47,7 +46,7 @@ backend(struct h_backend * B, enum h_mode mode, uint64_t n, uint64_t seed)
 
 /* Start a relay in front of ${nport} (normal) and ${hport} (hidden). */
 static void
-relay_up(uint16_t nport, uint16_t hport, const char * const * extra)
+start_relay(uint16_t nport, uint16_t hport, const char * const * extra)
 {
 
 	h_relay_start(&relay, &(struct h_relay_conf){ .normal = nport,
@@ -61,7 +60,7 @@ setup_echo(const char * const * extra)
 
 	backend(&normal, H_ECHO, 0, 0);
 	backend(&hidden, H_ECHO, 0, 0);
-	relay_up(normal.port, hidden.port, extra);
+	start_relay(normal.port, hidden.port, extra);
 }
 
 static void
@@ -153,7 +152,7 @@ Test(faults, backend_not_answering_connect_timeout, .timeout = 30)
 	usleep(200000);
 
 	backend(&hidden, H_ECHO, 0, 0);
-	relay_up(silent.port, hidden.port, (const char *[]){
+	start_relay(silent.port, hidden.port, (const char *[]){
 	    "--connect-timeout", "500ms", NULL });
 	fd = h_connect(AF_INET, relay.port);
 	t0 = h_now_ms();
@@ -200,7 +199,7 @@ Test(faults, backend_resets_mid_stream_both_routes, .timeout = 30)
 
 	/* Both routes lead to a backend that reads 256 KiB, then resets. */
 	backend(&rst, H_RESET_AFTER, 256 * 1024, 0);
-	relay_up(rst.port, rst.port, NULL);
+	start_relay(rst.port, rst.port, NULL);
 	for (i = 0; i < 4; i++) {
 		stream_until_closed(i % 2, "backend reset");
 		cr_assert(h_backend_wait_done(&rst, (unsigned)i + 1, 3000) == 0,
@@ -224,7 +223,7 @@ Test(faults, backend_reset_then_relay_keeps_serving, .timeout = 30)
 	/* Hidden backend resets; the normal route is unaffected meanwhile. */
 	backend(&rst, H_RESET_AFTER, 64 * 1024, 0);
 	backend(&normal, H_ECHO, 0, 0);
-	relay_up(normal.port, rst.port, NULL);
+	start_relay(normal.port, rst.port, NULL);
 	stream_until_closed(1, "hidden backend reset");
 	echo_once(0, "after a backend reset");
 	stream_until_closed(1, "hidden backend reset again");
@@ -242,7 +241,7 @@ Test(faults, backend_closes_early_while_client_sends, .timeout = 30)
 
 	backend(&early, H_CLOSE_AFTER, 1024, 0);
 	backend(&normal, H_ECHO, 0, 0);
-	relay_up(normal.port, early.port, NULL);
+	start_relay(normal.port, early.port, NULL);
 	echo_once(0, "warm-up");
 	cr_assert_eq(wait_sockets(1, 3000), 1);
 	fds = h_relay_fds(&relay, NULL);
@@ -273,7 +272,7 @@ Test(faults, backend_never_reads_backpressure_bounded, .timeout = 90)
 
 	backend(&gated, H_NOREAD, 0, 0);
 	backend(&normal, H_ECHO, 0, 0);
-	relay_up(normal.port, gated.port, NULL);
+	start_relay(normal.port, gated.port, NULL);
 	echo_once(0, "warm-up");
 	/* A first hidden connection, let through the gate at once. */
 	fd = h_connect(AF_INET, relay.port);
@@ -384,7 +383,7 @@ Test(faults, slow_consumer_relay_slows_its_reads, .timeout = 40)
 
 	backend(&sender, H_SEND, total, 31);
 	backend(&normal, H_ECHO, 0, 0);
-	relay_up(normal.port, sender.port, NULL);
+	start_relay(normal.port, sender.port, NULL);
 	echo_once(0, "warm-up");
 	cr_assert_eq(wait_sockets(1, 3000), 1);
 	rss0 = h_relay_rss_kib(&relay);
@@ -627,7 +626,7 @@ Test(faults, sigpipe_never_kills, .timeout = 60)
 
 	/* Both routes lead to a backend sending 64 MiB as fast as it can. */
 	backend(&sender, H_SEND, 64 * MIB, 41);
-	relay_up(sender.port, sender.port, NULL);
+	start_relay(sender.port, sender.port, NULL);
 	for (i = 0; i < 20; i++) {
 		fd = h_connect(AF_INET, relay.port);
 		if (i % 2)
@@ -732,7 +731,7 @@ healthy_among_rude(int download)
 	h_raise_nofile(4096);
 	backend(&sender, H_SEND, total, 51);
 	backend(&normal, H_ECHO, 0, 0);
-	relay_up(normal.port, sender.port, NULL);
+	start_relay(normal.port, sender.port, NULL);
 	want = h_stream_hash(51, total);
 	cr_assert(pthread_create(&t, NULL, rude_clients, &U) == 0);
 	/* Rounds of 6 healthy downloads; 3 s without a byte is a stall. */
