@@ -1,6 +1,7 @@
 /*
- * The test harness: time, hashes, the byte stream, plain client sockets
- * and a network namespace with small buffers.
+ * The test harness: plain client sockets, h_client_start, the descriptor
+ * limit and a network namespace with small buffers; what aborts the test
+ * when it fails.
  */
 #include <arpa/inet.h>
 #include <criterion/criterion.h>
@@ -20,98 +21,39 @@
 
 #include "harness.h"
 
-/* ---- time, hashes, the byte stream ---- */
-
-uint64_t
-h_now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ((uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000);
-}
-
-uint64_t
-h_hash(uint64_t h, const void * buf, size_t len)
-{
-	const uint8_t * p = buf;
-	size_t i;
-
-	for (i = 0; i < len; i++) {
-		h ^= p[i];
-		h *= 0x100000001b3ULL;
-	}
-	return (h);
-}
-
-void
-h_fill(void * buf, size_t len, uint64_t seed)
-{
-	uint8_t * p = buf;
-	uint64_t x = seed * 0x9E3779B97F4A7C15ULL + 1;
-	size_t i;
-
-	for (i = 0; i < len; i++) {
-		x ^= x << 13;
-		x ^= x >> 7;
-		x ^= x << 17;
-		p[i] = (uint8_t)(x >> 24);
-	}
-}
-
-void
-h_stream_block(uint8_t * buf, uint64_t seed, uint64_t i)
-{
-
-	h_fill(buf, H_BLK, seed * 1000003 + i);
-}
-
-uint64_t
-h_stream_hash(uint64_t seed, uint64_t len)
-{
-	static uint8_t buf[H_BLK];
-	uint64_t h = H_HASH_INIT, off, i;
-	size_t n;
-
-	for (off = 0, i = 0; off < len; off += n, i++) {
-		h_stream_block(buf, seed, i);
-		n = (len - off < H_BLK) ? (size_t)(len - off) : H_BLK;
-		h = h_hash(h, buf, n);
-	}
-	return (h);
-}
-
 /* ---- plain client sockets ---- */
 
 int
 h_connect(int family, uint16_t port)
 {
 	struct sockaddr_storage ss;
-	struct sockaddr_in * sin = (struct sockaddr_in *)&ss;
-	struct sockaddr_in6 * sin6 = (struct sockaddr_in6 *)&ss;
-	socklen_t len;
+	socklen_t len = h_loopback(&ss, family, port);
 	int fd, one = 1;
 
-	if (family == 0)
-		family = AF_INET;
-	memset(&ss, 0, sizeof(ss));
-	if (family == AF_INET) {
-		sin->sin_family = AF_INET;
-		sin->sin_port = htons(port);
-		sin->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-		len = sizeof(*sin);
-	} else {
-		sin6->sin6_family = AF_INET6;
-		sin6->sin6_port = htons(port);
-		sin6->sin6_addr = in6addr_loopback;
-		len = sizeof(*sin6);
-	}
-	fd = socket(family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	fd = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	cr_assert(fd >= 0, "socket: %s", strerror(errno));
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	cr_assert(connect(fd, (struct sockaddr *)&ss, len) == 0,
 	    "connect to port %u: %s", port, strerror(errno));
 	return (fd);
+}
+
+void
+h_client_start(struct h_client * C, const struct h_client_conf * conf)
+{
+	struct pollfd p;
+	int err = 0;
+	socklen_t len = sizeof(err);
+
+	cr_assert(h_client_open(C, conf) == 0, "client to port %u: %s",
+	    conf->port, strerror(errno));
+	p.fd = C->fd;
+	p.events = POLLOUT;
+	cr_assert(poll(&p, 1, 5000) == 1, "connect to port %u timed out",
+	    conf->port);
+	cr_assert(getsockopt(C->fd, SOL_SOCKET, SO_ERROR, &err, &len) == 0 &&
+	    err == 0, "connect to port %u: %s", conf->port, strerror(err));
+	C->connecting = 0;
 }
 
 void

@@ -8,20 +8,25 @@
  * process, started from one struct of options.  Every name is h_* (or H_*):
  * src/ is linked into the same binary.
  *
- *   harness.c          time, hashes, the byte stream, plain client sockets
+ *   harness.c          plain client sockets, h_client_start
  *   harness_backend.c  h_backend_*
  *   harness_client.c   h_client_*, h_clients_run
  *   harness_relay.c    h_relay_*
  *
- * Functions that set things up abort the test (cr_assert) when that fails.
+ *   harness_stream.c   time, hashes, the byte stream, loopback addresses
+ *
+ * Functions that set things up abort the test (cr_assert) when that fails,
+ * except in harness_stream.c and harness_client.c, which bench/knockload.c
+ * links too: there failures are returned.
  */
 
 #include <pthread.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/socket.h>
 #include <sys/types.h>
 
-/* ---- time, hashes, the byte stream (harness.c) ---- */
+/* ---- time, hashes, the byte stream (harness_stream.c) ---- */
 
 /* Monotonic milliseconds. */
 uint64_t h_now_ms(void);
@@ -49,6 +54,13 @@ uint64_t h_stream_hash(uint64_t seed, uint64_t len);
 
 /* An endless length (clients) or byte count (h_clients_run's until). */
 #define H_ENDLESS	(~(uint64_t)0)
+
+/**
+ * h_loopback(ss, family, port):
+ * Fill ${ss} with 127.0.0.1 (${family} AF_INET or 0) or ::1 (AF_INET6) and
+ * ${port}; return its length.
+ */
+socklen_t h_loopback(struct sockaddr_storage *, int, uint16_t);
 
 /* ---- plain client sockets (harness.c) ---- */
 
@@ -170,9 +182,12 @@ uint64_t h_backend_sent(struct h_backend *);
 /* What a client sends. */
 struct h_client_conf {
 	int family;		/* AF_INET (or 0) or AF_INET6. */
-	uint16_t port;		/* The relay's. */
+	uint16_t port;		/* The relay's, on loopback. */
+	const struct sockaddr * addr;	/* Instead of loopback:${port} */
+	socklen_t addrlen;		/* (NULL: loopback). */
 	const char * knock;	/* Sent first; consumed by the relay, so not
 				   counted in ${sent} nor hashed (NULL: none). */
+	size_t knocklen;	/* Its length (0: strlen). */
 	const char * request;	/* Sent next (NULL: none). */
 	uint64_t len;		/* Then this many bytes of the stream of
 				   ${seed} (H_ENDLESS: no end). */
@@ -197,6 +212,9 @@ struct h_client {
 	uint64_t got;		/* Bytes received. */
 	uint64_t hgot;		/* h_hash() of them. */
 	uint64_t last;		/* h_now_ms() of the last byte received. */
+	uint8_t head[512];	/* The first bytes received. */
+	size_t headlen;
+	int connecting;		/* The connect is not done yet. */
 	int shut;		/* The FIN was sent. */
 	int closed;		/* EOF or an error seen. */
 	int err;		/* The error, or 0 for an EOF. */
@@ -204,18 +222,44 @@ struct h_client {
 
 /**
  * h_client_start(C, conf):
- * Connect ${C} (blocking) as ${conf} says and make it non-blocking; nothing
- * is sent before h_clients_run() or h_client_push().
+ * Open ${C} as ${conf} says and wait (5 s) until it is connected; nothing
+ * is sent before h_clients_run() or h_client_push().  (harness.c; aborts
+ * the test on a failure.)
  */
 void h_client_start(struct h_client *, const struct h_client_conf *);
 
 /**
- * h_clients_run(C, n, until, ms):
- * Drive the ${n} clients ${C} for at most ${ms}: each sends what is left
- * (then its FIN if asked) and reads everything, until it received ${until}
- * bytes (0: until it is closed).  Return the clients that got there (closed
- * or reached ${until}).
+ * h_client_open(C, conf):
+ * Set ${C} up as ${conf} says and start a non-blocking connect; the first
+ * h_client_step() with POLLOUT completes it.  0, or -1 (errno) with nothing
+ * left to close.
  */
+int h_client_open(struct h_client *, const struct h_client_conf *);
+
+/**
+ * h_client_events(C):
+ * The poll(2) events ${C} waits for now: POLLIN, with POLLOUT while it
+ * connects or has something (or its FIN) to send; 0 once closed.
+ */
+short h_client_events(const struct h_client *);
+
+/**
+ * h_client_step(C, revents):
+ * Act on the poll(2) (or epoll, same bits) events ${revents}: finish the
+ * connect, make one send, send the FIN when due, make one recv.  Errors and
+ * the EOF are noted in ${C}->closed and ${C}->err.
+ */
+void h_client_step(struct h_client *, short);
+
+/**
+ * h_clients_run(C, n, until, ms):
+ * Drive the ${n} (at most H_CLIENTS_MAX) clients ${C} for at most ${ms}:
+ * each sends what is left (then its FIN if asked) and reads everything,
+ * until it received ${until} bytes (0: until it is closed).  Return the
+ * clients that got there (closed or reached ${until}), or -1 if ${n} is too
+ * many.
+ */
+#define H_CLIENTS_MAX	1024
 int h_clients_run(struct h_client *, int, uint64_t, int);
 
 /**

@@ -279,21 +279,9 @@ static void
 h_be_listen(struct h_backend * B, int family)
 {
 	struct sockaddr_storage ss;
-	struct sockaddr_in * sin = (struct sockaddr_in *)&ss;
-	struct sockaddr_in6 * sin6 = (struct sockaddr_in6 *)&ss;
-	socklen_t len;
+	socklen_t len = h_loopback(&ss, family, 0);
 	int one = 1;
 
-	memset(&ss, 0, sizeof(ss));
-	if (family == AF_INET) {
-		sin->sin_family = AF_INET;
-		sin->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-		len = sizeof(*sin);
-	} else {
-		sin6->sin6_family = AF_INET6;
-		sin6->sin6_addr = in6addr_loopback;
-		len = sizeof(*sin6);
-	}
 	B->lfd = socket(family, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	cr_assert(B->lfd >= 0, "backend socket: %s", strerror(errno));
 	setsockopt(B->lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
@@ -302,7 +290,10 @@ h_be_listen(struct h_backend * B, int family)
 	/* Backlog 0: the accept queue holds one connection. */
 	cr_assert(listen(B->lfd, B->conf.mode == H_SILENT ? 0 : 1024) == 0);
 	cr_assert(getsockname(B->lfd, (struct sockaddr *)&ss, &len) == 0);
-	B->port = ntohs(family == AF_INET ? sin->sin_port : sin6->sin6_port);
+	if (family == AF_INET)
+		B->port = ntohs(((struct sockaddr_in *)&ss)->sin_port);
+	else
+		B->port = ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
 }
 
 void

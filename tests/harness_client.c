@@ -1,11 +1,12 @@
 /*
  * The test harness's client driver: non-blocking clients that send a knock,
  * a request and a byte stream, read everything that comes back, and count
- * and hash both ways.
+ * and hash both ways.  Free of Criterion: bench/knockload.c drives its
+ * connections with it too (h_client_start, which asserts, is in harness.c).
  */
-#include <criterion/criterion.h>
 #include <errno.h>
-#include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <poll.h>
 #include <stdlib.h>
 #include <string.h>
@@ -93,10 +94,18 @@ static void
 h_cl_recv(struct h_client * C)
 {
 	static __thread uint8_t in[H_BLK];
+	size_t k;
 	ssize_t n;
 
 	n = recv(C->fd, in, sizeof(in), 0);
 	if (n > 0) {
+		if (C->headlen < sizeof(C->head)) {
+			k = sizeof(C->head) - C->headlen;
+			if (k > (size_t)n)
+				k = (size_t)n;
+			memcpy(C->head + C->headlen, in, k);
+			C->headlen += k;
+		}
 		C->hgot = h_hash(C->hgot, in, (size_t)n);
 		C->got += (uint64_t)n;
 		C->last = h_now_ms();
@@ -108,13 +117,34 @@ h_cl_recv(struct h_client * C)
 	}
 }
 
-/* Send and receive what the socket allows now (${revents} from poll). */
-static void
-h_cl_step(struct h_client * C, short revents)
+/* A non-blocking connect ended: 0 if it succeeded, else -1 (noted). */
+static int
+h_cl_connected(struct h_client * C)
+{
+	int err = 0;
+	socklen_t len = sizeof(err);
+
+	C->connecting = 0;
+	if (getsockopt(C->fd, SOL_SOCKET, SO_ERROR, &err, &len) == 0 &&
+	    err == 0)
+		return (0);
+	C->closed = 1;
+	C->err = err != 0 ? err : errno;
+	return (-1);
+}
+
+void
+h_client_step(struct h_client * C, short revents)
 {
 
 	if (C->closed)
 		return;
+	if (C->connecting) {
+		if (!(revents & (POLLOUT | POLLERR | POLLHUP)) ||
+		    h_cl_connected(C))
+			return;
+		revents |= POLLOUT;
+	}
 	if ((revents & POLLOUT) && h_cl_send(C, H_ENDLESS))
 		return;
 	if (C->conf.fin && !C->shut && !h_cl_more(C)) {
@@ -125,27 +155,84 @@ h_cl_step(struct h_client * C, short revents)
 		h_cl_recv(C);
 }
 
-void
-h_client_start(struct h_client * C, const struct h_client_conf * conf)
+short
+h_client_events(const struct h_client * C)
 {
-	size_t klen = conf->knock != NULL ? strlen(conf->knock) : 0;
+
+	if (C->closed)
+		return (0);
+	if (C->connecting || h_cl_more(C) || (C->conf.fin && !C->shut))
+		return (POLLIN | POLLOUT);
+	return (POLLIN);
+}
+
+/* Copy what ${C} sends first (knock, request) into a new ${C}->out. */
+static int
+h_cl_prepare(struct h_client * C)
+{
+	const struct h_client_conf * conf = &C->conf;
+	size_t klen = conf->knock == NULL ? 0 : conf->knocklen != 0 ?
+	    conf->knocklen : strlen(conf->knock);
 	size_t rlen = conf->request != NULL ? strlen(conf->request) : 0;
 
-	memset(C, 0, sizeof(*C));
-	C->conf = *conf;
-	cr_assert(klen + rlen <= H_BLK);
-	cr_assert((C->out = malloc(H_BLK)) != NULL);
+	if (klen + rlen > H_BLK) {
+		errno = EMSGSIZE;
+		return (-1);
+	}
+	if ((C->out = malloc(H_BLK)) == NULL)
+		return (-1);
 	if (klen > 0)
 		memcpy(C->out, conf->knock, klen);
 	if (rlen > 0)
 		memcpy(C->out + klen, conf->request, rlen);
 	C->outlen = klen + rlen;
 	C->knockleft = klen;
+	return (0);
+}
+
+int
+h_client_open(struct h_client * C, const struct h_client_conf * conf)
+{
+	struct sockaddr_storage ss;
+	socklen_t sslen;
+	int one = 1;
+
+	memset(C, 0, sizeof(*C));
+	C->fd = -1;
+	C->conf = *conf;
 	C->rnd = conf->seed;
 	C->hsent = C->hgot = H_HASH_INIT;
-	C->fd = h_connect(conf->family, conf->port);
+	if (h_cl_prepare(C))
+		goto err0;
+	if (conf->addr != NULL && conf->addrlen <= sizeof(ss)) {
+		memcpy(&ss, conf->addr, conf->addrlen);
+		sslen = conf->addrlen;
+	} else
+		sslen = h_loopback(&ss, conf->family, conf->port);
+	if ((C->fd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK |
+	    SOCK_CLOEXEC, 0)) == -1)
+		goto err1;
+	(void)setsockopt(C->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	if (connect(C->fd, (struct sockaddr *)&ss, sslen) &&
+	    errno != EINPROGRESS)
+		goto err2;
+	C->connecting = 1;
 	C->last = h_now_ms();
-	fcntl(C->fd, F_SETFL, O_NONBLOCK);
+
+	/* Success! */
+	return (0);
+
+err2:
+	one = errno;
+	close(C->fd);
+	C->fd = -1;
+	errno = one;
+err1:
+	free(C->out);
+	C->out = NULL;
+err0:
+	/* Failure! */
+	return (-1);
 }
 
 /* Fill ${pfd} for the clients still busy; return how many are. */
@@ -157,9 +244,7 @@ h_cl_poll_set(struct h_client * C, int n, uint64_t until, struct pollfd * pfd)
 	for (i = 0; i < n; i++) {
 		busy = !C[i].closed && (until == 0 || C[i].got < until);
 		pfd[i].fd = busy ? C[i].fd : -1;
-		pfd[i].events = POLLIN |
-		    ((h_cl_more(&C[i]) || (C[i].conf.fin && !C[i].shut)) ?
-		    POLLOUT : 0);
+		pfd[i].events = h_client_events(&C[i]);
 		pfd[i].revents = 0;
 		left += busy;
 	}
@@ -170,10 +255,11 @@ int
 h_clients_run(struct h_client * C, int n, uint64_t until, int ms)
 {
 	uint64_t end = h_now_ms() + (uint64_t)ms;
-	struct pollfd * pfd;
+	struct pollfd pfd[H_CLIENTS_MAX];
 	int i, left;
 
-	cr_assert((pfd = calloc((size_t)n, sizeof(*pfd))) != NULL);
+	if (n > H_CLIENTS_MAX)
+		return (-1);
 	for (;;) {
 		left = h_cl_poll_set(C, n, until, pfd);
 		if (left == 0 || h_now_ms() >= end)
@@ -182,9 +268,8 @@ h_clients_run(struct h_client * C, int n, uint64_t until, int ms)
 			break;
 		for (i = 0; i < n; i++)
 			if (pfd[i].revents)
-				h_cl_step(&C[i], pfd[i].revents);
+				h_client_step(&C[i], pfd[i].revents);
 	}
-	free(pfd);
 	return (n - left);
 }
 
