@@ -114,15 +114,6 @@ h_wait_closed(int fd, int ms)
 }
 
 void
-h_close_reset(int fd)
-{
-	struct linger l = { .l_onoff = 1, .l_linger = 0 };
-
-	setsockopt(fd, SOL_SOCKET, SO_LINGER, &l, sizeof(l));
-	close(fd);
-}
-
-void
 h_raise_nofile(unsigned long n)
 {
 	struct rlimit rl;

@@ -13,7 +13,7 @@
  *   harness_client.c   h_client_*, h_clients_run
  *   harness_relay.c    h_relay_*
  *
- *   harness_stream.c   time, hashes, the byte stream, loopback addresses
+ *   harness_stream.c   time, hashes, the byte stream, loopback, resets
  *
  * Functions that set things up abort the test (cr_assert) when that fails,
  * except in harness_stream.c and harness_client.c, which bench/knockload.c
@@ -31,7 +31,7 @@
 /* Monotonic milliseconds. */
 uint64_t h_now_ms(void);
 
-/* 64-bit FNV-1a over ${len} bytes, continuing from ${h} (start: H_HASH_INIT). */
+/* 64-bit FNV-1a over ${len} bytes, from ${h} (start: H_HASH_INIT). */
 #define H_HASH_INIT	0xcbf29ce484222325ULL
 uint64_t h_hash(uint64_t h, const void * buf, size_t len);
 
@@ -62,6 +62,9 @@ uint64_t h_stream_hash(uint64_t seed, uint64_t len);
  */
 socklen_t h_loopback(struct sockaddr_storage *, int, uint16_t);
 
+/* A reset: SO_LINGER 0, then close ${fd}. */
+void h_close_reset(int fd);
+
 /* ---- plain client sockets (harness.c) ---- */
 
 /* Connect (blocking, TCP_NODELAY) to 127.0.0.1 or ::1 (${family}):${port}. */
@@ -76,8 +79,6 @@ size_t h_recv(int fd, void * buf, size_t max, int ms);
 /* Is the next event on ${fd} an EOF or reset within ${ms}?  1, else 0. */
 int h_wait_closed(int fd, int ms);
 
-/* A reset: SO_LINGER 0, then close ${fd}. */
-void h_close_reset(int fd);
 
 /* Raise this process's RLIMIT_NOFILE to at least ${n}. */
 void h_raise_nofile(unsigned long n);
@@ -109,7 +110,7 @@ enum h_mode {
 
 /* How a backend behaves. */
 struct h_backend_conf {
-	int family;		/* AF_INET (or 0) or AF_INET6: 127.0.0.1, ::1. */
+	int family;		/* AF_INET (or 0): 127.0.0.1; AF_INET6: ::1. */
 	enum h_mode mode;
 	const char * name;	/* H_GREET: the name in the greeting. */
 	uint64_t n;		/* H_RESET_AFTER, H_CLOSE_AFTER, H_SEND. */
@@ -185,8 +186,9 @@ struct h_client_conf {
 	uint16_t port;		/* The relay's, on loopback. */
 	const struct sockaddr * addr;	/* Instead of loopback:${port} */
 	socklen_t addrlen;		/* (NULL: loopback). */
-	const char * knock;	/* Sent first; consumed by the relay, so not
-				   counted in ${sent} nor hashed (NULL: none). */
+	const char * knock;	/* Sent first; consumed by the relay, so
+				   not counted in ${sent} nor hashed
+				   (NULL: none). */
 	size_t knocklen;	/* Its length (0: strlen). */
 	const char * request;	/* Sent next (NULL: none). */
 	uint64_t len;		/* Then this many bytes of the stream of

@@ -179,7 +179,9 @@ h_cl_prepare(struct h_client * C)
 		errno = EMSGSIZE;
 		return (-1);
 	}
-	if ((C->out = malloc(H_BLK)) == NULL)
+	/* A stream needs a block; a knock and a request only themselves. */
+	if ((C->out = malloc(conf->len > 0 ? H_BLK : klen + rlen + 1)) ==
+	    NULL)
 		return (-1);
 	if (klen > 0)
 		memcpy(C->out, conf->knock, klen);

@@ -1,12 +1,13 @@
 /*
  * The test harness's core, free of Criterion (bench/knockload.c links it
- * too): time, hashes, the byte stream, loopback addresses.
+ * too): time, hashes, the byte stream, loopback addresses, a reset.
  */
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "harness.h"
 
@@ -88,4 +89,13 @@ h_loopback(struct sockaddr_storage * ss, int family, uint16_t port)
 	sin->sin_port = htons(port);
 	sin->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
 	return (sizeof(*sin));
+}
+
+void
+h_close_reset(int fd)
+{
+	struct linger l = { .l_onoff = 1, .l_linger = 0 };
+
+	setsockopt(fd, SOL_SOCKET, SO_LINGER, &l, sizeof(l));
+	close(fd);
 }
