@@ -266,9 +266,9 @@ int h_clients_run(struct h_client *, int, uint64_t, int);
 
 /**
  * h_client_push(C, limit, idle, ms):
- * Only send, until ${limit} bytes after the knock are sent, or the socket
- * had no room for ${idle} ms (the way through is full), or an error, or
- * ${ms}.  Return ${C}->sent.
+ * Only send (finishing the connect if need be), until ${limit} bytes after
+ * the knock are sent, or the socket had no room for ${idle} ms (the way
+ * through is full), or an error, or ${ms}.  Return ${C}->sent.
  */
 uint64_t h_client_push(struct h_client *, uint64_t, int, int);
 

@@ -288,6 +288,8 @@ h_client_push(struct h_client * C, uint64_t limit, int idle, int ms)
 			break;		/* No room for ${idle} ms: blocked. */
 		if (p.revents & (POLLERR | POLLHUP))
 			break;
+		if (C->connecting && h_cl_connected(C))
+			break;
 		if (h_cl_send(C, limit - C->sent))
 			break;
 	}
