@@ -669,7 +669,7 @@ Test(sandbox, unsafe_chroot_dirs_are_refused)
 
 /* Wait until ${fd} shows ${events} on the child's epoll; 0 or exit. */
 static void
-relay_wait(int fd, uint32_t events)
+probe_wait(int fd, uint32_t events)
 {
 	struct epoll_event ev;
 
@@ -694,7 +694,7 @@ relay_wait(int fd, uint32_t events)
 
 /* Move everything from ${src} to ${dst} through a pipe, like the relay. */
 static void
-relay_splice(int src, int dst)
+probe_splice(int src, int dst)
 {
 	int p[2];
 	ssize_t n;
@@ -707,7 +707,7 @@ relay_splice(int src, int dst)
 		if (n == 0)
 			break;
 		if (n == -1 && errno == EAGAIN) {
-			relay_wait(src, EPOLLIN);
+			probe_wait(src, EPOLLIN);
 			continue;
 		}
 		if (n == -1 || splice(p[0], NULL, dst, NULL, (size_t)n,
@@ -727,7 +727,7 @@ try_relay(void)
 	int one = 1, err = 0, cfd, bfd;
 	socklen_t len = sizeof(err);
 
-	relay_wait(P.lfd, EPOLLIN);
+	probe_wait(P.lfd, EPOLLIN);
 	if ((cfd = accept4(P.lfd, NULL, NULL,
 	    SOCK_NONBLOCK | SOCK_CLOEXEC)) == -1 ||
 	    setsockopt(cfd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one)) ||
@@ -739,10 +739,10 @@ try_relay(void)
 		_exit(PROBE_BROKEN);
 	if (probe_dial(bfd, P.bport))
 		_exit(errno);
-	relay_wait(bfd, EPOLLOUT);
+	probe_wait(bfd, EPOLLOUT);
 	if (getsockopt(bfd, SOL_SOCKET, SO_ERROR, &err, &len) || err != 0)
 		_exit(PROBE_BROKEN);
-	relay_splice(cfd, bfd);
+	probe_splice(cfd, bfd);
 	if (shutdown(bfd, SHUT_WR) || write(STDERR_FILENO, "", 0) != 0)
 		_exit(PROBE_BROKEN);
 	close(bfd);
