@@ -38,6 +38,7 @@ struct conf {
 	uint64_t connect_ms;		/* --connect-timeout. */
 	unsigned long max_conns;	/* --max-conns; 0: from RLIMIT_NOFILE. */
 	int loglevel;			/* LOG_ERR .. LOG_DEBUG. */
+	int log_time;			/* --log-time. */
 	const char * chroot_dir;	/* --chroot. */
 	const char * user;		/* --user, or NULL. */
 	int print_seccomp;		/* --print-seccomp. */

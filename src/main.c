@@ -155,7 +155,7 @@ main_own_listeners(struct setup * S, size_t w)
 	S->listen_fds = S->fds[w];
 }
 
-/* SIGPIPE ignored; SIGTERM and SIGINT delivered through a signalfd. */
+/* SIGPIPE ignored; SIGTERM, SIGINT, SIGHUP delivered through a signalfd. */
 static int
 main_signals(void)
 {
@@ -167,6 +167,7 @@ main_signals(void)
 	sigemptyset(&set);
 	sigaddset(&set, SIGTERM);
 	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGHUP);
 	if (sigprocmask(SIG_BLOCK, &set, NULL))
 		goto err0;
 	if ((fd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC)) == -1)
@@ -241,6 +242,7 @@ main_relay(struct setup * S, size_t w)
 	int rc;
 
 	/* Listeners first (fd 3, 4, ...), then epoll, then the signalfd. */
+	log_setworker((unsigned)w);
 	main_own_listeners(S, w);
 	if ((S->epoll_fd = epoll_create1(EPOLL_CLOEXEC)) == -1) {
 		log_errp("epoll_create1");
@@ -302,6 +304,7 @@ main_workers(struct setup * S)
 	sigaddset(&set, SIGTERM);
 	sigaddset(&set, SIGINT);
 	sigaddset(&set, SIGCHLD);
+	sigaddset(&set, SIGHUP);
 	if (signal(SIGPIPE, SIG_IGN) == SIG_ERR ||
 	    sigprocmask(SIG_BLOCK, &set, NULL)) {
 		log_errp("cannot set up signal handling");
@@ -328,6 +331,7 @@ main(int argc, char * argv[])
 	if (rc != CONF_RUN)
 		exit(EX_USAGE);
 	log_setlevel(S.conf.loglevel);
+	log_open(S.conf.log_time);	/* Before the chroot: needs /proc. */
 
 	/* Read the secret. */
 	if (S.conf.knock_file != NULL &&

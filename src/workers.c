@@ -97,6 +97,7 @@ workers_run(size_t n, int (*work)(void *, size_t), void (*forked)(void *),
 	sigaddset(&set, SIGTERM);
 	sigaddset(&set, SIGINT);
 	sigaddset(&set, SIGCHLD);
+	sigaddset(&set, SIGHUP);
 	while (left > 0) {
 		if ((sig = sigwaitinfo(&set, NULL)) == -1) {
 			if (errno == EINTR)
@@ -104,6 +105,11 @@ workers_run(size_t n, int (*work)(void *, size_t), void (*forked)(void *),
 			log_errp("sigwaitinfo");
 			workers_kill(pids, n, SIGKILL);
 			return (1);
+		}
+		if (sig == SIGHUP) {
+			log_info("received SIGHUP: reload not implemented yet, "
+			    "ignored");
+			continue;
 		}
 		if (sig == SIGTERM || sig == SIGINT) {
 			stopping = 1;
