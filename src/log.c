@@ -307,7 +307,7 @@ static int
 log_rate_due(struct log_rate * R, uint64_t now)
 {
 
-	if (R->next != 0 && now < R->next) {
+	if (now < R->next) {
 		R->suppressed++;
 		return (0);
 	}
@@ -321,8 +321,6 @@ log_rate_done(struct log_rate * R, uint64_t now)
 
 	R->suppressed = 0;
 	R->next = now + LOG_RATE_MS;
-	if (R->next == 0)
-		R->next = 1;
 }
 
 /* Log one line at most every LOG_RATE_MS. */
