@@ -15,6 +15,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <termios.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -51,6 +52,15 @@ stderr_to(int fd)
 {
 
 	cr_assert(dup2(fd, STDERR_FILENO) == STDERR_FILENO);
+}
+
+/* Is [p, nl) one whole line: the name once, at the start? */
+static int
+line_whole(const char * p, const char * nl)
+{
+
+	return (strncmp(p, "l7knockknock: ", 14) == 0 &&
+	    memmem(p + 1, (size_t)(nl - p - 1), "l7knockknock", 12) == NULL);
 }
 
 /* ---------------------------------------------------------------- */
@@ -236,8 +246,49 @@ Test(log, full_socket_drops_whole_lines)
 	    "%s", buf);
 	/* Every line is whole. */
 	for (p = buf; (nl = strchr(p, '\n')) != NULL; p = nl + 1)
-		cr_assert(strncmp(p, "l7knockknock: ", 14) == 0, "%.80s", p);
+		cr_assert(line_whole(p, nl), "%.80s", p);
 	cr_assert_eq(*p, '\0');
+}
+
+/* A terminal takes part of a line when nearly full: the rest goes next. */
+Test(log, full_terminal_keeps_lines_whole)
+{
+	static char buf[1 << 20];
+	struct termios tio;
+	int m, sl, i, n = 0;
+	char * p, * nl;
+
+	cr_assert((m = posix_openpt(O_RDWR | O_NOCTTY)) != -1);
+	cr_assert(grantpt(m) == 0 && unlockpt(m) == 0);
+	cr_assert((sl = open(ptsname(m), O_RDWR | O_NOCTTY)) != -1);
+	cr_assert(tcgetattr(sl, &tio) == 0);
+	cfmakeraw(&tio);
+	cr_assert(tcsetattr(sl, TCSANOW, &tio) == 0);
+	stderr_to(sl);
+	log_open(0);
+	cr_assert(fcntl(STDERR_FILENO, F_GETFL) & O_NONBLOCK);
+	cr_assert(!(fcntl(sl, F_GETFL) & O_NONBLOCK));
+	for (i = 0; i < 4000; i++)
+		log_info("line %d %.*s", i, i % 97, "................................"
+		    "................................................................"
+		    "..........");
+	cr_assert(log_dropped() > 0, "a terminal nobody reads fills up");
+	n = (int)drain(m, buf, sizeof(buf), 50);
+	log_info("after");
+	drain(m, buf + n, sizeof(buf) - (size_t)n, 200);
+	cr_assert(strstr(buf, " log lines dropped\nl7knockknock: after\n"),
+	    "%.300s", buf);
+	for (p = buf; (nl = strchr(p, '\n')) != NULL; p = nl + 1)
+		cr_assert(line_whole(p, nl), "cut: %.80s", p);
+	cr_assert_eq(*p, '\0');
+}
+
+Test(log, worker_number)
+{
+
+	cr_assert_eq(log_worker(), 0);
+	log_setworker(3);
+	cr_assert_eq(log_worker(), 3);
 }
 
 /* ---------------------------------------------------------------- */
