@@ -137,7 +137,8 @@ log_open(int timestamps)
 	log_conf.journal = log_is_journal(&st);
 	if (S_ISSOCK(st.st_mode))
 		log_conf.out = LOG_OUT_SEND;
-	else if (S_ISFIFO(st.st_mode) || S_ISCHR(st.st_mode)) {
+	else if (S_ISFIFO(st.st_mode) ||
+	    (S_ISCHR(st.st_mode) && isatty(STDERR_FILENO))) {
 		if (log_reopen())
 			log_errno(LOG_WARN, "cannot reopen stderr non-blocking"
 			    " through /proc/self/fd/2: log lines may block");

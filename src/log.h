@@ -28,7 +28,7 @@ struct log_rate {
  * for any other holder of the same open file description: a pipe, FIFO or
  * terminal is reopened through /proc/self/fd/2 with O_NONBLOCK and put on
  * descriptor 2; a socket is written with send(MSG_DONTWAIT|MSG_NOSIGNAL); a
- * regular file (which never blocks) is written as it is.  If the
+ * regular file or another device (/dev/null) is written as it is.  If the
  * environment's JOURNAL_STREAM names stderr's device and inode, lines carry
  * their syslog priority ("<3>" ...) for journald instead of the program
  * name; otherwise, if ${timestamps} is non-zero, each line starts with an
