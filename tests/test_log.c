@@ -620,3 +620,49 @@ Test(log, accept_pause_is_rate_limited, .timeout = 30)
 	cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0);
 	cr_assert_eq(lines, 1, "%d pause lines in 2 s:\n%s", lines, P.log);
 }
+
+/* Wait until ${s} occurs ${n} times in ${P}'s log; 0, or -1 after ${ms}. */
+static int
+log_wait_count(struct relay_proc * P, const char * s, int n, int ms)
+{
+	uint64_t end = now_ms() + (uint64_t)ms;
+
+	while (relay_log_count(P, s) < n)
+		if (now_ms() > end)
+			return (-1);
+		else
+			usleep(5000);
+	return (0);
+}
+
+Test(log, slots_full_is_rate_limited, .timeout = 60)
+{
+	static struct relay_proc P;
+	struct backend B;
+	char n[64];
+	int fds[21];
+	int i, st, lines;
+
+	backend_start(&B, AF_INET, BE_ECHO, "normal");
+	snprintf(n, sizeof(n), "127.0.0.1:%u", B.port);
+	relay_start(&P, (const char *[]){ "--max-conns", "1", "-k", "20s",
+	    "--listen", "127.0.0.1:0", "--normal", n, "--hidden", n, KNOCK,
+	    NULL });
+
+	/* 20 times: the one slot taken, another client waits, one frees. */
+	fds[0] = tcp_connect(AF_INET, P.port);
+	cr_assert(log_wait_count(&P, "accepted from", 1, 3000) == 0);
+	for (i = 1; i < 21; i++) {
+		fds[i] = tcp_connect(AF_INET, P.port);
+		usleep(20000);
+		close(fds[i - 1]);
+		cr_assert(log_wait_count(&P, "accepted from", i + 1, 3000) == 0,
+		    "%s", P.log);
+	}
+	close(fds[20]);
+	lines = relay_log_count(&P, "connection slots in use");
+	st = relay_stop(&P, SIGTERM, 3000);
+	backend_stop(&B);
+	cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	cr_assert_eq(lines, 1, "%d slots-full lines:\n%s", lines, P.log);
+}
