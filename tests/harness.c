@@ -395,6 +395,11 @@ relay_start_as(struct relay_proc * P, const char * const * args, uid_t uid,
 		argv[n++] = args[i];
 	argv[n] = NULL;
 	cr_assert(pipe2(pfd, O_CLOEXEC) == 0);
+	/*
+	 * The relay drops log lines rather than wait for a slow reader: room
+	 * for about 10,000 lines while this process counts lines under load.
+	 */
+	(void)fcntl(pfd[0], F_SETPIPE_SZ, 1 << 20);
 	P->pid = fork();
 	cr_assert(P->pid >= 0);
 	if (P->pid == 0) {
