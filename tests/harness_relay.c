@@ -192,6 +192,11 @@ h_relay_start(struct h_relay * P, const struct h_relay_conf * conf)
 	h_relay_argv(conf, &A);
 	h_rl_exec_argv(&A, argv, sizeof(argv) / sizeof(argv[0]));
 	cr_assert(pipe2(pfd, O_CLOEXEC) == 0);
+	/*
+	 * The relay drops log lines rather than wait for a slow reader: room
+	 * for about 10,000 lines while this process counts lines under load.
+	 */
+	(void)fcntl(pfd[0], F_SETPIPE_SZ, 1 << 20);
 	P->pid = fork();
 	cr_assert(P->pid >= 0);
 	if (P->pid == 0)

@@ -307,6 +307,57 @@ try_send_flags(void)
 	probe_result(send(P.ofd, "x", 1, MSG_DONTWAIT));
 }
 
+/* The log's send on a socket stderr, with the only flags it uses. */
+static void
+try_send_stderr(void)
+{
+
+	probe_result(send(STDERR_FILENO, "x\n", 2,
+	    MSG_DONTWAIT | MSG_NOSIGNAL));
+}
+
+static void
+try_send_stderr_oob(void)
+{
+
+	probe_result(send(STDERR_FILENO, "x", 1,
+	    MSG_DONTWAIT | MSG_NOSIGNAL | MSG_OOB));
+}
+
+static void
+try_send_other_log_flags(void)
+{
+
+	probe_result(send(P.ofd, "x", 1, MSG_DONTWAIT | MSG_NOSIGNAL));
+}
+
+static void
+try_sendto_stderr_address(void)
+{
+	struct sockaddr_in sin;
+
+	probe_loopback(&sin, P.oport);
+	probe_result(sendto(STDERR_FILENO, "x", 1, MSG_DONTWAIT | MSG_NOSIGNAL,
+	    (struct sockaddr *)&sin, sizeof(sin)));
+}
+
+/* The kernel's clock_gettime, as when the vDSO is not used. */
+static void
+try_clock_realtime(void)
+{
+	struct timespec ts;
+
+	probe_result(syscall(SYS_clock_gettime, CLOCK_REALTIME, &ts));
+}
+
+static void
+try_clock_boottime(void)
+{
+	struct timespec ts;
+
+	probe_result(syscall(SYS_clock_gettime, CLOCK_BOOTTIME, &ts));
+}
+
 static void
 try_mmap_exec(void)
 {
@@ -545,6 +596,46 @@ Test(sandbox, send_with_flags_kills)
 {
 
 	expect_sigsys(try_send_flags, "send(MSG_DONTWAIT)");
+}
+
+Test(sandbox, log_send_on_stderr_is_allowed)
+{
+	int st = probe_run(try_send_stderr);
+
+	/* Not a socket here (ENOTSOCK) or sent: either way not killed. */
+	cr_assert(!WIFSIGNALED(st), "send(2, MSG_DONTWAIT|MSG_NOSIGNAL): %s",
+	    probe_how(st));
+}
+
+Test(sandbox, log_send_with_other_flags_kills)
+{
+
+	expect_sigsys(try_send_stderr_oob, "send(2, ... | MSG_OOB)");
+}
+
+Test(sandbox, log_send_flags_on_other_fd_kill)
+{
+
+	expect_sigsys(try_send_other_log_flags,
+	    "send(MSG_DONTWAIT|MSG_NOSIGNAL) on a socket that is not stderr");
+}
+
+Test(sandbox, log_sendto_with_an_address_kills)
+{
+
+	expect_sigsys(try_sendto_stderr_address, "sendto(2) with an address");
+}
+
+Test(sandbox, clock_realtime_is_allowed)
+{
+
+	expect_errno(try_clock_realtime, PROBE_DONE, "clock_gettime(REALTIME)");
+}
+
+Test(sandbox, clock_boottime_kills)
+{
+
+	expect_sigsys(try_clock_boottime, "clock_gettime(CLOCK_BOOTTIME)");
 }
 
 Test(sandbox, mmap_exec_kills)
