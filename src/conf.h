@@ -42,6 +42,7 @@ struct conf {
 	unsigned long max_per_source;	/* --max-conns-per-source; 0: off. */
 	int have_max_per_source;	/* Given; else a share of the slots. */
 	int loglevel;			/* LOG_ERR .. LOG_DEBUG. */
+	int log_time;			/* --log-time. */
 	const char * chroot_dir;	/* --chroot. */
 	const char * user;		/* --user, or NULL. */
 	int print_seccomp;		/* --print-seccomp. */
