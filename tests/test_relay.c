@@ -1069,6 +1069,40 @@ Test(relay, fin_timeout_frees_a_client_that_never_closes, .timeout = 30)
  * other way (every byte reaches the backend), and closes about 1 s after
  * the last one.
  */
+/*
+ * The client half-closes first and its backend answers only after
+ * --fin-timeout + 1 s (a request whose reply takes a while): the relay
+ * waits under the idle timeout (30 s), not the fin timeout, so the answer
+ * arrives, then the backend's FIN ends the connection ("done").
+ */
+Test(relay, fin_timeout_spares_a_client_waiting_for_its_answer,
+    .timeout = 30)
+{
+	char buf[16];
+	uint16_t port;
+	int lfd, cfd, bfd, st;
+
+	lfd = fin_listener(&port);
+	fin_setup(lfd, port, &cfd, &bfd);
+	cr_assert(shutdown(cfd, SHUT_WR) == 0);
+	/* The client's FIN reaches the backend. */
+	cr_assert_eq(h_recv(bfd, buf, sizeof(buf), 3000), 0);
+	usleep(2000000);
+	cr_assert_eq(h_relay_log_count(&relay, "closed:"), 0,
+	    "closed while the client waited; log:\n%s", relay.log);
+	h_send_all(bfd, "answer", 6);
+	close(bfd);
+	cr_assert_eq(h_recv(cfd, buf, sizeof(buf), 3000), 6,
+	    "the answer did not arrive; log:\n%s", relay.log);
+	cr_assert(memcmp(buf, "answer", 6) == 0);
+	cr_assert(h_relay_log_wait(&relay, "closed: done", 3000) == 0,
+	    "log:\n%s", relay.log);
+	close(cfd);
+	close(lfd);
+	st = h_relay_stop(&relay, SIGTERM, 3000);
+	cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0, "status %d", st);
+}
+
 Test(relay, fin_timeout_waits_while_the_other_way_flows, .timeout = 30)
 {
 	char buf[16];
