@@ -1,0 +1,306 @@
+/*
+ * Integration tests of issue 10 part 2: one host cannot take every slot
+ * (the per-source limit), and a flood of knock-phase connections from many
+ * hosts cannot keep others out (eviction).  The real, sandboxed binary;
+ * attackers bind 127.0.0.x source addresses.
+ */
+#include <criterion/criterion.h>
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "harness.h"
+
+#define KNOCK	"open-sesame"
+#define KLEN	(sizeof(KNOCK) - 1)
+
+/* Not the knock, as long as it: routed to the normal backend at once. */
+#define JUNK	"GET / HTTP/1.0\r\n"
+
+/* Most attacker connections a test opens. */
+#define AT_MAX	256
+
+static struct h_backend normal, hidden;
+static struct h_relay relay;
+static int at[AT_MAX];
+static int nat;
+
+/* Start both backends (echo, greet) and a relay with ${extra}. */
+static void
+at_start(const char * const * extra)
+{
+
+	h_raise_nofile(4 * AT_MAX);
+	h_backend_start(&normal, &(struct h_backend_conf){ .family = AF_INET,
+	    .mode = H_ECHO, .name = "normal" });
+	h_backend_start(&hidden, &(struct h_backend_conf){ .family = AF_INET,
+	    .mode = H_GREET, .name = "hidden" });
+	h_relay_start(&relay, &(struct h_relay_conf){ .family = AF_INET,
+	    .normal = normal.port, .hidden = hidden.port, .extra = extra,
+	    .knock = KNOCK });
+}
+
+static void
+at_teardown(void)
+{
+	int i;
+
+	for (i = 0; i < nat; i++)
+		if (at[i] != -1)
+			close(at[i]);
+	nat = 0;
+	h_relay_down(&relay);
+	h_backend_stop(&normal);
+	h_backend_stop(&hidden);
+}
+
+/* A blocking connection to the relay from the source address ${src}. */
+static int
+at_connect_from(const char * src, uint16_t port)
+{
+	struct sockaddr_in sin;
+	int fd, one = 1;
+
+	fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	cr_assert(fd >= 0, "socket: %s", strerror(errno));
+	(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	memset(&sin, 0, sizeof(sin));
+	sin.sin_family = AF_INET;
+	cr_assert(inet_pton(AF_INET, src, &sin.sin_addr) == 1);
+	cr_assert(bind(fd, (struct sockaddr *)&sin, sizeof(sin)) == 0,
+	    "bind %s: %s", src, strerror(errno));
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	sin.sin_port = htons(port);
+	cr_assert(connect(fd, (struct sockaddr *)&sin, sizeof(sin)) == 0,
+	    "connect from %s: %s", src, strerror(errno));
+	return (fd);
+}
+
+/* Open ${n} attacker connections from ${src}, each sending ${first}. */
+static void
+at_open(const char * src, int n, const char * first)
+{
+	int i;
+
+	cr_assert_leq(nat + n, AT_MAX);
+	for (i = 0; i < n; i++) {
+		at[nat] = at_connect_from(src, relay.port);
+		if (first != NULL)
+			h_send_all(at[nat], first, strlen(first));
+		nat++;
+	}
+}
+
+/* How many attacker connections the relay has closed (within ${ms}). */
+static int
+at_closed(int ms)
+{
+	struct pollfd pfd[AT_MAX];
+	char buf[256];
+	int i, n = 0;
+	uint64_t end = h_now_ms() + (uint64_t)ms;
+
+	/* Drain echoes; count EOFs and resets. */
+	do {
+		for (i = 0; i < nat; i++) {
+			pfd[i].fd = at[i];
+			pfd[i].events = POLLIN;
+		}
+		if (poll(pfd, (nfds_t)nat, 50) < 0)
+			break;
+		for (i = 0; i < nat; i++) {
+			if (at[i] == -1 || !(pfd[i].revents &
+			    (POLLIN | POLLHUP | POLLERR)))
+				continue;
+			if (recv(at[i], buf, sizeof(buf), MSG_DONTWAIT) <= 0) {
+				close(at[i]);
+				at[i] = -1;
+			}
+		}
+	} while (h_now_ms() < end);
+	for (i = 0; i < nat; i++)
+		n += (at[i] == -1);
+	return (n);
+}
+
+/* A knocking client from 127.0.0.1 gets its greeting; return the ms. */
+static uint64_t
+at_served(void)
+{
+	char buf[64];
+	uint64_t t0 = h_now_ms();
+	size_t got;
+	int fd = h_connect(AF_INET, relay.port);
+
+	h_send_all(fd, KNOCK, KLEN);
+	got = h_recv(fd, buf, sizeof("GREET hidden\n") - 1, 3000);
+	close(fd);
+	cr_assert_eq(got, sizeof("GREET hidden\n") - 1,
+	    "the client was not served; log:\n%s", relay.log);
+	cr_assert(memcmp(buf, "GREET hidden\n", got) == 0);
+	return (h_now_ms() - t0);
+}
+
+TestSuite(attack, .fini = at_teardown, .timeout = 60);
+
+/*
+ * 4 x the per-source limit of silent connections from 127.0.0.2, as many
+ * as there are slots: the limit (8) stay, the rest are closed at once and
+ * logged once; a client from 127.0.0.1 is served at once.
+ */
+Test(attack, silent_host_held_to_its_share)
+{
+	uint64_t ms;
+
+	at_start((const char *[]){ "--max-conns", "32",
+	    "--max-conns-per-source", "8", "-k", "20s", NULL });
+	at_open("127.0.0.2", 32, NULL);
+	cr_expect_eq(at_closed(500), 24, "log:\n%s", relay.log);
+	ms = at_served();
+	cr_expect_lt(ms, 1000, "served after %llu ms", (unsigned long long)ms);
+	cr_expect_eq(h_relay_log_count(&relay,
+	    "refused from 127.0.0.2:"), 1, "refusals are rate-limited");
+	cr_expect_eq(h_relay_log_count(&relay, ": per-source limit"), 1);
+	/* The 8 it holds are still there. */
+	cr_expect_eq(at_closed(200), 24);
+}
+
+/*
+ * The same with attackers past the knock phase (routed to the normal
+ * backend, dripping a byte a second), which nothing evicts: only the
+ * per-source limit keeps slots free.
+ */
+Test(attack, dripping_host_held_to_its_share)
+{
+	uint64_t ms;
+	int i, j;
+
+	at_start((const char *[]){ "--max-conns", "32",
+	    "--max-conns-per-source", "8", NULL });
+	at_open("127.0.0.2", 32, JUNK);
+	cr_expect_eq(at_closed(500), 24, "log:\n%s", relay.log);
+	for (j = 0; j < 3; j++) {
+		for (i = 0; i < nat; i++)
+			if (at[i] != -1)
+				(void)send(at[i], "x", 1, MSG_NOSIGNAL);
+		ms = at_served();
+		cr_expect_lt(ms, 1000, "served after %llu ms",
+		    (unsigned long long)ms);
+		usleep(1000000);
+	}
+	/* The 8 it holds are still being relayed. */
+	cr_expect_eq(at_closed(200), 24);
+}
+
+/*
+ * Without a per-source limit, a flood of silent connections from 64
+ * sources, 4 times the slots: an established session keeps flowing all
+ * along (never evicted), a new client is served at once (the oldest in the
+ * knock phase make room).
+ */
+Test(attack, knock_flood_from_many_hosts)
+{
+	char src[32], buf[16];
+	uint64_t ms;
+	int fd, i;
+
+	at_start((const char *[]){ "--max-conns", "32",
+	    "--max-conns-per-source", "0", "-k", "20s", NULL });
+	fd = h_connect(AF_INET, relay.port);
+	h_send_all(fd, KNOCK, KLEN);
+	cr_assert_eq(h_recv(fd, buf, 13, 3000), 13, "no greeting");
+	for (i = 0; i < 128; i++) {
+		snprintf(src, sizeof(src), "127.0.0.%d", 10 + i % 64);
+		at_open(src, 1, NULL);
+		if (i % 16 == 15) {
+			h_send_all(fd, "ping", 4);
+			cr_assert_eq(h_recv(fd, buf, 4, 2000), 4,
+			    "the session stalled; log:\n%s", relay.log);
+			cr_assert(memcmp(buf, "ping", 4) == 0);
+		}
+	}
+	ms = at_served();
+	cr_expect_lt(ms, 1000, "served after %llu ms", (unsigned long long)ms);
+	cr_expect_geq(h_relay_log_count(&relay,
+	    "closed: evicted in the knock phase"), 128 - 32);
+	/* At most half the slots wait in the knock phase. */
+	cr_expect_geq(at_closed(500), 128 - 16);
+	h_send_all(fd, "pong", 4);
+	cr_assert_eq(h_recv(fd, buf, 4, 2000), 4);
+	cr_assert(memcmp(buf, "pong", 4) == 0);
+	close(fd);
+}
+
+/*
+ * Every way a connection can end gives its count back exactly once: after
+ * 120 connections from 127.0.0.3 (resets before and after the knock, early
+ * closes, a refused backend, refusals at the limit, complete exchanges),
+ * the source holds nothing: 4 silent connections stay, the 5th is refused.
+ */
+Test(attack, source_counts_return_to_zero)
+{
+	char buf[64];
+	int fd, i, k;
+
+	h_raise_nofile(4 * AT_MAX);
+	h_backend_start(&normal, &(struct h_backend_conf){ .family = AF_INET,
+	    .mode = H_ECHO, .name = "normal" });
+	/* The hidden backend's port, with nothing listening: refused. */
+	h_backend_start(&hidden, &(struct h_backend_conf){ .family = AF_INET,
+	    .mode = H_ECHO, .name = "hidden" });
+	h_relay_start(&relay, &(struct h_relay_conf){ .family = AF_INET,
+	    .normal = normal.port, .hidden = hidden.port, .knock = KNOCK,
+	    .extra = (const char *[]){ "--max-conns", "32",
+	    "--max-conns-per-source", "4", NULL } });
+	h_backend_stop(&hidden);
+	for (i = 0; i < 120; i++) {
+		fd = at_connect_from("127.0.0.3", relay.port);
+		switch (i % 6) {
+		case 0:		/* Reset in the knock phase. */
+			h_close_reset(fd);
+			continue;
+		case 1:		/* Closed in the knock phase. */
+			break;
+		case 2:		/* The refused hidden backend. */
+			h_send_all(fd, KNOCK, KLEN);
+			(void)h_recv(fd, buf, sizeof(buf), 2000);
+			break;
+		case 3:		/* Reset while relayed. */
+			h_send_all(fd, JUNK, strlen(JUNK));
+			cr_assert_eq(h_recv(fd, buf, strlen(JUNK), 2000),
+			    strlen(JUNK));
+			h_close_reset(fd);
+			continue;
+		case 4:		/* A complete exchange. */
+			h_send_all(fd, JUNK, strlen(JUNK));
+			(void)shutdown(fd, SHUT_WR);
+			cr_assert_eq(h_recv(fd, buf, sizeof(buf), 2000),
+			    strlen(JUNK));
+			break;
+		case 5:		/* fd and 6 more: 3 refused at the limit. */
+			/* Once the relay saw the closes before. */
+			cr_assert_eq(h_relay_log_wait_count(&relay, "closed:",
+			    i / 6 * 9 + 5, 3000), i / 6 * 9 + 5);
+			for (k = 0; k < 6; k++)
+				at_open("127.0.0.3", 1, JUNK);
+			cr_assert_eq(at_closed(300), 3, "log:\n%s", relay.log);
+			for (k = 0; k < nat; k++)
+				if (at[k] != -1)
+					h_close_reset(at[k]);
+			nat = 0;
+			break;
+		}
+		close(fd);
+	}
+	/* Let the relay see every close: 9 accepted per 6 rounds. */
+	cr_assert(h_relay_log_wait_count(&relay, "closed:", 20 * 9, 5000) >=
+	    20 * 9, "log:\n%s", relay.log);
+	at_open("127.0.0.3", 5, NULL);
+	cr_expect_eq(at_closed(500), 1, "a count leaked; log:\n%s", relay.log);
+}
