@@ -15,7 +15,7 @@ enum {
 	OPT_LISTEN = 256, OPT_NORMAL, OPT_HIDDEN, OPT_KNOCK_FILE,
 	OPT_CONNECT_TIMEOUT, OPT_MAX_CONNS, OPT_CHROOT, OPT_USER,
 	OPT_PRINT_SECCOMP, OPT_WORKERS, OPT_FIN_TIMEOUT, OPT_LOG_TIME,
-	OPT_MAX_PER_SOURCE
+	OPT_MAX_PER_SOURCE, OPT_BACKEND_PORTS
 };
 
 static const struct option conf_longopts[] = {
@@ -36,6 +36,7 @@ static const struct option conf_longopts[] = {
 	{ "fin-timeout",	required_argument, NULL, OPT_FIN_TIMEOUT },
 	{ "max-conns",		required_argument, NULL, OPT_MAX_CONNS },
 	{ "max-conns-per-source", required_argument, NULL, OPT_MAX_PER_SOURCE },
+	{ "backend-ports",	required_argument, NULL, OPT_BACKEND_PORTS },
 	{ "chroot",		required_argument, NULL, OPT_CHROOT },
 	{ "user",		required_argument, NULL, OPT_USER },
 	{ "print-seccomp",	no_argument,	   NULL, OPT_PRINT_SECCOMP },
@@ -67,6 +68,9 @@ static const char conf_usage_text[] =
 "      --max-conns-per-source N\n"
 "                             slots one IPv4 address or IPv6 /64 may hold\n"
 "                             (default an eighth of the slots; 0: no limit)\n"
+"      --backend-ports LO-HI  bind backend sockets to these source ports in\n"
+"                             turn, so TIME_WAIT is reused (default: the\n"
+"                             kernel picks)\n"
 "      --workers N            N sandboxed relay processes, SO_REUSEPORT (1)\n"
 "      --chroot DIR           empty directory to chroot into (default /var/empty)\n"
 "      --user NAME|UID[:GID]  user to run as (default l7knockknock or nobody)\n"
@@ -282,6 +286,34 @@ conf_version(void)
 	return (CONF_DONE);
 }
 
+/* Most ports --backend-ports may name (one Landlock rule each). */
+#define CONF_BIND_PORTS_MAX	16384
+
+/* --backend-ports LO-HI: 1024-65535, LO <= HI, at most the maximum. */
+static int
+conf_port_range(struct conf * C, const char * s, const char * show)
+{
+	char lo[8];
+	const char * dash = strchr(s, '-');
+	unsigned long long a, b;
+
+	if (dash == NULL || (size_t)(dash - s) >= sizeof(lo))
+		goto bad;
+	memcpy(lo, s, (size_t)(dash - s));
+	lo[dash - s] = '\0';
+	if (parse_uint(lo, 1024, 65535, &a) ||
+	    parse_uint(dash + 1, 1024, 65535, &b) || a > b ||
+	    b - a + 1 > CONF_BIND_PORTS_MAX)
+		goto bad;
+	C->bind_lo = (uint16_t)a;
+	C->bind_hi = (uint16_t)b;
+	return (0);
+
+bad:
+	return (conf_bad("--backend-ports", show, "a port range LO-HI within "
+	    "1024-65535, at most " CONF_STR(CONF_BIND_PORTS_MAX) " ports"));
+}
+
 /* What the options said that conf_finish() reconciles. */
 struct conf_seen {
 	const char * listen_port;	/* -p value, or NULL. */
@@ -363,6 +395,8 @@ conf_option(struct conf * C, struct conf_seen * S, int c, char ** argv)
 		C->max_per_source = (unsigned long)n;
 		C->have_max_per_source = 1;
 		return (0);
+	case OPT_BACKEND_PORTS:
+		return (conf_port_range(C, optarg, show));
 	case OPT_WORKERS:
 		if (parse_uint(optarg, 1, CONF_WORKERS_MAX, &n))
 			return (conf_bad("--workers", show,

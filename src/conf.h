@@ -41,6 +41,7 @@ struct conf {
 	unsigned long max_conns;	/* --max-conns; 0: from RLIMIT_NOFILE. */
 	unsigned long max_per_source;	/* --max-conns-per-source; 0: off. */
 	int have_max_per_source;	/* Given; else a share of the slots. */
+	uint16_t bind_lo, bind_hi;	/* --backend-ports; 0: the kernel's. */
 	int loglevel;			/* LOG_ERR .. LOG_DEBUG. */
 	int log_time;			/* --log-time. */
 	const char * chroot_dir;	/* --chroot. */

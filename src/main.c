@@ -272,6 +272,8 @@ main_confs(struct setup * S, struct sandbox_conf * SB)
 	S->rconf.knock_ms = S->conf.knock_ms;
 	S->rconf.connect_ms = S->conf.connect_ms;
 	S->rconf.fin_ms = S->conf.fin_ms;
+	S->rconf.bind_lo = S->conf.bind_lo;
+	S->rconf.bind_hi = S->conf.bind_hi;
 
 	memset(SB, 0, sizeof(*SB));
 	SB->chroot_dir = S->conf.chroot_dir;
@@ -282,6 +284,8 @@ main_confs(struct setup * S, struct sandbox_conf * SB)
 	SB->signal_fd = S->signal_fd;
 	SB->connect_ports = S->ports;
 	SB->nports = 2;
+	SB->bind_lo = S->conf.bind_lo;
+	SB->bind_hi = S->conf.bind_hi;
 	SB->parent = S->supervisor;
 }
 

@@ -132,6 +132,7 @@ struct relay {
 	size_t nknock;			/* Connections in KNOCK. */
 	size_t knock_max;		/* More evicts the oldest in KNOCK. */
 	struct srclimit * src;		/* Per-source counts, or NULL. */
+	uint32_t next_port;		/* Next of bind_lo..bind_hi, offset. */
 	uint32_t again_head;		/* Connections to pump again. */
 	struct pipepool * pipes;
 	struct timer_list timers[CONN_NSTATES];	/* One list per state. */

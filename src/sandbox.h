@@ -19,6 +19,8 @@ struct sandbox_conf {
 	int signal_fd;			/* The signalfd read for SIGTERM/SIGINT. */
 	const uint16_t * connect_ports;	/* Backend ports (host order). */
 	size_t nports;
+	uint16_t bind_lo, bind_hi;	/* Ports backend sockets may bind;
+					   0: none. */
 	pid_t parent;			/* Non-zero: die when it does. */
 };
 

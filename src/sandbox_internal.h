@@ -93,6 +93,7 @@ struct sandbox_landlock {
 	int fd;			/* Ruleset, or -1 if Landlock is missing. */
 	int abi;		/* ABI applied (0: none). */
 	int kernel_abi;		/* ABI the kernel offers (0: none). */
+	int bind;		/* Bind allowed to --backend-ports. */
 };
 
 /**

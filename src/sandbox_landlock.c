@@ -79,6 +79,27 @@ sandbox_landlock_attr(int abi, struct ll_ruleset_attr * attr)
 	return (sizeof(*attr));
 }
 
+/* Allow bind to each port of --backend-ports (source ports only). */
+static int
+sandbox_landlock_bind(int fd, const struct sandbox_conf * conf)
+{
+	struct ll_net_port_attr pa;
+	uint32_t p;
+
+	for (p = conf->bind_lo; conf->bind_lo != 0 && p <= conf->bind_hi;
+	    p++) {
+		pa.allowed_access = LL_NET_BIND_TCP;
+		pa.port = p;
+		if (syscall(SYS_landlock_add_rule, fd, LL_RULE_NET_PORT, &pa,
+		    0)) {
+			log_errp("landlock: cannot allow bind to port %u",
+			    (unsigned int)p);
+			return (-1);
+		}
+	}
+	return (0);
+}
+
 /* Allow TCP connect to each backend port. */
 static int
 sandbox_landlock_ports(int fd, const struct sandbox_conf * conf)
@@ -110,6 +131,7 @@ sandbox_landlock_prepare(const struct sandbox_conf * conf,
 
 	L->fd = -1;
 	L->abi = 0;
+	L->bind = (conf->bind_lo != 0);
 	if ((L->kernel_abi = sandbox_landlock_abi()) == -1)
 		goto err0;
 	if (L->kernel_abi == 0) {
@@ -124,7 +146,8 @@ sandbox_landlock_prepare(const struct sandbox_conf * conf,
 		goto err0;
 	}
 	L->fd = (int)fd;
-	if (L->abi >= 4 && sandbox_landlock_ports(L->fd, conf))
+	if (L->abi >= 4 && (sandbox_landlock_ports(L->fd, conf) ||
+	    sandbox_landlock_bind(L->fd, conf)))
 		goto err1;
 
 	/* Success! */
@@ -140,9 +163,15 @@ err0:
 
 /* Describe what ABI ${abi} enforces, for the log. */
 static const char *
-sandbox_landlock_what(int abi)
+sandbox_landlock_what(int abi, int bind)
 {
 
+	if (abi >= 6 && bind)
+		return ("no file access, TCP connect to backends only, bind to "
+		    "--backend-ports only, abstract UNIX and signal scoping");
+	if (abi >= 4 && bind)
+		return ("no file access, TCP connect to backends only, bind to "
+		    "--backend-ports only");
 	if (abi >= 6)
 		return ("no file access, TCP connect to backends only, no bind, "
 		    "abstract UNIX and signal scoping");
@@ -165,7 +194,7 @@ sandbox_landlock_apply(struct sandbox_landlock * L)
 	}
 	sandbox_landlock_cleanup(L);
 	log_info("landlock: ABI %d applied (kernel ABI %d): %s", L->abi,
-	    L->kernel_abi, sandbox_landlock_what(L->abi));
+	    L->kernel_abi, sandbox_landlock_what(L->abi, L->bind));
 	return (0);
 }
 

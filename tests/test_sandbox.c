@@ -258,13 +258,39 @@ probe_loopback(struct sockaddr_in * sin, uint16_t port)
 	sin->sin_port = htons(port);
 }
 
+/* bind on the listener: seccomp kills (a0 != $listen_fd). */
 static void
 try_bind(void)
 {
 	struct sockaddr_in sin;
 
 	probe_loopback(&sin, 0);
-	probe_result(bind(P.bfd, (struct sockaddr *)&sin, sizeof(sin)));
+	probe_result(bind(P.lfd, (struct sockaddr *)&sin, sizeof(sin)));
+}
+
+/* A backend socket bound without --backend-ports: Landlock refuses. */
+static void
+try_bind_backend(void)
+{
+	struct sockaddr_in sin;
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
+	    IPPROTO_TCP);
+
+	if (fd == -1)
+		probe_result(-1);
+	probe_loopback(&sin, 40000);
+	probe_result(bind(fd, (struct sockaddr *)&sin, sizeof(sin)));
+}
+
+/* bind with an address length that is neither sockaddr_in nor _in6. */
+static void
+try_bind_unix_len(void)
+{
+	struct sockaddr_storage ss;
+
+	memset(&ss, 0, sizeof(ss));
+	ss.ss_family = AF_UNIX;
+	probe_result(bind(P.bfd, (struct sockaddr *)&ss, 110));
 }
 
 static void
@@ -565,7 +591,15 @@ Test(sandbox, udp_socket_kills)
 Test(sandbox, bind_kills)
 {
 
-	expect_sigsys(try_bind, "bind");
+	expect_sigsys(try_bind, "bind on a listener");
+	expect_sigsys(try_bind_unix_len, "bind with a sockaddr_un length");
+}
+
+/* Without --backend-ports, Landlock (ABI 4) lets no socket bind. */
+Test(sandbox, bind_refused_without_backend_ports)
+{
+
+	expect_errno(try_bind_backend, EACCES, "bind a backend socket");
 }
 
 Test(sandbox, listen_kills)
