@@ -10,7 +10,10 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
+#include <pthread.h>
+#include <sched.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -55,7 +58,9 @@ at_teardown(void)
 		if (at[i] != -1)
 			close(at[i]);
 	nat = 0;
-	h_relay_down(&relay);
+	/* tw_run stops its relays itself (and clears the pid). */
+	if (relay.pid > 0)
+		h_relay_down(&relay);
 	h_backend_stop(&normal);
 	h_backend_stop(&hidden);
 }
@@ -303,4 +308,148 @@ Test(attack, source_counts_return_to_zero)
 	    20 * 9, "log:\n%s", relay.log);
 	at_open("127.0.0.3", 5, NULL);
 	cr_expect_eq(at_closed(500), 1, "a count leaked; log:\n%s", relay.log);
+}
+
+/*
+ * Issue 10 part 5, in a network namespace of the test's own: a backend on
+ * 10.9.0.1 (not loopback, so the kernel's default tcp_tw_reuse=2 does not
+ * apply) and 100 ephemeral ports.  Clients close first, so the relay sends
+ * the first FIN toward the backend and its side keeps TIME_WAIT.
+ */
+#define TW_BACKEND	"10.9.0.1"
+#define TW_PORT		30000
+#define TW_CONNS	300
+
+/* Serve TW_CONNS connections one by one: read to EOF, close; count them. */
+static void *
+tw_backend(void * arg)
+{
+	int * lfd = arg, fd, i, n = 0;
+	char buf[256];
+	struct pollfd pfd = { .fd = *lfd, .events = POLLIN };
+
+	for (i = 0; i < TW_CONNS; i++) {
+		if (poll(&pfd, 1, 3000) != 1)
+			break;
+		if ((fd = accept(*lfd, NULL, NULL)) == -1)
+			break;
+		while (h_recv(fd, buf, sizeof(buf), 2000) == sizeof(buf))
+			;
+		close(fd);
+		n++;
+	}
+	lfd[1] = n;
+	return (NULL);
+}
+
+/* Write ${val} to the sysctl file ${path}; 0 or -1. */
+static int
+tw_sysctl(const char * path, const char * val)
+{
+	FILE * f = fopen(path, "w");
+	int rc;
+
+	if (f == NULL)
+		return (-1);
+	rc = (fputs(val, f) < 0);
+	return ((fclose(f) || rc) ? -1 : 0);
+}
+
+/* The namespace: lo up with 10.9.0.1 on it, ports 40000-40099. */
+static void
+tw_netns(void)
+{
+
+	if (unshare(CLONE_NEWNET))
+		cr_skip_test("unshare(CLONE_NEWNET): %s (not root?)",
+		    strerror(errno));
+	cr_assert(system("ip link set lo up && ip addr add " TW_BACKEND
+	    "/32 dev lo") == 0, "ip failed");
+	cr_assert(tw_sysctl("/proc/sys/net/ipv4/ip_local_port_range",
+	    "40000 40099") == 0);
+}
+
+/*
+ * Client ${i}, on 127.0.0.1:20000 + ${i} % 100 (bound, with SO_REUSEADDR, so
+ * that its own TIME_WAIT, left since it closes first, is reused: on
+ * loopback the kernel would reuse it only a second later).
+ */
+static int
+tw_client(int i, uint16_t port)
+{
+	struct sockaddr_in sin;
+	int fd, one = 1;
+
+	fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	cr_assert(fd >= 0);
+	(void)setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	memset(&sin, 0, sizeof(sin));
+	sin.sin_family = AF_INET;
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	sin.sin_port = htons((uint16_t)(20000 + i % 100));
+	cr_assert(bind(fd, (struct sockaddr *)&sin, sizeof(sin)) == 0,
+	    "bind: %s", strerror(errno));
+	sin.sin_port = htons(port);
+	cr_assert(connect(fd, (struct sockaddr *)&sin, sizeof(sin)) == 0,
+	    "client %d: connect: %s", i, strerror(errno));
+	return (fd);
+}
+
+/* TW_CONNS clients that close first; return how many reached the backend. */
+static int
+tw_run(const char * const * extra)
+{
+	struct sockaddr_in sin;
+	pthread_t thr;
+	char buf[64];
+	int b[2], i, fd, one = 1;
+
+	b[0] = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	cr_assert(b[0] >= 0);
+	(void)setsockopt(b[0], SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	memset(&sin, 0, sizeof(sin));
+	sin.sin_family = AF_INET;
+	sin.sin_port = htons(TW_PORT);
+	cr_assert(inet_pton(AF_INET, TW_BACKEND, &sin.sin_addr) == 1);
+	cr_assert(bind(b[0], (struct sockaddr *)&sin, sizeof(sin)) == 0,
+	    "bind: %s", strerror(errno));
+	cr_assert(listen(b[0], 64) == 0);
+	b[1] = 0;
+	h_relay_start(&relay, &(struct h_relay_conf){ .family = AF_INET,
+	    .extra = extra, .knock = KNOCK });
+	cr_assert(pthread_create(&thr, NULL, tw_backend, b) == 0);
+	for (i = 0; i < TW_CONNS; i++) {
+		fd = tw_client(i, relay.port);
+		h_send_all(fd, JUNK, strlen(JUNK));
+		(void)shutdown(fd, SHUT_WR);
+		(void)h_recv(fd, buf, sizeof(buf), 2000);
+		close(fd);
+	}
+	pthread_join(thr, NULL);
+	close(b[0]);
+	h_relay_down(&relay);
+	relay.pid = 0;
+	return (b[1]);
+}
+
+Test(attack, backend_ports_reuse_time_wait, .timeout = 120)
+{
+	static const char * const plain[] = { "--normal",
+	    TW_BACKEND ":30000", "--hidden", TW_BACKEND ":30000", NULL };
+	static const char * const bound[] = { "--normal",
+	    TW_BACKEND ":30000", "--hidden", TW_BACKEND ":30000",
+	    "--backend-ports", "50000-50099", NULL };
+	int n;
+
+	tw_netns();
+	/* The problem: 100 ports, TIME_WAIT for each after one connection. */
+	n = tw_run(plain);
+	cr_expect_lt(n, TW_CONNS / 2, "%d of %d reached the backend without "
+	    "--backend-ports", n, TW_CONNS);
+	cr_log_info("without --backend-ports: %d of %d connections", n,
+	    TW_CONNS);
+	/* The fix: 100 bound ports, each reused out of TIME_WAIT. */
+	n = tw_run(bound);
+	cr_expect_eq(n, TW_CONNS, "%d of %d reached the backend with "
+	    "--backend-ports; log:\n%s", n, TW_CONNS, relay.log);
 }
