@@ -705,3 +705,51 @@ Test(conf, v4_mapped_addresses_are_ipv4)
 	cr_assert_eq(net_literal("::1", 22, &a), 0);
 	cr_expect_eq(a.ss.ss_family, AF_INET6);
 }
+
+/* --max-conns-per-source and --backend-ports (issue 10). */
+Test(conf, per_source_and_backend_ports)
+{
+	static const struct {
+		const char * argv[4];
+		int rc;
+		unsigned long per_source;
+		int have;
+		uint16_t lo, hi;
+	} cases[] = {
+		{ { "k" }, CONF_RUN, 0, 0, 0, 0 },
+		{ { "--max-conns-per-source", "0", "k" }, CONF_RUN, 0, 1, 0, 0 },
+		{ { "--max-conns-per-source=64", "k" }, CONF_RUN, 64, 1, 0, 0 },
+		{ { "--max-conns-per-source", "1000001", "k" }, -1, 0, 0, 0, 0 },
+		{ { "--max-conns-per-source", "x", "k" }, -1, 0, 0, 0, 0 },
+		{ { "--backend-ports", "50000-50099", "k" }, CONF_RUN, 0, 0,
+		    50000, 50099 },
+		{ { "--backend-ports=1024-1024", "k" }, CONF_RUN, 0, 0, 1024,
+		    1024 },
+		{ { "--backend-ports", "1023-2000", "k" }, -1, 0, 0, 0, 0 },
+		{ { "--backend-ports", "3000-2000", "k" }, -1, 0, 0, 0, 0 },
+		{ { "--backend-ports", "2000", "k" }, -1, 0, 0, 0, 0 },
+		{ { "--backend-ports", "1024-65535", "k" }, -1, 0, 0, 0, 0 },
+		{ { "--backend-ports", "40000-56383", "k" }, CONF_RUN, 0, 0,
+		    40000, 56383 },
+		{ { "--backend-ports", "1234567-2", "k" }, -1, 0, 0, 0, 0 },
+	};
+	struct conf C;
+	struct args A;
+	size_t i;
+	int rc;
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		args_set(&A, cases[i].argv);
+		rc = parse_captured(&C, &A);
+		cr_expect_eq(rc, cases[i].rc, "case %zu: rc %d; %s", i, rc,
+		    err_buf);
+		if (rc != CONF_RUN)
+			continue;
+		cr_expect_eq(C.max_per_source, cases[i].per_source, "case %zu",
+		    i);
+		cr_expect_eq(C.have_max_per_source, cases[i].have, "case %zu",
+		    i);
+		cr_expect_eq(C.bind_lo, cases[i].lo, "case %zu", i);
+		cr_expect_eq(C.bind_hi, cases[i].hi, "case %zu", i);
+	}
+}
