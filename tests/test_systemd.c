@@ -93,7 +93,9 @@ sd_wait_log(int fd, const char * s, int ms)
 	ssize_t n;
 
 	while (strstr(sd_log, s) == NULL) {
-		if (now_ms() >= end || poll(&pfd, 1, 100) == -1)
+		if (poll(&pfd, 1, ms > 0 ? 100 : 0) == -1)
+			return (-1);
+		if (pfd.revents == 0 && now_ms() >= end)
 			return (-1);
 		if (pfd.revents == 0)
 			continue;
@@ -318,6 +320,10 @@ sd_notify_run(const char * addr)
 	cr_assert_str_eq(buf, "READY=1");
 	cr_assert_eq(sd_seccomp_mode(sd_pid), 2,
 	    "READY=1 before seccomp was loaded");
+	/* The relay logged the filter before it sent READY=1: it is there. */
+	(void)sd_wait_log(efd, "l7knockknock: seccomp: ", 0);
+	cr_assert(strstr(sd_log, "l7knockknock: seccomp: ") != NULL,
+	    "READY=1 before the sandbox: %s", sd_log);
 	cr_assert(sd_wait_log(efd, "l7knockknock: ready\n", 5000) == 0);
 	cr_assert(sd_recv(nfd, buf, sizeof(buf), 200) == -1,
 	    "a second datagram before SIGTERM: %s", buf);
