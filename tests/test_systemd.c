@@ -36,8 +36,9 @@
 #define KNOCK		"open-sesame"
 #define EXPOSURE_MAX	1.2
 
-/* The relay (or systemd-socket-activate) a test started; killed in fini. */
-static pid_t sd_pid;
+/* The relay (or systemd-socket-activate, strace) a test started, and a
+ * child of it (the relay under strace); both killed in fini. */
+static pid_t sd_pid, sd_grandchild;
 
 /* What it wrote on stderr so far. */
 static char sd_log[32768];
@@ -56,11 +57,33 @@ static void
 sd_fini(void)
 {
 
+	if (sd_grandchild > 0)
+		kill(sd_grandchild, SIGKILL);
 	if (sd_pid > 0) {
 		kill(sd_pid, SIGKILL);
 		waitpid(sd_pid, NULL, 0);
 	}
-	sd_pid = 0;
+	sd_pid = sd_grandchild = 0;
+}
+
+/* The first child of ${pid} (from /proc), or 0. */
+static pid_t
+sd_child_of(pid_t pid)
+{
+	char path[64], buf[64];
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/%d/task/%d/children", (int)pid,
+	    (int)pid);
+	if ((fd = open(path, O_RDONLY)) == -1)
+		return (0);
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return (0);
+	buf[n] = '\0';
+	return ((pid_t)atoi(buf));
 }
 
 /* Start ${argv} with stderr into a pipe; the pipe's read end. */
@@ -355,6 +378,54 @@ Test(systemd, notify_path_connected_before_chroot, .timeout = 30)
 	snprintf(addr, sizeof(addr), "/tmp/l7kk-test-notify-%d", (int)getpid());
 	sd_notify_run(addr);
 	(void)unlink(addr);
+}
+
+/*
+ * The order itself, without a race: under strace, the seccomp filter is
+ * loaded before the READY=1 datagram is sent.
+ */
+Test(systemd, notify_ready_after_seccomp_in_strace_order, .timeout = 60)
+{
+	char trace[64], addr[64], buf[256];
+	char * argv[] = { "/usr/bin/strace", "-f", "-qq", "-e",
+	    "trace=seccomp,sendto", "-e", "signal=none", "-o", trace,
+	    (char *)sd_bin(), "--listen", "127.0.0.1:0", "--normal",
+	    "127.0.0.1:9", "--hidden", "127.0.0.1:9", KNOCK, NULL };
+	char * log, * filter, * ready;
+	int nfd, efd, st, fd;
+	ssize_t n;
+
+	if (access("/usr/bin/strace", X_OK) != 0)
+		cr_skip_test("strace is not installed");
+	snprintf(trace, sizeof(trace), "/tmp/l7kk-test-strace-%d", (int)getpid());
+	snprintf(addr, sizeof(addr), "@l7kk-test-strace-%d", (int)getpid());
+	nfd = sd_notify_socket(addr);
+	cr_assert(setenv("NOTIFY_SOCKET", addr, 1) == 0);
+	efd = sd_spawn(argv);
+	cr_assert(unsetenv("NOTIFY_SOCKET") == 0);
+	cr_assert(sd_recv(nfd, buf, sizeof(buf), 20000) == 7, "no READY=1");
+	cr_assert(sd_wait_log(efd, "l7knockknock: ready\n", 10000) == 0);
+	cr_assert((sd_grandchild = sd_child_of(sd_pid)) > 0);
+	kill(sd_grandchild, SIGTERM);	/* strace ends with its tracee. */
+	st = sd_reap(10000);
+	sd_grandchild = 0;
+	cr_assert(st != -1, "strace did not end");
+	close(efd);
+	close(nfd);
+
+	cr_assert((fd = open(trace, O_RDONLY)) != -1);
+	cr_assert((log = calloc(1, 65536)) != NULL);
+	n = read(fd, log, 65535);
+	close(fd);
+	(void)unlink(trace);
+	cr_assert(n > 0);
+	filter = strstr(log, "seccomp(SECCOMP_SET_MODE_FILTER");
+	ready = strstr(log, "\"READY=1\"");
+	cr_assert(filter != NULL && ready != NULL, "trace: %s", log);
+	cr_assert(filter < ready, "READY=1 sent before the filter: %s", log);
+	cr_assert(strstr(ready, "MSG_DONTWAIT|MSG_NOSIGNAL, NULL, 0") != NULL,
+	    "READY=1 not sent as the policy allows: %s", ready);
+	free(log);
 }
 
 Test(systemd, notify_socket_unreachable_is_refused, .timeout = 10)
