@@ -17,13 +17,18 @@
 #include <unistd.h>
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <pwd.h>
+#include <grp.h>
 #include <sys/epoll.h>
+#include <sys/prctl.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <sys/wait.h>
 #include <sysexits.h>
+
+#include <seccomp.h>
 
 #include "harness.h"
 #include "log.h"
@@ -705,4 +710,148 @@ Test(systemd, service_exposure_at_most_1_2, .timeout = 90)
 	cr_assert(sscanf(p + strlen(key), "%lf", &level) == 1, "%s", p);
 	cr_assert(level <= EXPOSURE_MAX, "exposure %.1f > %.1f:\n%s", level,
 	    EXPOSURE_MAX, out);
+}
+
+/* ---- the unit's SystemCallFilter= lets the relay start ---- */
+
+/* Syscall groups as systemd-analyze syscall-filter prints them. */
+static char sd_groups[262144];
+
+/* Mark in ${set} every syscall of ${item} (a name or an @group). */
+static void
+sd_expand(const char * item, char (*set)[64], size_t * n, int add,
+    int depth)
+{
+	char head[80], line[128];
+	const char * p, * e;
+	size_t i, len;
+
+	if (item[0] != '@') {
+		for (i = 0; i < *n && strcmp(set[i], item) != 0; i++)
+			;
+		if (add && i == *n && *n < 1024 && strlen(item) < 64)
+			strcpy(set[(*n)++], item);
+		else if (!add && i < *n && i != --(*n))
+			memcpy(set[i], set[*n], sizeof(set[i]));
+		return;
+	}
+	cr_assert(depth < 8, "groups nested too deep at %s", item);
+	snprintf(head, sizeof(head), "\n%s\n", item);
+	cr_assert((p = strstr(sd_groups, head)) != NULL, "no group %s", item);
+	for (p += strlen(head); *p == ' '; p = e + 1) {
+		if ((e = strchr(p, '\n')) == NULL)
+			break;
+		len = (size_t)(e - p);
+		if (len >= sizeof(line))
+			continue;
+		memcpy(line, p, len);
+		line[len] = '\0';
+		for (i = 0; line[i] == ' '; i++)
+			;
+		if (line[i] != '#' && line[i] != '\0')
+			sd_expand(line + i, set, n, add, depth + 1);
+	}
+}
+
+/* The allow-list the unit's SystemCallFilter= lines make, in order. */
+static size_t
+sd_unit_filter(char (*set)[64])
+{
+	static const char key[] = "SystemCallFilter=";
+	char unit[16384], * line, * save, * tok, * save2;
+	size_t n = 0, lines = 0;
+	ssize_t len;
+	int fd, add;
+
+	cr_assert((fd = open("../systemd/l7knockknock.service", O_RDONLY)) != -1);
+	len = read(fd, unit, sizeof(unit) - 1);
+	close(fd);
+	cr_assert(len > 0);
+	unit[len] = '\0';
+	for (line = strtok_r(unit, "\n", &save); line != NULL;
+	    line = strtok_r(NULL, "\n", &save)) {
+		if (strncmp(line, key, strlen(key)) != 0)
+			continue;
+		line += strlen(key);
+		add = (*line != '~');
+		cr_assert(lines > 0 || add, "the first line must be an allow-list");
+		line += !add;
+		for (tok = strtok_r(line, " ", &save2); tok != NULL;
+		    tok = strtok_r(NULL, " ", &save2))
+			sd_expand(tok, set, &n, add, 0);
+		lines++;
+	}
+	cr_assert(lines > 0, "the unit has no SystemCallFilter=");
+	return (n);
+}
+
+/*
+ * In a child: become nobody with an empty bounding set and no new
+ * privileges, as the unit's User=, CapabilityBoundingSet= and
+ * NoNewPrivileges= make it, load ${set} as an allow-list refusing the rest
+ * with EPERM (SystemCallErrorNumber=EPERM), and exec the relay.
+ */
+static void
+sd_exec_confined(char (*set)[64], size_t n, char * const * argv)
+{
+	struct passwd * pw = getpwnam("nobody");
+	scmp_filter_ctx ctx;
+	size_t i;
+	int c, nr;
+
+	if (pw == NULL)
+		_exit(120);
+	for (c = 0; c <= 63; c++)
+		(void)prctl(PR_CAPBSET_DROP, c, 0, 0, 0);
+	if (setgroups(0, NULL) || setresgid(pw->pw_gid, pw->pw_gid, pw->pw_gid) ||
+	    setresuid(pw->pw_uid, pw->pw_uid, pw->pw_uid) ||
+	    prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0))
+		_exit(121);
+	if ((ctx = seccomp_init(SCMP_ACT_ERRNO(EPERM))) == NULL)
+		_exit(122);
+	for (i = 0; i < n; i++)
+		if ((nr = seccomp_syscall_resolve_name(set[i])) >= 0)
+			(void)seccomp_rule_add(ctx, SCMP_ACT_ALLOW, nr, 0);
+	if (seccomp_load(ctx))
+		_exit(123);
+	execv(argv[0], argv);
+	_exit(127);
+}
+
+Test(systemd, unit_syscall_filter_lets_the_relay_start, .timeout = 60)
+{
+	static char set[1024][64];
+	char * ana[] = { ANALYZE_BIN, "syscall-filter", NULL };
+	char * argv[] = { (char *)sd_bin(), "--listen", "127.0.0.1:0",
+	    "--normal", "127.0.0.1:9", "--hidden", "127.0.0.1:9", KNOCK, NULL };
+	char err[4096];
+	size_t n;
+	int p[2], st;
+
+	if (geteuid() != 0)
+		cr_skip_test("needs root to become nobody like User=");
+	sd_groups[0] = '\n';
+	cr_assert(run_capture(ana, 30000, &st, sd_groups + 1,
+	    sizeof(sd_groups) - 1, err, sizeof(err)) == 0);
+	n = sd_unit_filter(set);
+	cr_assert(n > 100, "only %zu syscalls in the unit's filter", n);
+
+	cr_assert(pipe2(p, O_CLOEXEC) == 0);
+	sd_loglen = 0;
+	sd_log[0] = '\0';
+	fflush(NULL);
+	cr_assert((sd_pid = fork()) != -1);
+	if (sd_pid == 0) {
+		dup2(p[1], 2);
+		close_range(3, ~0U, 0);
+		sd_exec_confined(set, n, argv);
+	}
+	close(p[1]);
+	cr_assert(sd_wait_log(p[0], "l7knockknock: ready\n", 10000) == 0,
+	    "the relay did not start under the unit's filter: %s", sd_log);
+	kill(sd_pid, SIGTERM);
+	st = sd_reap(5000);
+	cr_assert(st != -1 && WIFEXITED(st) && WEXITSTATUS(st) == 0,
+	    "status %#x: %s", st, sd_log);
+	close(p[0]);
 }
