@@ -6,7 +6,9 @@
 #     the scratch root only (the host is never touched);
 #   - the maintainer scripts carry the sysusers, systemd and AppArmor parts;
 #   - lintian on the .deb and the .changes: no error, no warning.
-# Exits non-zero on the first failure, naming it.
+# Exits non-zero after naming every failure.  L7KK_DEB_NO_APPARMOR=1 skips
+# the dh_apparmor check, for a build made without dh-apparmor installed
+# (dpkg-buildpackage -d); `make deb` installs it, so CI never sets it.
 set -eu
 dir=${1:-build/deb}
 deb=$(ls "$dir"/l7knockknock_*_*.deb 2>/dev/null | head -n 1)
