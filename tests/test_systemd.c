@@ -30,6 +30,7 @@
 
 #include <seccomp.h>
 
+#include "buildflags.h"
 #include "harness.h"
 #include "log.h"
 #include "notify.h"
@@ -368,7 +369,8 @@ sd_notify_run(const char * addr)
 	close(nfd);
 }
 
-Test(systemd, notify_abstract_ready_after_seccomp, .timeout = 30)
+Test(systemd, notify_abstract_ready_after_seccomp, .timeout = 30,
+    .disabled = SANDBOX_TESTS_DISABLED)
 {
 	char addr[64];
 
@@ -376,7 +378,8 @@ Test(systemd, notify_abstract_ready_after_seccomp, .timeout = 30)
 	sd_notify_run(addr);
 }
 
-Test(systemd, notify_path_connected_before_chroot, .timeout = 30)
+Test(systemd, notify_path_connected_before_chroot, .timeout = 30,
+    .disabled = SANDBOX_TESTS_DISABLED)
 {
 	char addr[64];
 
@@ -389,7 +392,8 @@ Test(systemd, notify_path_connected_before_chroot, .timeout = 30)
  * The order itself, without a race: under strace, the seccomp filter is
  * loaded before the READY=1 datagram is sent.
  */
-Test(systemd, notify_ready_after_seccomp_in_strace_order, .timeout = 60)
+Test(systemd, notify_ready_after_seccomp_in_strace_order, .timeout = 60,
+    .disabled = SANDBOX_TESTS_DISABLED)
 {
 	char trace[64], addr[64], buf[256];
 	char * argv[] = { "/usr/bin/strace", "-f", "-qq", "-e",
@@ -626,7 +630,8 @@ probe_run(void (*attempt)(void), int notify, char * got, size_t len)
 	cr_assert(WIFSIGNALED(st) && WTERMSIG(st) == SIGSYS,		\
 	    "%s: want SIGSYS, got status %#x", what, st)
 
-Test(systemd, notify_rule_allows_only_the_notify_fd, .timeout = 20)
+Test(systemd, notify_rule_allows_only_the_notify_fd, .timeout = 20,
+    .disabled = SANDBOX_TESTS_DISABLED)
 {
 	char got[64];
 	int st;
