@@ -96,29 +96,41 @@ sdlisten_log(int fd)
 		    net_format((struct sockaddr *)&ss, str, sizeof(str)), fd);
 }
 
-/* How many descriptors were passed to this process: 0 if none. */
+/* Is $LISTEN_PID this process?  1 yes, 0 no (unset, or another's). */
+static int
+sdlisten_ours(void)
+{
+	unsigned long pid;
+
+	return (sdlisten_number(getenv("LISTEN_PID"), &pid) == 0 &&
+	    pid == (unsigned long)getpid());
+}
+
+/* How many descriptors were passed to this process (0 if none); 0 or -1. */
 static int
 sdlisten_count(size_t max, size_t * n)
 {
-	unsigned long pid, count;
-	const char * s;
+	unsigned long count = 0;
 
-	*n = 0;
-	if ((s = getenv("LISTEN_PID")) == NULL)
-		return (0);
-	if (sdlisten_number(s, &pid) || pid != (unsigned long)getpid())
-		return (0);	/* Meant for another process: not ours. */
-	if (sdlisten_number(getenv("LISTEN_FDS"), &count)) {
+	if (sdlisten_ours() &&
+	    sdlisten_number(getenv("LISTEN_FDS"), &count)) {
 		log_err("socket activation: $LISTEN_FDS is not a count");
-		return (-1);
+		goto err0;
 	}
 	if (count > max) {
 		log_err("socket activation: %lu sockets passed, at most %zu",
 		    count, max);
-		return (-1);
+		goto err0;
 	}
 	*n = count;
+
+	/* Success! */
 	return (0);
+
+err0:
+	/* Failure! */
+	*n = 0;
+	return (-1);
 }
 
 /* Take the passed listeners. */
