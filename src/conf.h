@@ -32,6 +32,7 @@ struct conf {
 	const char * knock_file;	/* --knock-file, or NULL. */
 	struct net_addr listen[CONF_LISTEN_MAX];
 	size_t nlisten;
+	int listen_set;			/* -p or --listen given. */
 	struct conf_backend normal;
 	struct conf_backend hidden;
 	uint64_t idle_ms;		/* -o/--proxyTimeout. */

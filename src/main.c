@@ -22,8 +22,10 @@
 #include "knockfile.h"
 #include "log.h"
 #include "net.h"
+#include "notify.h"
 #include "relay.h"
 #include "sandbox.h"
+#include "sdlisten.h"
 #include "workers.h"
 
 /* Descriptors kept aside for stdio, listeners and the like. */
@@ -57,6 +59,7 @@ struct setup {
 	size_t nlisten;
 	int epoll_fd;
 	int signal_fd;
+	int notify_fd;			/* $NOTIFY_SOCKET, or -1. */
 	uint16_t ports[2];
 	pid_t supervisor;		/* --workers: the supervisor, else 0. */
 	struct relay_conf rconf;
@@ -180,6 +183,29 @@ main_listen(struct setup * S)
 	return (0);
 }
 
+/*
+ * Take the listeners of socket activation, if any: 1 if taken, 0 if
+ * none, -1 (reported) if they are bad or --listen/-p/--workers are given.
+ */
+static int
+main_activated(struct setup * S)
+{
+	size_t n;
+
+	if (sdlisten_take(S->fds[0], CONF_LISTEN_MAX, &n))
+		return (-1);
+	if (n == 0)
+		return (0);
+	if (S->conf.listen_set || S->conf.workers > 1) {
+		log_err("socket activation: %s cannot be given with the "
+		    "sockets of $LISTEN_FDS", S->conf.listen_set ?
+		    "--listen/-p" : "--workers");
+		return (-1);
+	}
+	S->nlisten = n;
+	return (1);
+}
+
 /* Close every worker's listeners but worker ${keep}'s (none: WORKERS_MAX). */
 static void
 main_close_listeners(struct setup * S, size_t keep)
@@ -282,6 +308,7 @@ main_confs(struct setup * S, struct sandbox_conf * SB)
 	SB->nlisten = S->nlisten;
 	SB->epoll_fd = S->epoll_fd;
 	SB->signal_fd = S->signal_fd;
+	SB->notify_fd = S->notify_fd;
 	SB->connect_ports = S->ports;
 	SB->nports = 2;
 	SB->bind_lo = S->conf.bind_lo;
@@ -317,8 +344,11 @@ main_relay(struct setup * S, size_t w)
 		log_info("worker %zu ready", w);
 	else
 		log_info("ready");
+	notify_send(S->notify_fd, "READY=1");
 
 	rc = relay_run(R);
+	if (rc == 0)
+		notify_send(S->notify_fd, "STOPPING=1");
 	knock_wipe(&S->conf.knock);
 	return (rc ? 1 : 0);
 }
@@ -422,9 +452,13 @@ main(int argc, char * argv[])
 	    &S.hidden))
 		exit(EX_NOHOST);
 
-	/* Bind as root, before any worker exists. */
-	if (main_listen(&S))
+	/* Bind as root, before any worker exists; or take systemd's. */
+	if ((rc = main_activated(&S)) == -1)
+		exit(EX_USAGE);
+	if (rc == 0 && main_listen(&S))
 		exit(EX_UNAVAILABLE);
+	if (notify_open(&S.notify_fd))
+		exit(EX_OSERR);
 
 	if (S.conf.workers == 1)
 		exit(main_relay(&S, 0));
