@@ -272,12 +272,12 @@ main_summary(const struct setup * S)
 	    net_format((const struct sockaddr *)&S->hidden.ss, h, sizeof(h)),
 	    S->conf.knock.len);
 	log_info("timeouts: knock %llu ms, connect %llu ms, idle %llu ms, "
-	    "fin %llu ms; %zu connection slots (%zu per source), %zu pipes",
+	    "fin %llu ms; %zu connection slots, %zu pipes; %zu per source",
 	    (unsigned long long)S->conf.knock_ms,
 	    (unsigned long long)S->conf.connect_ms,
 	    (unsigned long long)S->conf.idle_ms,
 	    (unsigned long long)S->conf.fin_ms, S->rconf.max_conns,
-	    S->rconf.max_per_source, S->rconf.max_pipes);
+	    S->rconf.max_pipes, S->rconf.max_per_source);
 }
 
 /* Fill in the relay's and the sandbox's view of the set-up. */

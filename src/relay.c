@@ -153,8 +153,9 @@ relay_init(const struct relay_conf * conf)
 	R->hidden = (struct relay_backend){ "hidden", conf->hidden,
 	    "hidden backend connect failed" };
 	R->next_id = 1;
-	R->knock_max = (conf->max_conns > 1) ? conf->max_conns / 2 : 1;
-	if (conf->max_per_source != 0 && (R->src =
+	/* A limit of every slot limits nothing: the slots do. */
+	if (conf->max_per_source != 0 &&
+	    conf->max_per_source < conf->max_conns && (R->src =
 	    srclimit_init(conf->max_conns, conf->max_per_source)) == NULL)
 		goto err3;
 

@@ -22,7 +22,8 @@ struct relay_conf {
 	uint64_t connect_ms;		/* Backend connect timeout. */
 	uint64_t fin_ms;		/* Idle timeout once one way ended. */
 	size_t max_conns;		/* Connection slots. */
-	size_t max_per_source;		/* Slots one source may hold; 0: any. */
+	size_t max_per_source;		/* Slots one source may hold; 0 (or
+					   max_conns or more): any. */
 	uint16_t bind_lo, bind_hi;	/* Backend source ports; 0: the kernel's. */
 	size_t max_pipes;		/* Most pipes at once (2 fds each). */
 	size_t keep_pipes;		/* Empty pipes kept for reuse. */

@@ -68,22 +68,21 @@ relay_accept_source(struct relay * R, int fd, const struct sockaddr * peer,
 }
 
 /*
- * Make room for one more connection in KNOCK when no slot is free or
- * knock_max wait there already: close the one that waited longest.
+ * Make room for a new connection when no slot is free: close the one that
+ * has waited longest for its knock.
  */
 static void
 relay_accept_evict(struct relay * R)
 {
 	struct timer * t;
 
-	if (R->free_head != SLOT_NONE && R->nknock < R->knock_max)
+	if (R->free_head != SLOT_NONE)
 		return;
 	if ((t = timer_first(&R->timers[CONN_KNOCK])) == NULL)
 		return;
 	/* The timer is the first member of struct conn. */
 	relay_close(R, (struct conn *)(void *)t,
-	    R->free_head == SLOT_NONE ? "evicted in the knock phase: slots full" :
-	    "evicted in the knock phase: too many waiting", 0);
+	    "evicted in the knock phase: slots full", 0);
 }
 
 /* Set up a new client; return -1 if the socket had to be closed. */

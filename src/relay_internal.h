@@ -44,9 +44,9 @@ struct pipepool;
  * which may take as long as the idle timeout allows.
  *
  * Accepting evicts the oldest connection in KNOCK (the head of the KNOCK
- * timer list; closed, not routed) when no slot is free or when
- * knock_max connections already wait in KNOCK, so that a flood of silent
- * connections never keeps a new one out; no other state is ever evicted.
+ * timer list; closed, not routed) when no slot is free, so that a flood
+ * of silent connections never keeps a new one out; no other state is
+ * ever evicted.
  * Each slot's source is counted (srclimit) from accept to relay_close.
  *  A new state with a
  * timer of its own is one value here and one line in relay_states[].
@@ -130,7 +130,6 @@ struct relay {
 	uint32_t free_head;		/* Free slots, linked by next. */
 	size_t nconns;			/* Slots in use. */
 	size_t nknock;			/* Connections in KNOCK. */
-	size_t knock_max;		/* More evicts the oldest in KNOCK. */
 	struct srclimit * src;		/* Per-source counts, or NULL. */
 	uint32_t next_port;		/* Next of bind_lo..bind_hi, offset. */
 	uint32_t again_head;		/* Connections to pump again. */

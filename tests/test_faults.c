@@ -439,7 +439,9 @@ Test(faults, thousand_silent_connections_freed_normal_served, .timeout = 60)
 
 	h_raise_nofile(4 * NSILENT + 256);
 	/* After -k 1s they go to the normal backend, after -o 1s more, out. */
-	setup_echo((const char *[]){ "-k", "1s", "-o", "1s", NULL });
+	/* All from one host (loopback): no per-source limit. */
+	setup_echo((const char *[]){ "-k", "1s", "-o", "1s",
+	    "--max-conns-per-source", "0", NULL });
 	for (i = 0; i < NSILENT; i++)
 		fds[i] = h_connect(AF_INET, relay.port);
 	cr_assert_eq(wait_log_count(" accepted from ", NSILENT, 5000), NSILENT,

@@ -605,7 +605,8 @@ Test(log, accept_pause_is_rate_limited, .timeout = 30)
 	snprintf(n, sizeof(n), "127.0.0.1:%u", B.port);
 	h_relay_start(&P, &(struct h_relay_conf){ .family = AF_INET,
 	    .normal = B.port, .hidden = B.port, .knock = KNOCK, .nofile = 32,
-	    .extra = (const char *[]){ "--max-conns", "100", "-k", "20s",
+	    .extra = (const char *[]){ "--max-conns-per-source", "0",
+	    "--max-conns", "100", "-k", "20s",
 	    NULL } });
 
 	/* Silent clients until the relay runs out of descriptors. */
@@ -637,6 +638,18 @@ log_wait_count(struct h_relay * P, const char * s, int n, int ms)
 	return (0);
 }
 
+/* Send ${fd} past the knock phase: a non-knock request, echoed. */
+static void
+slot_relayed(int fd)
+{
+	static const char req[] = "GET / HTTP/1.0\r\nHost: x\r\n\r\n";
+	char buf[sizeof(req)];
+
+	h_send_all(fd, req, sizeof(req) - 1);
+	cr_assert_eq(h_recv(fd, buf, sizeof(req) - 1, 3000), sizeof(req) - 1,
+	    "not relayed");
+}
+
 Test(log, slots_full_is_rate_limited, .timeout = 60)
 {
 	static struct h_relay P;
@@ -653,15 +666,21 @@ Test(log, slots_full_is_rate_limited, .timeout = 60)
 	    .extra = (const char *[]){ "--max-conns", "1", "-k", "20s",
 	    NULL } });
 
-	/* 20 times: the one slot taken, another client waits, one frees. */
+	/*
+	 * 20 times: the one slot taken by a relayed connection (one still
+	 * waiting for its knock would be evicted), another client waits,
+	 * one frees.
+	 */
 	fds[0] = h_connect(AF_INET, P.port);
 	cr_assert(log_wait_count(&P, "accepted from", 1, 3000) == 0);
+	slot_relayed(fds[0]);
 	for (i = 1; i < 21; i++) {
 		fds[i] = h_connect(AF_INET, P.port);
 		usleep(20000);
 		close(fds[i - 1]);
 		cr_assert(log_wait_count(&P, "accepted from", i + 1, 3000) == 0,
 		    "%s", P.log);
+		slot_relayed(fds[i]);
 	}
 	close(fds[20]);
 	lines = h_relay_log_count(&P, "connection slots in use");
