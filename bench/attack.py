@@ -2,7 +2,7 @@
 """How long a slot-exhaustion attack stops service (issue 10, part 2).
 
 Usage (root: the relay runs as users run it, sandboxed, -q):
-    sudo bench/attack.py [BIN [BASE_BIN]]      # about 3 minutes
+    sudo bench/attack.py [BIN [BASE_BIN]]      # about 4 minutes
     sudo ATTACK_ONLY="silent flood" bench/attack.py
 BIN defaults to ./l7knockknock; BASE_BIN, if given, is measured the same
 way in the same run (main's build, say) and printed beside it.
@@ -22,6 +22,8 @@ normal backend (one thread, epoll).  A probe from 127.0.0.1 knocks every
             slots) holds off
   flood     240 hosts (127.0.0.10-249) open silent connections at a
             steady rate (800/s) and hold them
+  flood200  the same at 200/s: slow enough for them to outlive the knock
+            timeout and be routed to the normal backend
 
 Printed per scenario: the attacker's connections per second, the seconds
 of the run in which probes failed ("service lost"), the longest outage,
@@ -203,10 +205,11 @@ class Attack(threading.Thread):
                     time.sleep(1.0)
                     self.send_all(b"x")
             return
-        # flood: 800/s from 240 hosts, held.
+        # flood: 800/s (flood200: 200/s) from 240 hosts, held.
+        rate = 200 if self.kind == "flood200" else 800
         i = 0
         while not self.stop and time.monotonic() - t0 < RUN_S - 2:
-            due = int((time.monotonic() - t0) * 800)
+            due = int((time.monotonic() - t0) * rate)
             while i < due:
                 s = attacker("127.0.0.%d" % (10 + i % 240), self.port)
                 if s is not None:
@@ -262,7 +265,7 @@ def scenario(binary, kind):
     relay, port = start_relay(binary, backends)
     stalls, stop = [], threading.Event()
     sess = None
-    if kind == "flood":
+    if kind.startswith("flood"):
         sess = threading.Thread(target=session, args=(port, stalls, stop),
                                 daemon=True)
         sess.start()
@@ -304,7 +307,7 @@ def main():
           "(of %.0f s) | longest outage | probes served | session stall |"
           % RUN_S)
     print("|---|---|---|---|---|---|---|---|")
-    kinds = os.environ.get("ATTACK_ONLY", "silent drip drip9 flood").split()
+    kinds = os.environ.get("ATTACK_ONLY", "silent drip drip9 flood flood200").split()
     for kind in kinds:
         for b in bins:
             r = scenario(b, kind)

@@ -13,7 +13,7 @@
 /* After EMFILE/ENFILE, wait this long before accepting again. */
 #define ACCEPT_PAUSE_MS	100
 
-/* Take a free slot for the accepted socket ${fd} from ${src}; enter KNOCK. */
+/* Take a free slot for the accepted socket ${fd} from ${src}; KNOCK. */
 static struct conn *
 relay_accept_slot(struct relay * R, int fd, const struct srclimit_key * src)
 {

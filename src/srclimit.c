@@ -10,9 +10,9 @@
 /* One source in the table; kind SRCLIMIT_NONE marks an empty entry. */
 struct srclimit_ent {
 	uint64_t prefix;
-	uint64_t logged;	/* When a refusal was last logged, ms; 0: never. */
+	uint64_t logged;	/* Last refusal logged, ms; 0: never. */
 	uint32_t count;		/* Connections held. */
-	uint32_t home;		/* The entry's hash, masked: where it belongs. */
+	uint32_t home;		/* Its hash, masked: where it belongs. */
 	uint8_t kind;
 };
 
@@ -63,7 +63,8 @@ err0:
 void
 srclimit_key(const struct sockaddr * sa, struct srclimit_key * key)
 {
-	const struct sockaddr_in * sin = (const struct sockaddr_in *)(const void *)sa;
+	const struct sockaddr_in * sin =
+	    (const struct sockaddr_in *)(const void *)sa;
 	const struct sockaddr_in6 * sin6 =
 	    (const struct sockaddr_in6 *)(const void *)sa;
 	uint32_t a4;

@@ -28,7 +28,7 @@ struct srclimit_key {
 /* What srclimit_take() says. */
 #define SRCLIMIT_OK		0	/* Counted: accept it. */
 #define SRCLIMIT_REFUSED	1	/* At the limit: close it quietly. */
-#define SRCLIMIT_REFUSED_LOG	2	/* At the limit: close it and log. */
+#define SRCLIMIT_REFUSED_LOG	2	/* At the limit: close and log it. */
 
 /* A refused source is logged again after this many ms at the limit. */
 #define SRCLIMIT_LOG_MS		10000
