@@ -282,3 +282,25 @@ Test(timer, any_of_a_set_of_lists)
 	cr_expect_null(timer_expired_any(L, 3, 1000));
 	cr_expect_eq(timer_wait_any(L, 3, 1000, -1), -1);
 }
+
+Test(timer, first_is_the_oldest)
+{
+	struct timer_list L;
+	struct timer t[3];
+
+	memset(t, 0, sizeof(t));
+	timer_list_init(&L, 1000);
+	cr_expect_null(timer_first(&L));
+	timer_start(&L, &t[0], 10);
+	timer_start(&L, &t[1], 20);
+	timer_start(&L, &t[2], 30);
+	cr_expect_eq(timer_first(&L), &t[0]);
+	/* Restarted, it goes last: the list's head is the oldest start. */
+	timer_start(&L, &t[0], 40);
+	cr_expect_eq(timer_first(&L), &t[1]);
+	timer_stop(&t[1]);
+	timer_stop(&t[2]);
+	cr_expect_eq(timer_first(&L), &t[0]);
+	timer_stop(&t[0]);
+	cr_expect_null(timer_first(&L));
+}
