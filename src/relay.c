@@ -5,6 +5,7 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/signalfd.h>
+#include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -37,16 +38,19 @@ static const struct relay_state {
 	size_t conf_ms;			/* offsetof(struct relay_conf, ...). */
 	relay_expire_fn * expire;	/* NULL: the state has no timer. */
 	const char * expired;		/* Close reason for relay_expire_close. */
+	int reset;			/* That close resets the client. */
 } relay_states[CONN_NSTATES] = {
-	[CONN_FREE] =		{ 0, NULL, NULL },
+	[CONN_FREE] =		{ 0, NULL, NULL, 0 },
 	[CONN_KNOCK] =		{ offsetof(struct relay_conf, knock_ms),
-				  relay_expire_knock, NULL },
+				  relay_expire_knock, NULL, 0 },
+	/* A backend that does not answer: as one that refuses (DESIGN.md). */
 	[CONN_CONNECT] =	{ offsetof(struct relay_conf, connect_ms),
-				  relay_expire_close, "backend connect timed out" },
+				  relay_expire_close, "backend connect timed out",
+				  1 },
 	[CONN_RELAY] =		{ offsetof(struct relay_conf, idle_ms),
-				  relay_expire_close, "idle timeout" },
+				  relay_expire_close, "idle timeout", 0 },
 	[CONN_HALFCLOSED] =	{ offsetof(struct relay_conf, fin_ms),
-				  relay_expire_close, "fin timeout" },
+				  relay_expire_close, "fin timeout", 0 },
 };
 
 /* The knock timeout: decide with what came. */
@@ -62,6 +66,7 @@ static void
 relay_expire_close(struct relay * R, struct conn * C)
 {
 
+	C->client.reset = relay_states[C->state].reset;
 	relay_close(R, C, relay_states[C->state].expired, 0);
 }
 
@@ -176,6 +181,23 @@ err0:
 	return (NULL);
 }
 
+/*
+ * Close one socket of a connection; with ${reset}, abortively (SO_LINGER 0:
+ * the peer gets a reset, as the other side's peer sent one).
+ */
+static void
+relay_close_side(const struct side * S)
+{
+	struct linger lg = { 1, 0 };
+
+	if (S->fd == -1)
+		return;
+	if (S->reset && setsockopt(S->fd, SOL_SOCKET, SO_LINGER, &lg,
+	    sizeof(lg)))
+		log_errno(LOG_DEBUG, "SO_LINGER");
+	close(S->fd);
+}
+
 /* Close a connection: log, release, free the slot. */
 void
 relay_close(struct relay * R, struct conn * C, const char * reason, int err)
@@ -198,9 +220,8 @@ relay_close(struct relay * R, struct conn * C, const char * reason, int err)
 		pipepool_put(R->pipes, C->up.pipe, C->up.inpipe == 0);
 	if (C->down.pipe[0] != -1)
 		pipepool_put(R->pipes, C->down.pipe, C->down.inpipe == 0);
-	if (C->backend.fd != -1)
-		close(C->backend.fd);
-	close(C->client.fd);
+	relay_close_side(&C->backend);
+	relay_close_side(&C->client);
 
 	/* Free the slot; a paused accept may resume. */
 	relay_enter(R, C, CONN_FREE);
@@ -297,6 +318,9 @@ relay_event_conn(struct relay * R, struct conn * C, int backend,
 	case CONN_RELAY:
 	case CONN_HALFCLOSED:
 		relay_pump(R, C);
+		if ((ev & EPOLLERR) && (C->state == CONN_RELAY ||
+		    C->state == CONN_HALFCLOSED))
+			relay_pump_error(R, C, backend);
 		break;
 	case CONN_FREE:
 	case CONN_NSTATES:

@@ -43,7 +43,9 @@ relay_connect_start(struct relay * R, struct conn * C,
 	relay_connect_opts(fd);
 	if (connect(fd, (const struct sockaddr *)&a->ss, a->len) &&
 	    errno != EINPROGRESS) {
-		relay_close(R, C, "backend connect failed", errno);
+		/* Refused directly: the client sees it as a reset (below). */
+		C->client.reset = 1;
+		relay_close(R, C, backend->failed, errno);
 		goto err0;
 	}
 	if (relay_watch(R->conf->epoll_fd, fd, EV_CONN_EVENTS,
@@ -72,7 +74,14 @@ relay_connected(struct relay * R, struct conn * C, int failed)
 	if (failed && getsockopt(C->backend.fd, SOL_SOCKET, SO_ERROR, &err,
 	    &len))
 		err = errno;
+	/*
+	 * A refused connect (a reset) reaches the client as a reset, as it
+	 * would without the relay; so does any other connect failure, since
+	 * close() resets a client whose bytes were not read anyway (DESIGN.md,
+	 * "What a prober can still tell").
+	 */
 	if (err != 0) {
+		C->client.reset = 1;
 		relay_close(R, C, C->route->failed, err);
 		return;
 	}

@@ -80,6 +80,9 @@ struct side {
 	int rd, wr;		/* Readable, writable (until EAGAIN). */
 	int hup;		/* Half-closed (or worse) seen. */
 	int urg;		/* Urgent data (TCP OOB) came: copy past it. */
+	int err;		/* errno of the call on it that failed, or 0. */
+	int reset;		/* Close it with a reset (SO_LINGER 0): the
+				   other side reset (relay_pump.c). */
 };
 
 /* One direction of a relayed connection: src -> pipe -> dst. */
@@ -175,9 +178,17 @@ void relay_connected(struct relay *, struct conn *, int);
 void relay_pump(struct relay *, struct conn *);
 
 /**
+ * relay_pump_error(R, C, backend):
+ * The client (${backend} 0) or backend socket of ${C} reported EPOLLERR
+ * after relay_pump() ran: if that side's way is done (its FIN passed on),
+ * read its error and close ${C}, passing a reset on to the other side.
+ */
+void relay_pump_error(struct relay *, struct conn *, int);
+
+/**
  * relay_close(R, C, reason, err):
  * Log why ${C} ends (${reason}, and errno ${err} if non-zero), close its
- * descriptors and free its slot.
+ * descriptors (a side marked ${reset} with a reset) and free its slot.
  */
 void relay_close(struct relay *, struct conn *, const char *, int);
 

@@ -455,6 +455,36 @@ try_shutdown_unconnected(void)
 	probe_result(shutdown(fd, SHUT_WR));
 }
 
+static void
+try_setsockopt_other(void)
+{
+	int one = 1;
+
+	/* policy: setsockopt only TCP_NODELAY, SO_OOBINLINE, SO_LINGER. */
+	probe_result(setsockopt(P.ofd, SOL_SOCKET, SO_REUSEADDR, &one,
+	    sizeof(one)));
+}
+
+static void
+try_setsockopt_linger_short(void)
+{
+	int zero = 0;
+
+	/* SO_LINGER only with the length of a struct linger. */
+	probe_result(setsockopt(P.ofd, SOL_SOCKET, SO_LINGER, &zero,
+	    sizeof(zero)));
+}
+
+static void
+try_setsockopt_linger(void)
+{
+	struct linger lg = { 1, 0 };
+
+	/* Allowed: how the relay passes a reset on. */
+	probe_result(setsockopt(P.ofd, SOL_SOCKET, SO_LINGER, &lg,
+	    sizeof(lg)));
+}
+
 /* Landlock's network rules need ABI 4. */
 static int
 probe_landlock_abi(void)
@@ -596,6 +626,17 @@ Test(sandbox, connect_or_shutdown_on_a_listener_kills)
 	 */
 	expect_errno(try_connect_second_listener, PROBE_DONE, "connect("
 	    "AF_UNSPEC) on a socket that is not a listener here");
+}
+
+Test(sandbox, setsockopt_other_than_the_relays_kills)
+{
+
+	/* policy: setsockopt SO_LINGER a4==2*sizeof(int) (issue 12). */
+	expect_sigsys(try_setsockopt_other, "setsockopt(SO_REUSEADDR)");
+	expect_sigsys(try_setsockopt_linger_short, "setsockopt(SO_LINGER) "
+	    "with an int");
+	expect_errno(try_setsockopt_linger, PROBE_DONE, "setsockopt(SO_LINGER) "
+	    "with a struct linger");
 }
 
 Test(sandbox, every_listener_is_protected_when_there_are_two)
