@@ -14,7 +14,7 @@
 enum {
 	OPT_LISTEN = 256, OPT_NORMAL, OPT_HIDDEN, OPT_KNOCK_FILE,
 	OPT_CONNECT_TIMEOUT, OPT_MAX_CONNS, OPT_CHROOT, OPT_USER,
-	OPT_PRINT_SECCOMP, OPT_WORKERS, OPT_FIN_TIMEOUT
+	OPT_PRINT_SECCOMP, OPT_WORKERS, OPT_FIN_TIMEOUT, OPT_LOG_TIME
 };
 
 static const struct option conf_longopts[] = {
@@ -38,6 +38,7 @@ static const struct option conf_longopts[] = {
 	{ "user",		required_argument, NULL, OPT_USER },
 	{ "print-seccomp",	no_argument,	   NULL, OPT_PRINT_SECCOMP },
 	{ "workers",		required_argument, NULL, OPT_WORKERS },
+	{ "log-time",		no_argument,	   NULL, OPT_LOG_TIME },
 	{ NULL, 0, NULL, 0 }
 };
 
@@ -65,6 +66,7 @@ static const char conf_usage_text[] =
 "      --chroot DIR           empty directory to chroot into (default /var/empty)\n"
 "      --user NAME|UID[:GID]  user to run as (default l7knockknock or nobody)\n"
 "      --print-seccomp        print the seccomp filter and exit\n"
+"      --log-time             start log lines with the UTC time\n"
 "  -v, --verbose              debug messages\n"
 "  -q, --quiet                errors only\n"
 "  -V, --version              print the version and exit\n"
@@ -369,6 +371,9 @@ conf_option(struct conf * C, struct conf_seen * S, int c, char ** argv)
 		return (0);
 	case OPT_PRINT_SECCOMP:
 		C->print_seccomp = 1;
+		return (0);
+	case OPT_LOG_TIME:
+		C->log_time = 1;
 		return (0);
 	case '?':
 		/* -? asks for help; anything else unknown is an error. */

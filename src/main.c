@@ -170,7 +170,7 @@ main_close_listeners(struct setup * S, size_t keep)
 			close(S->fds[w][i]);
 }
 
-/* SIGTERM and SIGINT blocked and delivered through a signalfd. */
+/* SIGTERM, SIGINT and SIGHUP blocked and delivered through a signalfd. */
 static int
 main_signals(void)
 {
@@ -180,6 +180,7 @@ main_signals(void)
 	sigemptyset(&set);
 	sigaddset(&set, SIGTERM);
 	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGHUP);
 	if (sigprocmask(SIG_BLOCK, &set, NULL))
 		goto err0;
 	if ((fd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC)) == -1)
@@ -274,6 +275,7 @@ main_relay(struct setup * S, size_t w)
 	struct relay * R;
 	int rc;
 
+	log_setworker((unsigned)w);
 	if ((rc = main_descriptors(S, w)) != 0)
 		return (rc);
 	main_limits(S);
@@ -369,6 +371,7 @@ main(int argc, char * argv[])
 	if (rc != CONF_RUN)
 		exit(EX_USAGE);
 	log_setlevel(S.conf.loglevel);
+	log_open(S.conf.log_time);	/* Before the chroot: needs /proc. */
 	if (signal(SIGPIPE, SIG_IGN) == SIG_ERR) {
 		log_errp("cannot ignore SIGPIPE");
 		exit(EX_OSERR);

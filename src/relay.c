@@ -328,7 +328,7 @@ relay_event_conn(struct relay * R, struct conn * C, int backend,
 	}
 }
 
-/* Read the signalfd: return 1 on SIGTERM/SIGINT. */
+/* Read the signalfd: return 1 on SIGTERM/SIGINT; SIGHUP is logged. */
 static int
 relay_signal(struct relay * R)
 {
@@ -341,6 +341,9 @@ relay_signal(struct relay * R)
 			    si.ssi_signo == SIGTERM ? "SIGTERM" : "SIGINT");
 			return (1);
 		}
+		if (si.ssi_signo == SIGHUP)
+			log_info("received SIGHUP: reload not implemented yet, "
+			    "ignored");
 	}
 	return (0);
 }

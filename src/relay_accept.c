@@ -75,7 +75,8 @@ relay_accept(struct relay * R, int lfd)
 	for (;;) {
 		if (R->free_head == SLOT_NONE) {
 			if (!R->accept_full)
-				log_warn("all %zu connection slots in use: "
+				log_rate(&R->log_full, R->now, LOG_WARN,
+				    "all %zu connection slots in use: "
 				    "not accepting until one frees",
 				    R->conf->max_conns);
 			R->accept_full = 1;
@@ -92,7 +93,8 @@ relay_accept(struct relay * R, int lfd)
 			case ENFILE:
 			case ENOBUFS:
 			case ENOMEM:
-				log_errp("accept: pausing for %d ms",
+				log_rate_errno(&R->log_pause, R->now, LOG_ERR,
+				    "accept: pausing for %d ms",
 				    ACCEPT_PAUSE_MS);
 				R->accept_resume = R->now + ACCEPT_PAUSE_MS;
 				return;

@@ -7,6 +7,7 @@
 #include <stdint.h>
 #include <sys/epoll.h>
 
+#include "log.h"
 #include "relay.h"
 #include "timer.h"
 
@@ -128,6 +129,7 @@ struct relay {
 	int accept_full;		/* Stopped accepting: no free slot. */
 	int pipes_short;		/* The pipe budget ran out (logged). */
 	uint64_t accept_resume;		/* Paused after EMFILE until then. */
+	struct log_rate log_pause, log_full;	/* Those two messages. */
 };
 
 /* No slot: the end of a list of slots. */

@@ -307,6 +307,57 @@ try_send_flags(void)
 	probe_result(send(P.ofd, "x", 1, MSG_DONTWAIT));
 }
 
+/* The log's send on a socket stderr, with the only flags it uses. */
+static void
+try_send_stderr(void)
+{
+
+	probe_result(send(STDERR_FILENO, "x\n", 2,
+	    MSG_DONTWAIT | MSG_NOSIGNAL));
+}
+
+static void
+try_send_stderr_oob(void)
+{
+
+	probe_result(send(STDERR_FILENO, "x", 1,
+	    MSG_DONTWAIT | MSG_NOSIGNAL | MSG_OOB));
+}
+
+static void
+try_send_other_log_flags(void)
+{
+
+	probe_result(send(P.ofd, "x", 1, MSG_DONTWAIT | MSG_NOSIGNAL));
+}
+
+static void
+try_sendto_stderr_address(void)
+{
+	struct sockaddr_in sin;
+
+	probe_loopback(&sin, P.oport);
+	probe_result(sendto(STDERR_FILENO, "x", 1, MSG_DONTWAIT | MSG_NOSIGNAL,
+	    (struct sockaddr *)&sin, sizeof(sin)));
+}
+
+/* The kernel's clock_gettime, as when the vDSO is not used. */
+static void
+try_clock_realtime(void)
+{
+	struct timespec ts;
+
+	probe_result(syscall(SYS_clock_gettime, CLOCK_REALTIME, &ts));
+}
+
+static void
+try_clock_boottime(void)
+{
+	struct timespec ts;
+
+	probe_result(syscall(SYS_clock_gettime, CLOCK_BOOTTIME, &ts));
+}
+
 static void
 try_mmap_exec(void)
 {
@@ -577,6 +628,46 @@ Test(sandbox, send_with_flags_kills)
 	expect_sigsys(try_send_flags, "send(MSG_DONTWAIT)");
 }
 
+Test(sandbox, log_send_on_stderr_is_allowed)
+{
+	int st = probe_run(try_send_stderr);
+
+	/* Not a socket here (ENOTSOCK) or sent: either way not killed. */
+	cr_assert(!WIFSIGNALED(st), "send(2, MSG_DONTWAIT|MSG_NOSIGNAL): %s",
+	    probe_how(st));
+}
+
+Test(sandbox, log_send_with_other_flags_kills)
+{
+
+	expect_sigsys(try_send_stderr_oob, "send(2, ... | MSG_OOB)");
+}
+
+Test(sandbox, log_send_flags_on_other_fd_kill)
+{
+
+	expect_sigsys(try_send_other_log_flags,
+	    "send(MSG_DONTWAIT|MSG_NOSIGNAL) on a socket that is not stderr");
+}
+
+Test(sandbox, log_sendto_with_an_address_kills)
+{
+
+	expect_sigsys(try_sendto_stderr_address, "sendto(2) with an address");
+}
+
+Test(sandbox, clock_realtime_is_allowed)
+{
+
+	expect_errno(try_clock_realtime, PROBE_DONE, "clock_gettime(REALTIME)");
+}
+
+Test(sandbox, clock_boottime_kills)
+{
+
+	expect_sigsys(try_clock_boottime, "clock_gettime(CLOCK_BOOTTIME)");
+}
+
 Test(sandbox, mmap_exec_kills)
 {
 
@@ -710,7 +801,7 @@ Test(sandbox, unsafe_chroot_dirs_are_refused)
 
 /* Wait until ${fd} shows ${events} on the child's epoll; 0 or exit. */
 static void
-relay_wait(int fd, uint32_t events)
+probe_wait(int fd, uint32_t events)
 {
 	struct epoll_event ev;
 
@@ -735,7 +826,7 @@ relay_wait(int fd, uint32_t events)
 
 /* Move everything from ${src} to ${dst} through a pipe, like the relay. */
 static void
-relay_splice(int src, int dst)
+probe_splice(int src, int dst)
 {
 	int p[2];
 	ssize_t n;
@@ -748,7 +839,7 @@ relay_splice(int src, int dst)
 		if (n == 0)
 			break;
 		if (n == -1 && errno == EAGAIN) {
-			relay_wait(src, EPOLLIN);
+			probe_wait(src, EPOLLIN);
 			continue;
 		}
 		if (n == -1 || splice(p[0], NULL, dst, NULL, (size_t)n,
@@ -768,7 +859,7 @@ try_relay(void)
 	int one = 1, err = 0, cfd, bfd;
 	socklen_t len = sizeof(err);
 
-	relay_wait(P.lfd, EPOLLIN);
+	probe_wait(P.lfd, EPOLLIN);
 	if ((cfd = accept4(P.lfd, NULL, NULL,
 	    SOCK_NONBLOCK | SOCK_CLOEXEC)) == -1 ||
 	    setsockopt(cfd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one)) ||
@@ -780,10 +871,10 @@ try_relay(void)
 		_exit(PROBE_BROKEN);
 	if (probe_dial(bfd, P.bport))
 		_exit(errno);
-	relay_wait(bfd, EPOLLOUT);
+	probe_wait(bfd, EPOLLOUT);
 	if (getsockopt(bfd, SOL_SOCKET, SO_ERROR, &err, &len) || err != 0)
 		_exit(PROBE_BROKEN);
-	relay_splice(cfd, bfd);
+	probe_splice(cfd, bfd);
 	if (shutdown(bfd, SHUT_WR) || write(STDERR_FILENO, "", 0) != 0)
 		_exit(PROBE_BROKEN);
 	close(bfd);
