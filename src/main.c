@@ -290,6 +290,7 @@ main_confs(struct setup * S, struct sandbox_conf * SB)
 	S->rconf.nhidden = S->conf.nroutes;
 	S->rconf.knocks = &S->knocks;
 	S->rconf.replay = S->replay;
+	S->rconf.worker = 1;
 	S->rconf.listen_fds = S->listen_fds;
 	S->rconf.nlisten = S->nlisten;
 	S->rconf.epoll_fd = S->epoll_fd;
@@ -334,6 +335,7 @@ main_relay(struct setup * S, size_t w)
 		return (rc);
 	main_limits(S);
 	main_confs(S, &SB);
+	S->rconf.worker = (unsigned)w + 1;
 	if ((R = S->relay = relay_init(&S->rconf)) == NULL)
 		return (EX_OSERR);
 	if (w == 0)

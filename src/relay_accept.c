@@ -60,7 +60,7 @@ relay_accept_one(struct relay * R, int fd, const struct sockaddr_storage * peer,
 		return (-1);
 	}
 	if (log_enabled(LOG_DEBUG))
-		log_debug("conn %u.%llu accepted from %s", RELAY_WORKER(),
+		log_debug("conn %u.%llu accepted from %s", RELAY_WORKER(R),
 		    (unsigned long long)C->id, net_format(
 		    (const struct sockaddr *)&C->peer, str, sizeof(str)));
 	return (0);

@@ -93,8 +93,8 @@ struct relay_backend {
 /* A rate-limited error line is written at most once per this many ms. */
 #define RELAY_LOG_RATE_MS	10000
 
-/* The worker number W of "conn W.N" (log_worker() once log.c has it). */
-#define RELAY_WORKER()		1U
+/* The worker number W of the log's "conn W.N" (1 without --workers). */
+#define RELAY_WORKER(R)		((R)->conf->worker)
 
 /* One socket of a connection and its edge-triggered readiness. */
 struct side {
