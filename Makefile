@@ -50,34 +50,44 @@ TEST_SRCS = $(wildcard tests/test_*.c)
 TEST_HELPERS = $(filter-out $(TEST_SRCS),$(wildcard tests/*.c))
 TEST_OBJS = $(TEST_SRCS:tests/%.c=build/tests/%.o) $(TEST_HELPERS:tests/%.c=build/tests/%.o)
 
-.PHONY: all deps test check demo install install-apparmor uninstall clean
+.PHONY: all deps test check demo install install-apparmor uninstall clean FORCE
 
 all: $(PROG)
 
-$(PROG): $(OBJS)
+# build/.flags holds the compiler and its flags, rewritten only when they
+# change (make CC=clang, SANITIZE=1, CFLAGS=...): everything built depends
+# on it, so a switch rebuilds without `make clean`.
+FLAGS_STAMP = build/.flags
+FLAGS_NOW = $(subst ','\'',$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) $(LDLIBS))
+
+$(FLAGS_STAMP): FORCE | build
+	@if [ '$(FLAGS_NOW)' != "$$(cat $@ 2>/dev/null)" ]; then \
+	    echo '$(FLAGS_NOW)' > $@; fi
+
+$(PROG): $(OBJS) $(FLAGS_STAMP)
 	$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $(OBJS) $(LDLIBS)
 
-build/%.o: src/%.c $(HDRS) | build
+build/%.o: src/%.c $(HDRS) $(FLAGS_STAMP) | build
 	$(CC) $(ALL_CFLAGS) -c -o $@ $<
 
 # The seccomp allowlist is data (policy/seccomp.policy) compiled into C.
 build/policy_table.c: policy/seccomp.policy tools/policy2c.awk | build
 	awk -f tools/policy2c.awk policy/seccomp.policy > $@.tmp && mv $@.tmp $@
 
-build/policy_table.o: build/policy_table.c $(HDRS)
+build/policy_table.o: build/policy_table.c $(HDRS) $(FLAGS_STAMP)
 	$(CC) $(ALL_CFLAGS) -c -o $@ $<
 
 build:
 	mkdir -p build build/tests
 
-build/tests/%.o: tests/%.c $(HDRS) $(wildcard tests/*.h) | build
+build/tests/%.o: tests/%.c $(HDRS) $(wildcard tests/*.h) $(FLAGS_STAMP) | build
 	$(CC) $(ALL_CFLAGS) -Itests -c -o $@ $<
 
-build/test_all: $(TEST_OBJS) $(LIBOBJS)
+build/test_all: $(TEST_OBJS) $(LIBOBJS) $(FLAGS_STAMP)
 	$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $(TEST_OBJS) $(LIBOBJS) \
 	    $(LDLIBS) -lcriterion -lpthread
 
-build/demo_backend: demo/demo_backend.c | build
+build/demo_backend: demo/demo_backend.c $(FLAGS_STAMP) | build
 	$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $<
 
 # Install what is missing (as root), or say exactly what to install.

@@ -12,6 +12,11 @@ bench:
 	@sh bench/run.sh
 
 # Own flags: the load tool must not break when the relay's flags change.
-build/bench/knockload: bench/knockload.c
+# Its connections are driven by the tests' client (the parts of the
+# harness free of Criterion).
+KNOCKLOAD_SRCS = bench/knockload.c tests/harness_client.c tests/harness_stream.c
+
+build/bench/knockload: $(KNOCKLOAD_SRCS) tests/harness.h $(FLAGS_STAMP)
 	@mkdir -p build/bench
-	$(CC) -std=gnu11 -O2 -g -Wall -Wextra -o $@ bench/knockload.c
+	$(CC) -std=gnu11 -O2 -g -Wall -Wextra -D_GNU_SOURCE -Itests -o $@ \
+	    $(KNOCKLOAD_SRCS)

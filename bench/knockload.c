@@ -20,14 +20,16 @@
  * -m MATCH: a reply counts only if its first 512 bytes contain MATCH (the
  * benchmark checks that each connection reached the backend it meant to).
  *
- * REQUEST takes \r and \n escapes.  One thread, epoll, non-blocking sockets.
+ * REQUEST takes \r and \n escapes.  One thread, epoll, non-blocking sockets;
+ * each connection is driven by the test harness's client (struct h_client,
+ * tests/harness_client.c), the one client driver of the project.
  */
-#define _GNU_SOURCE
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -39,20 +41,20 @@
 #include <time.h>
 #include <unistd.h>
 
-enum { ST_FREE, ST_CONNECTING, ST_READING, ST_IDLE };
+#include "harness.h"
+
+enum { ST_FREE, ST_BUSY, ST_IDLE };
 
 struct conn {
-	int	fd;
+	struct h_client hc;	/* knock + request out, the reply in */
 	int	state;
-	size_t	got;		/* reply bytes seen */
-	char	head[512];	/* first bytes of the reply */
+	short	events;		/* what epoll watches for it */
 	double	t0;
 };
 
 static struct sockaddr_in dst;
-static char *payload;
+static struct h_client_conf hconf;	/* what every connection sends */
 static const char *match;	/* -m: the reply must contain this */
-static size_t payload_len;
 static int epfd;
 static volatile sig_atomic_t stop;
 
@@ -160,9 +162,7 @@ cmp_u32(const void *a, const void *b)
 static void
 conn_close(struct conn *c)
 {
-	if (c->fd >= 0)
-		close(c->fd);
-	c->fd = -1;
+	h_client_close(&c->hc, 0);	/* leaves the epoll set too */
 	c->state = ST_FREE;
 }
 
@@ -171,95 +171,67 @@ static int
 conn_start(struct conn *c, int idx)
 {
 	struct epoll_event ev;
-	int one = 1;
 
-	c->fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (c->fd < 0) {
-		perror("knockload: socket");
-		exit(1);
-	}
-	(void)setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-	c->got = 0;
 	c->t0 = now();
-	c->state = ST_CONNECTING;
-	if (connect(c->fd, (struct sockaddr *)&dst, sizeof(dst)) &&
-	    errno != EINPROGRESS) {
+	if (h_client_open(&c->hc, &hconf)) {
+		if (errno == EMFILE || errno == ENFILE || errno == ENOMEM) {
+			perror("knockload: socket");
+			exit(1);
+		}
 		errors++;
-		conn_close(c);
+		c->state = ST_FREE;
 		return (-1);
 	}
+	c->state = ST_BUSY;
+	c->events = h_client_events(&c->hc);
 	memset(&ev, 0, sizeof(ev));
-	ev.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET;
+	ev.events = (uint32_t)c->events;	/* poll's bits are epoll's */
 	ev.data.u32 = (uint32_t)idx;
-	if (epoll_ctl(epfd, EPOLL_CTL_ADD, c->fd, &ev)) {
+	if (epoll_ctl(epfd, EPOLL_CTL_ADD, c->hc.fd, &ev)) {
 		perror("knockload: epoll_ctl");
 		exit(1);
 	}
 	return (0);
 }
 
-/* Connected: send the payload.  0 on success. */
-static int
-conn_send(struct conn *c)
-{
-	int err = 0;
-	socklen_t len = sizeof(err);
-	ssize_t n;
-
-	if (getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &err, &len) || err)
-		return (-1);
-	/* A payload this small fits an empty socket buffer in one write. */
-	n = send(c->fd, payload, payload_len, MSG_NOSIGNAL);
-	if (n != (ssize_t)payload_len)
-		return (-1);
-	c->state = ST_READING;
-	return (0);
-}
-
 /*
- * Read what is there; 1 at EOF (a complete reply), 0 for more to come,
- * -1 on error.
+ * Act on ${events} for slot ${c} (index ${idx}) and watch for what it waits
+ * for next; 1 once it is closed (EOF or error), else 0.
  */
 static int
-conn_read(struct conn *c)
+conn_step(struct conn *c, int idx, uint32_t events)
 {
-	char buf[16384];
-	ssize_t n;
+	struct epoll_event ev;
+	short want;
 
-	for (;;) {
-		n = recv(c->fd, buf, sizeof(buf), 0);
-		if (n > 0) {
-			if (c->got < sizeof(c->head)) {
-				size_t k = sizeof(c->head) - c->got;
-
-				if ((size_t)n < k)
-					k = (size_t)n;
-				memcpy(c->head + c->got, buf, k);
-			}
-			c->got += (size_t)n;
-			continue;
+	h_client_step(&c->hc, (short)(events & (EPOLLIN | EPOLLOUT |
+	    EPOLLERR | EPOLLHUP)));
+	if (c->hc.closed)
+		return (1);
+	if ((want = h_client_events(&c->hc)) != c->events) {
+		memset(&ev, 0, sizeof(ev));
+		ev.events = (uint32_t)want;
+		ev.data.u32 = (uint32_t)idx;
+		if (epoll_ctl(epfd, EPOLL_CTL_MOD, c->hc.fd, &ev)) {
+			perror("knockload: epoll_ctl");
+			exit(1);
 		}
-		if (n == 0)
-			return (1);
-		if (errno == EAGAIN || errno == EWOULDBLOCK)
-			return (0);
-		if (errno == EINTR)
-			continue;
-		return (-1);
+		c->events = want;
 	}
+	return (0);
 }
 
 static int
 reply_ok(const struct conn *c)
 {
-	size_t n = c->got < sizeof(c->head) ? c->got : sizeof(c->head);
+	const uint8_t *h = c->hc.head;
+	size_t n = c->hc.headlen;
 
 	/* "HTTP/1.1 200", and the -m string in the first bytes */
-	if (n < 12 || memcmp(c->head, "HTTP/1.", 7) != 0 ||
-	    memcmp(c->head + 8, " 200", 4) != 0)
+	if (n < 12 || memcmp(h, "HTTP/1.", 7) != 0 ||
+	    memcmp(h + 8, " 200", 4) != 0)
 		return (0);
-	return (match == NULL ||
-	    memmem(c->head, n, match, strlen(match)) != NULL);
+	return (match == NULL || memmem(h, n, match, strlen(match)) != NULL);
 }
 
 static void
@@ -287,7 +259,7 @@ run_rate(struct conn *cs, int conc, double dur)
 	struct epoll_event evs[256];
 	double start, end, t;
 	unsigned long done = 0;
-	int i, n, r;
+	int i, n;
 
 	start = now();
 	end = start + dur;
@@ -306,22 +278,10 @@ run_rate(struct conn *cs, int conc, double dur)
 			int idx = (int)evs[i].data.u32;
 			struct conn *c = &cs[idx];
 
-			if (c->state == ST_CONNECTING) {
-				if (!(evs[i].events & (EPOLLOUT | EPOLLERR |
-				    EPOLLHUP)))
-					continue;
-				if (conn_send(c)) {
-					errors++;
-					conn_close(c);
-					continue;
-				}
-			}
-			if (c->state != ST_READING)
+			if (c->state != ST_BUSY ||
+			    !conn_step(c, idx, evs[i].events))
 				continue;
-			r = conn_read(c);
-			if (r == 0)
-				continue;
-			if (r < 0)
+			if (c->hc.err != 0)
 				errors++;
 			else if (!reply_ok(c))
 				bad++;
@@ -364,21 +324,23 @@ run_idle(struct conn *cs, int total, int conc, double hold)
 		}
 		n = epoll_wait(epfd, evs, 256, 100);
 		for (i = 0; i < n; i++) {
-			struct conn *c = &cs[evs[i].data.u32];
+			int idx = (int)evs[i].data.u32;
+			struct conn *c = &cs[idx];
 
-			if (c->state == ST_CONNECTING &&
-			    (evs[i].events & (EPOLLOUT | EPOLLERR | EPOLLHUP))) {
-				if (conn_send(c)) {
+			if (c->state == ST_BUSY) {
+				if (conn_step(c, idx, evs[i].events)) {
 					fprintf(stderr, "knockload: idle "
-					    "connection %d failed\n",
-					    (int)evs[i].data.u32);
+					    "connection %d failed\n", idx);
 					exit(1);
 				}
+				/* Connected and the request sent: it idles. */
+				if (c->hc.connecting || c->events != POLLIN)
+					continue;
 				c->state = ST_IDLE;
 				inflight--;
 				ready++;
 			} else if (c->state == ST_IDLE &&
-			    (evs[i].events & (EPOLLRDHUP | EPOLLHUP))) {
+			    conn_step(c, idx, evs[i].events)) {
 				peer_closed++;
 				conn_close(c);
 			}
@@ -394,10 +356,11 @@ run_idle(struct conn *cs, int total, int conc, double hold)
 	while (!stop && now() < deadline) {
 		n = epoll_wait(epfd, evs, 256, 200);
 		for (i = 0; i < n; i++) {
-			struct conn *c = &cs[evs[i].data.u32];
+			int idx = (int)evs[i].data.u32;
+			struct conn *c = &cs[idx];
 
 			if (c->state == ST_IDLE &&
-			    (evs[i].events & (EPOLLRDHUP | EPOLLHUP))) {
+			    conn_step(c, idx, evs[i].events)) {
 				peer_closed++;
 				conn_close(c);
 			}
@@ -414,7 +377,7 @@ main(int argc, char **argv)
 	int conc = 50, idle = 0, opt, i, nslots;
 	struct conn *cs;
 	struct sigaction sa;
-	char *colon, *host;
+	char *colon, *host, *knock, *request;
 
 	while ((opt = getopt(argc, argv, "c:d:x:r:I:m:")) != -1) {
 		switch (opt) {
@@ -439,11 +402,16 @@ main(int argc, char **argv)
 	if (inet_pton(AF_INET, host, &dst.sin_addr) != 1)
 		usage();
 
-	payload = malloc((knockhex ? strlen(knockhex) / 2 : 0) + strlen(req) + 1);
-	if (payload == NULL)
+	knock = malloc(knockhex ? strlen(knockhex) / 2 + 1 : 1);
+	request = malloc(strlen(req) + 1);
+	if (knock == NULL || request == NULL)
 		return (1);
-	payload_len = knockhex ? unhex(knockhex, payload) : 0;
-	payload_len += unescape(req, payload + payload_len);
+	request[unescape(req, request)] = '\0';
+	hconf.addr = (const struct sockaddr *)&dst;
+	hconf.addrlen = sizeof(dst);
+	if (knockhex != NULL && (hconf.knocklen = unhex(knockhex, knock)) > 0)
+		hconf.knock = knock;
+	hconf.request = request;
 
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = on_signal;
@@ -456,7 +424,7 @@ main(int argc, char **argv)
 	if ((cs = calloc((size_t)nslots, sizeof(*cs))) == NULL)
 		return (1);
 	for (i = 0; i < nslots; i++)
-		cs[i].fd = -1;
+		cs[i].hc.fd = -1;
 	if ((epfd = epoll_create1(EPOLL_CLOEXEC)) < 0) {
 		perror("knockload: epoll_create1");
 		return (1);

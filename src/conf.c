@@ -21,8 +21,8 @@
 enum {
 	OPT_LISTEN = 256, OPT_NORMAL, OPT_HIDDEN, OPT_KNOCK_FILE,
 	OPT_CONNECT_TIMEOUT, OPT_MAX_CONNS, OPT_CHROOT, OPT_USER,
-	OPT_PRINT_SECCOMP, OPT_WORKERS, OPT_FIN_TIMEOUT, OPT_ROUTE,
-	OPT_KEY_FILE, OPT_TOKEN_WINDOW, OPT_REPLAY_CACHE
+	OPT_PRINT_SECCOMP, OPT_WORKERS, OPT_FIN_TIMEOUT, OPT_LOG_TIME,
+	OPT_ROUTE, OPT_KEY_FILE, OPT_TOKEN_WINDOW, OPT_REPLAY_CACHE
 };
 
 static const struct option conf_longopts[] = {
@@ -46,6 +46,7 @@ static const struct option conf_longopts[] = {
 	{ "user",		required_argument, NULL, OPT_USER },
 	{ "print-seccomp",	no_argument,	   NULL, OPT_PRINT_SECCOMP },
 	{ "workers",		required_argument, NULL, OPT_WORKERS },
+	{ "log-time",		no_argument,	   NULL, OPT_LOG_TIME },
 	{ "route",		required_argument, NULL, OPT_ROUTE },
 	{ "key-file",		required_argument, NULL, OPT_KEY_FILE },
 	{ "token-window",	required_argument, NULL, OPT_TOKEN_WINDOW },
@@ -91,6 +92,7 @@ CONF_STR(REPLAY_DEFAULT) ", 8 bytes\n"
 "      --chroot DIR           empty directory to chroot into (default /var/empty)\n"
 "      --user NAME|UID[:GID]  user to run as (default l7knockknock or nobody)\n"
 "      --print-seccomp        print the seccomp filter and exit\n"
+"      --log-time             start log lines with the UTC time\n"
 "  -v, --verbose              debug messages\n"
 "  -q, --quiet                errors only\n"
 "  -V, --version              print the version and exit\n"
@@ -647,6 +649,9 @@ conf_option(struct conf * C, struct conf_seen * S, int c, char ** argv)
 		return (0);
 	case OPT_PRINT_SECCOMP:
 		C->print_seccomp = 1;
+		return (0);
+	case OPT_LOG_TIME:
+		C->log_time = 1;
 		return (0);
 	case '?':
 		/* -? asks for help; anything else unknown is an error. */

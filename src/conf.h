@@ -79,6 +79,7 @@ struct conf {
 	uint64_t fin_ms;		/* --fin-timeout. */
 	unsigned long max_conns;	/* --max-conns; 0: from RLIMIT_NOFILE. */
 	int loglevel;			/* LOG_ERR .. LOG_DEBUG. */
+	int log_time;			/* --log-time. */
 	const char * chroot_dir;	/* --chroot. */
 	const char * user;		/* --user, or NULL. */
 	int print_seccomp;		/* --print-seccomp. */

@@ -182,7 +182,7 @@ main_close_listeners(struct setup * S, size_t keep)
 			close(S->fds[w][i]);
 }
 
-/* SIGTERM and SIGINT blocked and delivered through a signalfd. */
+/* SIGTERM, SIGINT and SIGHUP blocked and delivered through a signalfd. */
 static int
 main_signals(void)
 {
@@ -192,6 +192,7 @@ main_signals(void)
 	sigemptyset(&set);
 	sigaddset(&set, SIGTERM);
 	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGHUP);
 	if (sigprocmask(SIG_BLOCK, &set, NULL))
 		goto err0;
 	if ((fd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC)) == -1)
@@ -290,7 +291,6 @@ main_confs(struct setup * S, struct sandbox_conf * SB)
 	S->rconf.nhidden = S->conf.nroutes;
 	S->rconf.knocks = &S->knocks;
 	S->rconf.replay = S->replay;
-	S->rconf.worker = 1;
 	S->rconf.listen_fds = S->listen_fds;
 	S->rconf.nlisten = S->nlisten;
 	S->rconf.epoll_fd = S->epoll_fd;
@@ -331,11 +331,11 @@ main_relay(struct setup * S, size_t w)
 	struct relay * R;
 	int rc;
 
+	log_setworker((unsigned)w);
 	if ((rc = main_descriptors(S, w)) != 0)
 		return (rc);
 	main_limits(S);
 	main_confs(S, &SB);
-	S->rconf.worker = (unsigned)w + 1;
 	if ((R = S->relay = relay_init(&S->rconf)) == NULL)
 		return (EX_OSERR);
 	if (w == 0)
@@ -540,6 +540,7 @@ main(int argc, char * argv[])
 	if (rc != CONF_RUN)
 		exit(EX_USAGE);
 	log_setlevel(S.conf.loglevel);
+	log_open(S.conf.log_time);	/* Before the chroot: needs /proc. */
 	if (signal(SIGPIPE, SIG_IGN) == SIG_ERR) {
 		log_errp("cannot ignore SIGPIPE");
 		exit(EX_OSERR);

@@ -212,14 +212,14 @@ relay_close(struct relay * R, struct conn * C, const char * reason, int err)
 
 	if (err != 0)
 		log_info("conn %u.%llu closed: %s: %s; %llu bytes in, %llu bytes "
-		    "out, %llu ms", RELAY_WORKER(R), (unsigned long long)C->id,
+		    "out, %llu ms", RELAY_WORKER(), (unsigned long long)C->id,
 		    reason,
 		    strerrordesc_np(err) ? strerrordesc_np(err) : "error",
 		    (unsigned long long)C->up.bytes,
 		    (unsigned long long)C->down.bytes, (unsigned long long)ms);
 	else
 		log_info("conn %u.%llu closed: %s; %llu bytes in, %llu bytes "
-		    "out, %llu ms", RELAY_WORKER(R), (unsigned long long)C->id,
+		    "out, %llu ms", RELAY_WORKER(), (unsigned long long)C->id,
 		    reason,
 		    (unsigned long long)C->up.bytes,
 		    (unsigned long long)C->down.bytes, (unsigned long long)ms);
@@ -333,7 +333,7 @@ relay_event_conn(struct relay * R, struct conn * C, int backend,
 	}
 }
 
-/* Read the signalfd: return 1 on SIGTERM/SIGINT. */
+/* Read the signalfd: return 1 on SIGTERM/SIGINT; SIGHUP is logged. */
 static int
 relay_signal(struct relay * R)
 {
@@ -346,6 +346,9 @@ relay_signal(struct relay * R)
 			    si.ssi_signo == SIGTERM ? "SIGTERM" : "SIGINT");
 			return (1);
 		}
+		if (si.ssi_signo == SIGHUP)
+			log_info("received SIGHUP: reload not implemented yet, "
+			    "ignored");
 	}
 	return (0);
 }

@@ -28,7 +28,6 @@ struct relay_conf {
 	size_t nhidden;				/* of knocks (1 .. KNOCKSET_MAX). */
 	const struct knockset * knocks;	/* Every hidden route's knock or key. */
 	struct replay * replay;		/* Accepted tokens, shared by workers. */
-	unsigned worker;		/* W of the log's "conn W.N": 1.. */
 	uint64_t knock_ms;		/* Decide after this long at the latest. */
 	uint64_t connect_ms;		/* Backend connect timeout. */
 	uint64_t fin_ms;		/* Idle timeout once one way ended. */

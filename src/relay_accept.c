@@ -60,7 +60,7 @@ relay_accept_one(struct relay * R, int fd, const struct sockaddr_storage * peer,
 		return (-1);
 	}
 	if (log_enabled(LOG_DEBUG))
-		log_debug("conn %u.%llu accepted from %s", RELAY_WORKER(R),
+		log_debug("conn %u.%llu accepted from %s", RELAY_WORKER(),
 		    (unsigned long long)C->id, net_format(
 		    (const struct sockaddr *)&C->peer, str, sizeof(str)));
 	return (0);
@@ -80,7 +80,8 @@ relay_accept(struct relay * R, int lfd)
 	for (;;) {
 		if (R->free_head == SLOT_NONE) {
 			if (!R->accept_full)
-				log_warn("all %zu connection slots in use: "
+				log_rate(&R->log_full, R->now, LOG_WARN,
+				    "all %zu connection slots in use: "
 				    "not accepting until one frees",
 				    R->conf->max_conns);
 			R->accept_full = 1;
@@ -97,7 +98,8 @@ relay_accept(struct relay * R, int lfd)
 			case ENFILE:
 			case ENOBUFS:
 			case ENOMEM:
-				log_errp("accept: pausing for %d ms",
+				log_rate_errno(&R->log_pause, R->now, LOG_ERR,
+				    "accept: pausing for %d ms",
 				    ACCEPT_PAUSE_MS);
 				R->accept_resume = R->now + ACCEPT_PAUSE_MS;
 				return;

@@ -31,7 +31,7 @@ relay_connect_opts(int fd)
  * backend's "from 127.0.0.1 port N" can be matched to the client.
  */
 static void
-relay_connect_log(const struct relay * R, const struct conn * C, int fd)
+relay_connect_log(const struct conn * C, int fd)
 {
 	struct sockaddr_storage local;
 	socklen_t len = sizeof(local);
@@ -42,7 +42,7 @@ relay_connect_log(const struct relay * R, const struct conn * C, int fd)
 	if (getsockname(fd, (struct sockaddr *)&local, &len))
 		memset(&local, 0, sizeof(local));
 	log_info("conn %u.%llu routed to %s (%s) from %s via %s",
-	    RELAY_WORKER(R), (unsigned long long)C->id, C->route->name, C->why,
+	    RELAY_WORKER(), (unsigned long long)C->id, C->route->name, C->why,
 	    net_format((const struct sockaddr *)&C->peer, peer, sizeof(peer)),
 	    net_format((const struct sockaddr *)&local, via, sizeof(via)));
 }
@@ -69,7 +69,7 @@ relay_connect_start(struct relay * R, struct conn * C,
 		relay_close(R, C, "backend connect failed", errno);
 		goto err0;
 	}
-	relay_connect_log(R, C, fd);
+	relay_connect_log(C, fd);
 	if (relay_watch(R->conf->epoll_fd, fd, EV_CONN_EVENTS,
 	    EV_DATA(EV_BACKEND, relay_slot(R, C), C->gen))) {
 		relay_close(R, C, "cannot watch the backend", errno);
@@ -101,7 +101,7 @@ relay_connected(struct relay * R, struct conn * C, int failed)
 		return;
 	}
 	log_debug("conn %u.%llu connected to the %s backend",
-	    RELAY_WORKER(R), (unsigned long long)C->id, C->route->name);
+	    RELAY_WORKER(), (unsigned long long)C->id, C->route->name);
 
 	/* Bytes may wait on the client side since the knock was peeked. */
 	relay_enter(R, C, CONN_RELAY);

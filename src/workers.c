@@ -77,6 +77,7 @@ workers_signals(sigset_t * set)
 	sigaddset(set, SIGTERM);
 	sigaddset(set, SIGINT);
 	sigaddset(set, SIGCHLD);
+	sigaddset(set, SIGHUP);
 	if (sigprocmask(SIG_BLOCK, set, NULL)) {
 		log_errp("cannot set up signal handling");
 		return (-1);
@@ -117,6 +118,11 @@ workers_run(size_t n, int (*work)(void *, size_t), void (*forked)(void *),
 			log_errp("sigwaitinfo");
 			workers_kill(pids, n, SIGKILL);
 			return (1);
+		}
+		if (sig == SIGHUP) {
+			log_info("received SIGHUP: reload not implemented yet, "
+			    "ignored");
+			continue;
 		}
 		if (sig == SIGTERM || sig == SIGINT) {
 			stopping = 1;

@@ -2,64 +2,314 @@
 #define HARNESS_H_
 
 /*
- * Integration test harness: real backends (threads of the test process) on
- * loopback, and the real, sandboxed l7knockknock binary as a child process.
+ * The integration test harness (see DESIGN.md, "Test harness"): backends
+ * with modes (threads of the test process) on loopback, one non-blocking
+ * client driver, and the real, sandboxed l7knockknock binary as a child
+ * process, started from one struct of options.  Every name is h_* (or H_*):
+ * src/ is linked into the same binary.
+ *
+ *   harness.c          plain client sockets, h_client_start
+ *   harness_backend.c  h_backend_*
+ *   harness_client.c   h_client_*, h_clients_run
+ *   harness_relay.c    h_relay_*
+ *
+ *   harness_stream.c   time, hashes, the byte stream, loopback, resets
+ *
+ * Functions that set things up abort the test (cr_assert) when that fails,
+ * except in harness_stream.c and harness_client.c, which bench/knockload.c
+ * links too: there failures are returned.
  */
 
 #include <pthread.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/socket.h>
 #include <sys/types.h>
 
-/* Backend behaviours. */
-#define BE_ECHO		0	/* Echo every byte; FIN after the client's. */
-#define BE_GREET	1	/* Send "GREET <name>\n" first, then echo. */
-#define BE_AT_EOF	2	/* Read to EOF, then reply "<len> <hash>\n". */
-#define BE_NOREAD	3	/* Accept and never read. */
-#define BE_URGENT	4	/* Send "GREET", urgent "U", "ING\n"; then echo. */
+/* ---- time, hashes, the byte stream (harness_stream.c) ---- */
 
-/* What a backend saw of its most recent connection. */
-struct be_record {
+/* Monotonic milliseconds. */
+uint64_t h_now_ms(void);
+
+/* 64-bit FNV-1a over ${len} bytes, from ${h} (start: H_HASH_INIT). */
+#define H_HASH_INIT	0xcbf29ce484222325ULL
+uint64_t h_hash(uint64_t h, const void * buf, size_t len);
+
+/* Deterministic pseudo-random bytes: ${len} of them from ${seed}. */
+void h_fill(void * buf, size_t len, uint64_t seed);
+
+/*
+ * The byte stream of a seed: blocks of H_BLK bytes, block ${i} being
+ * h_fill(buf, H_BLK, seed * 1000003 + i).  Clients and H_SEND backends send
+ * it; tests compare what arrived with h_stream_hash().
+ */
+#define H_BLK		65536
+void h_stream_block(uint8_t * buf, uint64_t seed, uint64_t i);
+
+/**
+ * h_stream_hash(seed, len):
+ * The h_hash() of the first ${len} bytes of the stream of ${seed}.
+ */
+uint64_t h_stream_hash(uint64_t seed, uint64_t len);
+
+/* An endless length (clients) or byte count (h_clients_run's until). */
+#define H_ENDLESS	(~(uint64_t)0)
+
+/**
+ * h_loopback(ss, family, port):
+ * Fill ${ss} with 127.0.0.1 (${family} AF_INET or 0) or ::1 (AF_INET6) and
+ * ${port}; return its length.
+ */
+socklen_t h_loopback(struct sockaddr_storage *, int, uint16_t);
+
+/* A reset: SO_LINGER 0, then close ${fd}. */
+void h_close_reset(int fd);
+
+/* ---- plain client sockets (harness.c) ---- */
+
+/* Connect (blocking, TCP_NODELAY) to 127.0.0.1 or ::1 (${family}):${port}. */
+int h_connect(int family, uint16_t port);
+
+/* Send all ${len} bytes of ${buf} on ${fd} (blocking). */
+void h_send_all(int fd, const void * buf, size_t len);
+
+/* Read until EOF, ${max} bytes or ${ms}; return the bytes read. */
+size_t h_recv(int fd, void * buf, size_t max, int ms);
+
+/* Is the next event on ${fd} an EOF or reset within ${ms}?  1, else 0. */
+int h_wait_closed(int fd, int ms);
+
+
+/* Raise this process's RLIMIT_NOFILE to at least ${n}. */
+void h_raise_nofile(unsigned long n);
+
+/**
+ * h_small_buffers():
+ * Move the calling test process into a new network namespace of its own,
+ * with loopback up and TCP socket buffers capped at 16 KiB each way (the
+ * host's sysctls are untouched), so that a relay started afterwards meets
+ * full buffers with little data.  0, or -1 if not permitted (not root).
+ */
+int h_small_buffers(void);
+
+/* ---- backends (harness_backend.c) ---- */
+
+enum h_mode {
+	H_ECHO,		/* Echo every byte; FIN after the client's. */
+	H_GREET,	/* Send "GREET <name>\n" first, then echo. */
+	H_URGENT,	/* Send "GREET", urgent "U", "ING\n"; then echo. */
+	H_AT_EOF,	/* Read to EOF, then reply "<len> <hash %016llx>\n". */
+	H_NOREAD,	/* Read nothing until the gate opens (h_backend_gate),
+			   then read to EOF, answer nothing, FIN. */
+	H_RESET_AFTER,	/* Read ${n} bytes, then reset (SO_LINGER 0). */
+	H_CLOSE_AFTER,	/* Read ${n} bytes, then close(). */
+	H_SEND,		/* Send ${n} bytes of the stream of ${seed}, FIN,
+			   then read and drop until the client's EOF. */
+	H_SILENT	/* Listen with backlog 0 and never accept. */
+};
+
+/* How a backend behaves. */
+struct h_backend_conf {
+	int family;		/* AF_INET (or 0): 127.0.0.1; AF_INET6: ::1. */
+	enum h_mode mode;
+	const char * name;	/* H_GREET: the name in the greeting. */
+	uint64_t n;		/* H_RESET_AFTER, H_CLOSE_AFTER, H_SEND. */
+	uint64_t seed;		/* H_SEND. */
+};
+
+/* What a backend read of its most recent connection (reading modes). */
+struct h_record {
 	uint64_t len;		/* Bytes received. */
-	uint64_t hash;		/* hash64() of them. */
+	uint64_t hash;		/* h_hash() of them. */
 	uint8_t head[512];	/* The first bytes. */
 	size_t headlen;
 	int done;		/* The client's EOF arrived. */
 };
 
-struct backend {
+/* A running backend.  Read the counters after h_backend_wait_done(). */
+struct h_backend {
+	struct h_backend_conf conf;
 	int lfd;
-	uint16_t port;
-	int family;
-	int mode;
-	const char * name;
+	uint16_t port;		/* Where it listens. */
 	pthread_t thr;
 	volatile int stop;
+	volatile int gate;	/* H_NOREAD: open (1) or closed (0). */
 	pthread_mutex_t mtx;
 	unsigned conns;		/* Connections accepted. */
-	unsigned done;		/* Connections that reached EOF. */
-	struct be_record last;
+	unsigned done;		/* Connections that did all of their mode:
+				   reached the client's EOF (reading modes),
+				   read ${n} (RESET_AFTER, CLOSE_AFTER), sent
+				   ${n} (SEND). */
+	unsigned active;	/* Connections still being served. */
+	uint64_t sent;		/* H_SEND: bytes sent, all connections. */
+	struct h_record last;
 };
 
 /**
- * backend_start(B, family, mode, name):
- * Listen on 127.0.0.1 or ::1 (${family}), any port, and serve in threads.
+ * h_backend_start(B, conf):
+ * Listen on loopback (${conf}->family), any port, and serve each
+ * connection in a thread as ${conf}->mode says.
  */
-void backend_start(struct backend *, int, int, const char *);
+void h_backend_start(struct h_backend *, const struct h_backend_conf *);
 
 /**
- * backend_stop(B): stop accepting and close the listener.
+ * h_backend_stop(B):
+ * Stop accepting, close the listener and let every serving thread end
+ * (within about 2 s); a second call does nothing.
  */
-void backend_stop(struct backend *);
+void h_backend_stop(struct h_backend *);
 
 /**
- * backend_wait_done(B, n, ms): wait until ${n} connections reached EOF.
- * Return 0, or -1 on timeout.
+ * h_backend_wait_done(B, n, ms):
+ * Wait until ${n} connections did all of their mode.  0, or -1 on timeout.
  */
-int backend_wait_done(struct backend *, unsigned, int);
+int h_backend_wait_done(struct h_backend *, unsigned, int);
+
+/**
+ * h_backend_gate(B, open):
+ * H_NOREAD: open (1) or close (0) the gate; a connection waits for it
+ * before reading anything.
+ */
+void h_backend_gate(struct h_backend *, int);
+
+/**
+ * h_backend_sent(B):
+ * The bytes H_SEND sent so far (read under the lock, while it runs).
+ */
+uint64_t h_backend_sent(struct h_backend *);
+
+/* ---- the non-blocking client driver (harness_client.c) ---- */
+
+/* What a client sends. */
+struct h_client_conf {
+	int family;		/* AF_INET (or 0) or AF_INET6. */
+	uint16_t port;		/* The relay's, on loopback. */
+	const struct sockaddr * addr;	/* Instead of loopback:${port} */
+	socklen_t addrlen;		/* (NULL: loopback). */
+	const char * knock;	/* Sent first; consumed by the relay, so
+				   not counted in ${sent} nor hashed
+				   (NULL: none). */
+	size_t knocklen;	/* Its length (0: strlen). */
+	const char * request;	/* Sent next (NULL: none). */
+	uint64_t len;		/* Then this many bytes of the stream of
+				   ${seed} (H_ENDLESS: no end). */
+	uint64_t seed;
+	size_t seg;		/* 0: each send as large as the socket takes;
+				   else of random sizes 1..${seg}. */
+	int fin;		/* Half-close once everything is sent. */
+};
+
+/* A client; the counters are for tests to read. */
+struct h_client {
+	int fd;
+	struct h_client_conf conf;
+	uint8_t * out;		/* What is being sent. */
+	size_t outlen, outoff;
+	size_t knockleft;	/* Knock bytes not yet sent. */
+	uint64_t streamed;	/* Stream bytes put into ${out}. */
+	uint64_t blk;		/* The next stream block. */
+	uint64_t rnd;		/* Segment sizes. */
+	uint64_t sent;		/* Bytes sent after the knock. */
+	uint64_t hsent;		/* h_hash() of them. */
+	uint64_t got;		/* Bytes received. */
+	uint64_t hgot;		/* h_hash() of them. */
+	uint64_t last;		/* h_now_ms() of the last byte received. */
+	uint8_t head[512];	/* The first bytes received. */
+	size_t headlen;
+	int connecting;		/* The connect is not done yet. */
+	int shut;		/* The FIN was sent. */
+	int closed;		/* EOF or an error seen. */
+	int err;		/* The error, or 0 for an EOF. */
+};
+
+/**
+ * h_client_start(C, conf):
+ * Open ${C} as ${conf} says and wait (5 s) until it is connected; nothing
+ * is sent before h_clients_run() or h_client_push().  (harness.c; aborts
+ * the test on a failure.)
+ */
+void h_client_start(struct h_client *, const struct h_client_conf *);
+
+/**
+ * h_client_open(C, conf):
+ * Set ${C} up as ${conf} says and start a non-blocking connect; the first
+ * h_client_step() with POLLOUT completes it.  0, or -1 (errno) with nothing
+ * left to close.
+ */
+int h_client_open(struct h_client *, const struct h_client_conf *);
+
+/**
+ * h_client_events(C):
+ * The poll(2) events ${C} waits for now: POLLIN, with POLLOUT while it
+ * connects or has something (or its FIN) to send; 0 once closed.
+ */
+short h_client_events(const struct h_client *);
+
+/**
+ * h_client_step(C, revents):
+ * Act on the poll(2) (or epoll, same bits) events ${revents}: finish the
+ * connect, make one send, send the FIN when due, make one recv.  Errors and
+ * the EOF are noted in ${C}->closed and ${C}->err.
+ */
+void h_client_step(struct h_client *, short);
+
+/**
+ * h_clients_run(C, n, until, ms):
+ * Drive the ${n} (at most H_CLIENTS_MAX) clients ${C} for at most ${ms}:
+ * each sends what is left (then its FIN if asked) and reads everything,
+ * until it received ${until} bytes (0: until it is closed).  Return the
+ * clients that got there (closed or reached ${until}), or -1 if ${n} is too
+ * many.
+ */
+#define H_CLIENTS_MAX	1024
+int h_clients_run(struct h_client *, int, uint64_t, int);
+
+/**
+ * h_client_push(C, limit, idle, ms):
+ * Only send (finishing the connect if need be), until ${limit} bytes after
+ * the knock are sent, or the socket had no room for ${idle} ms (the way
+ * through is full), or an error, or ${ms}.  Return ${C}->sent.
+ */
+uint64_t h_client_push(struct h_client *, uint64_t, int, int);
+
+/**
+ * h_client_intact(C):
+ * Did ${C} send everything, reach EOF without an error, and receive
+ * exactly the bytes it sent after the knock?  1 or 0.
+ */
+int h_client_intact(const struct h_client *);
+
+/**
+ * h_client_close(C, reset):
+ * Close ${C} (with a reset if ${reset}) and free what it holds.
+ */
+void h_client_close(struct h_client *, int);
+
+/* ---- the relay process (harness_relay.c) ---- */
+
+/* How to start a relay. */
+struct h_relay_conf {
+	int family;		/* AF_INET (or 0) or AF_INET6: listen on
+				   127.0.0.1:0 or [::1]:0, backends there. */
+	uint16_t normal;	/* --normal's port (0: no --normal). */
+	uint16_t hidden;	/* --hidden's port (0: no --hidden). */
+	const char * const * extra;	/* More arguments, NULL-terminated
+					   (NULL: none). */
+	const char * knock;	/* The last argument (NULL: none). */
+	unsigned nofile;	/* RLIMIT_NOFILE soft = hard (0: inherited). */
+	uid_t uid;		/* Run as ${uid}/${gid}, no supplementary */
+	gid_t gid;		/* groups (uid 0: as the test runs). */
+};
+
+/* The relay's argv (h_relay_argv) and the strings it points to. */
+#define H_ARGV_MAX	64
+struct h_argv {
+	const char * v[H_ARGV_MAX];
+	char listen[64], normal[64], hidden[64];
+};
 
 /* A running relay. */
-struct relay_proc {
+struct h_relay {
 	pid_t pid;
 	pid_t watchdog;		/* Kills the relay if the test dies. */
 	int watchfd;
@@ -69,99 +319,94 @@ struct relay_proc {
 	pthread_mutex_t mtx;
 	char * log;		/* Everything it wrote on stderr. */
 	size_t loglen;
-	int exited;
-	int status;
 };
 
-/* If non-zero, the relay starts with RLIMIT_NOFILE soft = hard = this. */
-extern unsigned harness_nofile;
-
 /**
- * relay_start(P, args): start ../l7knockknock (or $L7KK_BIN) with the
- * NULL-terminated ${args}; wait for its "ready" line (5 s) and learn its
- * port from "listening on".  Aborts the test on failure.
+ * h_relay_argv(conf, A):
+ * Fill ${A}->v with the relay's NULL-terminated argv for ${conf}: the binary
+ * ($L7KK_BIN, else ../l7knockknock), --listen, --normal, --hidden,
+ * ${conf}->extra, ${conf}->knock.  The one place the argv is built.
  */
-void relay_start(struct relay_proc *, const char * const *);
+void h_relay_argv(const struct h_relay_conf *, struct h_argv *);
 
 /**
- * relay_start_as(P, args, uid, gid): as relay_start, run as ${uid}/${gid}
- * (no supplementary groups) unless ${uid} is 0.
+ * h_relay_start(P, conf):
+ * Start the relay of h_relay_argv(${conf}) (under valgrind if $L7KK_VALGRIND
+ * is set) with ${conf}'s limits and user; wait for its "ready" line (5 s,
+ * 30 s under valgrind) and learn its port from "listening on".
  */
-void relay_start_as(struct relay_proc *, const char * const *, uid_t, gid_t);
+void h_relay_start(struct h_relay *, const struct h_relay_conf *);
 
 /**
- * relay_fd_others(P): descriptors above 2 that are not a socket, a pipe or
- * an anonymous inode (epoll, signalfd); each is named on stderr.
- */
-int relay_fd_others(const struct relay_proc *);
-
-/**
- * relay_stop(P, sig, ms): send ${sig}, wait up to ${ms}; return the wait
+ * h_relay_stop(P, sig, ms):
+ * Send ${sig} (0: none), wait up to ${ms} for the exit; return the wait
  * status, or -1 if it did not exit (it is then killed).
  */
-int relay_stop(struct relay_proc *, int, int);
+int h_relay_stop(struct h_relay *, int, int);
 
 /**
- * relay_log_wait(P, s, ms): wait until stderr contains ${s}; 0 or -1.
+ * h_relay_down(P):
+ * Stop with SIGTERM (3 s) and expect exit 0 (no crash, no signal death);
+ * the failure shows the end of the log.
  */
-int relay_log_wait(struct relay_proc *, const char *, int);
+void h_relay_down(struct h_relay *);
 
 /**
- * relay_log_count(P, s): occurrences of ${s} in the log so far.
+ * h_relay_alive(P): is the relay still running?  1 or 0.
  */
-int relay_log_count(struct relay_proc *, const char *);
+int h_relay_alive(struct h_relay *);
 
 /**
- * relay_fd_count(P): open descriptors of the relay (from /proc).
+ * h_relay_log_count(P, s): occurrences of ${s} in the log so far.
  */
-/**
- * relay_cpu_ticks(P): user + system clock ticks the relay has used.
- */
-long relay_cpu_ticks(const struct relay_proc *);
-int relay_fd_count(const struct relay_proc *);
+int h_relay_log_count(struct h_relay *, const char *);
 
 /**
- * relay_fd_count_kind(P, kind): open descriptors of the relay whose
- * /proc/PID/fd link starts with ${kind} ("socket:", "pipe:"; NULL: all).
+ * h_relay_log_wait(P, s, ms): wait until the log contains ${s}; 0 or -1.
  */
-int relay_fd_count_kind(const struct relay_proc *, const char *);
+int h_relay_log_wait(struct h_relay *, const char *, int);
 
 /**
- * harness_small_buffers():
- * Move the calling test process into a new network namespace of its own,
- * with loopback up and TCP socket buffers capped at 16 KiB each way (the
- * host's sysctls are untouched), so that a relay started afterwards meets
- * full buffers with little data.  0, or -1 if not permitted (not root).
+ * h_relay_log_wait_count(P, s, n, ms):
+ * Wait until the log holds ${n} occurrences of ${s}; return the count.
  */
-int harness_small_buffers(void);
-
-/* Client helpers; all abort the test on unexpected errors. */
-int tcp_connect(int family, uint16_t port);
-void send_all(int fd, const void * buf, size_t len);
-/* Read until EOF or ${max} bytes or ${ms}; return bytes read. */
-size_t recv_until(int fd, void * buf, size_t max, int ms);
-/* Read exactly ${len} bytes within ${ms}; return bytes read. */
-size_t recv_n(int fd, void * buf, size_t len, int ms);
-/* Is the next event on ${fd} an EOF or reset within ${ms}? 1, else 0. */
-int wait_closed(int fd, int ms);
-/* A reset: SO_LINGER 0 then close. */
-void close_reset(int fd);
-
-/* 64-bit FNV-1a over ${len} bytes, continuing from ${h} (start: HASH_INIT). */
-#define HASH_INIT	0xcbf29ce484222325ULL
-uint64_t hash64(uint64_t h, const void * buf, size_t len);
-/* Deterministic pseudo-random bytes. */
-void fill_random(void * buf, size_t len, uint64_t seed);
-/* Monotonic milliseconds. */
-uint64_t now_ms(void);
+int h_relay_log_wait_count(struct h_relay *, const char *, int, int);
 
 /**
- * pump_echo(fd, len, chunk, seed, ms, out_hash_sent, out_hash_got):
- * Send ${len} pseudo-random bytes in writes of up to ${chunk} bytes while
- * reading the echo, half-close after sending, read to EOF; return bytes
- * received.  Bounded by ${ms}.
+ * h_relay_fds(P, kind):
+ * Open descriptors of the relay whose /proc/PID/fd link starts with ${kind}
+ * ("socket:", "pipe:"; NULL: all), or -1.
  */
-uint64_t pump_echo(int fd, uint64_t len, size_t chunk, uint64_t seed, int ms,
-    uint64_t * hsent, uint64_t * hgot);
+int h_relay_fds(const struct h_relay *, const char *);
+
+/**
+ * h_relay_wait_fds(P, kind, n, ms):
+ * Wait until h_relay_fds(${P}, ${kind}) is ${n}; return what it is then.
+ */
+int h_relay_wait_fds(const struct h_relay *, const char *, int, int);
+
+/**
+ * h_relay_fd_others(P):
+ * Descriptors above 2 that are not a socket, a pipe or an anonymous inode
+ * (epoll, signalfd); each is named on stderr.
+ */
+int h_relay_fd_others(const struct h_relay *);
+
+/**
+ * h_relay_cpu_ticks(P): user + system clock ticks the relay used, or -1.
+ */
+long h_relay_cpu_ticks(const struct h_relay *);
+
+/**
+ * h_relay_rss_kib(P): the relay's VmRSS in KiB, or -1.
+ */
+long h_relay_rss_kib(const struct h_relay *);
+
+/**
+ * h_relay_dump_sockets(P):
+ * Log (cr_log_error) each TCP socket of the relay with its queues, from
+ * /proc/net/tcp: where bytes wait when a transfer stalls.
+ */
+void h_relay_dump_sockets(const struct h_relay *);
 
 #endif /* !HARNESS_H_ */

@@ -41,8 +41,8 @@
  * ---- The harness, in a few helpers (tests/harness.c may change) ----
  *
  * Everything this file uses of tests/harness.h is below, down to
- * "Helpers of this suite", plus the types struct relay_proc, struct
- * backend (its .port) and struct be_record (.len, .hash, .head).
+ * "Helpers of this suite", plus the types struct h_relay, struct
+ * backend (its .port) and struct h_record (.len, .hash, .head).
  */
 
 /*
@@ -52,35 +52,37 @@
  * NULL.
  */
 static void
-cl_relay_run(struct relay_proc * R, const char * listen, uint16_t normal,
+cl_relay_run(struct h_relay * R, const char * listen, uint16_t normal,
     uint16_t hidden, const char * secret_opt, const char * path,
     const char * idle)
 {
-	const char * args[16];
+	const char * extra[12];
 	char n[32], h[32];
 	size_t i = 0;
 
+	/* The harness listens on 127.0.0.1:0 or [::1]:0; backends on IPv4. */
+	cr_assert(strcmp(listen, "127.0.0.1:0") == 0 ||
+	    strcmp(listen, "[::1]:0") == 0, "cannot listen on %s", listen);
 	snprintf(n, sizeof(n), "127.0.0.1:%u", (unsigned)normal);
 	snprintf(h, sizeof(h), "127.0.0.1:%u", (unsigned)hidden);
-	args[i++] = "--listen";
-	args[i++] = listen;
-	args[i++] = "--normal";
-	args[i++] = n;
-	args[i++] = "--hidden";
-	args[i++] = h;
-	args[i++] = secret_opt;
-	args[i++] = path;
+	extra[i++] = "--normal";
+	extra[i++] = n;
+	extra[i++] = "--hidden";
+	extra[i++] = h;
+	extra[i++] = secret_opt;
+	extra[i++] = path;
 	if (idle != NULL) {
-		args[i++] = "-o";
-		args[i++] = idle;
+		extra[i++] = "-o";
+		extra[i++] = idle;
 	}
-	args[i] = NULL;
-	relay_start(R, args);
+	extra[i] = NULL;
+	h_relay_start(R, &(struct h_relay_conf){ .family = (listen[0] == '[') ?
+	    AF_INET6 : AF_INET, .extra = extra });
 }
 
 /* A relay on 127.0.0.1 with a static knock route. */
 static void
-cl_relay_start(struct relay_proc * R, uint16_t normal, uint16_t hidden,
+cl_relay_start(struct h_relay * R, uint16_t normal, uint16_t hidden,
     const char * knock_file)
 {
 
@@ -90,7 +92,7 @@ cl_relay_start(struct relay_proc * R, uint16_t normal, uint16_t hidden,
 
 /* A relay on 127.0.0.1 whose hidden route takes tokens of ${key_file}. */
 static void
-cl_relay_start_key(struct relay_proc * R, uint16_t normal, uint16_t hidden,
+cl_relay_start_key(struct h_relay * R, uint16_t normal, uint16_t hidden,
     const char * key_file)
 {
 
@@ -100,7 +102,7 @@ cl_relay_start_key(struct relay_proc * R, uint16_t normal, uint16_t hidden,
 
 /* The relay's port. */
 static uint16_t
-cl_relay_port(const struct relay_proc * R)
+cl_relay_port(const struct h_relay * R)
 {
 
 	return (R->port);
@@ -108,10 +110,10 @@ cl_relay_port(const struct relay_proc * R)
 
 /* Has the relay logged ${s}? */
 static int
-cl_relay_logged(struct relay_proc * R, const char * s)
+cl_relay_logged(struct h_relay * R, const char * s)
 {
 
-	return (relay_log_count(R, s) > 0);
+	return (h_relay_log_count(R, s) > 0);
 }
 
 /* Does this relay take --key-file (token routes)? */
@@ -130,54 +132,55 @@ cl_relay_has_tokens(void)
 
 /* Stop the relay; it must exit by itself. */
 static void
-cl_relay_stop(struct relay_proc * R)
+cl_relay_stop(struct h_relay * R)
 {
-	int st = relay_stop(R, SIGTERM, 5000);
+	int st = h_relay_stop(R, SIGTERM, 5000);
 
 	cr_expect(st != -1 && WIFEXITED(st), "relay did not exit cleanly");
 }
 
 /* An echo backend on 127.0.0.1. */
 static void
-cl_backend_start(struct backend * B, const char * name)
+cl_backend_start(struct h_backend * B, const char * name)
 {
 
-	backend_start(B, AF_INET, BE_ECHO, name);
+	h_backend_start(B, &(struct h_backend_conf){ .family = AF_INET,
+	    .mode = H_ECHO, .name = name });
 }
 
 /* Stop it. */
 static void
-cl_backend_stop(struct backend * B)
+cl_backend_stop(struct h_backend * B)
 {
 
-	backend_stop(B);
+	h_backend_stop(B);
 }
 
 /* How many connections it accepted. */
 static unsigned
-cl_backend_conns(struct backend * B)
+cl_backend_conns(struct h_backend * B)
 {
 
 	return (B->conns);
 }
 
 /* Wait ${ms} for its first connection's EOF; what it received, or NULL. */
-static const struct be_record *
-cl_backend_last(struct backend * B, int ms)
+static const struct h_record *
+cl_backend_last(struct h_backend * B, int ms)
 {
 
-	return (backend_wait_done(B, 1, ms) == 0 ? &B->last : NULL);
+	return (h_backend_wait_done(B, 1, ms) == 0 ? &B->last : NULL);
 }
 
 /* The harness's generic helpers. */
-#define CL_HASH_INIT	HASH_INIT
+#define CL_HASH_INIT	H_HASH_INIT
 
 /* Monotonic milliseconds. */
 static uint64_t
 cl_now(void)
 {
 
-	return (now_ms());
+	return (h_now_ms());
 }
 
 /* 64-bit FNV-1a over ${len} bytes from ${h}. */
@@ -185,7 +188,7 @@ static uint64_t
 cl_hash(uint64_t h, const void * buf, size_t len)
 {
 
-	return (hash64(h, buf, len));
+	return (h_hash(h, buf, len));
 }
 
 /* Deterministic pseudo-random bytes. */
@@ -193,7 +196,7 @@ static void
 cl_fill(void * buf, size_t len, uint64_t seed)
 {
 
-	fill_random(buf, len, seed);
+	h_fill(buf, len, seed);
 }
 
 /* Send all of ${buf} on the socket ${fd} (the test fails otherwise). */
@@ -201,7 +204,7 @@ static void
 cl_send(int fd, const void * buf, size_t len)
 {
 
-	send_all(fd, buf, len);
+	h_send_all(fd, buf, len);
 }
 
 /* Receive up to ${len} bytes from the socket ${fd} within ${ms}. */
@@ -209,7 +212,7 @@ static size_t
 cl_recv(int fd, void * buf, size_t len, int ms)
 {
 
-	return (recv_n(fd, buf, len, ms));
+	return (h_recv(fd, buf, len, ms));
 }
 
 /* Is the socket ${fd} closed by its peer within ${ms}? */
@@ -217,7 +220,7 @@ static int
 cl_closed(int fd, int ms)
 {
 
-	return (wait_closed(fd, ms));
+	return (h_wait_closed(fd, ms));
 }
 
 /* Close the socket ${fd} with a reset. */
@@ -225,7 +228,7 @@ static void
 cl_reset(int fd)
 {
 
-	close_reset(fd);
+	h_close_reset(fd);
 }
 
 /*
@@ -498,9 +501,9 @@ cl_closed_port(void)
 Test(client, bulk_64mib_each_way_with_half_close, .timeout = 120)
 {
 	const uint64_t len = 64ULL << 20;
-	const struct be_record * rec;
-	struct backend normal, hidden;
-	struct relay_proc R;
+	const struct h_record * rec;
+	struct h_backend normal, hidden;
+	struct h_relay R;
 	struct cproc C;
 	char kf[64], port[8], err[1024];
 	uint64_t hs, hg, got;
@@ -570,9 +573,9 @@ cl_recv_fd(int fd, int ms)
 
 Test(client, fdpass_hands_over_the_knocked_socket, .timeout = 30)
 {
-	const struct be_record * rec;
-	struct backend normal, hidden;
-	struct relay_proc R;
+	const struct h_record * rec;
+	struct h_backend normal, hidden;
+	struct h_relay R;
 	struct sockaddr_in sin;
 	socklen_t slen = sizeof(sin);
 	struct cproc C;
@@ -665,8 +668,8 @@ cl_client_port(pid_t pid)
 
 Test(client, server_close_reaches_ssh_and_client_exits, .timeout = 30)
 {
-	struct backend normal;
-	struct relay_proc R;
+	struct h_backend normal;
+	struct h_relay R;
 	struct cproc C;
 	char kf[64], port[8], err[1024], buf[64];
 	uint16_t hport, cport;
@@ -832,8 +835,8 @@ Test(client, knock_alone_after_200ms_without_input, .timeout = 30)
 Test(client, ipv6_literal_through_a_relay_on_ipv6, .timeout = 30)
 {
 	static const char * const hosts[] = { "::1", "[::1]" };
-	struct backend normal, hidden;
-	struct relay_proc R;
+	struct h_backend normal, hidden;
+	struct h_relay R;
 	struct cproc C;
 	char kf[64], port[8], err[1024], buf[16];
 	int in[2], out[2], st;
@@ -1432,8 +1435,8 @@ cl_ssh(const struct cl_sshd * S, uint16_t port, const struct cl_ssh_run * X,
 static void
 cl_ssh_login(int fdpass, int token)
 {
-	struct backend normal;
-	struct relay_proc R;
+	struct h_backend normal;
+	struct h_relay R;
 	struct cl_sshd S;
 	char kf[64], proxy[PATH_MAX + 256], bin[PATH_MAX], out[256], err[4096];
 	uint8_t key[TOKEN_KEYLEN];
@@ -1504,8 +1507,8 @@ Test(client, ssh_login_with_a_token_through_proxyusefdpass, .timeout = 90)
 static int
 cl_ssh_quiet(int alive, char * out, size_t outlen, uint64_t * ms)
 {
-	struct backend normal;
-	struct relay_proc R;
+	struct h_backend normal;
+	struct h_relay R;
 	struct cl_sshd S;
 	struct cl_ssh_run X;
 	char kf[64], proxy[PATH_MAX + 256], bin[PATH_MAX];

@@ -18,43 +18,28 @@
 
 TestSuite(confined, .disabled = SANDBOX_TESTS_DISABLED);
 
-static struct backend normal, hidden;
-static struct relay_proc relay;
+static struct h_backend normal, hidden;
+static struct h_relay relay;
 
 static void
 start(const char * user, uid_t uid, gid_t gid)
 {
-	static char n[32], h[32];
-	const char * args[16];
-	int i = 0;
 
-	backend_start(&normal, AF_INET, BE_ECHO, "normal");
-	backend_start(&hidden, AF_INET, BE_ECHO, "hidden");
-	snprintf(n, sizeof(n), "127.0.0.1:%u", normal.port);
-	snprintf(h, sizeof(h), "127.0.0.1:%u", hidden.port);
-	args[i++] = "--listen";
-	args[i++] = "127.0.0.1:0";
-	args[i++] = "--normal";
-	args[i++] = n;
-	args[i++] = "--hidden";
-	args[i++] = h;
-	if (user != NULL) {
-		args[i++] = "--user";
-		args[i++] = user;
-	}
-	args[i++] = "knock";
-	args[i] = NULL;
-	relay_start_as(&relay, args, uid, gid);
+	h_backend_start(&normal, &(struct h_backend_conf){ .mode = H_ECHO });
+	h_backend_start(&hidden, &(struct h_backend_conf){ .mode = H_ECHO });
+	h_relay_start(&relay, &(struct h_relay_conf){ .normal = normal.port,
+	    .hidden = hidden.port, .extra = user != NULL ?
+	    (const char *[]){ "--user", user, NULL } : NULL, .knock = "knock",
+	    .uid = uid, .gid = gid });
 }
 
 static void
 stop(void)
 {
-	int st = relay_stop(&relay, SIGTERM, 3000);
 
-	backend_stop(&normal);
-	backend_stop(&hidden);
-	cr_expect(WIFEXITED(st) && WEXITSTATUS(st) == 0, "exit status %d", st);
+	h_relay_down(&relay);
+	h_backend_stop(&normal);
+	h_backend_stop(&hidden);
 }
 
 /* The value after "${key}:" in /proc/PID/status, into ${val}. */
@@ -107,11 +92,11 @@ static void
 check_relays(void)
 {
 	char buf[8];
-	int fd = tcp_connect(AF_INET, relay.port);
+	int fd = h_connect(AF_INET, relay.port);
 
-	send_all(fd, "knockhi", 7);
+	h_send_all(fd, "knockhi", 7);
 	shutdown(fd, SHUT_WR);
-	cr_assert_eq(recv_until(fd, buf, sizeof(buf), 3000), 2);
+	cr_assert_eq(h_recv(fd, buf, sizeof(buf), 3000), 2);
 	close(fd);
 }
 
@@ -145,7 +130,7 @@ Test(confined, as_root_drops_everything, .timeout = 20)
 	cr_assert_str_eq(root, "/var/empty");
 
 	/* Only sockets, pipes, epoll and signalfd are open. */
-	cr_assert_eq(relay_fd_others(&relay), 0,
+	cr_assert_eq(h_relay_fd_others(&relay), 0,
 	    "a descriptor other than a socket, pipe or anon inode is open");
 	stop();
 }

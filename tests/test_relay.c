@@ -21,77 +21,59 @@
 #define KNOCK	"open-sesame"
 #define KLEN	(sizeof(KNOCK) - 1)
 
-static struct backend normal, hidden;
-static struct relay_proc relay;
+static struct h_backend normal, hidden;
+static struct h_relay relay;
 
-/* Start both backends on ${family} and a relay in front of them. */
+/*
+ * Start both backends on ${family} and a relay in front of them with
+ * ${extra} options and, if ${nofile}, that descriptor limit.
+ */
 static void
-setup_with(int family, int nmode, int hmode, const char * const * extra)
+start(int family, enum h_mode nmode, enum h_mode hmode,
+    const char * const * extra, unsigned nofile)
 {
-	static char listen[64], n[64], h[64];
-	const char * args[40];
-	size_t i = 0, j;
 
-	backend_start(&normal, family, nmode, "normal");
-	backend_start(&hidden, family, hmode, "hidden");
-	if (family == AF_INET) {
-		snprintf(listen, sizeof(listen), "127.0.0.1:0");
-		snprintf(n, sizeof(n), "127.0.0.1:%u", normal.port);
-		snprintf(h, sizeof(h), "127.0.0.1:%u", hidden.port);
-	} else {
-		snprintf(listen, sizeof(listen), "[::1]:0");
-		snprintf(n, sizeof(n), "[::1]:%u", normal.port);
-		snprintf(h, sizeof(h), "[::1]:%u", hidden.port);
-	}
-	args[i++] = "--listen";
-	args[i++] = listen;
-	args[i++] = "--normal";
-	args[i++] = n;
-	args[i++] = "--hidden";
-	args[i++] = h;
-	for (j = 0; extra != NULL && extra[j] != NULL; j++)
-		args[i++] = extra[j];
-	args[i++] = KNOCK;
-	args[i] = NULL;
-	relay_start(&relay, args);
+	h_backend_start(&normal, &(struct h_backend_conf){ .family = family,
+	    .mode = nmode, .name = "normal" });
+	h_backend_start(&hidden, &(struct h_backend_conf){ .family = family,
+	    .mode = hmode, .name = "hidden" });
+	h_relay_start(&relay, &(struct h_relay_conf){ .family = family,
+	    .normal = normal.port, .hidden = hidden.port, .extra = extra,
+	    .knock = KNOCK, .nofile = nofile });
 }
 
 static void
-setup(int nmode, int hmode, const char * const * extra)
+setup(enum h_mode nmode, enum h_mode hmode, const char * const * extra)
 {
 
-	setup_with(AF_INET, nmode, hmode, extra);
+	start(AF_INET, nmode, hmode, extra, 0);
 }
 
 static void
 teardown(void)
 {
-	int st;
 
-	st = relay_stop(&relay, SIGTERM, 3000);
-	backend_stop(&normal);
-	backend_stop(&hidden);
-	cr_expect(WIFEXITED(st) && WEXITSTATUS(st) == 0,
-	    "relay did not exit 0 on SIGTERM (status %d); log:\n%s", st,
-	    relay.log);
+	h_relay_down(&relay);
+	h_backend_stop(&normal);
+	h_backend_stop(&hidden);
 }
 
 /* Send ${msg}, half-close, read the echo; check what the backend got. */
 static void
-roundtrip(int family, const char * msg, size_t len, struct backend * B,
+roundtrip(int family, const char * msg, size_t len, struct h_backend * B,
     const char * expect, size_t elen)
 {
 	char buf[1024];
-	int fd = tcp_connect(family, relay.port);
+	int fd = h_connect(family, relay.port);
 	size_t got;
 
-	send_all(fd, msg, len);
+	h_send_all(fd, msg, len);
 	shutdown(fd, SHUT_WR);
-	got = recv_until(fd, buf, sizeof(buf), 5000);
+	got = h_recv(fd, buf, sizeof(buf), 5000);
 	close(fd);
 	cr_assert_eq(got, elen, "echo: got %zu bytes, expected %zu", got, elen);
 	cr_assert(memcmp(buf, expect, elen) == 0, "echo bytes differ");
-	cr_assert(backend_wait_done(B, 1, 3000) == 0, "backend saw no EOF");
+	cr_assert(h_backend_wait_done(B, 1, 3000) == 0, "backend saw no EOF");
 	cr_assert_eq(B->last.len, elen);
 	cr_assert(memcmp(B->last.head, expect, elen) == 0,
 	    "backend received other bytes");
@@ -101,10 +83,10 @@ Test(relay, normal_route_bytes_unchanged, .timeout = 20)
 {
 	const char req[] = "GET / HTTP/1.1\r\nHost: example\r\n\r\n";
 
-	setup(BE_ECHO, BE_ECHO, NULL);
+	setup(H_ECHO, H_ECHO, NULL);
 	roundtrip(AF_INET, req, sizeof(req) - 1, &normal, req, sizeof(req) - 1);
 	cr_assert_eq(hidden.conns, 0);
-	cr_assert(relay_log_wait(&relay, "routed to normal (mismatch)", 2000) == 0);
+	cr_assert(h_relay_log_wait(&relay, "routed to normal (mismatch)", 2000) == 0);
 	teardown();
 }
 
@@ -112,11 +94,11 @@ Test(relay, hidden_route_consumes_knock, .timeout = 20)
 {
 	const char msg[] = KNOCK "SSH-2.0-client\r\n";
 
-	setup(BE_ECHO, BE_ECHO, NULL);
+	setup(H_ECHO, H_ECHO, NULL);
 	roundtrip(AF_INET, msg, sizeof(msg) - 1, &hidden, msg + KLEN,
 	    sizeof(msg) - 1 - KLEN);
 	cr_assert_eq(normal.conns, 0);
-	cr_assert(relay_log_wait(&relay, "routed to hidden (knock)", 2000) == 0);
+	cr_assert(h_relay_log_wait(&relay, "routed to hidden (knock)", 2000) == 0);
 	teardown();
 }
 
@@ -125,7 +107,7 @@ Test(relay, ipv6_both_routes, .timeout = 20)
 	const char req[] = "hello over IPv6, long enough";
 	const char msg[] = KNOCK "hidden over IPv6";
 
-	setup_with(AF_INET6, BE_ECHO, BE_ECHO, NULL);
+	start(AF_INET6, H_ECHO, H_ECHO, NULL, 0);
 	roundtrip(AF_INET6, req, sizeof(req) - 1, &normal, req, sizeof(req) - 1);
 	roundtrip(AF_INET6, msg, sizeof(msg) - 1, &hidden, msg + KLEN,
 	    sizeof(msg) - 1 - KLEN);
@@ -138,18 +120,18 @@ Test(relay, knock_split_one_byte_per_segment, .timeout = 20)
 	size_t i;
 	int fd;
 
-	setup(BE_ECHO, BE_ECHO, (const char *[]){ "-k", "5s", NULL });
-	fd = tcp_connect(AF_INET, relay.port);
+	setup(H_ECHO, H_ECHO, (const char *[]){ "-k", "5s", NULL });
+	fd = h_connect(AF_INET, relay.port);
 	for (i = 0; i < KLEN; i++) {
-		send_all(fd, KNOCK + i, 1);
+		h_send_all(fd, &KNOCK[i], 1);
 		usleep(20000);
 	}
-	send_all(fd, "after", 5);
+	h_send_all(fd, "after", 5);
 	shutdown(fd, SHUT_WR);
-	cr_assert_eq(recv_until(fd, buf, sizeof(buf), 5000), 5);
+	cr_assert_eq(h_recv(fd, buf, sizeof(buf), 5000), 5);
 	cr_assert(memcmp(buf, "after", 5) == 0);
 	close(fd);
-	cr_assert(backend_wait_done(&hidden, 1, 3000) == 0);
+	cr_assert(h_backend_wait_done(&hidden, 1, 3000) == 0);
 	cr_assert_eq(hidden.last.len, 5);
 	cr_assert_eq(normal.conns, 0);
 	teardown();
@@ -160,7 +142,7 @@ Test(relay, wrong_last_byte_reaches_normal_intact, .timeout = 20)
 	char msg[] = KNOCK "and more";
 
 	msg[KLEN - 1] ^= 1;
-	setup(BE_ECHO, BE_ECHO, NULL);
+	setup(H_ECHO, H_ECHO, NULL);
 	roundtrip(AF_INET, msg, sizeof(msg) - 1, &normal, msg, sizeof(msg) - 1);
 	cr_assert_eq(hidden.conns, 0);
 	teardown();
@@ -172,15 +154,15 @@ Test(relay, diverging_prefix_split_reaches_normal_intact, .timeout = 20)
 	char buf[128];
 	int fd;
 
-	setup(BE_ECHO, BE_ECHO, NULL);
-	fd = tcp_connect(AF_INET, relay.port);
-	send_all(fd, msg, 4);		/* A matching prefix... */
+	setup(H_ECHO, H_ECHO, NULL);
+	fd = h_connect(AF_INET, relay.port);
+	h_send_all(fd, msg, 4);		/* A matching prefix... */
 	usleep(50000);
-	send_all(fd, msg + 4, sizeof(msg) - 1 - 4);	/* ...then it diverges. */
+	h_send_all(fd, msg + 4, sizeof(msg) - 1 - 4);	/* ...then it diverges. */
 	shutdown(fd, SHUT_WR);
-	cr_assert_eq(recv_until(fd, buf, sizeof(buf), 5000), sizeof(msg) - 1);
+	cr_assert_eq(h_recv(fd, buf, sizeof(buf), 5000), sizeof(msg) - 1);
 	close(fd);
-	cr_assert(backend_wait_done(&normal, 1, 3000) == 0);
+	cr_assert(h_backend_wait_done(&normal, 1, 3000) == 0);
 	cr_assert_eq(normal.last.len, sizeof(msg) - 1);
 	cr_assert(memcmp(normal.last.head, msg, sizeof(msg) - 1) == 0);
 	cr_assert_eq(hidden.conns, 0);
@@ -190,9 +172,9 @@ Test(relay, diverging_prefix_split_reaches_normal_intact, .timeout = 20)
 Test(relay, short_request_then_eof_goes_normal, .timeout = 20)
 {
 	/* Shorter than the knock, then a FIN: decided at the FIN. */
-	setup(BE_ECHO, BE_ECHO, (const char *[]){ "-k", "10s", NULL });
+	setup(H_ECHO, H_ECHO, (const char *[]){ "-k", "10s", NULL });
 	roundtrip(AF_INET, "open", 4, &normal, "open", 4);
-	cr_assert(relay_log_wait(&relay, "routed to normal (EOF)", 2000) == 0);
+	cr_assert(h_relay_log_wait(&relay, "routed to normal (EOF)", 2000) == 0);
 	teardown();
 }
 
@@ -201,26 +183,26 @@ static uint64_t
 time_to_greeting(const char * first)
 {
 	char buf[64];
-	uint64_t t0 = now_ms();
-	int fd = tcp_connect(AF_INET, relay.port);
+	uint64_t t0 = h_now_ms();
+	int fd = h_connect(AF_INET, relay.port);
 
 	if (first != NULL)
-		send_all(fd, first, 1);
-	cr_assert_eq(recv_n(fd, buf, 13, 5000), 13);
+		h_send_all(fd, first, 1);
+	cr_assert_eq(h_recv(fd, buf, 13, 5000), 13);
 	cr_assert(memcmp(buf, "GREET normal\n", 13) == 0);
 	close(fd);
-	return (now_ms() - t0);
+	return (h_now_ms() - t0);
 }
 
 Test(relay, silent_client_reaches_speak_first_backend, .timeout = 20)
 {
 	uint64_t ms;
 
-	setup(BE_GREET, BE_ECHO, (const char *[]){ "-k", "300ms", NULL });
+	setup(H_GREET, H_ECHO, (const char *[]){ "-k", "300ms", NULL });
 	ms = time_to_greeting(NULL);
 	cr_assert(ms >= 250 && ms < 3000, "greeting after %llu ms",
 	    (unsigned long long)ms);
-	cr_assert(relay_log_wait(&relay, "routed to normal (timeout)", 2000) == 0);
+	cr_assert(h_relay_log_wait(&relay, "routed to normal (timeout)", 2000) == 0);
 	teardown();
 }
 
@@ -242,7 +224,7 @@ Test(relay, decision_time_independent_of_first_byte, .timeout = 30)
 	 * timeout: if a wrong byte were decided at once, a prober would learn
 	 * the knock byte by byte.  Generous bounds; medians of 5.
 	 */
-	setup(BE_GREET, BE_ECHO, (const char *[]){ "-k", "400ms", NULL });
+	setup(H_GREET, H_ECHO, (const char *[]){ "-k", "400ms", NULL });
 	for (i = 0; i < 5; i++) {
 		right[i] = time_to_greeting("o");
 		wrong[i] = time_to_greeting("x");
@@ -263,21 +245,21 @@ static void
 bulk(int knocked)
 {
 	const uint64_t len = 64ULL << 20;
-	uint64_t hs, hg, got;
-	int fd;
+	struct h_backend * B = knocked ? &hidden : &normal;
+	struct h_client C;
 
-	setup(BE_ECHO, BE_ECHO, NULL);
-	fd = tcp_connect(AF_INET, relay.port);
-	if (knocked)
-		send_all(fd, KNOCK, KLEN);
-	got = pump_echo(fd, len, 65536, 7, 60000, &hs, &hg);
-	close(fd);
-	cr_assert_eq(got, len, "received %llu of %llu bytes",
-	    (unsigned long long)got, (unsigned long long)len);
-	cr_assert_eq(hs, hg, "echoed bytes differ");
-	cr_assert(backend_wait_done(knocked ? &hidden : &normal, 1, 5000) == 0);
-	cr_assert_eq((knocked ? &hidden : &normal)->last.len, len);
-	cr_assert_eq((knocked ? &hidden : &normal)->last.hash, hs);
+	setup(H_ECHO, H_ECHO, NULL);
+	h_client_start(&C, &(struct h_client_conf){ .port = relay.port,
+	    .knock = knocked ? KNOCK : NULL, .len = len, .seed = 7,
+	    .fin = 1 });
+	h_clients_run(&C, 1, 0, 60000);
+	h_client_close(&C, 0);
+	cr_assert_eq(C.got, len, "received %llu of %llu bytes",
+	    (unsigned long long)C.got, (unsigned long long)len);
+	cr_assert(h_client_intact(&C), "echoed bytes differ");
+	cr_assert(h_backend_wait_done(B, 1, 5000) == 0);
+	cr_assert_eq(B->last.len, len);
+	cr_assert_eq(B->last.hash, C.hsent);
 	cr_assert_eq((knocked ? &normal : &hidden)->conns, 0);
 	teardown();
 }
@@ -312,10 +294,10 @@ Test(relay, small_messages_to_a_full_client_arrive_intact, .timeout = 30)
 	ssize_t n;
 	int fd;
 
-	if (harness_small_buffers())
+	if (h_small_buffers())
 		cr_skip_test("no network namespace of our own: %s",
 		    strerror(errno));
-	setup(BE_ECHO, BE_ECHO, NULL);
+	setup(H_ECHO, H_ECHO, NULL);
 	fd = socket(AF_INET, SOCK_STREAM, 0);
 	cr_assert(fd >= 0, "socket: %s", strerror(errno));
 	/* Before connect, so the window is small from the start. */
@@ -329,11 +311,11 @@ Test(relay, small_messages_to_a_full_client_arrive_intact, .timeout = 30)
 	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
 	cr_assert(connect(fd, (struct sockaddr *)&sin, sizeof(sin)) == 0,
 	    "connect: %s", strerror(errno));
-	send_all(fd, KNOCK, KLEN);
-	fill_random(out, sizeof(out), 7);
+	h_send_all(fd, KNOCK, KLEN);
+	h_fill(out, sizeof(out), 7);
 
-	end = now_ms() + 10000;
-	while (got < sizeof(in) && now_ms() < end) {
+	end = h_now_ms() + 10000;
+	while (got < sizeof(in) && h_now_ms() < end) {
 		if (sent < sizeof(out)) {
 			n = send(fd, out + sent, 500 - sent % 500,
 			    MSG_DONTWAIT);
@@ -382,21 +364,21 @@ urgent(size_t before, size_t after, int pause)
 	int fd;
 
 	cr_assert(len <= sizeof(buf));
-	setup(BE_AT_EOF, BE_AT_EOF, NULL);
-	fill_random(buf, len, 11);
+	setup(H_AT_EOF, H_AT_EOF, NULL);
+	h_fill(buf, len, 11);
 	buf[0] = 'G';
-	h = hash64(HASH_INIT, buf, len);
+	h = h_hash(H_HASH_INIT, buf, len);
 	snprintf(expect, sizeof(expect), "%zu %016llx\n", len,
 	    (unsigned long long)h);
-	fd = tcp_connect(AF_INET, relay.port);
-	send_all(fd, buf, before);
+	fd = h_connect(AF_INET, relay.port);
+	h_send_all(fd, buf, before);
 	/* Let the relay route and relay the first part. */
 	if (pause)
 		usleep(100000);
 	cr_assert_eq(send(fd, buf + before, 1, MSG_OOB), 1, "send(MSG_OOB)");
-	send_all(fd, buf + before + 1, after);
+	h_send_all(fd, buf + before + 1, after);
 	shutdown(fd, SHUT_WR);
-	got = recv_until(fd, reply, sizeof(reply), 8000);
+	got = h_recv(fd, reply, sizeof(reply), 8000);
 	close(fd);
 	cr_assert_eq(got, strlen(expect), "reply of %zu bytes: the stream "
 	    "stalled at the urgent byte? log:\n%s", got, relay.log);
@@ -434,10 +416,10 @@ Test(relay, urgent_byte_from_the_backend_arrives_inline, .timeout = 20)
 	size_t got;
 	int fd;
 
-	setup(BE_URGENT, BE_URGENT, NULL);
-	fd = tcp_connect(AF_INET, relay.port);
-	send_all(fd, "xxxxxxxxxxx", KLEN);
-	got = recv_n(fd, buf, 9, 8000);
+	setup(H_URGENT, H_URGENT, NULL);
+	fd = h_connect(AF_INET, relay.port);
+	h_send_all(fd, "xxxxxxxxxxx", KLEN);
+	got = h_recv(fd, buf, 9, 8000);
 	close(fd);
 	cr_assert_eq(got, 9, "%zu bytes: stalled at the urgent byte?", got);
 	cr_assert(memcmp(buf, "GREETUING", 9) == 0, "got %.9s", buf);
@@ -452,16 +434,16 @@ Test(relay, half_close_reply_still_arrives, .timeout = 20)
 	int fd;
 
 	/* The backend answers only after the client's FIN. */
-	setup(BE_AT_EOF, BE_AT_EOF, NULL);
-	fill_random(req, sizeof(req), 3);
+	setup(H_AT_EOF, H_AT_EOF, NULL);
+	h_fill(req, sizeof(req), 3);
 	req[0] = 'G';
-	h = hash64(HASH_INIT, req, sizeof(req));
+	h = h_hash(H_HASH_INIT, req, sizeof(req));
 	snprintf(expect, sizeof(expect), "%zu %016llx\n", sizeof(req),
 	    (unsigned long long)h);
-	fd = tcp_connect(AF_INET, relay.port);
-	send_all(fd, req, sizeof(req));
+	fd = h_connect(AF_INET, relay.port);
+	h_send_all(fd, req, sizeof(req));
 	shutdown(fd, SHUT_WR);
-	got = recv_until(fd, reply, sizeof(reply), 5000);
+	got = h_recv(fd, reply, sizeof(reply), 5000);
 	close(fd);
 	cr_assert_eq(got, strlen(expect), "reply of %zu bytes", got);
 	cr_assert(memcmp(reply, expect, got) == 0, "reply differs");
@@ -473,23 +455,21 @@ Test(relay, backend_down_closes_client_relay_goes_on, .timeout = 20)
 	char buf[64];
 	int fd;
 
-	setup(BE_ECHO, BE_ECHO, NULL);
-	backend_stop(&normal);		/* Port now refuses connections. */
-	fd = tcp_connect(AF_INET, relay.port);
-	send_all(fd, "GET / HTTP/1.0\r\n\r\n", 18);
-	cr_assert(wait_closed(fd, 3000), "client not closed");
+	setup(H_ECHO, H_ECHO, NULL);
+	h_backend_stop(&normal);		/* Port now refuses connections. */
+	fd = h_connect(AF_INET, relay.port);
+	h_send_all(fd, "GET / HTTP/1.0\r\n\r\n", 18);
+	cr_assert(h_wait_closed(fd, 3000), "client not closed");
 	close(fd);
-	cr_assert(relay_log_wait(&relay, "normal backend connect failed: "
+	cr_assert(h_relay_log_wait(&relay, "normal backend connect failed: "
 	    "Connection refused", 2000) == 0, "log:\n%s", relay.log);
 	/* The hidden route still works. */
-	fd = tcp_connect(AF_INET, relay.port);
-	send_all(fd, KNOCK "ping", KLEN + 4);
+	fd = h_connect(AF_INET, relay.port);
+	h_send_all(fd, KNOCK "ping", KLEN + 4);
 	shutdown(fd, SHUT_WR);
-	cr_assert_eq(recv_until(fd, buf, sizeof(buf), 5000), 4);
+	cr_assert_eq(h_recv(fd, buf, sizeof(buf), 5000), 4);
 	close(fd);
-	normal.lfd = -1;
-	relay_stop(&relay, SIGTERM, 3000);
-	backend_stop(&hidden);
+	teardown();		/* The normal backend is stopped already. */
 }
 
 Test(relay, idle_timeout_closes_quiet_connection, .timeout = 20)
@@ -498,16 +478,16 @@ Test(relay, idle_timeout_closes_quiet_connection, .timeout = 20)
 	uint64_t t0;
 	int fd;
 
-	setup(BE_ECHO, BE_ECHO, (const char *[]){ "-o", "1s", NULL });
-	fd = tcp_connect(AF_INET, relay.port);
-	send_all(fd, KNOCK "x", KLEN + 1);
-	cr_assert_eq(recv_n(fd, buf, 1, 3000), 1);
-	t0 = now_ms();
-	cr_assert(wait_closed(fd, 5000), "idle connection not closed");
-	cr_assert(now_ms() - t0 >= 800, "closed after %llu ms",
-	    (unsigned long long)(now_ms() - t0));
+	setup(H_ECHO, H_ECHO, (const char *[]){ "-o", "1s", NULL });
+	fd = h_connect(AF_INET, relay.port);
+	h_send_all(fd, KNOCK "x", KLEN + 1);
+	cr_assert_eq(h_recv(fd, buf, 1, 3000), 1);
+	t0 = h_now_ms();
+	cr_assert(h_wait_closed(fd, 5000), "idle connection not closed");
+	cr_assert(h_now_ms() - t0 >= 800, "closed after %llu ms",
+	    (unsigned long long)(h_now_ms() - t0));
 	close(fd);
-	cr_assert(relay_log_wait(&relay, "idle timeout", 2000) == 0);
+	cr_assert(h_relay_log_wait(&relay, "idle timeout", 2000) == 0);
 	teardown();
 }
 
@@ -519,55 +499,41 @@ reset_round(void)
 	int i, fd;
 
 	for (i = 0; i < 60; i++) {
-		fd = tcp_connect(AF_INET, relay.port);
+		fd = h_connect(AF_INET, relay.port);
 		switch (i % 3) {
 		case 0:		/* Reset while waiting for the knock. */
-			send_all(fd, "open", 4);
+			h_send_all(fd, "open", 4);
 			break;
 		case 1:		/* Reset while relaying (hidden). */
-			send_all(fd, KNOCK "x", KLEN + 1);
-			(void)recv_n(fd, buf, 1, 2000);
+			h_send_all(fd, KNOCK "x", KLEN + 1);
+			(void)h_recv(fd, buf, 1, 2000);
 			break;
 		case 2:		/* Reset while relaying (normal). */
-			send_all(fd, "GET / HTTP/1.1\r\n", 16);
-			(void)recv_n(fd, buf, 1, 2000);
+			h_send_all(fd, "GET / HTTP/1.1\r\n", 16);
+			(void)h_recv(fd, buf, 1, 2000);
 			break;
 		}
-		close_reset(fd);
+		h_close_reset(fd);
 	}
-}
-
-/* Wait until the relay holds ${n} sockets; return what it holds. */
-static int
-wait_sockets(int n)
-{
-	int i, got = -1;
-
-	for (i = 0; i < 300; i++) {
-		if ((got = relay_fd_count_kind(&relay, "socket:")) == n)
-			break;
-		usleep(10000);
-	}
-	return (got);
 }
 
 Test(relay, client_resets_leak_no_descriptors, .timeout = 30)
 {
 	int sockets, pipes1, pipes2, got;
 
-	setup(BE_ECHO, BE_ECHO, NULL);
-	sockets = relay_fd_count_kind(&relay, "socket:");
+	setup(H_ECHO, H_ECHO, NULL);
+	sockets = h_relay_fds(&relay, "socket:");
 	cr_assert_eq(sockets, 1, "a listener only, got %d sockets", sockets);
 
 	/* Every socket goes; empty pipes may stay in the bounded pool. */
 	reset_round();
-	got = wait_sockets(sockets);
+	got = h_relay_wait_fds(&relay, "socket:", sockets, 3000);
 	cr_assert_eq(got, sockets, "sockets: %d before, %d after", sockets, got);
-	pipes1 = relay_fd_count_kind(&relay, "pipe:");
+	pipes1 = h_relay_fds(&relay, "pipe:");
 	reset_round();
-	got = wait_sockets(sockets);
+	got = h_relay_wait_fds(&relay, "socket:", sockets, 3000);
 	cr_assert_eq(got, sockets, "sockets: %d before, %d after", sockets, got);
-	pipes2 = relay_fd_count_kind(&relay, "pipe:");
+	pipes2 = h_relay_fds(&relay, "pipe:");
 	cr_assert_eq(pipes2, pipes1, "pipes grew from %d to %d", pipes1, pipes2);
 	cr_assert(pipes2 <= 1 + 2 * 4, "%d pipe descriptors for sequential "
 	    "connections", pipes2);
@@ -579,16 +545,16 @@ Test(relay, sigterm_exits_zero_promptly, .timeout = 20)
 	uint64_t t0;
 	int fd, st;
 
-	setup(BE_ECHO, BE_ECHO, NULL);
-	fd = tcp_connect(AF_INET, relay.port);	/* A connection in flight. */
-	send_all(fd, KNOCK "x", KLEN + 1);
-	t0 = now_ms();
-	st = relay_stop(&relay, SIGTERM, 2000);
+	setup(H_ECHO, H_ECHO, NULL);
+	fd = h_connect(AF_INET, relay.port);	/* A connection in flight. */
+	h_send_all(fd, KNOCK "x", KLEN + 1);
+	t0 = h_now_ms();
+	st = h_relay_stop(&relay, SIGTERM, 2000);
 	cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0, "status %d", st);
-	cr_assert(now_ms() - t0 < 1000);
+	cr_assert(h_now_ms() - t0 < 1000);
 	close(fd);
-	backend_stop(&normal);
-	backend_stop(&hidden);
+	h_backend_stop(&normal);
+	h_backend_stop(&hidden);
 }
 
 Test(relay, knock_wiped_from_cmdline, .timeout = 20)
@@ -599,7 +565,7 @@ Test(relay, knock_wiped_from_cmdline, .timeout = 20)
 
 	if (getenv("L7KK_VALGRIND") != NULL)
 		cr_skip_test("under valgrind, /proc/PID/cmdline is valgrind's");
-	setup(BE_ECHO, BE_ECHO, NULL);
+	setup(H_ECHO, H_ECHO, NULL);
 	snprintf(path, sizeof(path), "/proc/%d/cmdline", (int)relay.pid);
 	cr_assert((f = fopen(path, "r")) != NULL);
 	n = fread(buf, 1, sizeof(buf), f);
@@ -616,11 +582,11 @@ Test(relay, log_never_shows_knock_or_first_bytes, .timeout = 20)
 	const char msg[] = KNOCK "secret-payload";
 	const char req[] = "GET /private-path HTTP/1.1\r\n\r\n";
 
-	setup(BE_ECHO, BE_ECHO, (const char *[]){ "-v", NULL });
+	setup(H_ECHO, H_ECHO, (const char *[]){ "-v", NULL });
 	roundtrip(AF_INET, msg, sizeof(msg) - 1, &hidden, msg + KLEN,
 	    sizeof(msg) - 1 - KLEN);
 	roundtrip(AF_INET, req, sizeof(req) - 1, &normal, req, sizeof(req) - 1);
-	cr_assert(relay_log_wait(&relay, "closed: done", 2000) == 0);
+	cr_assert(h_relay_log_wait(&relay, "closed: done", 2000) == 0);
 	teardown();
 	cr_assert(strstr(relay.log, KNOCK) == NULL, "knock in log");
 	cr_assert(strstr(relay.log, "secret-payload") == NULL);
@@ -628,115 +594,50 @@ Test(relay, log_never_shows_knock_or_first_bytes, .timeout = 20)
 	cr_assert(strstr(relay.log, "knock of 11 bytes") != NULL);
 }
 
-/* One client of the parallel test. */
-struct pconn {
-	int fd;
-	uint8_t * out;
-	size_t outlen, outoff;
-	size_t skip;		/* Leading bytes not echoed (the knock). */
-	uint64_t hexp, hgot, got, want;
-	int shut, eof;
-};
-
-static void
-pconn_init(struct pconn * pc, int knocked, size_t len, uint64_t seed)
-{
-
-	pc->fd = tcp_connect(AF_INET, relay.port);
-	pc->skip = knocked ? KLEN : 0;
-	pc->outlen = pc->skip + len;
-	pc->out = malloc(pc->outlen);
-	memcpy(pc->out, KNOCK, pc->skip);
-	fill_random(pc->out + pc->skip, len, seed);
-	if (!knocked)
-		pc->out[0] = 'G';	/* Not the knock's first byte. */
-	pc->hexp = hash64(HASH_INIT, pc->out + pc->skip, len);
-	pc->hgot = HASH_INIT;
-	pc->want = len;
-	pc->outoff = pc->got = 0;
-	pc->shut = pc->eof = 0;
-	fcntl(pc->fd, F_SETFL, O_NONBLOCK);
-}
-
-/* Send a random-sized segment, read what came back. */
-static void
-pconn_step(struct pconn * pc, short revents, uint64_t * rnd)
-{
-	static uint8_t in[65536];
-	size_t seg;
-	ssize_t n;
-
-	if ((revents & POLLOUT) && pc->outoff < pc->outlen) {
-		*rnd = *rnd * 6364136223846793005ULL + 1442695040888963407ULL;
-		seg = 1 + (size_t)(*rnd >> 33) % 8192;
-		if (seg > pc->outlen - pc->outoff)
-			seg = pc->outlen - pc->outoff;
-		if ((n = send(pc->fd, pc->out + pc->outoff, seg, MSG_NOSIGNAL)) > 0)
-			pc->outoff += (size_t)n;
-	}
-	if (pc->outoff == pc->outlen && !pc->shut) {
-		shutdown(pc->fd, SHUT_WR);
-		pc->shut = 1;
-	}
-	if (revents & (POLLIN | POLLHUP | POLLERR)) {
-		n = recv(pc->fd, in, sizeof(in), 0);
-		if (n > 0) {
-			pc->hgot = hash64(pc->hgot, in, (size_t)n);
-			pc->got += (uint64_t)n;
-		} else if (n == 0 || errno != EAGAIN) {
-			pc->eof = 1;
-		}
-	}
-}
-
 #define NPAR	300
 
 /*
- * Run the ${n} clients ${pc} until each saw EOF (at most ${ms}), with
- * segment sizes from ${seed}; close them and return how many got back
- * exactly what they sent.
+ * Client ${i} of a transfer test: ${len} bytes (the first a 'G', not the
+ * knock's first byte, unless knocked) echoed on the ${knocked} route, sent
+ * in segments of random sizes, then a FIN.
+ */
+static void
+transfer_start(struct h_client * C, int knocked, size_t len, uint64_t seed)
+{
+
+	h_client_start(C, &(struct h_client_conf){ .port = relay.port,
+	    .knock = knocked ? KNOCK : NULL, .request = knocked ? NULL : "G",
+	    .len = knocked ? len : len - 1, .seed = seed, .seg = 8192,
+	    .fin = 1 });
+}
+
+/*
+ * Run the ${n} clients ${C} until each saw EOF (at most ${ms}); close them
+ * and return how many got back exactly what they sent.
  */
 static int
-pconn_run(struct pconn * pc, int n, uint64_t seed, int ms)
+transfer_run(struct h_client * C, int n, int ms)
 {
-	static struct pollfd pfd[NPAR];
-	uint64_t end = now_ms() + (uint64_t)ms;
-	int i, left, ok = 0;
+	int i, ok = 0;
 
-	cr_assert(n <= NPAR);
-	do {
-		left = 0;
-		for (i = 0; i < n; i++) {
-			pfd[i].fd = pc[i].eof ? -1 : pc[i].fd;
-			pfd[i].events = POLLIN |
-			    (pc[i].outoff < pc[i].outlen ? POLLOUT : 0);
-			pfd[i].revents = 0;
-			left += !pc[i].eof;
-		}
-		if (left == 0 || poll(pfd, (nfds_t)n, 100) < 0)
-			break;
-		for (i = 0; i < n; i++)
-			if (pfd[i].revents)
-				pconn_step(&pc[i], pfd[i].revents, &seed);
-	} while (now_ms() < end);
+	h_clients_run(C, n, 0, ms);
 	for (i = 0; i < n; i++) {
-		ok += (pc[i].got == pc[i].want && pc[i].hgot == pc[i].hexp);
-		close(pc[i].fd);
-		free(pc[i].out);
+		ok += h_client_intact(&C[i]);
+		h_client_close(&C[i], 0);
 	}
 	return (ok);
 }
 
 Test(relay, hundreds_of_parallel_connections_both_routes, .timeout = 90)
 {
-	static struct pconn pc[NPAR];
+	static struct h_client C[NPAR];
 	int i, ok;
 
-	setup(BE_ECHO, BE_ECHO, NULL);
+	setup(H_ECHO, H_ECHO, NULL);
 	for (i = 0; i < NPAR; i++)
-		pconn_init(&pc[i], i % 2, 1 + (size_t)(i * 7919) % 200000,
+		transfer_start(&C[i], i % 2, 1 + (size_t)(i * 7919) % 200000,
 		    (uint64_t)i);
-	ok = pconn_run(pc, NPAR, 42, 60000);
+	ok = transfer_run(C, NPAR, 60000);
 	cr_assert_eq(ok, NPAR, "%d of %d connections intact", ok, NPAR);
 	cr_assert_eq(normal.conns, NPAR / 2);
 	cr_assert_eq(hidden.conns, NPAR / 2);
@@ -748,24 +649,24 @@ Test(relay, max_conns_pauses_accepting_and_resumes, .timeout = 30)
 	char buf[8];
 	int a, b, c;
 
-	setup(BE_ECHO, BE_ECHO, (const char *[]){ "--max-conns", "2", NULL });
-	a = tcp_connect(AF_INET, relay.port);
-	b = tcp_connect(AF_INET, relay.port);
-	send_all(a, KNOCK "a", KLEN + 1);
-	send_all(b, KNOCK "b", KLEN + 1);
-	cr_assert_eq(recv_n(a, buf, 1, 3000), 1);
-	cr_assert_eq(recv_n(b, buf, 1, 3000), 1);
+	setup(H_ECHO, H_ECHO, (const char *[]){ "--max-conns", "2", NULL });
+	a = h_connect(AF_INET, relay.port);
+	b = h_connect(AF_INET, relay.port);
+	h_send_all(a, KNOCK "a", KLEN + 1);
+	h_send_all(b, KNOCK "b", KLEN + 1);
+	cr_assert_eq(h_recv(a, buf, 1, 3000), 1);
+	cr_assert_eq(h_recv(b, buf, 1, 3000), 1);
 
 	/* The kernel queues c, but the relay has no slot for it. */
-	c = tcp_connect(AF_INET, relay.port);
-	send_all(c, KNOCK "c", KLEN + 1);
-	cr_assert_eq(recv_n(c, buf, 1, 500), 0, "served beyond --max-conns");
-	cr_assert(relay_log_wait(&relay, "all 2 connection slots in use", 1000)
+	c = h_connect(AF_INET, relay.port);
+	h_send_all(c, KNOCK "c", KLEN + 1);
+	cr_assert_eq(h_recv(c, buf, 1, 500), 0, "served beyond --max-conns");
+	cr_assert(h_relay_log_wait(&relay, "all 2 connection slots in use", 1000)
 	    == 0);
 
 	/* A slot frees: c is served. */
 	close(a);
-	cr_assert_eq(recv_n(c, buf, 1, 3000), 1, "not served after a slot freed");
+	cr_assert_eq(h_recv(c, buf, 1, 3000), 1, "not served after a slot freed");
 	cr_assert_eq(buf[0], 'c');
 	close(b);
 	close(c);
@@ -775,66 +676,45 @@ Test(relay, max_conns_pauses_accepting_and_resumes, .timeout = 30)
 Test(relay, knock_file_routes_hidden, .timeout = 20)
 {
 	char path[] = "/tmp/l7kk-knock-XXXXXX";
-	char listen[32], n[32], h[32], buf[16];
+	char buf[16];
 	int fd;
 
 	fd = mkstemp(path);
 	cr_assert(fd >= 0);
 	cr_assert_eq(write(fd, "file-knock\n", 11), 11);
 	close(fd);
-	backend_start(&normal, AF_INET, BE_ECHO, "normal");
-	backend_start(&hidden, AF_INET, BE_ECHO, "hidden");
-	snprintf(listen, sizeof(listen), "127.0.0.1:0");
-	snprintf(n, sizeof(n), "127.0.0.1:%u", normal.port);
-	snprintf(h, sizeof(h), "127.0.0.1:%u", hidden.port);
-	relay_start(&relay, (const char *[]){ "--listen", listen, "--normal", n,
-	    "--hidden", h, "--knock-file", path, NULL });
+	h_backend_start(&normal, &(struct h_backend_conf){ .mode = H_ECHO });
+	h_backend_start(&hidden, &(struct h_backend_conf){ .mode = H_ECHO });
+	h_relay_start(&relay, &(struct h_relay_conf){ .normal = normal.port,
+	    .hidden = hidden.port, .extra = (const char *[]){ "--knock-file",
+	    path, NULL } });
 	unlink(path);
-	fd = tcp_connect(AF_INET, relay.port);
-	send_all(fd, "file-knockhi", 12);	/* The newline is not part. */
+	fd = h_connect(AF_INET, relay.port);
+	h_send_all(fd, "file-knockhi", 12);	/* The newline is not part. */
 	shutdown(fd, SHUT_WR);
-	cr_assert_eq(recv_until(fd, buf, sizeof(buf), 3000), 2);
+	cr_assert_eq(h_recv(fd, buf, sizeof(buf), 3000), 2);
 	cr_assert(memcmp(buf, "hi", 2) == 0);
 	close(fd);
 	cr_assert_eq(normal.conns, 0);
 	teardown();
 }
 
-/* Send until the way through stays full for 100 ms (at most 2 s). */
-static void
-fill_until_blocked(int fd)
-{
-	static uint8_t chunk[65536];
-	uint64_t end = now_ms() + 2000;
-	int blocked = 0;
-	ssize_t n;
-
-	fcntl(fd, F_SETFL, O_NONBLOCK);
-	while (blocked < 5 && now_ms() < end) {
-		n = send(fd, chunk, sizeof(chunk), MSG_NOSIGNAL);
-		if (n == -1 && errno == EAGAIN) {
-			blocked++;		/* Let the relay catch up. */
-			usleep(20000);
-		} else {
-			cr_assert(n > 0, "send: %s", strerror(errno));
-			blocked = 0;
-		}
-	}
-}
-
 /*
  * ${n} knocked clients push into the hidden backend, which never reads,
- * until the way through is full: each holds a pipe for as long as it lives.
+ * until the way through stays full for 100 ms (at most 2 s each): each
+ * holds a pipe for as long as it lives.
  */
 static void
-hold_pipes(int * held, int n)
+hold_pipes(struct h_client * held, int n)
 {
 	int i;
 
 	for (i = 0; i < n; i++) {
-		held[i] = tcp_connect(AF_INET, relay.port);
-		send_all(held[i], KNOCK, KLEN);
-		fill_until_blocked(held[i]);
+		h_client_start(&held[i], &(struct h_client_conf){
+		    .port = relay.port, .knock = KNOCK, .len = H_ENDLESS });
+		h_client_push(&held[i], H_ENDLESS, 100, 2000);
+		cr_assert_eq(held[i].err, 0, "send: %s",
+		    strerror(held[i].err));
 	}
 }
 
@@ -848,26 +728,23 @@ hold_pipes(int * held, int n)
  */
 Test(relay, pipe_budget_spent_copies_every_byte, .timeout = 60)
 {
-	static struct pconn pc[8];
-	int held[6];
+	static struct h_client C[8], held[6];
 	int i, ok;
 
 	if (getenv("L7KK_VALGRIND") != NULL)
 		cr_skip_test("valgrind reserves descriptors");
-	harness_nofile = 64;
-	setup(BE_ECHO, BE_NOREAD, NULL);
-	harness_nofile = 0;
-	cr_assert(relay_log_wait(&relay, "18 connection slots, 5 pipes",
+	start(AF_INET, H_ECHO, H_NOREAD, NULL, 64);
+	cr_assert(h_relay_log_wait(&relay, "18 connection slots, 5 pipes",
 	    3000) == 0, "log:\n%s", relay.log);
 	hold_pipes(held, 6);
-	cr_assert(relay_log_wait(&relay, "all 5 pipes in use", 3000) == 0,
+	cr_assert(h_relay_log_wait(&relay, "all 5 pipes in use", 3000) == 0,
 	    "the budget was never reached; log:\n%s", relay.log);
 
 	for (i = 0; i < 8; i++)
-		pconn_init(&pc[i], 0, 1 << 20, (uint64_t)i + 100);
-	ok = pconn_run(pc, 8, 7, 40000);
+		transfer_start(&C[i], 0, 1 << 20, (uint64_t)i + 100);
+	ok = transfer_run(C, 8, 40000);
 	for (i = 0; i < 6; i++)
-		close(held[i]);
+		h_client_close(&held[i], 0);
 	cr_assert_eq(ok, 8, "%d of 8 connections intact; log:\n%s", ok,
 	    relay.log);
 	teardown();
@@ -883,40 +760,37 @@ Test(relay, pipe_budget_spent_copies_every_byte, .timeout = 60)
  */
 Test(relay, pipe2_out_of_descriptors_lowers_the_budget, .timeout = 60)
 {
-	static struct pconn pc[2];
-	int idle[22], held[3];
+	static struct h_client C[2], held[3];
+	int idle[22];
 	char buf[KLEN];
 	int i, ok;
 
 	if (getenv("L7KK_VALGRIND") != NULL)
 		cr_skip_test("valgrind reserves descriptors");
-	harness_nofile = 64;
-	setup(BE_ECHO, BE_NOREAD, (const char *[]){ "--max-conns", "40",
-	    NULL });
-	harness_nofile = 0;
+	start(AF_INET, H_ECHO, H_NOREAD, (const char *[]){ "--max-conns", "40",
+	    NULL }, 64);
 	memset(buf, 'G', sizeof(buf));
 	for (i = 0; i < 22; i++) {
-		idle[i] = tcp_connect(AF_INET, relay.port);
-		send_all(idle[i], buf, sizeof(buf));
-		cr_assert_eq(recv_n(idle[i], buf, sizeof(buf), 3000), KLEN,
+		idle[i] = h_connect(AF_INET, relay.port);
+		h_send_all(idle[i], buf, sizeof(buf));
+		cr_assert_eq(h_recv(idle[i], buf, sizeof(buf), 3000), KLEN,
 		    "idle connection %d not relayed", i);
 	}
 	/* The transfers' first bytes route them (a backend socket each). */
 	for (i = 0; i < 2; i++) {
-		pconn_init(&pc[i], 0, 1 << 20, (uint64_t)i + 200);
-		send_all(pc[i].fd, pc[i].out, KLEN);
-		pc[i].outoff = KLEN;
+		transfer_start(&C[i], 0, 1 << 20, (uint64_t)i + 200);
+		cr_assert_eq(h_client_push(&C[i], KLEN, 1000, 3000), KLEN);
 	}
 	usleep(200000);
 	hold_pipes(held, 3);
-	cr_assert(relay_log_wait(&relay, "pipe budget lowered from 5 to 2",
+	cr_assert(h_relay_log_wait(&relay, "pipe budget lowered from 5 to 2",
 	    3000) == 0, "pipe2 never ran out; log:\n%s", relay.log);
 
-	ok = pconn_run(pc, 2, 9, 40000);
+	ok = transfer_run(C, 2, 40000);
 	for (i = 0; i < 22; i++)
 		close(idle[i]);
 	for (i = 0; i < 3; i++)
-		close(held[i]);
+		h_client_close(&held[i], 0);
 	cr_assert_eq(ok, 2, "%d of 2 connections intact; log:\n%s", ok,
 	    relay.log);
 	teardown();
@@ -933,19 +807,17 @@ Test(relay, descriptor_exhaustion_pauses_without_spinning, .timeout = 40)
 	if (getenv("L7KK_VALGRIND") != NULL)
 		cr_skip_test("valgrind reserves descriptors and costs CPU");
 	/* 64 descriptors for 200 clients: accept4 meets EMFILE. */
-	harness_nofile = 64;
-	setup(BE_ECHO, BE_ECHO, (const char *[]){ "--max-conns", "500", "-k",
-	    "30s", NULL });
-	harness_nofile = 0;
+	start(AF_INET, H_ECHO, H_ECHO, (const char *[]){ "--max-conns", "500",
+	    "-k", "30s", NULL }, 64);
 	for (n = 0; n < 200; n++)
-		fds[n] = tcp_connect(AF_INET, relay.port);
-	cr_assert(relay_log_wait(&relay, "Too many open files", 3000) == 0,
+		fds[n] = h_connect(AF_INET, relay.port);
+	cr_assert(h_relay_log_wait(&relay, "Too many open files", 3000) == 0,
 	    "no EMFILE seen; log:\n%s", relay.log);
 
 	/* Paused, not spinning: under 0.3 s of CPU in 2 s. */
-	t0 = relay_cpu_ticks(&relay);
+	t0 = h_relay_cpu_ticks(&relay);
 	usleep(2000000);
-	t1 = relay_cpu_ticks(&relay);
+	t1 = h_relay_cpu_ticks(&relay);
 	cr_assert(t0 >= 0 && t1 - t0 < 30, "%ld ticks of CPU in 2 s", t1 - t0);
 	cr_assert_eq(kill(relay.pid, 0), 0, "the relay died");
 
@@ -953,9 +825,9 @@ Test(relay, descriptor_exhaustion_pauses_without_spinning, .timeout = 40)
 	for (i = 0; i < n; i++)
 		close(fds[i]);
 	usleep(300000);
-	i = tcp_connect(AF_INET, relay.port);
-	send_all(i, KNOCK "z", KLEN + 1);
-	cr_assert_eq(recv_n(i, buf, 1, 5000), 1, "not served after the flood");
+	i = h_connect(AF_INET, relay.port);
+	h_send_all(i, KNOCK "z", KLEN + 1);
+	cr_assert_eq(h_recv(i, buf, 1, 5000), 1, "not served after the flood");
 	cr_assert_eq(buf[0], 'z');
 	close(i);
 	teardown();
@@ -970,14 +842,14 @@ Test(relay, slot_freed_by_a_timer_resumes_accepting, .timeout = 30)
 	 * The only slot is freed by the idle timer, not by an event: the
 	 * client waiting in the backlog must still be accepted.
 	 */
-	setup(BE_ECHO, BE_ECHO, (const char *[]){ "--max-conns", "1", "-o",
+	setup(H_ECHO, H_ECHO, (const char *[]){ "--max-conns", "1", "-o",
 	    "1s", "-k", "300ms", NULL });
-	a = tcp_connect(AF_INET, relay.port);		/* Silent: idles out. */
-	cr_assert(relay_log_wait(&relay, "conn 1.1 routed to normal (timeout)",
-	    2000) == 0);
-	b = tcp_connect(AF_INET, relay.port);
-	send_all(b, KNOCK "b", KLEN + 1);
-	cr_assert_eq(recv_n(b, buf, 1, 6000), 1, "not served after the idle "
+	a = h_connect(AF_INET, relay.port);		/* Silent: idles out. */
+	cr_assert(h_relay_log_wait(&relay, "conn 1.1 routed to normal "
+	    "(timeout)", 2000) == 0);
+	b = h_connect(AF_INET, relay.port);
+	h_send_all(b, KNOCK "b", KLEN + 1);
+	cr_assert_eq(h_recv(b, buf, 1, 6000), 1, "not served after the idle "
 	    "timeout freed the slot; log:\n%s", relay.log);
 	cr_assert_eq(buf[0], 'b');
 	close(a);
@@ -987,22 +859,22 @@ Test(relay, slot_freed_by_a_timer_resumes_accepting, .timeout = 30)
 
 Test(relay, starts_with_stderr_closed, .timeout = 20)
 {
-	char port[32];
+	struct h_argv A;
 	pid_t pid;
 	int st;
 
 	/* With fd 2 closed, a listener must not become "stderr". */
-	backend_start(&normal, AF_INET, BE_ECHO, "normal");
-	backend_start(&hidden, AF_INET, BE_ECHO, "hidden");
-	snprintf(port, sizeof(port), "127.0.0.1:%u", normal.port);
+	h_backend_start(&normal, &(struct h_backend_conf){ .mode = H_ECHO });
+	h_backend_start(&hidden, &(struct h_backend_conf){ .mode = H_ECHO });
+	h_relay_argv(&(struct h_relay_conf){ .normal = normal.port,
+	    .hidden = normal.port, .extra = (const char *[]){ "-q", NULL },
+	    .knock = KNOCK }, &A);
 	pid = fork();
 	cr_assert(pid >= 0);
 	if (pid == 0) {
 		close_range(3, ~0U, 0);
 		close(2);
-		execl("../l7knockknock", "l7knockknock", "--listen",
-		    "127.0.0.1:0", "--normal", port, "--hidden", port, "-q",
-		    KNOCK, (char *)NULL);
+		execv(A.v[0], (char * const *)A.v);
 		_exit(127);
 	}
 	usleep(500000);
@@ -1010,8 +882,8 @@ Test(relay, starts_with_stderr_closed, .timeout = 20)
 	kill(pid, SIGTERM);
 	cr_assert_eq(waitpid(pid, &st, 0), pid);
 	cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0, "status %d", st);
-	backend_stop(&normal);
-	backend_stop(&hidden);
+	h_backend_stop(&normal);
+	h_backend_stop(&hidden);
 }
 
 /* Write ${val} to the sysctl file ${path}; 0 or -1. */
@@ -1036,7 +908,7 @@ static void
 slow_netns(void)
 {
 
-	if (harness_small_buffers())
+	if (h_small_buffers())
 		cr_skip_test("no network namespace of our own: %s",
 		    strerror(errno));
 	cr_assert(slow_sysctl("/proc/sys/net/ipv4/tcp_wmem",
@@ -1083,13 +955,13 @@ Test(relay, slow_reader_is_not_idle, .timeout = 40)
 	int fd;
 
 	slow_netns();
-	setup(BE_ECHO, BE_ECHO, (const char *[]){ "-o", "2s", NULL });
+	setup(H_ECHO, H_ECHO, (const char *[]){ "-o", "2s", NULL });
 	fd = slow_client();
-	send_all(fd, KNOCK, KLEN);
-	fill_random(out, sizeof(out), 10);
-	t0 = now_ms();
+	h_send_all(fd, KNOCK, KLEN);
+	h_fill(out, sizeof(out), 10);
+	t0 = h_now_ms();
 	end = t0 + 30000;
-	while (got < sizeof(in) && now_ms() < end) {
+	while (got < sizeof(in) && h_now_ms() < end) {
 		if (sent < sizeof(out) && (n = send(fd, out + sent,
 		    sizeof(out) - sent, MSG_DONTWAIT)) > 0)
 			sent += (size_t)n;
@@ -1102,14 +974,14 @@ Test(relay, slow_reader_is_not_idle, .timeout = 40)
 			got += (size_t)n;
 	}
 	cr_assert_eq(got, sizeof(in), "%zu of %zu bytes arrived in %llu ms; "
-	    "log:\n%s", got, sizeof(in), (unsigned long long)(now_ms() - t0),
+	    "log:\n%s", got, sizeof(in), (unsigned long long)(h_now_ms() - t0),
 	    relay.log);
 	cr_assert(memcmp(in, out, sizeof(out)) == 0, "the bytes differ");
-	cr_assert(now_ms() - t0 > 4000, "the download took only %llu ms",
-	    (unsigned long long)(now_ms() - t0));
+	cr_assert(h_now_ms() - t0 > 4000, "the download took only %llu ms",
+	    (unsigned long long)(h_now_ms() - t0));
 	/* Idle only once the relay had handed every byte to the kernel. */
-	cr_assert_eq(relay_log_count(&relay, "idle timeout"),
-	    relay_log_count(&relay, "idle timeout; 12000 bytes in, 12000 "
+	cr_assert_eq(h_relay_log_count(&relay, "idle timeout"),
+	    h_relay_log_count(&relay, "idle timeout; 12000 bytes in, 12000 "
 	    "bytes out"), "closed as idle while bytes flowed; log:\n%s",
 	    relay.log);
 	close(fd);
@@ -1143,15 +1015,14 @@ fin_listener(uint16_t * port)
 static void
 fin_setup(int lfd, uint16_t port, int * cfd, int * bfd)
 {
-	static char be[64];
 	struct pollfd pfd = { .fd = lfd, .events = POLLIN };
 
-	snprintf(be, sizeof(be), "127.0.0.1:%u", port);
-	relay_start(&relay, (const char *[]){ "--listen", "127.0.0.1:0",
-	    "--normal", be, "--hidden", be, "-o", "30s", "--fin-timeout",
-	    "1s", KNOCK, NULL });
-	*cfd = tcp_connect(AF_INET, relay.port);
-	send_all(*cfd, KNOCK, KLEN);
+	h_relay_start(&relay, &(struct h_relay_conf){ .family = AF_INET,
+	    .normal = port, .hidden = port, .knock = KNOCK,
+	    .extra = (const char *[]){ "-o", "30s", "--fin-timeout", "1s",
+	    NULL } });
+	*cfd = h_connect(AF_INET, relay.port);
+	h_send_all(*cfd, KNOCK, KLEN);
 	cr_assert_eq(poll(&pfd, 1, 5000), 1, "the relay did not connect");
 	*bfd = accept(lfd, NULL, NULL);
 	cr_assert(*bfd >= 0, "accept: %s", strerror(errno));
@@ -1171,25 +1042,25 @@ Test(relay, fin_timeout_frees_a_client_that_never_closes, .timeout = 30)
 
 	lfd = fin_listener(&port);
 	fin_setup(lfd, port, &cfd, &bfd);
-	cr_assert(relay_log_wait(&relay, "fin 1000 ms", 2000) == 0);
-	fds = relay_fd_count(&relay);
+	cr_assert(h_relay_log_wait(&relay, "fin 1000 ms", 2000) == 0);
+	fds = h_relay_fds(&relay, NULL);
 	close(bfd);
 	/* The FIN came through; the client stays, silent. */
-	cr_assert_eq(recv_until(cfd, buf, sizeof(buf), 3000), 0);
-	t0 = now_ms();
-	cr_assert(relay_log_wait(&relay, "closed: fin timeout", 5000) == 0,
+	cr_assert_eq(h_recv(cfd, buf, sizeof(buf), 3000), 0);
+	t0 = h_now_ms();
+	cr_assert(h_relay_log_wait(&relay, "closed: fin timeout", 5000) == 0,
 	    "no fin timeout; log:\n%s", relay.log);
-	ms = now_ms() - t0;
+	ms = h_now_ms() - t0;
 	cr_assert(ms >= 700 && ms < 4000, "freed after %llu ms",
 	    (unsigned long long)ms);
 	/* The slot and both its sockets are free (closed after the log line). */
-	end = now_ms() + 3000;
-	while ((now = relay_fd_count(&relay)) != fds - 2 && now_ms() < end)
+	end = h_now_ms() + 3000;
+	while ((now = h_relay_fds(&relay, NULL)) != fds - 2 && h_now_ms() < end)
 		usleep(20000);
 	cr_assert_eq(now, fds - 2, "%d descriptors, %d before", now, fds);
 	close(cfd);
 	close(lfd);
-	st = relay_stop(&relay, SIGTERM, 3000);
+	st = h_relay_stop(&relay, SIGTERM, 3000);
 	cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0, "status %d", st);
 }
 
@@ -1209,27 +1080,27 @@ Test(relay, fin_timeout_waits_while_the_other_way_flows, .timeout = 30)
 	lfd = fin_listener(&port);
 	fin_setup(lfd, port, &cfd, &bfd);
 	cr_assert(shutdown(bfd, SHUT_WR) == 0);
-	cr_assert_eq(recv_until(cfd, buf, sizeof(buf), 3000), 0);
+	cr_assert_eq(h_recv(cfd, buf, sizeof(buf), 3000), 0);
 	for (i = 0; i < 8; i++) {
 		usleep(300000);
-		send_all(cfd, "x", 1);
-		cr_assert_eq(recv_n(bfd, buf, 1, 2000), 1,
+		h_send_all(cfd, "x", 1);
+		cr_assert_eq(h_recv(bfd, buf, 1, 2000), 1,
 		    "byte %d did not reach the backend; log:\n%s", i,
 		    relay.log);
 	}
-	cr_assert_eq(relay_log_count(&relay, "closed:"), 0,
+	cr_assert_eq(h_relay_log_count(&relay, "closed:"), 0,
 	    "closed while the client sent; log:\n%s", relay.log);
-	t0 = now_ms();
-	cr_assert(relay_log_wait(&relay, "closed: fin timeout", 5000) == 0,
+	t0 = h_now_ms();
+	cr_assert(h_relay_log_wait(&relay, "closed: fin timeout", 5000) == 0,
 	    "no fin timeout; log:\n%s", relay.log);
-	ms = now_ms() - t0;
+	ms = h_now_ms() - t0;
 	cr_assert(ms >= 500 && ms < 4000, "closed %llu ms after the last byte",
 	    (unsigned long long)ms);
 	/* The backend sees the end of the client's stream. */
-	cr_assert(wait_closed(bfd, 2000), "backend not closed");
+	cr_assert(h_wait_closed(bfd, 2000), "backend not closed");
 	close(bfd);
 	close(cfd);
 	close(lfd);
-	st = relay_stop(&relay, SIGTERM, 3000);
+	st = h_relay_stop(&relay, SIGTERM, 3000);
 	cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0, "status %d", st);
 }

@@ -307,6 +307,57 @@ try_send_flags(void)
 	probe_result(send(P.ofd, "x", 1, MSG_DONTWAIT));
 }
 
+/* The log's send on a socket stderr, with the only flags it uses. */
+static void
+try_send_stderr(void)
+{
+
+	probe_result(send(STDERR_FILENO, "x\n", 2,
+	    MSG_DONTWAIT | MSG_NOSIGNAL));
+}
+
+static void
+try_send_stderr_oob(void)
+{
+
+	probe_result(send(STDERR_FILENO, "x", 1,
+	    MSG_DONTWAIT | MSG_NOSIGNAL | MSG_OOB));
+}
+
+static void
+try_send_other_log_flags(void)
+{
+
+	probe_result(send(P.ofd, "x", 1, MSG_DONTWAIT | MSG_NOSIGNAL));
+}
+
+static void
+try_sendto_stderr_address(void)
+{
+	struct sockaddr_in sin;
+
+	probe_loopback(&sin, P.oport);
+	probe_result(sendto(STDERR_FILENO, "x", 1, MSG_DONTWAIT | MSG_NOSIGNAL,
+	    (struct sockaddr *)&sin, sizeof(sin)));
+}
+
+/* The kernel's clock_gettime, as when the vDSO is not used. */
+static void
+try_clock_realtime(void)
+{
+	struct timespec ts;
+
+	probe_result(syscall(SYS_clock_gettime, CLOCK_REALTIME, &ts));
+}
+
+static void
+try_clock_boottime(void)
+{
+	struct timespec ts;
+
+	probe_result(syscall(SYS_clock_gettime, CLOCK_BOOTTIME, &ts));
+}
+
 static void
 try_mmap_exec(void)
 {
@@ -493,15 +544,6 @@ try_getsockname_other(void)
 	probe_result(getsockname(P.ofd, (struct sockaddr *)&ss, &len));
 }
 
-static void
-try_clock_boottime(void)
-{
-	struct timespec ts;
-
-	/* Only CLOCK_MONOTONIC and CLOCK_REALTIME reach the kernel. */
-	probe_result(syscall(SYS_clock_gettime, CLOCK_BOOTTIME, &ts));
-}
-
 /* Landlock's network rules need ABI 4. */
 static int
 probe_landlock_abi(void)
@@ -594,6 +636,46 @@ Test(sandbox, send_with_flags_kills)
 	expect_sigsys(try_send_flags, "send(MSG_DONTWAIT)");
 }
 
+Test(sandbox, log_send_on_stderr_is_allowed)
+{
+	int st = probe_run(try_send_stderr);
+
+	/* Not a socket here (ENOTSOCK) or sent: either way not killed. */
+	cr_assert(!WIFSIGNALED(st), "send(2, MSG_DONTWAIT|MSG_NOSIGNAL): %s",
+	    probe_how(st));
+}
+
+Test(sandbox, log_send_with_other_flags_kills)
+{
+
+	expect_sigsys(try_send_stderr_oob, "send(2, ... | MSG_OOB)");
+}
+
+Test(sandbox, log_send_flags_on_other_fd_kill)
+{
+
+	expect_sigsys(try_send_other_log_flags,
+	    "send(MSG_DONTWAIT|MSG_NOSIGNAL) on a socket that is not stderr");
+}
+
+Test(sandbox, log_sendto_with_an_address_kills)
+{
+
+	expect_sigsys(try_sendto_stderr_address, "sendto(2) with an address");
+}
+
+Test(sandbox, clock_realtime_is_allowed)
+{
+
+	expect_errno(try_clock_realtime, PROBE_DONE, "clock_gettime(REALTIME)");
+}
+
+Test(sandbox, clock_boottime_kills)
+{
+
+	expect_sigsys(try_clock_boottime, "clock_gettime(CLOCK_BOOTTIME)");
+}
+
 Test(sandbox, mmap_exec_kills)
 {
 
@@ -656,13 +738,6 @@ Test(sandbox, getsockname_only_off_listeners_getpeername_kills)
 	/* Positive control: a socket that is not a listener here. */
 	expect_errno(try_getsockname_other, PROBE_DONE, "getsockname on a "
 	    "socket that is not a listener here");
-}
-
-Test(sandbox, clock_gettime_only_monotonic_and_realtime)
-{
-
-	/* policy: clock_gettime a0==CLOCK_MONOTONIC / CLOCK_REALTIME. */
-	expect_sigsys(try_clock_boottime, "clock_gettime(CLOCK_BOOTTIME)");
 }
 
 Test(sandbox, every_listener_is_protected_when_there_are_two)
@@ -736,7 +811,7 @@ Test(sandbox, unsafe_chroot_dirs_are_refused)
 
 /* Wait until ${fd} shows ${events} on the child's epoll; 0 or exit. */
 static void
-relay_wait(int fd, uint32_t events)
+probe_wait(int fd, uint32_t events)
 {
 	struct epoll_event ev;
 
@@ -761,7 +836,7 @@ relay_wait(int fd, uint32_t events)
 
 /* Move everything from ${src} to ${dst} through a pipe, like the relay. */
 static void
-relay_splice(int src, int dst)
+probe_splice(int src, int dst)
 {
 	int p[2];
 	ssize_t n;
@@ -774,7 +849,7 @@ relay_splice(int src, int dst)
 		if (n == 0)
 			break;
 		if (n == -1 && errno == EAGAIN) {
-			relay_wait(src, EPOLLIN);
+			probe_wait(src, EPOLLIN);
 			continue;
 		}
 		if (n == -1 || splice(p[0], NULL, dst, NULL, (size_t)n,
@@ -795,7 +870,7 @@ try_relay(void)
 	int one = 1, err = 0, cfd, bfd;
 	socklen_t len = sizeof(err);
 
-	relay_wait(P.lfd, EPOLLIN);
+	probe_wait(P.lfd, EPOLLIN);
 	if ((cfd = accept4(P.lfd, NULL, NULL,
 	    SOCK_NONBLOCK | SOCK_CLOEXEC)) == -1 ||
 	    setsockopt(cfd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one)) ||
@@ -807,7 +882,7 @@ try_relay(void)
 		_exit(PROBE_BROKEN);
 	if (probe_dial(bfd, P.bport))
 		_exit(errno);
-	relay_wait(bfd, EPOLLOUT);
+	probe_wait(bfd, EPOLLOUT);
 	if (getsockopt(bfd, SOL_SOCKET, SO_ERROR, &err, &len) || err != 0)
 		_exit(PROBE_BROKEN);
 	/* The routed log line; the Unix time as without the vDSO. */
@@ -816,7 +891,7 @@ try_relay(void)
 	    syscall(SYS_clock_gettime, CLOCK_REALTIME, &ts) ||
 	    syscall(SYS_clock_gettime, CLOCK_MONOTONIC, &ts))
 		_exit(PROBE_BROKEN);
-	relay_splice(cfd, bfd);
+	probe_splice(cfd, bfd);
 	if (shutdown(bfd, SHUT_WR) || write(STDERR_FILENO, "", 0) != 0)
 		_exit(PROBE_BROKEN);
 	close(bfd);

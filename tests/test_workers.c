@@ -16,20 +16,18 @@
 #include "harness.h"
 #include "workers.h"
 
-static struct backend normal, hidden;
-static struct relay_proc relay;
+static struct h_backend normal, hidden;
+static struct h_relay relay;
 
 static void
 start_workers(const char * n)
 {
-	static char nb[32], hb[32];
 
-	backend_start(&normal, AF_INET, BE_ECHO, "normal");
-	backend_start(&hidden, AF_INET, BE_ECHO, "hidden");
-	snprintf(nb, sizeof(nb), "127.0.0.1:%u", normal.port);
-	snprintf(hb, sizeof(hb), "127.0.0.1:%u", hidden.port);
-	relay_start(&relay, (const char *[]){ "--listen", "127.0.0.1:0",
-	    "--normal", nb, "--hidden", hb, "--workers", n, "knock", NULL });
+	h_backend_start(&normal, &(struct h_backend_conf){ .mode = H_ECHO });
+	h_backend_start(&hidden, &(struct h_backend_conf){ .mode = H_ECHO });
+	h_relay_start(&relay, &(struct h_relay_conf){ .normal = normal.port,
+	    .hidden = hidden.port, .extra = (const char *[]){ "--workers", n,
+	    NULL }, .knock = "knock" });
 }
 
 /* The supervisor's children: the workers. */
@@ -90,8 +88,8 @@ static void
 stop_backends(void)
 {
 
-	backend_stop(&normal);
-	backend_stop(&hidden);
+	h_backend_stop(&normal);
+	h_backend_stop(&hidden);
 }
 
 Test(workers, every_worker_is_sandboxed_and_serves, .timeout = 30)
@@ -101,8 +99,8 @@ Test(workers, every_worker_is_sandboxed_and_serves, .timeout = 30)
 	int i, n, fd, st;
 
 	start_workers("2");
-	cr_assert(relay_log_wait(&relay, "worker 1 ready", 5000) == 0 &&
-	    relay_log_wait(&relay, "worker 0 ready", 5000) == 0,
+	cr_assert(h_relay_log_wait(&relay, "worker 1 ready", 5000) == 0 &&
+	    h_relay_log_wait(&relay, "worker 0 ready", 5000) == 0,
 	    "log:\n%s", relay.log);
 	n = worker_pids(pids, 8);
 	cr_assert_eq(n, 2, "%d workers", n);
@@ -111,27 +109,27 @@ Test(workers, every_worker_is_sandboxed_and_serves, .timeout = 30)
 			cr_assert_eq(seccomp_mode(pids[i]), 2,
 			    "worker %d not under seccomp", i);
 	/* The supervisor (not sandboxed) keeps no listener. */
-	for (i = 0; i < 100 && relay_fd_count_kind(&relay, "socket:") != 0;
+	for (i = 0; i < 100 && h_relay_fds(&relay, "socket:") != 0;
 	    i++)
 		usleep(10000);
-	cr_assert_eq(relay_fd_count_kind(&relay, "socket:"), 0,
+	cr_assert_eq(h_relay_fds(&relay, "socket:"), 0,
 	    "the supervisor holds sockets");
 
 	/* SO_REUSEPORT spreads 64 connections: each worker numbers its own. */
 	for (i = 0; i < 64; i++) {
-		fd = tcp_connect(AF_INET, relay.port);
-		send_all(fd, "knockx", 6);
+		fd = h_connect(AF_INET, relay.port);
+		h_send_all(fd, "knockx", 6);
 		shutdown(fd, SHUT_WR);
-		cr_assert_eq(recv_until(fd, buf, sizeof(buf), 3000), 1);
+		cr_assert_eq(h_recv(fd, buf, sizeof(buf), 3000), 1);
 		close(fd);
 	}
-	cr_assert(relay_log_wait(&relay, "conn 1.1 closed", 3000) == 0);
-	cr_assert(relay_log_wait(&relay, "conn 2.1 closed", 3000) == 0,
+	cr_assert(h_relay_log_wait(&relay, "conn 1.1 closed", 3000) == 0);
+	cr_assert(h_relay_log_wait(&relay, "conn 2.1 closed", 3000) == 0,
 	    "not every worker served; log:\n%s", relay.log);
-	cr_assert_eq(relay_log_count(&relay, "conn 1.1 routed"), 1);
-	cr_assert_eq(relay_log_count(&relay, "conn 2.1 routed"), 1);
+	cr_assert_eq(h_relay_log_count(&relay, "conn 1.1 routed"), 1);
+	cr_assert_eq(h_relay_log_count(&relay, "conn 2.1 routed"), 1);
 
-	st = relay_stop(&relay, SIGTERM, 3000);
+	st = h_relay_stop(&relay, SIGTERM, 3000);
 	cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0, "status %d", st);
 	stop_backends();
 }
@@ -142,17 +140,17 @@ Test(workers, a_dead_worker_stops_the_relay_non_zero, .timeout = 30)
 	int n, st;
 
 	start_workers("2");
-	cr_assert(relay_log_wait(&relay, "worker 1 ready", 5000) == 0);
-	cr_assert(relay_log_wait(&relay, "worker 0 ready", 5000) == 0);
+	cr_assert(h_relay_log_wait(&relay, "worker 1 ready", 5000) == 0);
+	cr_assert(h_relay_log_wait(&relay, "worker 0 ready", 5000) == 0);
 	n = worker_pids(pids, 8);
 	cr_assert_eq(n, 2);
 	kill(pids[1], SIGKILL);
-	cr_assert(relay_log_wait(&relay, "killed by signal 9", 3000) == 0,
+	cr_assert(h_relay_log_wait(&relay, "killed by signal 9", 3000) == 0,
 	    "log:\n%s", relay.log);
-	cr_assert(relay_log_wait(&relay, "a worker died", 3000) == 0);
+	cr_assert(h_relay_log_wait(&relay, "a worker died", 3000) == 0);
 
 	/* The supervisor exits by itself, non-zero, so systemd restarts it. */
-	st = relay_stop(&relay, 0, 3000);
+	st = h_relay_stop(&relay, 0, 3000);
 	cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 1, "status %d", st);
 	stop_backends();
 }
@@ -164,25 +162,25 @@ Test(workers, workers_die_with_the_supervisor, .timeout = 30)
 	int i, n, st, left;
 
 	start_workers("2");
-	cr_assert(relay_log_wait(&relay, "worker 1 ready", 5000) == 0);
-	cr_assert(relay_log_wait(&relay, "worker 0 ready", 5000) == 0);
+	cr_assert(h_relay_log_wait(&relay, "worker 1 ready", 5000) == 0);
+	cr_assert(h_relay_log_wait(&relay, "worker 0 ready", 5000) == 0);
 	n = worker_pids(pids, 8);
 	cr_assert_eq(n, 2);
 
 	/* No orphan serves on after its supervisor is killed. */
 	kill(relay.pid, SIGKILL);
-	end = now_ms() + 3000;
+	end = h_now_ms() + 3000;
 	do {
 		for (i = 0, left = 0; i < n; i++)
 			left += !ended(pids[i]);
 		if (left > 0)
 			usleep(10000);
-	} while (left > 0 && now_ms() < end);
+	} while (left > 0 && h_now_ms() < end);
 	/* Survivors hold the log pipe: end them before reaping. */
 	for (i = 0; i < n; i++)
 		if (!ended(pids[i]))
 			kill(pids[i], SIGKILL);
-	st = relay_stop(&relay, 0, 3000);
+	st = h_relay_stop(&relay, 0, 3000);
 	cr_assert(WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL, "status %d", st);
 	cr_assert_eq(left, 0, "%d workers outlived their supervisor", left);
 	stop_backends();
