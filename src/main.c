@@ -292,6 +292,7 @@ main_confs(struct setup * S, struct sandbox_conf * SB)
 	S->rconf.knocks = &S->knocks;
 	S->rconf.replay = S->replay;
 	S->rconf.listen_fds = S->listen_fds;
+	S->rconf.listen_addrs = S->conf.listen;
 	S->rconf.nlisten = S->nlisten;
 	S->rconf.epoll_fd = S->epoll_fd;
 	S->rconf.signal_fd = S->signal_fd;

@@ -387,7 +387,7 @@ relay_event(struct relay * R, const struct epoll_event * ev)
 
 	switch (type) {
 	case EV_LISTEN:
-		relay_accept(R, R->conf->listen_fds[idx]);
+		relay_accept(R, idx);
 		return (0);
 	case EV_SIGNAL:
 		return (relay_signal(R));

@@ -20,6 +20,7 @@ struct relay_route {
 /* What the relay needs; every descriptor is made by main before the sandbox. */
 struct relay_conf {
 	const int * listen_fds;		/* Non-blocking listening sockets. */
+	const struct net_addr * listen_addrs;	/* Their bound addresses. */
 	size_t nlisten;
 	int epoll_fd;
 	int signal_fd;			/* Delivers SIGTERM and SIGINT. */

@@ -124,6 +124,7 @@ struct conn {
 	const struct relay_backend * route;	/* Chosen backend, or NULL. */
 	const char * why;	/* Why it was chosen: "knock", "mismatch"... */
 	struct sockaddr_storage peer;	/* The client's address (accept). */
+	uint32_t listener;	/* The listener it came through (index). */
 	int again;		/* On the list of connections to pump again. */
 	struct half up;		/* Client to backend. */
 	struct half down;	/* Backend to client. */
@@ -160,12 +161,12 @@ struct relay {
 #define SLOT_NONE	UINT32_MAX
 
 /**
- * relay_accept(R, lfd):
- * Accept every pending connection on the listener ${lfd}, while slots and
+ * relay_accept(R, i):
+ * Accept every pending connection on listener ${i}, while slots and
  * descriptors last; at the limit, pause accepting (it resumes when a slot
  * frees or after a moment).
  */
-void relay_accept(struct relay *, int);
+void relay_accept(struct relay *, size_t);
 
 /**
  * relay_accept_resume(R):
@@ -192,7 +193,9 @@ int relay_connect_start(struct relay *, struct conn *,
 /**
  * relay_connected(R, C, failed):
  * The backend connect of ${C} finished, with an error if ${failed} (the
- * event said EPOLLERR or EPOLLHUP): check it, enter RELAY and pump.
+ * event said EPOLLERR or EPOLLHUP): check it, send the route's PROXY
+ * header if it has one (once, whole, before any relayed byte; on a hidden
+ * route the knock is consumed already), enter RELAY and pump.
  */
 void relay_connected(struct relay *, struct conn *, int);
 
