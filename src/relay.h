@@ -20,7 +20,10 @@ struct relay_route {
 /* What the relay needs; every descriptor is made by main before the sandbox. */
 struct relay_conf {
 	const int * listen_fds;		/* Non-blocking listening sockets. */
-	const struct net_addr * listen_addrs;	/* Their bound addresses. */
+	const struct net_addr * listen_addrs;	/* Their bound addresses, for
+					   the PROXY header (NULL: not known,
+					   e.g. sockets from systemd:
+					   getsockname each client). */
 	size_t nlisten;
 	int epoll_fd;
 	int signal_fd;			/* Delivers SIGTERM and SIGINT. */

@@ -88,7 +88,7 @@ err0:
 	return (-1);
 }
 
-/* Is ${a} a wildcard address (0.0.0.0 or ::)? */
+/* Is ${a} a wildcard address (0.0.0.0 or ::), or of no known family? */
 static int
 relay_connect_wildcard(const struct sockaddr_storage * a)
 {
@@ -96,23 +96,26 @@ relay_connect_wildcard(const struct sockaddr_storage * a)
 	if (a->ss_family == AF_INET)
 		return (((const struct sockaddr_in *)(const void *)a)->
 		    sin_addr.s_addr == htonl(INADDR_ANY));
-	return (IN6_IS_ADDR_UNSPECIFIED(
-	    &((const struct sockaddr_in6 *)(const void *)a)->sin6_addr));
+	if (a->ss_family == AF_INET6)
+		return (IN6_IS_ADDR_UNSPECIFIED(
+		    &((const struct sockaddr_in6 *)(const void *)a)->sin6_addr));
+	return (1);
 }
 
 /*
  * Store in ${dst} the address ${C}'s client connected to: its listener's
- * bound address, or for a wildcard listener the client socket's own
- * (getsockname).  0, or -1 (errno set).
+ * bound address, or for a wildcard (or unknown) listener address the client
+ * socket's own (getsockname).  0, or -1 (errno set).
  */
 static int
 relay_connect_dst(const struct relay * R, const struct conn * C,
     struct sockaddr_storage * dst)
 {
-	const struct net_addr * l = &R->conf->listen_addrs[C->listener];
+	const struct net_addr * l = (R->conf->listen_addrs != NULL) ?
+	    &R->conf->listen_addrs[C->listener] : NULL;
 	socklen_t len = sizeof(*dst);
 
-	if (!relay_connect_wildcard(&l->ss)) {
+	if (l != NULL && !relay_connect_wildcard(&l->ss)) {
 		*dst = l->ss;
 		return (0);
 	}
