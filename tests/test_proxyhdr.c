@@ -745,6 +745,27 @@ pr_exact(int family, int hidden, int version, uint16_t port)
 	cr_assert_eq((hidden ? &pr_normal : &pr_hidden)->conns, 0);
 }
 
+/* Through the hidden route without a header: the bytes after the knock. */
+static void
+pr_exact_plain_hidden(void)
+{
+	static const char msg[] = PR_KNOCK "plain";
+	char got[64];
+	size_t n;
+	int fd;
+
+	fd = h_connect(AF_INET, pr_relay.port);
+	h_send_all(fd, msg, sizeof(msg) - 1);
+	cr_assert(shutdown(fd, SHUT_WR) == 0);
+	n = h_recv(fd, got, sizeof(got), 5000);
+	close(fd);
+	cr_assert(n == 5 && memcmp(got, "plain", 5) == 0, "the hidden route "
+	    "without proxy= sent %zu bytes \"%.*s\"", n, (int)n, got);
+	cr_assert(h_backend_wait_done(&pr_hidden, 1, 3000) == 0);
+	cr_assert(pr_hidden.last.len == 5 && memcmp(pr_hidden.last.head,
+	    "plain", 5) == 0);
+}
+
 /* Echo backends on ${family}; the route under test with proxy=v${version}. */
 static void
 pr_exact_case(int family, int hidden, int version)
@@ -816,6 +837,58 @@ Test(proxy_relay, wildcard_listener_destination_from_getsockname,
 	port = pr_listen_port("0.0.0.0:");
 	pr_exact(AF_INET, 0, PROXYHDR_V2, port);
 	h_relay_down(&pr_relay);
+	h_backend_stop(&pr_normal);
+	h_backend_stop(&pr_hidden);
+}
+
+Test(proxy_relay, v1_on_a_route_after_its_knock, .timeout = 30)
+{
+	static const char knock2[] = "second-knock";
+	static const char payload[] = "SSH-2.0-client\r\n";
+	char kf[] = "/tmp/l7kk-proxy-knock-XXXXXX", n[64], h[64], r[128];
+	struct h_backend route;
+	uint8_t want[PROXYHDR_MAX + 64], got[512];
+	size_t wlen, len;
+	int fd;
+
+	/* A --route with a knock file and proxy=v1; the others without. */
+	cr_assert((fd = mkstemp(kf)) != -1);
+	cr_assert(write(fd, knock2, sizeof(knock2) - 1) ==
+	    (ssize_t)sizeof(knock2) - 1);
+	close(fd);
+	h_backend_start(&pr_normal, &(struct h_backend_conf){ .mode = H_ECHO });
+	h_backend_start(&pr_hidden, &(struct h_backend_conf){ .mode = H_ECHO });
+	h_backend_start(&route, &(struct h_backend_conf){ .mode = H_ECHO });
+	snprintf(r, sizeof(r), "127.0.0.1:%u,knock-file=%s,name=web,proxy=v1",
+	    route.port, kf);
+	h_relay_start(&pr_relay, &(struct h_relay_conf){ .extra = (const char
+	    *[]){ "--normal", pr_addr(n, sizeof(n), AF_INET, pr_normal.port,
+	    ""), "--hidden", pr_addr(h, sizeof(h), AF_INET, pr_hidden.port, ""),
+	    "--route", r, NULL }, .knock = PR_KNOCK });
+	unlink(kf);
+
+	fd = h_connect(AF_INET, pr_relay.port);
+	wlen = pr_expected(PROXYHDR_V1, AF_INET, pr_local_port(fd),
+	    pr_relay.port, want);
+	memcpy(want + wlen, payload, sizeof(payload) - 1);
+	wlen += sizeof(payload) - 1;
+	h_send_all(fd, knock2, sizeof(knock2) - 1);
+	h_send_all(fd, payload, sizeof(payload) - 1);
+	cr_assert(shutdown(fd, SHUT_WR) == 0);
+	len = h_recv(fd, got, sizeof(got), 5000);
+	close(fd);
+	cr_assert(h_backend_wait_done(&route, 1, 3000) == 0, "the route's "
+	    "backend saw no EOF; log:\n%s", pr_relay.log);
+	cr_assert(route.last.len == wlen && memcmp(route.last.head, want,
+	    wlen) == 0, "the route's backend got \"%.*s\", want \"%.*s\"",
+	    (int)route.last.headlen, route.last.head, (int)wlen, want);
+	cr_assert(len == wlen && memcmp(got, want, wlen) == 0);
+	cr_assert_eq(pr_normal.conns + pr_hidden.conns, 0);
+
+	/* The hidden route has no header: its backend gets the bytes only. */
+	pr_exact_plain_hidden();
+	h_relay_down(&pr_relay);
+	h_backend_stop(&route);
 	h_backend_stop(&pr_normal);
 	h_backend_stop(&pr_hidden);
 }
