@@ -350,7 +350,7 @@ main_relay(struct setup * S, size_t w)
 		log_info("ready");
 
 	rc = relay_run(R);
-	main_wipe(S);
+	main_wipe(S);		/* A worker ends here (workers_run exits). */
 	return (rc ? 1 : 0);
 }
 
@@ -506,12 +506,13 @@ main_worker(void * cookie, size_t w)
 	return (main_relay(cookie, w));
 }
 
-/* workers_run() callback: the supervisor needs no listener. */
+/* workers_run() callback: the supervisor needs no listener, no secret. */
 static void
 main_forked(void * cookie)
 {
 
 	main_close_listeners(cookie, WORKERS_MAX);
+	main_wipe(cookie);		/* Only the workers need the secrets. */
 }
 
 /* Supervise --workers N relay processes. */
@@ -566,9 +567,12 @@ main(int argc, char * argv[])
 
 	/* Bind as root, before any worker exists. */
 	if (main_listen(&S))
-		exit(EX_UNAVAILABLE);
+		rc = EX_UNAVAILABLE;
+	else if (S.conf.workers == 1)
+		rc = main_relay(&S, 0);
+	else
+		rc = main_workers(&S);
 
-	if (S.conf.workers == 1)
-		exit(main_relay(&S, 0));
-	exit(main_workers(&S));
+	main_wipe(&S);
+	exit(rc);
 }
