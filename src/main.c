@@ -27,10 +27,12 @@
 #include "knockset.h"
 #include "log.h"
 #include "net.h"
+#include "notify.h"
 #include "proxyhdr.h"
 #include "relay.h"
 #include "replay.h"
 #include "sandbox.h"
+#include "sdlisten.h"
 #include "token.h"
 #include "workers.h"
 
@@ -60,8 +62,10 @@ struct setup {
 	struct relay * relay;		/* Kept until exit, never freed: free()
 					   could unmap, which seccomp kills. */
 	size_t nlisten;
+	int activated;			/* The listeners came from systemd. */
 	int epoll_fd;
 	int signal_fd;
+	int notify_fd;			/* $NOTIFY_SOCKET, or -1. */
 	uint16_t ports[1 + CONF_ROUTES_MAX];	/* Landlock's connect ports. */
 	pid_t supervisor;		/* --workers: the supervisor, else 0. */
 	struct relay_conf rconf;
@@ -169,6 +173,30 @@ main_listen(struct setup * S)
 	}
 	S->nlisten = S->conf.nlisten;
 	return (0);
+}
+
+/*
+ * Take the listeners of socket activation, if any: 1 if taken, 0 if
+ * none, -1 (reported) if they are bad or --listen/-p/--workers are given.
+ */
+static int
+main_activated(struct setup * S)
+{
+	size_t n;
+
+	if (sdlisten_take(S->fds[0], CONF_LISTEN_MAX, &n))
+		return (-1);
+	if (n == 0)
+		return (0);
+	if (S->conf.listen_set || S->conf.workers > 1) {
+		log_err("socket activation: %s cannot be given with the "
+		    "sockets of $LISTEN_FDS", S->conf.listen_set ?
+		    "--listen/-p" : "--workers");
+		return (-1);
+	}
+	S->nlisten = n;
+	S->activated = 1;
+	return (1);
 }
 
 /* Close every worker's listeners but worker ${keep}'s (none: WORKERS_MAX). */
@@ -292,7 +320,8 @@ main_confs(struct setup * S, struct sandbox_conf * SB)
 	S->rconf.knocks = &S->knocks;
 	S->rconf.replay = S->replay;
 	S->rconf.listen_fds = S->listen_fds;
-	S->rconf.listen_addrs = S->conf.listen;
+	/* systemd's sockets: conf.listen does not say where they listen. */
+	S->rconf.listen_addrs = S->activated ? NULL : S->conf.listen;
 	S->rconf.nlisten = S->nlisten;
 	S->rconf.epoll_fd = S->epoll_fd;
 	S->rconf.signal_fd = S->signal_fd;
@@ -307,6 +336,7 @@ main_confs(struct setup * S, struct sandbox_conf * SB)
 	SB->nlisten = S->nlisten;
 	SB->epoll_fd = S->epoll_fd;
 	SB->signal_fd = S->signal_fd;
+	SB->notify_fd = S->notify_fd;
 	SB->connect_ports = S->ports;
 	SB->nports = 1 + S->conf.nroutes;
 	SB->parent = S->supervisor;
@@ -349,9 +379,12 @@ main_relay(struct setup * S, size_t w)
 		log_info("worker %zu ready", w);
 	else
 		log_info("ready");
+	notify_send(S->notify_fd, "READY=1");
 
 	rc = relay_run(R);
-	main_wipe(S);
+	if (rc == 0)
+		notify_send(S->notify_fd, "STOPPING=1");
+	main_wipe(S);		/* A worker ends here (workers_run exits). */
 	return (rc ? 1 : 0);
 }
 
@@ -507,12 +540,13 @@ main_worker(void * cookie, size_t w)
 	return (main_relay(cookie, w));
 }
 
-/* workers_run() callback: the supervisor needs no listener. */
+/* workers_run() callback: the supervisor needs no listener, no secret. */
 static void
 main_forked(void * cookie)
 {
 
 	main_close_listeners(cookie, WORKERS_MAX);
+	main_wipe(cookie);		/* Only the workers need the secrets. */
 }
 
 /* Supervise --workers N relay processes. */
@@ -565,11 +599,18 @@ main(int argc, char * argv[])
 		exit(EX_NOHOST);
 	}
 
-	/* Bind as root, before any worker exists. */
-	if (main_listen(&S))
-		exit(EX_UNAVAILABLE);
+	/* Bind as root, before any worker exists; or take systemd's. */
+	if ((rc = main_activated(&S)) == -1)
+		rc = EX_USAGE;
+	else if (rc == 0 && main_listen(&S))
+		rc = EX_UNAVAILABLE;
+	else if (notify_open(&S.notify_fd))
+		rc = EX_OSERR;
+	else if (S.conf.workers == 1)
+		rc = main_relay(&S, 0);
+	else
+		rc = main_workers(&S);
 
-	if (S.conf.workers == 1)
-		exit(main_relay(&S, 0));
-	exit(main_workers(&S));
+	main_wipe(&S);
+	exit(rc);
 }

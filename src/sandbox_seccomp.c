@@ -42,6 +42,8 @@ sandbox_seccomp_value(const struct sandbox_conf * conf,
 		return ((uint64_t)conf->signal_fd);
 	case POLICY_VAL_LISTEN_FD:
 		return ((uint64_t)listen_fd);
+	case POLICY_VAL_NOTIFY_FD:
+		return ((uint64_t)conf->notify_fd);
 	default:
 		return (a->value);
 	}
@@ -216,6 +218,20 @@ sandbox_seccomp_add(scmp_filter_ctx ctx, const struct sandbox_conf * conf,
 	}
 }
 
+/* Does rule ${r} compare with $notify_fd while ${conf} has none? */
+static int
+sandbox_seccomp_no_notify(const struct sandbox_conf * conf,
+    const struct policy_rule * r)
+{
+	size_t i;
+
+	for (i = 0; i < r->nargs; i++)
+		if (r->args[i].kind == POLICY_VAL_NOTIFY_FD &&
+		    conf->notify_fd <= STDERR_FILENO)
+			return (1);
+	return (0);
+}
+
 /* Has a rule before ${n} the same syscall and action as rule ${n}? */
 static int
 sandbox_seccomp_seen(size_t n)
@@ -239,6 +255,8 @@ sandbox_seccomp_rules(scmp_filter_ctx ctx, const struct sandbox_conf * conf,
 
 	for (i = 0; i < policy_table_len; i++) {
 		r = &policy_table[i];
+		if (sandbox_seccomp_no_notify(conf, r))
+			continue;
 		if (sandbox_seccomp_add(ctx, conf, r))
 			return (-1);
 		if (S != NULL && !sandbox_seccomp_seen(i)) {
