@@ -334,6 +334,7 @@ relay_event_conn(struct relay * R, struct conn * C, int backend,
 	S->wr |= wr;
 	S->hup |= hup;
 	S->urg |= urg;
+	S->errev |= (ev & EPOLLERR) != 0;
 
 	switch (C->state) {
 	case CONN_KNOCK:
@@ -347,9 +348,6 @@ relay_event_conn(struct relay * R, struct conn * C, int backend,
 	case CONN_RELAY:
 	case CONN_HALFCLOSED:
 		relay_pump(R, C);
-		if ((ev & EPOLLERR) && (C->state == CONN_RELAY ||
-		    C->state == CONN_HALFCLOSED))
-			relay_pump_error(R, C, backend);
 		break;
 	case CONN_FREE:
 	case CONN_NSTATES:

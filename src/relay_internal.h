@@ -101,6 +101,7 @@ struct side {
 	int hup;		/* Half-closed (or worse) seen. */
 	int urg;		/* Urgent data (TCP OOB) came: copy past it. */
 	int err;		/* errno of the call on it that failed, or 0. */
+	int errev;		/* EPOLLERR seen, its error not yet taken. */
 	int reset;		/* Close it with a reset (SO_LINGER 0): the
 				   other side reset (relay_pump.c). */
 };
@@ -205,14 +206,6 @@ void relay_connected(struct relay *, struct conn *, int);
  * close ${C} when both directions are done or on an error.
  */
 void relay_pump(struct relay *, struct conn *);
-
-/**
- * relay_pump_error(R, C, backend):
- * The client (${backend} 0) or backend socket of ${C} reported EPOLLERR
- * after relay_pump() ran: if that side's way is done (its FIN passed on),
- * read its error and close ${C}, passing a reset on to the other side.
- */
-void relay_pump_error(struct relay *, struct conn *, int);
 
 /**
  * relay_close(R, C, reason, err):

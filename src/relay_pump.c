@@ -419,6 +419,30 @@ pump_close(struct relay * R, struct conn * C, const char * reason, int err)
 	relay_close(R, C, reason, err);
 }
 
+/*
+ * An error (EPOLLERR) on ${S}, whose way is done (${h}: its bytes all
+ * delivered, its FIN passed on), so no read will see it: take it now and
+ * close ${C}, passing a reset on.  1 if ${C} was closed.
+ */
+static int
+pump_late_error(struct relay * R, struct conn * C, struct side * S,
+    const struct half * h, const char * reason)
+{
+	socklen_t len = sizeof(int);
+	int err = 0;
+
+	if (!S->errev || !h->shut)
+		return (0);
+	S->errev = 0;
+	if (getsockopt(S->fd, SOL_SOCKET, SO_ERROR, &err, &len))
+		err = errno;
+	if (err == 0)
+		return (0);
+	S->err = err;
+	pump_close(R, C, reason, err);
+	return (1);
+}
+
 /* Relay both ways; close when both are done or on an error. */
 void
 relay_pump(struct relay * R, struct conn * C)
@@ -447,6 +471,10 @@ relay_pump(struct relay * R, struct conn * C)
 		relay_close(R, C, "done", 0);
 		return;
 	}
+	/* A reset after a FIN passed on: a client that sends meets it. */
+	if (pump_late_error(R, C, &C->backend, &C->down, "backend to client") ||
+	    pump_late_error(R, C, &C->client, &C->up, "client to backend"))
+		return;
 	/* One way ended: the other gets the shorter fin timeout. */
 	if (C->state == CONN_RELAY && (C->up.shut || C->down.shut))
 		relay_enter(R, C, CONN_HALFCLOSED);
@@ -454,28 +482,4 @@ relay_pump(struct relay * R, struct conn * C)
 		relay_touch(R, C);
 	if (budget <= 0)
 		pump_later(R, C);
-}
-
-/*
- * An error (EPOLLERR) on a side whose bytes were all delivered and whose
- * FIN was passed on: no read will see it, so take it now.  Otherwise the
- * next read returns it, after the bytes that came before it.
- */
-void
-relay_pump_error(struct relay * R, struct conn * C, int backend)
-{
-	struct side * S = backend ? &C->backend : &C->client;
-	const struct half * h = backend ? &C->down : &C->up;
-	socklen_t len = sizeof(int);
-	int err = 0;
-
-	if (!h->shut)
-		return;
-	if (getsockopt(S->fd, SOL_SOCKET, SO_ERROR, &err, &len))
-		err = errno;
-	if (err == 0)
-		return;
-	S->err = err;
-	pump_close(R, C, backend ? "backend to client" : "client to backend",
-	    err);
 }
