@@ -30,6 +30,9 @@
 #define QUIET_MS	200	/* Backends read until this long without a byte. */
 #define THINK_MS	100	/* Clients wait this long before sending. */
 #define WATCH_MS	2500	/* Clients watch this long for the end. */
+#define REPLY_LEN	(256 * 1024)	/* FID_REPLY_RESET's reply. */
+#define REPLY_WAIT_MS	300	/* Then this long until its reset. */
+#define REPLY_SEED	77
 
 /* How a test backend treats each connection. */
 enum fid_mode {
@@ -38,6 +41,8 @@ enum fid_mode {
 	FID_CLOSE_NOW,	/* Close as soon as accepted. */
 	FID_SILENT,	/* Never read, never answer (until the client goes). */
 	FID_RECORD,	/* Read to EOF or an error; record which. */
+	FID_REPLY_RESET,	/* Read until quiet, send REPLY_LEN bytes,
+				   wait REPLY_WAIT_MS, then reset. */
 	FID_DOWN	/* No backend: the port refuses. */
 };
 
@@ -160,6 +165,22 @@ fid_silent(struct fid_backend * B, int fd)
 		;
 }
 
+/* Send REPLY_LEN bytes of the stream of REPLY_SEED on ${fd}. */
+static void
+fid_reply(int fd)
+{
+	static __thread uint8_t blk[H_BLK];
+	size_t off, n;
+	ssize_t m;
+
+	for (off = 0; off < REPLY_LEN; off += n) {
+		h_stream_block(blk, REPLY_SEED, off / H_BLK);
+		for (n = 0; n < H_BLK && off + n < REPLY_LEN; n += (size_t)m)
+			if ((m = send(fd, blk + n, H_BLK - n, MSG_NOSIGNAL)) <= 0)
+				return;
+	}
+}
+
 /* Serve one connection as the mode says. */
 static void *
 fid_serve(void * cookie)
@@ -187,6 +208,12 @@ fid_serve(void * cookie)
 	case FID_RECORD:
 		fid_record(B, c->fd);
 		close(c->fd);
+		break;
+	case FID_REPLY_RESET:
+		(void)fid_read_quiet(B, c->fd, buf, sizeof(buf), &end);
+		fid_reply(c->fd);
+		usleep(REPLY_WAIT_MS * 1000);
+		h_close_reset(c->fd);
 		break;
 	default:
 		close(c->fd);
@@ -660,6 +687,45 @@ Test(resets, backend_reset_mid_stream_resets_the_client, .timeout = 30)
 	h_relay_down(&relay);
 	h_backend_stop(&hidden);
 	h_backend_stop(&rst);
+}
+
+Test(resets, backend_reset_after_a_reply_delivers_it_then_resets,
+    .timeout = 30)
+{
+	struct pollfd p;
+	uint8_t buf[65536];
+	uint64_t got = 0, hash = H_HASH_INIT, end;
+	ssize_t n = 0;
+	int fd, err = 0;
+
+	/* 256 KiB, then a reset: every byte arrives, then ECONNRESET. */
+	fid_backend_start(&fb, FID_REPLY_RESET);
+	fid_relay_start(&fb, NULL);
+	fd = fid_client();
+	h_send_all(fd, "GET / HTTP/1.0\r\n\r\n", 18);
+	p = (struct pollfd){ .fd = fd, .events = POLLIN };
+	end = h_now_ms() + 5000;
+	while (h_now_ms() < end) {
+		if (poll(&p, 1, 50) != 1)
+			continue;
+		if ((n = recv(fd, buf, sizeof(buf), MSG_DONTWAIT)) > 0) {
+			hash = h_hash(hash, buf, (size_t)n);
+			got += (uint64_t)n;
+			continue;
+		}
+		if (n == -1 && (errno == EAGAIN || errno == EINTR))
+			continue;
+		err = (n == -1) ? errno : 0;
+		break;
+	}
+	close(fd);
+	cr_assert(got == REPLY_LEN && hash == h_stream_hash(REPLY_SEED,
+	    REPLY_LEN), "got %llu bytes of %d (hash %s)",
+	    (unsigned long long)got, REPLY_LEN, hash == h_stream_hash(
+	    REPLY_SEED, got) ? "right so far" : "wrong");
+	cr_assert_eq(err, ECONNRESET, "after the reply: %s, not a reset; "
+	    "log:\n%s", n == 0 ? "a FIN" : strerror(err), relay.log);
+	fid_teardown();
 }
 
 Test(resets, client_reset_resets_the_backend, .timeout = 30)
