@@ -54,7 +54,7 @@ relay_connect_start(struct relay * R, struct conn * C,
     const struct relay_backend * backend)
 {
 	const struct net_addr * a = backend->addr;
-	int fd;
+	int fd, err;
 
 	C->route = backend;
 	if ((fd = socket(a->ss.ss_family,
@@ -67,9 +67,11 @@ relay_connect_start(struct relay * R, struct conn * C,
 	relay_connect_opts(fd);
 	if (connect(fd, (const struct sockaddr *)&a->ss, a->len) &&
 	    errno != EINPROGRESS) {
+		err = errno;
+		relay_connect_log(C, fd);	/* The route, even so. */
 		/* Refused directly: the client sees it as a reset (below). */
 		C->client.reset = 1;
-		relay_close(R, C, backend->failed, errno);
+		relay_close(R, C, backend->failed, err);
 		goto err0;
 	}
 	relay_connect_log(C, fd);

@@ -702,3 +702,44 @@ Test(routes, each_route_has_its_own_idle_timeout, .timeout = 30)
 	teardown();
 	unlink(kf);
 }
+
+Test(routes, fail2ban_bans_what_the_real_relay_logs_for_replays,
+    .timeout = 90)
+{
+	char * argv[] = { "/usr/bin/fail2ban-regex", "--out", "ip", NULL,
+	    "../contrib/fail2ban/filter.d/l7knockknock.conf", NULL };
+	char path[] = "/tmp/l7kk-f2b-XXXXXX", out[4096], err[4096];
+	char tok[TLEN + 1];
+	struct key K;
+	int fd, st;
+
+	if (access(argv[0], X_OK) != 0)
+		cr_skip_test("no fail2ban-regex (Debian's fail2ban)");
+	key_make(&K);
+	backends(H_ECHO);
+	start_token_relay(&K, NULL);
+	mint(&K, now_s(), -1, tok);
+	to_hidden(tok, &hidden, 1);		/* Not a ban. */
+	to_normal(tok, 1);			/* A ban: replayed. */
+	mint(&K, now_s() - 40, -1, tok);
+	to_normal(tok, 2);			/* A ban: expired. */
+	through("GET / HTTP/1.0\r\n\r\n", 18, &normal, 3,
+	    "GET / HTTP/1.0\r\n\r\n" PAYLOAD, 18 + PLEN);	/* Not a ban. */
+	cr_assert(h_relay_log_wait_count(&relay, "routed to ", 4, 2000) == 4);
+	teardown();
+
+	/* The relay's own lines, through the filter the package installs. */
+	cr_assert((fd = mkstemp(path)) != -1);
+	pthread_mutex_lock(&relay.mtx);
+	cr_assert_eq(write(fd, relay.log, relay.loglen),
+	    (ssize_t)relay.loglen);
+	pthread_mutex_unlock(&relay.mtx);
+	close(fd);
+	argv[3] = path;
+	cr_assert(run_capture(argv, 60000, &st, out, sizeof(out), err,
+	    sizeof(err)) == 0, "fail2ban-regex timed out");
+	unlink(path);
+	unlink(K.path);
+	cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0, "%s", err);
+	cr_assert_str_eq(out, "127.0.0.1\n127.0.0.1\n", "matched:\n%s", out);
+}
