@@ -5,6 +5,7 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/signalfd.h>
+#include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -17,14 +18,16 @@
 /* Events taken from epoll per wake-up. */
 #define RELAY_EVENTS	64
 
-/* The monotonic clock in milliseconds. */
-static uint64_t
-relay_clock(void)
+/* Read both clocks: monotonic ms for timers, Unix seconds for tokens. */
+static void
+relay_clock(struct relay * R)
 {
 	struct timespec ts;
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ((uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000);
+	R->now = (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	R->now_s = (ts.tv_sec > 0) ? (uint64_t)ts.tv_sec : 0;
 }
 
 /* What a state's timer does when it expires. */
@@ -33,21 +36,30 @@ typedef void relay_expire_fn(struct relay *, struct conn *);
 static relay_expire_fn relay_expire_knock;
 static relay_expire_fn relay_expire_close;
 
-/* Each state's timer: its length in struct relay_conf, what expiry does. */
+/* A state whose timer's length is the route's (struct relay_state). */
+#define RELAY_PER_ROUTE	((size_t)-1)
+
+/*
+ * Each state's timer: its length in struct relay_conf (or RELAY_PER_ROUTE:
+ * the route's, in a list of the route's), what expiry does.
+ */
 static const struct relay_state {
 	size_t conf_ms;			/* offsetof(struct relay_conf, ...). */
 	relay_expire_fn * expire;	/* NULL: the state has no timer. */
 	const char * expired;		/* Close reason for relay_expire_close. */
+	int reset;			/* That close resets the client. */
 } relay_states[CONN_NSTATES] = {
-	[CONN_FREE] =		{ 0, NULL, NULL },
+	[CONN_FREE] =		{ 0, NULL, NULL, 0 },
 	[CONN_KNOCK] =		{ offsetof(struct relay_conf, knock_ms),
-				  relay_expire_knock, NULL },
+				  relay_expire_knock, NULL, 0 },
+	/* A backend that does not answer: as one that refuses (DESIGN.md). */
 	[CONN_CONNECT] =	{ offsetof(struct relay_conf, connect_ms),
-				  relay_expire_close, "backend connect timed out" },
-	[CONN_RELAY] =		{ offsetof(struct relay_conf, idle_ms),
-				  relay_expire_close, "idle timeout" },
+				  relay_expire_close, "backend connect timed out",
+				  1 },
+	[CONN_RELAY] =		{ RELAY_PER_ROUTE,
+				  relay_expire_close, "idle timeout", 0 },
 	[CONN_HALFCLOSED] =	{ offsetof(struct relay_conf, fin_ms),
-				  relay_expire_close, "fin timeout" },
+				  relay_expire_close, "fin timeout", 0 },
 };
 
 /* The knock timeout: decide with what came. */
@@ -63,6 +75,7 @@ static void
 relay_expire_close(struct relay * R, struct conn * C)
 {
 
+	C->client.reset = relay_states[C->state].reset;
 	relay_close(R, C, relay_states[C->state].expired, 0);
 }
 
@@ -88,15 +101,18 @@ relay_enter(struct relay * R, struct conn * C, enum conn_state state)
 	relay_touch(R, C);
 }
 
-/* Restart the timer of the current state. */
+/* Restart the timer of the current state, in its (or its route's) list. */
 void
 relay_touch(struct relay * R, struct conn * C)
 {
+	const struct relay_state * st = &relay_states[C->state];
 
-	if (relay_states[C->state].expire != NULL)
-		timer_start(&R->timers[C->state], &C->timer, R->now);
-	else
+	if (st->expire == NULL)
 		timer_stop(&C->timer);
+	else if (st->conf_ms == RELAY_PER_ROUTE)
+		timer_start(&R->timers[C->route->list], &C->timer, R->now);
+	else
+		timer_start(&R->timers[C->state], &C->timer, R->now);
 }
 
 /* The slot index of a connection. */
@@ -117,6 +133,20 @@ relay_watch(int epfd, int fd, uint32_t events, uint64_t data)
 	ev.events = events;
 	ev.data.u64 = data;
 	return (epoll_ctl(epfd, EPOLL_CTL_ADD, fd, &ev));
+}
+
+/* Set up ${B} for the route ${rt}, with a timer list of its idle length. */
+static void
+relay_init_backend(struct relay * R, struct relay_backend * B,
+    const struct relay_route * rt, const char * failed)
+{
+
+	B->name = rt->name;
+	B->addr = rt->addr;
+	B->failed = failed;
+	B->proxy = rt->proxy;
+	B->list = R->nlists++;
+	timer_list_init(&R->timers[B->list], rt->idle_ms);
 }
 
 /* Allocate the slots and the pool; register listeners and the signalfd. */
@@ -146,12 +176,15 @@ relay_init(const struct relay_conf * conf)
 	    NULL)
 		goto err2;
 	for (s = 0; s < CONN_NSTATES; s++)
-		timer_list_init(&R->timers[s], relay_states[s].expire != NULL ?
+		timer_list_init(&R->timers[s], (relay_states[s].expire != NULL &&
+		    relay_states[s].conf_ms != RELAY_PER_ROUTE) ?
 		    relay_state_ms(conf, s) : 0);
-	R->normal = (struct relay_backend){ "normal", conf->normal,
-	    "normal backend connect failed" };
-	R->hidden = (struct relay_backend){ "hidden", conf->hidden,
-	    "hidden backend connect failed" };
+	R->nlists = RELAY_LIST_ROUTE;
+	relay_init_backend(R, &R->normal, &conf->normal,
+	    "normal backend connect failed");
+	for (i = 0; i < conf->nhidden && i < KNOCKSET_MAX; i++)
+		relay_init_backend(R, &R->hidden[i], &conf->hidden[i],
+		    "hidden backend connect failed");
 	R->next_id = 1;
 	/* A limit of every slot limits nothing: the slots do. */
 	if (conf->max_per_source != 0 &&
@@ -188,6 +221,23 @@ err0:
 	return (NULL);
 }
 
+/*
+ * Close one socket of a connection; with ${reset}, abortively (SO_LINGER 0:
+ * the peer gets a reset, as the other side's peer sent one).
+ */
+static void
+relay_close_side(const struct side * S)
+{
+	struct linger lg = { 1, 0 };
+
+	if (S->fd == -1)
+		return;
+	if (S->reset && setsockopt(S->fd, SOL_SOCKET, SO_LINGER, &lg,
+	    sizeof(lg)))
+		log_errno(LOG_DEBUG, "SO_LINGER");
+	close(S->fd);
+}
+
 /* Close a connection: log, release, free the slot. */
 void
 relay_close(struct relay * R, struct conn * C, const char * reason, int err)
@@ -195,14 +245,16 @@ relay_close(struct relay * R, struct conn * C, const char * reason, int err)
 	uint64_t ms = R->now - C->start;
 
 	if (err != 0)
-		log_info("conn %llu closed: %s: %s; %llu bytes in, %llu bytes out,"
-		    " %llu ms", (unsigned long long)C->id, reason,
+		log_info("conn %u.%llu closed: %s: %s; %llu bytes in, %llu bytes "
+		    "out, %llu ms", RELAY_WORKER(), (unsigned long long)C->id,
+		    reason,
 		    strerrordesc_np(err) ? strerrordesc_np(err) : "error",
 		    (unsigned long long)C->up.bytes,
 		    (unsigned long long)C->down.bytes, (unsigned long long)ms);
 	else
-		log_info("conn %llu closed: %s; %llu bytes in, %llu bytes out,"
-		    " %llu ms", (unsigned long long)C->id, reason,
+		log_info("conn %u.%llu closed: %s; %llu bytes in, %llu bytes "
+		    "out, %llu ms", RELAY_WORKER(), (unsigned long long)C->id,
+		    reason,
 		    (unsigned long long)C->up.bytes,
 		    (unsigned long long)C->down.bytes, (unsigned long long)ms);
 
@@ -210,9 +262,8 @@ relay_close(struct relay * R, struct conn * C, const char * reason, int err)
 		pipepool_put(R->pipes, C->up.pipe, C->up.inpipe == 0);
 	if (C->down.pipe[0] != -1)
 		pipepool_put(R->pipes, C->down.pipe, C->down.inpipe == 0);
-	if (C->backend.fd != -1)
-		close(C->backend.fd);
-	close(C->client.fd);
+	relay_close_side(&C->backend);
+	relay_close_side(&C->client);
 	if (R->src != NULL)
 		srclimit_put(R->src, &C->src);
 	C->src.kind = SRCLIMIT_NONE;
@@ -239,8 +290,7 @@ relay_timers(struct relay * R)
 	struct timer * t;
 	struct conn * C;
 
-	while ((t = timer_expired_any(R->timers, CONN_NSTATES, R->now)) !=
-	    NULL) {
+	while ((t = timer_expired_any(R->timers, R->nlists, R->now)) != NULL) {
 		C = relay_conn_of(t);
 		timer_stop(t);
 		relay_states[C->state].expire(R, C);
@@ -272,7 +322,7 @@ relay_wait_ms(const struct relay * R)
 
 	if (R->again_head != SLOT_NONE)
 		return (0);
-	wait = timer_wait_any(R->timers, CONN_NSTATES, R->now, wait);
+	wait = timer_wait_any(R->timers, R->nlists, R->now, wait);
 	if (R->accept_resume != 0) {
 		left = (R->accept_resume > R->now) ?
 		    R->accept_resume - R->now : 0;
@@ -299,6 +349,7 @@ relay_event_conn(struct relay * R, struct conn * C, int backend,
 	S->wr |= wr;
 	S->hup |= hup;
 	S->urg |= urg;
+	S->errev |= (ev & EPOLLERR) != 0;
 
 	switch (C->state) {
 	case CONN_KNOCK:
@@ -349,7 +400,7 @@ relay_event(struct relay * R, const struct epoll_event * ev)
 
 	switch (type) {
 	case EV_LISTEN:
-		relay_accept(R, R->conf->listen_fds[idx]);
+		relay_accept(R, idx);
 		return (0);
 	case EV_SIGNAL:
 		return (relay_signal(R));
@@ -390,7 +441,7 @@ relay_run(struct relay * R)
 	int i, n;
 
 	for (;;) {
-		R->now = relay_clock();
+		relay_clock(R);
 		relay_timers(R);
 		relay_accept_freed(R);
 		n = epoll_wait(R->conf->epoll_fd, evs, RELAY_EVENTS,
@@ -401,7 +452,7 @@ relay_run(struct relay * R)
 			log_errp("epoll_wait");
 			return (-1);
 		}
-		R->now = relay_clock();
+		relay_clock(R);
 		for (i = 0; i < n; i++) {
 			if (relay_event(R, &evs[i]))
 				return (0);

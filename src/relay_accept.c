@@ -13,9 +13,13 @@
 /* After EMFILE/ENFILE, wait this long before accepting again. */
 #define ACCEPT_PAUSE_MS	100
 
-/* Take a free slot for the accepted socket ${fd} from ${src}; KNOCK. */
+/*
+ * Take a free slot for the socket ${fd} accepted from ${peer}, counted as
+ * source ${src}; enter KNOCK.
+ */
 static struct conn *
-relay_accept_slot(struct relay * R, int fd, const struct srclimit_key * src)
+relay_accept_slot(struct relay * R, int fd, const struct sockaddr_storage * peer,
+    socklen_t plen, const struct srclimit_key * src)
 {
 	struct conn * C = &R->conns[R->free_head];
 	uint32_t gen = (C->gen + 1) & EV_GEN_MASK;
@@ -31,6 +35,8 @@ relay_accept_slot(struct relay * R, int fd, const struct srclimit_key * src)
 	C->again = again;
 	C->again_next = again_next;
 	C->client.fd = fd;
+	if (plen <= sizeof(C->peer))
+		memcpy(&C->peer, peer, plen);
 	C->backend.fd = -1;
 	C->up.pipe[0] = C->up.pipe[1] = -1;
 	C->down.pipe[0] = C->down.pipe[1] = -1;
@@ -47,22 +53,23 @@ relay_accept_slot(struct relay * R, int fd, const struct srclimit_key * src)
  * return 0, or -1 after closing ${fd} (logged now and then).
  */
 static int
-relay_accept_source(struct relay * R, int fd, const struct sockaddr * peer,
-    struct srclimit_key * src)
+relay_accept_source(struct relay * R, int fd,
+    const struct sockaddr_storage * peer, struct srclimit_key * src)
 {
 	char str[NET_ADDRSTR_MAX];
 	uint64_t id;
 	int rc;
 
-	srclimit_key(peer, src);
+	srclimit_key((const struct sockaddr *)peer, src);
 	if (R->src == NULL)
 		return (0);
 	if ((rc = srclimit_take(R->src, src, R->now)) == SRCLIMIT_OK)
 		return (0);
 	id = R->next_id++;
 	if (rc == SRCLIMIT_REFUSED_LOG && log_enabled(LOG_INFO))
-		log_info("conn %llu refused from %s: per-source limit",
-		    (unsigned long long)id, net_format(peer, str, sizeof(str)));
+		log_info("conn %u.%llu refused from %s: per-source limit",
+		    RELAY_WORKER(), (unsigned long long)id, net_format(
+		    (const struct sockaddr *)peer, str, sizeof(str)));
 	close(fd);
 	return (-1);
 }
@@ -85,9 +92,10 @@ relay_accept_evict(struct relay * R)
 	    "evicted in the knock phase: slots full", 0);
 }
 
-/* Set up a new client; return -1 if the socket had to be closed. */
+/* Set up a new client of listener ${li}; -1 if the socket had to be closed. */
 static int
-relay_accept_one(struct relay * R, int fd, const struct sockaddr * peer)
+relay_accept_one(struct relay * R, size_t li, int fd,
+    const struct sockaddr_storage * peer, socklen_t plen)
 {
 	struct srclimit_key src;
 	struct conn * C;
@@ -98,24 +106,27 @@ relay_accept_one(struct relay * R, int fd, const struct sockaddr * peer)
 	relay_accept_evict(R);
 
 	/* TCP_NODELAY and SO_OOBINLINE come from the listener (net.c). */
-	C = relay_accept_slot(R, fd, &src);
+	C = relay_accept_slot(R, fd, peer, plen, &src);
+	C->listener = (uint32_t)li;
 	if (relay_watch(R->conf->epoll_fd, fd, EV_CONN_EVENTS,
 	    EV_DATA(EV_CLIENT, relay_slot(R, C), C->gen))) {
 		relay_close(R, C, "cannot watch the client", errno);
 		return (-1);
 	}
-	if (log_enabled(LOG_INFO))
-		log_info("conn %llu accepted from %s", (unsigned long long)C->id,
-		    net_format(peer, str, sizeof(str)));
+	if (log_enabled(LOG_DEBUG))
+		log_debug("conn %u.%llu accepted from %s", RELAY_WORKER(),
+		    (unsigned long long)C->id, net_format(
+		    (const struct sockaddr *)&C->peer, str, sizeof(str)));
 	return (0);
 }
 
 /* Accept until the backlog is empty or a limit is hit. */
 void
-relay_accept(struct relay * R, int lfd)
+relay_accept(struct relay * R, size_t li)
 {
 	struct sockaddr_storage ss;
 	socklen_t len;
+	int lfd = R->conf->listen_fds[li];
 	int fd;
 
 	/* Paused: the listener is tried again on resume. */
@@ -154,7 +165,7 @@ relay_accept(struct relay * R, int lfd)
 				continue;
 			}
 		}
-		(void)relay_accept_one(R, fd, (struct sockaddr *)&ss);
+		(void)relay_accept_one(R, li, fd, &ss, len);
 	}
 }
 
@@ -168,5 +179,5 @@ relay_accept_resume(struct relay * R)
 		return;
 	R->accept_resume = 0;
 	for (i = 0; i < R->conf->nlisten; i++)
-		relay_accept(R, R->conf->listen_fds[i]);
+		relay_accept(R, i);
 }

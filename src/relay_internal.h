@@ -7,6 +7,9 @@
 #include <stdint.h>
 #include <sys/epoll.h>
 
+#include <sys/socket.h>
+
+#include "knockset.h"
 #include "log.h"
 #include "relay.h"
 #include "timer.h"
@@ -34,11 +37,17 @@ struct pipepool;
  *   state       entered by (file)                 timer       on expiry
  *   KNOCK       relay_accept_slot (relay_accept)  knock_ms    decide now
  *   CONNECT     relay_connect_start (connect)     connect_ms  close
- *   RELAY       relay_connected (relay_connect)   idle_ms     close
+ *   RELAY       relay_connected (relay_connect)   route idle  close
  *   HALFCLOSED  relay_pump (relay_pump)           fin_ms      close
  *   FREE        relay_close (relay.c)             none        -
  *
- * In RELAY and HALFCLOSED, activity restarts the timer (relay_touch).
+ * In RELAY and HALFCLOSED, activity restarts the timer (relay_touch).  A new
+ * state with a timer of its own is one value here and one line in
+ * relay_states[].  A timer list holds timers of one length (timer.h), so a
+ * state whose length is the route's (RELAY: each route's idle timeout) has
+ * one list per route: R->timers[RELAY_LIST_ROUTE + i] for the route whose
+ * relay_backend says list i.
+ *
  * HALFCLOSED begins only once the backend has ended (its FIN passed to the
  * client): a client that half-closed first is waiting for its answer,
  * which may take as long as the idle timeout allows.
@@ -46,10 +55,8 @@ struct pipepool;
  * Accepting evicts the oldest connection in KNOCK (the head of the KNOCK
  * timer list; closed, not routed) when no slot is free, so that a flood
  * of silent connections never keeps a new one out; no other state is
- * ever evicted.
- * Each slot's source is counted (srclimit) from accept to relay_close.
- *  A new state with a
- * timer of its own is one value here and one line in relay_states[].
+ * ever evicted.  Each slot's source is counted (srclimit) from accept to
+ * relay_close.
  */
 enum conn_state {
 	CONN_FREE = 0,		/* Slot unused. */
@@ -82,10 +89,22 @@ enum conn_state {
 
 /* Where a connection may be sent: a backend and the words the log uses. */
 struct relay_backend {
-	const char * name;		/* "normal", "hidden". */
+	const char * name;		/* "normal", "hidden", a route's name. */
 	const struct net_addr * addr;
 	const char * failed;		/* Close reason when connect fails. */
+	int proxy;			/* PROXYHDR_OFF, _V1 or _V2 header. */
+	size_t list;			/* R->timers[list]: its RELAY timers. */
 };
+
+/* Most routes: the normal one and every hidden one. */
+#define RELAY_ROUTES_MAX	(1 + KNOCKSET_MAX)
+
+/* The timer lists: one per state, then one per route (RELAY's). */
+#define RELAY_LIST_ROUTE	CONN_NSTATES
+#define RELAY_LISTS		(RELAY_LIST_ROUTE + RELAY_ROUTES_MAX)
+
+/* The worker number W of the log's "conn W.N": 1 .. --workers. */
+#define RELAY_WORKER()		(log_worker() + 1)
 
 /* One socket of a connection and its edge-triggered readiness. */
 struct side {
@@ -93,6 +112,10 @@ struct side {
 	int rd, wr;		/* Readable, writable (until EAGAIN). */
 	int hup;		/* Half-closed (or worse) seen. */
 	int urg;		/* Urgent data (TCP OOB) came: copy past it. */
+	int err;		/* errno of the call on it that failed, or 0. */
+	int errev;		/* EPOLLERR seen, its error not yet taken. */
+	int reset;		/* Close it with a reset (SO_LINGER 0): the
+				   other side reset (relay_pump.c). */
 };
 
 /* One direction of a relayed connection: src -> pipe -> dst. */
@@ -112,6 +135,9 @@ struct conn {
 	struct side client;
 	struct side backend;
 	const struct relay_backend * route;	/* Chosen backend, or NULL. */
+	const char * why;	/* Why it was chosen: "knock", "mismatch"... */
+	struct sockaddr_storage peer;	/* The client's address (accept). */
+	uint32_t listener;	/* The listener it came through (index). */
 	int again;		/* On the list of connections to pump again. */
 	struct half up;		/* Client to backend. */
 	struct half down;	/* Backend to client. */
@@ -134,27 +160,30 @@ struct relay {
 	uint32_t next_port;		/* Next of bind_lo..bind_hi, offset. */
 	uint32_t again_head;		/* Connections to pump again. */
 	struct pipepool * pipes;
-	struct timer_list timers[CONN_NSTATES];	/* One list per state. */
+	struct timer_list timers[RELAY_LISTS];	/* Per state, per route. */
+	size_t nlists;			/* Lists in use. */
 	struct relay_backend normal;
-	struct relay_backend hidden;
+	struct relay_backend hidden[KNOCKSET_MAX];	/* As conf->hidden. */
 	uint64_t now;			/* Monotonic ms, once per wake-up. */
+	uint64_t now_s;			/* Unix time (s), once per wake-up. */
 	uint64_t next_id;
 	int accept_full;		/* Stopped accepting: no free slot. */
 	int pipes_short;		/* The pipe budget ran out (logged). */
 	uint64_t accept_resume;		/* Paused after EMFILE until then. */
-	struct log_rate log_pause, log_full;	/* Those two messages. */
+	struct log_rate log_pause, log_full;	/* Those two messages, */
+	struct log_rate log_cache;	/* and "the replay cache is full". */
 };
 
 /* No slot: the end of a list of slots. */
 #define SLOT_NONE	UINT32_MAX
 
 /**
- * relay_accept(R, lfd):
- * Accept every pending connection on the listener ${lfd}, while slots and
+ * relay_accept(R, i):
+ * Accept every pending connection on listener ${i}, while slots and
  * descriptors last; at the limit, pause accepting (it resumes when a slot
  * frees or after a moment).
  */
-void relay_accept(struct relay *, int);
+void relay_accept(struct relay *, size_t);
 
 /**
  * relay_accept_resume(R):
@@ -181,7 +210,9 @@ int relay_connect_start(struct relay *, struct conn *,
 /**
  * relay_connected(R, C, failed):
  * The backend connect of ${C} finished, with an error if ${failed} (the
- * event said EPOLLERR or EPOLLHUP): check it, enter RELAY and pump.
+ * event said EPOLLERR or EPOLLHUP): check it, send the route's PROXY
+ * header if it has one (once, whole, before any relayed byte; on a hidden
+ * route the knock is consumed already), enter RELAY and pump.
  */
 void relay_connected(struct relay *, struct conn *, int);
 
@@ -195,7 +226,7 @@ void relay_pump(struct relay *, struct conn *);
 /**
  * relay_close(R, C, reason, err):
  * Log why ${C} ends (${reason}, and errno ${err} if non-zero), close its
- * descriptors and free its slot.
+ * descriptors (a side marked ${reset} with a reset) and free its slot.
  */
 void relay_close(struct relay *, struct conn *, const char *, int);
 

@@ -440,7 +440,7 @@ Test(faults, thousand_silent_connections_freed_normal_served, .timeout = 60)
 	h_raise_nofile(4 * NSILENT + 256);
 	/* After -k 1s they go to the normal backend, after -o 1s more, out. */
 	/* All from one host (loopback): no per-source limit. */
-	setup_echo((const char *[]){ "-k", "1s", "-o", "1s",
+	setup_echo((const char *[]){ "-k", "1s", "-o", "1s", "-v",
 	    "--max-conns-per-source", "0", NULL });
 	for (i = 0; i < NSILENT; i++)
 		fds[i] = h_connect(AF_INET, relay.port);
@@ -485,7 +485,8 @@ Test(faults, connect_and_close_flood, .timeout = 90)
 
 	h_raise_nofile(4096);
 	/* 2,000 from one host faster than the relay sees them close. */
-	setup_echo((const char *[]){ "--max-conns-per-source", "0", NULL });
+	setup_echo((const char *[]){ "-v", "--max-conns-per-source", "0",
+	    NULL });	/* "accepted" lines. */
 	echo_once(0, "warm-up");
 	echo_once(1, "warm-up");
 	cr_assert_eq(wait_sockets(1, 3000), 1);

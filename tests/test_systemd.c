@@ -202,16 +202,18 @@ sd_expect_route(int fd, const char * first, const char * name,
 /*
  * Start the relay under systemd-socket-activate on a free IPv4 and IPv6
  * loopback port (retried if another process takes one meanwhile); the
- * ports in ${p4} and ${p6}, stderr's read end returned.
+ * ports in ${p4} and ${p6}, stderr's read end returned.  ${nopt} goes
+ * after --normal's port ("" or ",proxy=v1", say).
  */
 static int
-sd_activate(uint16_t np, uint16_t hp, uint16_t * p4, uint16_t * p6)
+sd_activate(uint16_t np, const char * nopt, uint16_t hp, uint16_t * p4,
+    uint16_t * p6)
 {
 	char l4[64], l6[64], n[64], h[64];
 	char * argv[16];
 	int attempt, fd = -1;
 
-	snprintf(n, sizeof(n), "127.0.0.1:%u", np);
+	snprintf(n, sizeof(n), "127.0.0.1:%u%s", np, nopt);
 	snprintf(h, sizeof(h), "127.0.0.1:%u", hp);
 	for (attempt = 0; attempt < 5; attempt++) {
 		*p4 = sd_free_port(AF_INET);
@@ -246,7 +248,7 @@ Test(systemd, socket_activation_ipv4_and_ipv6, .timeout = 30)
 	    .mode = H_GREET, .name = "normal" });
 	h_backend_start(&H, &(struct h_backend_conf){ .family = AF_INET,
 	    .mode = H_GREET, .name = "hidden" });
-	efd = sd_activate(N.port, H.port, &p4, &p6);
+	efd = sd_activate(N.port, "", H.port, &p4, &p6);
 
 	/* The first connection makes systemd-socket-activate exec the relay. */
 	c4 = h_connect(AF_INET, p4);
@@ -260,6 +262,51 @@ Test(systemd, socket_activation_ipv4_and_ipv6, .timeout = 30)
 	sd_expect_route(c6, "GET / HTTP/1.0\r\n", "normal",
 	    "GET / HTTP/1.0\r\n");
 	close(c4);
+	close(c6);
+
+	kill(sd_pid, SIGTERM);
+	st = sd_reap(5000);
+	cr_assert(st != -1 && WIFEXITED(st) && WEXITSTATUS(st) == 0,
+	    "status %d; log: %s", st, sd_log);
+	close(efd);
+	h_backend_stop(&N);
+	h_backend_stop(&H);
+}
+
+Test(systemd, socket_activation_proxy_header_names_the_listener,
+    .timeout = 30)
+{
+	struct h_backend N, H;
+	char want[128];
+	uint16_t p4, p6;
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof(ss);
+	int efd, c6, st;
+
+	/*
+	 * The relay does not know where systemd's sockets listen: the PROXY
+	 * destination comes from the client socket (getsockname).
+	 */
+	cr_assert(access(SA_BIN, X_OK) == 0, "%s missing (Debian's systemd)",
+	    SA_BIN);
+	h_backend_start(&N, &(struct h_backend_conf){ .family = AF_INET,
+	    .mode = H_ECHO });
+	h_backend_start(&H, &(struct h_backend_conf){ .family = AF_INET,
+	    .mode = H_ECHO });
+	efd = sd_activate(N.port, ",proxy=v1", H.port, &p4, &p6);
+	c6 = h_connect(AF_INET6, p6);
+	cr_assert(sd_wait_log(efd, "l7knockknock: ready\n", 10000) == 0,
+	    "relay not ready: %s", sd_log);
+	cr_assert(getsockname(c6, (struct sockaddr *)&ss, &len) == 0);
+	snprintf(want, sizeof(want), "PROXY TCP6 ::1 ::1 %u %u\r\nGET /",
+	    ntohs(((struct sockaddr_in6 *)&ss)->sin6_port), p6);
+	h_send_all(c6, "GET / HTTP/1.0\r\n", 16);
+	cr_assert(shutdown(c6, SHUT_WR) == 0);
+	cr_assert(h_backend_wait_done(&N, 1, 5000) == 0, "no EOF at the "
+	    "backend: %s", sd_log);
+	cr_assert(N.last.headlen >= strlen(want) && memcmp(N.last.head, want,
+	    strlen(want)) == 0, "the backend got \"%.*s\", want \"%s...\"",
+	    (int)N.last.headlen, N.last.head, want);
 	close(c6);
 
 	kill(sd_pid, SIGTERM);
