@@ -5,6 +5,7 @@
 #include <stdint.h>
 
 #include "knock.h"
+#include "knockset.h"
 #include "net.h"
 #include "parse.h"
 #include "workers.h"
@@ -19,10 +20,43 @@
 #define CONF_RUN	0	/* Run the relay. */
 #define CONF_DONE	1	/* --help or --version was printed: exit 0. */
 
-/* A backend as given: host name or literal, and port. */
+/* Most hidden routes in all: --hidden/-s and every --route. */
+#define CONF_ROUTES_MAX	KNOCKSET_MAX
+
+/* Longest route name (,name=): [A-Za-z0-9_-], 1 to this many. */
+#define CONF_NAME_MAX	32
+
+/* Longest key-file= or knock-file= path in --route, NUL included. */
+#define CONF_PATH_MAX	1024
+
+/* Default idle timeouts (ms) when -o is not given: normal, hidden routes. */
+#define CONF_IDLE_NORMAL	30000
+#define CONF_IDLE_HIDDEN	(2 * 3600 * 1000)
+
+/* --token-window: default and limits, in seconds. */
+#define CONF_WINDOW_DEFAULT	30
+#define CONF_WINDOW_MIN		1
+
+/* A backend as given: host name or literal, port, and its sub-options. */
 struct conf_backend {
 	char host[PARSE_HOST_MAX + 1];
 	uint16_t port;
+	uint64_t idle_ms;		/* ,idle= or -o or the default. */
+	int idle_set;			/* ,idle= was given. */
+	int proxy;			/* ,proxy=: PROXYHDR_OFF, _V1, _V2. */
+};
+
+/*
+ * A hidden route.  Route 0 is --hidden/-s, whose knock is KNOCK,
+ * --knock-file or --key-file; the others are --route, in order.
+ */
+struct conf_route {
+	struct conf_backend b;
+	char name[CONF_NAME_MAX + 1];	/* "hidden", "hidden2"... or name=. */
+	const char * key_file;		/* A token route's key file, or NULL. */
+	const char * knock_file;	/* A static knock's file, or NULL (route
+					   0 with KNOCK: conf.knock). */
+	char path[CONF_PATH_MAX];	/* --route: the file either points to. */
 };
 
 /* Everything the command line says. */
@@ -32,9 +66,14 @@ struct conf {
 	const char * knock_file;	/* --knock-file, or NULL. */
 	struct net_addr listen[CONF_LISTEN_MAX];
 	size_t nlisten;
+	const char * key_file;		/* --key-file, or NULL. */
 	struct conf_backend normal;
-	struct conf_backend hidden;
-	uint64_t idle_ms;		/* -o/--proxyTimeout. */
+	struct conf_route routes[CONF_ROUTES_MAX];	/* [0]: --hidden. */
+	size_t nroutes;
+	uint64_t idle_ms;		/* -o/--proxyTimeout, or 30 s. */
+	int idle_set;			/* -o was given. */
+	uint64_t window_s;		/* --token-window, seconds. */
+	size_t replay_n;		/* --replay-cache entries. */
 	uint64_t knock_ms;		/* -k/--knockTimeout. */
 	uint64_t connect_ms;		/* --connect-timeout. */
 	uint64_t fin_ms;		/* --fin-timeout. */
@@ -53,8 +92,13 @@ struct conf {
  * knock given on the command line is copied and then wiped from ${argv} so
  * that /proc/PID/cmdline no longer shows it.  Return CONF_RUN, CONF_DONE
  * after printing --help or --version on stdout, or -1 after reporting the
- * bad argument in one line (a usage error: exit 64).  The knock file is not
- * read here (see knockfile_read).
+ * bad argument in one line (a usage error: exit 64).  Every route's idle
+ * timeout is filled in (its ,idle=, else -o, else CONF_IDLE_NORMAL for the
+ * normal route and CONF_IDLE_HIDDEN for hidden ones) and every route named;
+ * route 0's knock_file and key_file are those of --knock-file and
+ * --key-file.  Knock and key files are not read here (knockfile_read,
+ * keyfile_read), so two routes with the same knock or key are found later
+ * (knockset_add_*).
  */
 int conf_parse(struct conf *, int, char **);
 

@@ -2,28 +2,36 @@
  * l7knockknock: relay every connection to the normal backend, except one
  * whose first bytes are the knock, which goes to the hidden backend.
  *
- * main: parse and validate -> read the knock file -> resolve backends ->
- * bind listeners -> epoll, signalfd, connection slots -> sandbox_enter()
- * -> relay_run().  Nothing after sandbox_enter() touches the file system.
+ * main: parse and validate -> libsodium, the knock and key files, the
+ * knock set, the replay cache -> resolve backends -> bind listeners ->
+ * epoll, signalfd, connection slots -> sandbox_enter() -> relay_run().
+ * Nothing after sandbox_enter() touches the file system.
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <sodium.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sysexits.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "conf.h"
+#include "keyfile.h"
 #include "knock.h"
 #include "knockfile.h"
+#include "knockset.h"
 #include "log.h"
 #include "net.h"
+#include "proxyhdr.h"
 #include "relay.h"
+#include "replay.h"
 #include "sandbox.h"
+#include "token.h"
 #include "workers.h"
 
 /* Descriptors kept aside for stdio, listeners and the like. */
@@ -42,7 +50,11 @@
 /* The process's resources, made before the sandbox. */
 struct setup {
 	struct conf conf;
-	struct net_addr normal, hidden;
+	struct net_addr normal;
+	struct net_addr hidden[CONF_ROUTES_MAX];	/* As conf.routes. */
+	struct relay_route routes[CONF_ROUTES_MAX];	/* The relay's view. */
+	struct knockset knocks;		/* Every hidden route's knock or key. */
+	struct replay * replay;		/* NULL without a token route. */
 	int fds[WORKERS_MAX][CONF_LISTEN_MAX];	/* Per worker. */
 	int * listen_fds;		/* This process's: one row of fds. */
 	struct relay * relay;		/* Kept until exit, never freed: free()
@@ -50,7 +62,7 @@ struct setup {
 	size_t nlisten;
 	int epoll_fd;
 	int signal_fd;
-	uint16_t ports[2];
+	uint16_t ports[1 + CONF_ROUTES_MAX];	/* Landlock's connect ports. */
 	pid_t supervisor;		/* --workers: the supervisor, else 0. */
 	struct relay_conf rconf;
 };
@@ -214,22 +226,48 @@ main_descriptors(struct setup * S, size_t w)
 	return (0);
 }
 
-/* Log the start-up summary: never the knock itself. */
+/* The words the log uses for a proxy= version. */
+static const char *
+main_proxy_name(int proxy)
+{
+
+	return (proxy == PROXYHDR_V1 ? "PROXY v1" : proxy == PROXYHDR_V2 ?
+	    "PROXY v2" : "no PROXY header");
+}
+
+/* Log the start-up summary: each route; never a knock or key itself. */
 static void
 main_summary(const struct setup * S)
 {
-	char n[NET_ADDRSTR_MAX], h[NET_ADDRSTR_MAX];
+	const struct conf * C = &S->conf;
+	char a[NET_ADDRSTR_MAX], kind[32];
+	size_t i;
 
-	log_info("normal backend %s, hidden backend %s, knock of %zu bytes",
-	    net_format((const struct sockaddr *)&S->normal.ss, n, sizeof(n)),
-	    net_format((const struct sockaddr *)&S->hidden.ss, h, sizeof(h)),
-	    S->conf.knock.len);
-	log_info("timeouts: knock %llu ms, connect %llu ms, idle %llu ms, "
-	    "fin %llu ms; %zu connection slots, %zu pipes",
-	    (unsigned long long)S->conf.knock_ms,
-	    (unsigned long long)S->conf.connect_ms,
-	    (unsigned long long)S->conf.idle_ms,
-	    (unsigned long long)S->conf.fin_ms, S->rconf.max_conns,
+	log_info("route normal: backend %s, idle %llu ms, %s",
+	    net_format((const struct sockaddr *)&S->normal.ss, a, sizeof(a)),
+	    (unsigned long long)C->normal.idle_ms,
+	    main_proxy_name(C->normal.proxy));
+	for (i = 0; i < C->nroutes; i++) {
+		if (S->knocks.r[i].token)
+			snprintf(kind, sizeof(kind), "token");
+		else
+			snprintf(kind, sizeof(kind), "knock of %zu bytes",
+			    S->knocks.r[i].knock.len);
+		log_info("route %s: backend %s, %s, idle %llu ms, %s",
+		    C->routes[i].name, net_format(
+		    (const struct sockaddr *)&S->hidden[i].ss, a, sizeof(a)),
+		    kind, (unsigned long long)C->routes[i].b.idle_ms,
+		    main_proxy_name(C->routes[i].b.proxy));
+	}
+	if (S->knocks.nkeys > 0)
+		log_info("tokens: window %llu s, replay cache of %zu entries "
+		    "(%zu KiB)", (unsigned long long)C->window_s, C->replay_n,
+		    C->replay_n * 8 / 1024);
+	log_info("timeouts: knock %llu ms, connect %llu ms, fin %llu ms; "
+	    "%zu connection slots, %zu pipes",
+	    (unsigned long long)C->knock_ms,
+	    (unsigned long long)C->connect_ms,
+	    (unsigned long long)C->fin_ms, S->rconf.max_conns,
 	    S->rconf.max_pipes);
 }
 
@@ -238,16 +276,25 @@ static void
 main_confs(struct setup * S, struct sandbox_conf * SB)
 {
 
+	size_t i;
+
 	S->ports[0] = net_port((struct sockaddr *)&S->normal.ss);
-	S->ports[1] = net_port((struct sockaddr *)&S->hidden.ss);
+	S->rconf.normal = (struct relay_route){ "normal", &S->normal,
+	    S->conf.normal.idle_ms, S->conf.normal.proxy };
+	for (i = 0; i < S->conf.nroutes; i++) {
+		S->ports[1 + i] = net_port((struct sockaddr *)&S->hidden[i].ss);
+		S->routes[i] = (struct relay_route){ S->conf.routes[i].name,
+		    &S->hidden[i], S->conf.routes[i].b.idle_ms,
+		    S->conf.routes[i].b.proxy };
+	}
+	S->rconf.hidden = S->routes;
+	S->rconf.nhidden = S->conf.nroutes;
+	S->rconf.knocks = &S->knocks;
+	S->rconf.replay = S->replay;
 	S->rconf.listen_fds = S->listen_fds;
 	S->rconf.nlisten = S->nlisten;
 	S->rconf.epoll_fd = S->epoll_fd;
 	S->rconf.signal_fd = S->signal_fd;
-	S->rconf.normal = &S->normal;
-	S->rconf.hidden = &S->hidden;
-	S->rconf.knock = &S->conf.knock;
-	S->rconf.idle_ms = S->conf.idle_ms;
 	S->rconf.knock_ms = S->conf.knock_ms;
 	S->rconf.connect_ms = S->conf.connect_ms;
 	S->rconf.fin_ms = S->conf.fin_ms;
@@ -260,8 +307,17 @@ main_confs(struct setup * S, struct sandbox_conf * SB)
 	SB->epoll_fd = S->epoll_fd;
 	SB->signal_fd = S->signal_fd;
 	SB->connect_ports = S->ports;
-	SB->nports = 2;
+	SB->nports = 1 + S->conf.nroutes;
 	SB->parent = S->supervisor;
+}
+
+/* Overwrite every knock and key. */
+static void
+main_wipe(struct setup * S)
+{
+
+	knock_wipe(&S->conf.knock);
+	knockset_wipe(&S->knocks);
 }
 
 /*
@@ -294,7 +350,7 @@ main_relay(struct setup * S, size_t w)
 		log_info("ready");
 
 	rc = relay_run(R);
-	knock_wipe(&S->conf.knock);
+	main_wipe(S);
 	return (rc ? 1 : 0);
 }
 
@@ -328,6 +384,120 @@ main_check_user(const struct setup * S)
 	return (sandbox_check_user(&SB));
 }
 
+/* Resolve every backend, once; a name's addresses are probed. */
+static int
+main_resolve(struct setup * S)
+{
+	const struct conf * C = &S->conf;
+	uint64_t probe_ms;
+	size_t i;
+
+	probe_ms = (C->connect_ms < PROBE_MS_MAX) ? C->connect_ms :
+	    PROBE_MS_MAX;
+	if (net_resolve(C->normal.host, C->normal.port, probe_ms, &S->normal))
+		return (-1);
+	for (i = 0; i < C->nroutes; i++) {
+		if (net_resolve(C->routes[i].b.host, C->routes[i].b.port,
+		    probe_ms, &S->hidden[i]))
+			return (-1);
+	}
+	return (0);
+}
+
+/*
+ * Report why route ${i}'s knock or key (${rc} from knockset_add_*, with
+ * a knock left at knocks.r[i]) was refused, naming the route it clashes
+ * with.
+ */
+static void
+main_knock_clash(const struct setup * S, size_t i, int rc)
+{
+	const struct conf * C = &S->conf;
+	const struct knockset * K = &S->knocks;
+	const struct knock * k = &K->r[i].knock;
+	size_t j, len;
+
+	if (C->routes[i].key_file != NULL) {
+		log_err("route '%s': the key in '%s' is another route's key "
+		    "too: give each route its own key", C->routes[i].name,
+		    C->routes[i].key_file);
+		return;
+	}
+	for (j = 0; j < K->n; j++) {
+		len = (K->r[j].knock.len < k->len) ? K->r[j].knock.len : k->len;
+		if (!K->r[j].token && memcmp(K->r[j].knock.buf, k->buf,
+		    len) == 0)
+			break;
+	}
+	if (rc == KNOCKSET_EPREFIX)
+		log_err("route '%s': its knock and route '%s''s begin the "
+		    "same way (one is a prefix of the other, so the shorter "
+		    "would always win): give knocks that are not prefixes of "
+		    "one another", C->routes[i].name, C->routes[j].name);
+	else
+		log_err("route '%s': its knock is route '%s''s knock too: "
+		    "give each route its own knock", C->routes[i].name,
+		    C->routes[j].name);
+}
+
+/*
+ * Route ${i}'s knock or key into the knock set.  Return 0, EX_NOINPUT
+ * (a file refused) or EX_USAGE (a clash), reported.
+ */
+static int
+main_knock(struct setup * S, size_t i)
+{
+	const struct conf_route * R = &S->conf.routes[i];
+	uint8_t key[KEYFILE_KEYLEN];
+	struct knock k;
+	int rc;
+
+	if (R->key_file != NULL) {
+		if (keyfile_read(R->key_file, key))
+			return (EX_NOINPUT);
+		rc = knockset_add_key(&S->knocks, key);
+		sodium_memzero(key, sizeof(key));
+	} else {
+		if (i == 0 && R->knock_file == NULL)
+			k = S->conf.knock;
+		else if (knockfile_read(R->knock_file, &k))
+			return (EX_NOINPUT);
+		/* The set is checked before the knock is in it. */
+		S->knocks.r[S->knocks.n].knock = k;
+		rc = knockset_add_knock(&S->knocks, &k);
+		knock_wipe(&k);
+	}
+	if (rc < 0) {
+		main_knock_clash(S, i, rc);
+		return (EX_USAGE);
+	}
+	return (0);
+}
+
+/*
+ * libsodium, every route's knock or key into the knock set (route i is
+ * knock set route i), the replay cache if a route takes tokens.  Return 0
+ * or an exit status, reported.
+ */
+static int
+main_knocks(struct setup * S)
+{
+	size_t i;
+	int rc;
+
+	if (token_init())
+		return (EX_SOFTWARE);
+	knockset_init(&S->knocks, S->conf.window_s, (uint64_t)time(NULL));
+	for (i = 0; i < S->conf.nroutes; i++) {
+		if ((rc = main_knock(S, i)) != 0)
+			return (rc);
+	}
+	if (S->knocks.nkeys > 0 &&
+	    (S->replay = replay_init(S->conf.replay_n)) == NULL)
+		return (EX_OSERR);
+	return (0);
+}
+
 /* workers_run() callback. */
 static int
 main_worker(void * cookie, size_t w)
@@ -358,7 +528,6 @@ int
 main(int argc, char * argv[])
 {
 	static struct setup S;
-	uint64_t probe_ms;
 	int rc;
 
 	/* Descriptors 0-2 must exist, or a socket could become "stderr". */
@@ -383,19 +552,17 @@ main(int argc, char * argv[])
 	if (main_check_user(&S))
 		exit(EX_USAGE);
 
-	/* Read the secret. */
-	if (S.conf.knock_file != NULL &&
-	    knockfile_read(S.conf.knock_file, &S.conf.knock))
-		exit(EX_NOINPUT);
+	/* Read the secrets; the replay cache before any worker is forked. */
+	if ((rc = main_knocks(&S)) != 0) {
+		main_wipe(&S);
+		exit(rc);
+	}
 
 	/* Resolve the backends, once; a name's addresses are probed. */
-	probe_ms = (S.conf.connect_ms < PROBE_MS_MAX) ? S.conf.connect_ms :
-	    PROBE_MS_MAX;
-	if (net_resolve(S.conf.normal.host, S.conf.normal.port, probe_ms,
-	    &S.normal) ||
-	    net_resolve(S.conf.hidden.host, S.conf.hidden.port, probe_ms,
-	    &S.hidden))
+	if (main_resolve(&S)) {
+		main_wipe(&S);
 		exit(EX_NOHOST);
+	}
 
 	/* Bind as root, before any worker exists. */
 	if (main_listen(&S))

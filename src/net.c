@@ -244,6 +244,12 @@ net_format(const struct sockaddr * sa, char * buf, size_t buflen)
 	    inet_ntop(AF_INET, &sin->sin_addr, host, sizeof(host)))
 		snprintf(buf, buflen, "%s:%u", host, ntohs(sin->sin_port));
 	else if (sa->sa_family == AF_INET6 &&
+	    IN6_IS_ADDR_V4MAPPED(&sin6->sin6_addr) &&
+	    inet_ntop(AF_INET, &sin6->sin6_addr.s6_addr[12], host,
+	    sizeof(host)))
+		/* A v4-mapped address (a [::] listener) is shown as IPv4. */
+		snprintf(buf, buflen, "%s:%u", host, ntohs(sin6->sin6_port));
+	else if (sa->sa_family == AF_INET6 &&
 	    inet_ntop(AF_INET6, &sin6->sin6_addr, host, sizeof(host)))
 		snprintf(buf, buflen, "[%s]:%u", host, ntohs(sin6->sin6_port));
 	else

@@ -52,7 +52,8 @@ int net_listen(struct net_addr *, int);
 /**
  * net_format(sa, buf, buflen):
  * Write "1.2.3.4:80" or "[::1]:80" for the socket address ${sa} into
- * ${buf} (at least NET_ADDRSTR_MAX bytes) and return ${buf}.  No heap.
+ * ${buf} (at least NET_ADDRSTR_MAX bytes) and return ${buf}; a v4-mapped
+ * IPv6 address is written as the IPv4 one.  No heap.
  */
 char * net_format(const struct sockaddr *, char *, size_t);
 

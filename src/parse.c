@@ -55,6 +55,10 @@ parse_duration(const char * s, uint64_t * ms)
 		scale = 1;
 	else if (strcmp(s + n, "s") == 0 || s[n] == '\0')
 		scale = 1000;
+	else if (strcmp(s + n, "m") == 0)
+		scale = 60 * 1000;
+	else if (strcmp(s + n, "h") == 0)
+		scale = 3600 * 1000;
 	else
 		return (-1);
 	memcpy(num, s, n);

@@ -27,8 +27,8 @@ int parse_port(const char *, int, uint16_t *);
 
 /**
  * parse_duration(s, ms):
- * Parse ${s} as a duration: "500ms", "2s" or a plain number of seconds,
- * from 1 ms to PARSE_DURATION_MAX.  Store it in ${ms} (milliseconds) and
+ * Parse ${s} as a duration: "500ms", "2s", "5m", "2h" or a plain number
+ * of seconds, from 1 ms to PARSE_DURATION_MAX.  Store it in ${ms} (milliseconds) and
  * return 0, or return -1.
  */
 int parse_duration(const char *, uint64_t *);

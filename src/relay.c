@@ -16,14 +16,16 @@
 /* Events taken from epoll per wake-up. */
 #define RELAY_EVENTS	64
 
-/* The monotonic clock in milliseconds. */
-static uint64_t
-relay_clock(void)
+/* Read both clocks: monotonic ms for timers, Unix seconds for tokens. */
+static void
+relay_clock(struct relay * R)
 {
 	struct timespec ts;
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ((uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000);
+	R->now = (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	R->now_s = (ts.tv_sec > 0) ? (uint64_t)ts.tv_sec : 0;
 }
 
 /* What a state's timer does when it expires. */
@@ -32,7 +34,13 @@ typedef void relay_expire_fn(struct relay *, struct conn *);
 static relay_expire_fn relay_expire_knock;
 static relay_expire_fn relay_expire_close;
 
-/* Each state's timer: its length in struct relay_conf, what expiry does. */
+/* A state whose timer's length is the route's (struct relay_state). */
+#define RELAY_PER_ROUTE	((size_t)-1)
+
+/*
+ * Each state's timer: its length in struct relay_conf (or RELAY_PER_ROUTE:
+ * the route's, in a list of the route's), what expiry does.
+ */
 static const struct relay_state {
 	size_t conf_ms;			/* offsetof(struct relay_conf, ...). */
 	relay_expire_fn * expire;	/* NULL: the state has no timer. */
@@ -43,7 +51,7 @@ static const struct relay_state {
 				  relay_expire_knock, NULL },
 	[CONN_CONNECT] =	{ offsetof(struct relay_conf, connect_ms),
 				  relay_expire_close, "backend connect timed out" },
-	[CONN_RELAY] =		{ offsetof(struct relay_conf, idle_ms),
+	[CONN_RELAY] =		{ RELAY_PER_ROUTE,
 				  relay_expire_close, "idle timeout" },
 	[CONN_HALFCLOSED] =	{ offsetof(struct relay_conf, fin_ms),
 				  relay_expire_close, "fin timeout" },
@@ -83,15 +91,18 @@ relay_enter(struct relay * R, struct conn * C, enum conn_state state)
 	relay_touch(R, C);
 }
 
-/* Restart the timer of the current state. */
+/* Restart the timer of the current state, in its (or its route's) list. */
 void
 relay_touch(struct relay * R, struct conn * C)
 {
+	const struct relay_state * st = &relay_states[C->state];
 
-	if (relay_states[C->state].expire != NULL)
-		timer_start(&R->timers[C->state], &C->timer, R->now);
-	else
+	if (st->expire == NULL)
 		timer_stop(&C->timer);
+	else if (st->conf_ms == RELAY_PER_ROUTE)
+		timer_start(&R->timers[C->route->list], &C->timer, R->now);
+	else
+		timer_start(&R->timers[C->state], &C->timer, R->now);
 }
 
 /* The slot index of a connection. */
@@ -112,6 +123,20 @@ relay_watch(int epfd, int fd, uint32_t events, uint64_t data)
 	ev.events = events;
 	ev.data.u64 = data;
 	return (epoll_ctl(epfd, EPOLL_CTL_ADD, fd, &ev));
+}
+
+/* Set up ${B} for the route ${rt}, with a timer list of its idle length. */
+static void
+relay_init_backend(struct relay * R, struct relay_backend * B,
+    const struct relay_route * rt, const char * failed)
+{
+
+	B->name = rt->name;
+	B->addr = rt->addr;
+	B->failed = failed;
+	B->proxy = rt->proxy;
+	B->list = R->nlists++;
+	timer_list_init(&R->timers[B->list], rt->idle_ms);
 }
 
 /* Allocate the slots and the pool; register listeners and the signalfd. */
@@ -141,12 +166,15 @@ relay_init(const struct relay_conf * conf)
 	    NULL)
 		goto err2;
 	for (s = 0; s < CONN_NSTATES; s++)
-		timer_list_init(&R->timers[s], relay_states[s].expire != NULL ?
+		timer_list_init(&R->timers[s], (relay_states[s].expire != NULL &&
+		    relay_states[s].conf_ms != RELAY_PER_ROUTE) ?
 		    relay_state_ms(conf, s) : 0);
-	R->normal = (struct relay_backend){ "normal", conf->normal,
-	    "normal backend connect failed" };
-	R->hidden = (struct relay_backend){ "hidden", conf->hidden,
-	    "hidden backend connect failed" };
+	R->nlists = RELAY_LIST_ROUTE;
+	relay_init_backend(R, &R->normal, &conf->normal,
+	    "normal backend connect failed");
+	for (i = 0; i < conf->nhidden && i < KNOCKSET_MAX; i++)
+		relay_init_backend(R, &R->hidden[i], &conf->hidden[i],
+		    "hidden backend connect failed");
 	R->next_id = 1;
 
 	for (i = 0; i < conf->nlisten; i++) {
@@ -224,8 +252,7 @@ relay_timers(struct relay * R)
 	struct timer * t;
 	struct conn * C;
 
-	while ((t = timer_expired_any(R->timers, CONN_NSTATES, R->now)) !=
-	    NULL) {
+	while ((t = timer_expired_any(R->timers, R->nlists, R->now)) != NULL) {
 		C = relay_conn_of(t);
 		timer_stop(t);
 		relay_states[C->state].expire(R, C);
@@ -257,7 +284,7 @@ relay_wait_ms(const struct relay * R)
 
 	if (R->again_head != SLOT_NONE)
 		return (0);
-	wait = timer_wait_any(R->timers, CONN_NSTATES, R->now, wait);
+	wait = timer_wait_any(R->timers, R->nlists, R->now, wait);
 	if (R->accept_resume != 0) {
 		left = (R->accept_resume > R->now) ?
 		    R->accept_resume - R->now : 0;
@@ -375,7 +402,7 @@ relay_run(struct relay * R)
 	int i, n;
 
 	for (;;) {
-		R->now = relay_clock();
+		relay_clock(R);
 		relay_timers(R);
 		relay_accept_freed(R);
 		n = epoll_wait(R->conf->epoll_fd, evs, RELAY_EVENTS,
@@ -386,7 +413,7 @@ relay_run(struct relay * R)
 			log_errp("epoll_wait");
 			return (-1);
 		}
-		R->now = relay_clock();
+		relay_clock(R);
 		for (i = 0; i < n; i++) {
 			if (relay_event(R, &evs[i]))
 				return (0);

@@ -4,9 +4,18 @@
 #include <stddef.h>
 #include <stdint.h>
 
-struct knock;
+struct knockset;
 struct net_addr;
 struct relay;
+struct replay;
+
+/* A route as main sets it up: where it goes and how. */
+struct relay_route {
+	const char * name;		/* "normal", "hidden", a --route name=. */
+	const struct net_addr * addr;	/* The backend. */
+	uint64_t idle_ms;		/* RELAY: close after this long idle. */
+	int proxy;			/* PROXYHDR_OFF, _V1 or _V2. */
+};
 
 /* What the relay needs; every descriptor is made by main before the sandbox. */
 struct relay_conf {
@@ -14,10 +23,11 @@ struct relay_conf {
 	size_t nlisten;
 	int epoll_fd;
 	int signal_fd;			/* Delivers SIGTERM and SIGINT. */
-	const struct net_addr * normal;
-	const struct net_addr * hidden;
-	const struct knock * knock;
-	uint64_t idle_ms;		/* Close after this long without a byte. */
+	struct relay_route normal;
+	const struct relay_route * hidden;	/* Hidden route i is route i */
+	size_t nhidden;				/* of knocks (1 .. KNOCKSET_MAX). */
+	const struct knockset * knocks;	/* Every hidden route's knock or key. */
+	struct replay * replay;		/* Accepted tokens, shared by workers. */
 	uint64_t knock_ms;		/* Decide after this long at the latest. */
 	uint64_t connect_ms;		/* Backend connect timeout. */
 	uint64_t fin_ms;		/* Idle timeout once one way ended. */

@@ -13,9 +13,10 @@
 /* After EMFILE/ENFILE, wait this long before accepting again. */
 #define ACCEPT_PAUSE_MS	100
 
-/* Take a free slot for the accepted socket ${fd}; enter KNOCK. */
+/* Take a free slot for the socket ${fd} accepted from ${peer}; enter KNOCK. */
 static struct conn *
-relay_accept_slot(struct relay * R, int fd)
+relay_accept_slot(struct relay * R, int fd, const struct sockaddr_storage * peer,
+    socklen_t plen)
 {
 	struct conn * C = &R->conns[R->free_head];
 	uint32_t gen = (C->gen + 1) & EV_GEN_MASK;
@@ -31,6 +32,8 @@ relay_accept_slot(struct relay * R, int fd)
 	C->again = again;
 	C->again_next = again_next;
 	C->client.fd = fd;
+	if (plen <= sizeof(C->peer))
+		memcpy(&C->peer, peer, plen);
 	C->backend.fd = -1;
 	C->up.pipe[0] = C->up.pipe[1] = -1;
 	C->down.pipe[0] = C->down.pipe[1] = -1;
@@ -43,21 +46,23 @@ relay_accept_slot(struct relay * R, int fd)
 
 /* Set up a new client; return -1 if the socket had to be closed. */
 static int
-relay_accept_one(struct relay * R, int fd, const struct sockaddr * peer)
+relay_accept_one(struct relay * R, int fd, const struct sockaddr_storage * peer,
+    socklen_t plen)
 {
 	struct conn * C;
 	char str[NET_ADDRSTR_MAX];
 
 	/* TCP_NODELAY and SO_OOBINLINE come from the listener (net.c). */
-	C = relay_accept_slot(R, fd);
+	C = relay_accept_slot(R, fd, peer, plen);
 	if (relay_watch(R->conf->epoll_fd, fd, EV_CONN_EVENTS,
 	    EV_DATA(EV_CLIENT, relay_slot(R, C), C->gen))) {
 		relay_close(R, C, "cannot watch the client", errno);
 		return (-1);
 	}
-	if (log_enabled(LOG_INFO))
-		log_info("conn %llu accepted from %s", (unsigned long long)C->id,
-		    net_format(peer, str, sizeof(str)));
+	if (log_enabled(LOG_DEBUG))
+		log_debug("conn %u.%llu accepted from %s", RELAY_WORKER(),
+		    (unsigned long long)C->id, net_format(
+		    (const struct sockaddr *)&C->peer, str, sizeof(str)));
 	return (0);
 }
 
@@ -104,7 +109,7 @@ relay_accept(struct relay * R, int lfd)
 				continue;
 			}
 		}
-		(void)relay_accept_one(R, fd, (struct sockaddr *)&ss);
+		(void)relay_accept_one(R, fd, &ss, len);
 	}
 }
 

@@ -1,4 +1,5 @@
 #include <errno.h>
+#include <string.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <sys/socket.h>
@@ -24,6 +25,28 @@ relay_connect_opts(int fd)
 		log_errno(LOG_DEBUG, "SO_OOBINLINE on a backend");
 }
 
+/*
+ * Log the route of ${C}, its client and the local end of the backend
+ * socket ${fd} (getsockname: what the backend sees as the peer), so a
+ * backend's "from 127.0.0.1 port N" can be matched to the client.
+ */
+static void
+relay_connect_log(const struct conn * C, int fd)
+{
+	struct sockaddr_storage local;
+	socklen_t len = sizeof(local);
+	char peer[NET_ADDRSTR_MAX], via[NET_ADDRSTR_MAX];
+
+	if (!log_enabled(LOG_INFO))
+		return;
+	if (getsockname(fd, (struct sockaddr *)&local, &len))
+		memset(&local, 0, sizeof(local));
+	log_info("conn %u.%llu routed to %s (%s) from %s via %s",
+	    RELAY_WORKER(), (unsigned long long)C->id, C->route->name, C->why,
+	    net_format((const struct sockaddr *)&C->peer, peer, sizeof(peer)),
+	    net_format((const struct sockaddr *)&local, via, sizeof(via)));
+}
+
 /* Start a non-blocking connect of ${C} to ${backend}; enter CONNECT. */
 int
 relay_connect_start(struct relay * R, struct conn * C,
@@ -46,6 +69,7 @@ relay_connect_start(struct relay * R, struct conn * C,
 		relay_close(R, C, "backend connect failed", errno);
 		goto err0;
 	}
+	relay_connect_log(C, fd);
 	if (relay_watch(R->conf->epoll_fd, fd, EV_CONN_EVENTS,
 	    EV_DATA(EV_BACKEND, relay_slot(R, C), C->gen))) {
 		relay_close(R, C, "cannot watch the backend", errno);

@@ -7,6 +7,9 @@
 #include <stdint.h>
 #include <sys/epoll.h>
 
+#include <sys/socket.h>
+
+#include "knockset.h"
 #include "log.h"
 #include "relay.h"
 #include "timer.h"
@@ -32,12 +35,16 @@ struct pipepool;
  *   state       entered by (file)                 timer       on expiry
  *   KNOCK       relay_accept_slot (relay_accept)  knock_ms    decide now
  *   CONNECT     relay_connect_start (connect)     connect_ms  close
- *   RELAY       relay_connected (relay_connect)   idle_ms     close
+ *   RELAY       relay_connected (relay_connect)   route idle  close
  *   HALFCLOSED  relay_pump (relay_pump)           fin_ms      close
  *   FREE        relay_close (relay.c)             none        -
  *
- * In RELAY and HALFCLOSED, activity restarts the timer (relay_touch).  A new state with a
- * timer of its own is one value here and one line in relay_states[].
+ * In RELAY and HALFCLOSED, activity restarts the timer (relay_touch).  A new
+ * state with a timer of its own is one value here and one line in
+ * relay_states[].  A timer list holds timers of one length (timer.h), so a
+ * state whose length is the route's (RELAY: each route's idle timeout) has
+ * one list per route: R->timers[RELAY_LIST_ROUTE + i] for the route whose
+ * relay_backend says list i.
  */
 enum conn_state {
 	CONN_FREE = 0,		/* Slot unused. */
@@ -70,10 +77,25 @@ enum conn_state {
 
 /* Where a connection may be sent: a backend and the words the log uses. */
 struct relay_backend {
-	const char * name;		/* "normal", "hidden". */
+	const char * name;		/* "normal", "hidden", a route's name. */
 	const struct net_addr * addr;
 	const char * failed;		/* Close reason when connect fails. */
+	int proxy;			/* PROXYHDR_OFF, _V1 or _V2 header. */
+	size_t list;			/* R->timers[list]: its RELAY timers. */
 };
+
+/* Most routes: the normal one and every hidden one. */
+#define RELAY_ROUTES_MAX	(1 + KNOCKSET_MAX)
+
+/* The timer lists: one per state, then one per route (RELAY's). */
+#define RELAY_LIST_ROUTE	CONN_NSTATES
+#define RELAY_LISTS		(RELAY_LIST_ROUTE + RELAY_ROUTES_MAX)
+
+/* A rate-limited error line is written at most once per this many ms. */
+#define RELAY_LOG_RATE_MS	10000
+
+/* The worker number W of "conn W.N" (log_worker() once log.c has it). */
+#define RELAY_WORKER()		1U
 
 /* One socket of a connection and its edge-triggered readiness. */
 struct side {
@@ -100,6 +122,8 @@ struct conn {
 	struct side client;
 	struct side backend;
 	const struct relay_backend * route;	/* Chosen backend, or NULL. */
+	const char * why;	/* Why it was chosen: "knock", "mismatch"... */
+	struct sockaddr_storage peer;	/* The client's address (accept). */
 	int again;		/* On the list of connections to pump again. */
 	struct half up;		/* Client to backend. */
 	struct half down;	/* Backend to client. */
@@ -118,10 +142,13 @@ struct relay {
 	size_t nconns;			/* Slots in use. */
 	uint32_t again_head;		/* Connections to pump again. */
 	struct pipepool * pipes;
-	struct timer_list timers[CONN_NSTATES];	/* One list per state. */
+	struct timer_list timers[RELAY_LISTS];	/* Per state, per route. */
+	size_t nlists;			/* Lists in use. */
 	struct relay_backend normal;
-	struct relay_backend hidden;
+	struct relay_backend hidden[KNOCKSET_MAX];	/* As conf->hidden. */
 	uint64_t now;			/* Monotonic ms, once per wake-up. */
+	uint64_t now_s;			/* Unix time (s), once per wake-up. */
+	uint64_t cache_full_log;	/* "Cache full" may be logged from. */
 	uint64_t next_id;
 	int accept_full;		/* Stopped accepting: no free slot. */
 	int pipes_short;		/* The pipe budget ran out (logged). */

@@ -3,64 +3,110 @@
 #include <sys/socket.h>
 
 #include "knock.h"
+#include "knockset.h"
 #include "log.h"
 #include "relay_internal.h"
+#include "replay.h"
 
-/* Why the decision was made, for the log. */
+/* Why a NORMAL verdict was given, for the log. */
 static const char *
-relay_knock_why(int verdict, size_t len, size_t klen, int final)
+relay_knock_why(int why, int final)
 {
 
-	if (verdict == KNOCK_HIDDEN)
-		return ("knock");
-	if (len >= klen)
+	switch (why) {
+	case KNOCKSET_EXPIRED:
+		return ("expired token");
+	case KNOCKSET_EARLY:
+		return ("stale token (minted before the relay started)");
+	case KNOCKSET_MISMATCH:
 		return ("mismatch");
-	return (final ? "timeout" : "EOF");
+	default:
+		return (final ? "timeout" : "EOF");
+	}
 }
 
-/* Consume exactly the knock from the client socket. */
+/* Consume exactly the ${len} bytes of the knock from the client socket. */
 static int
-relay_knock_consume(int fd, size_t klen)
+relay_knock_consume(int fd, size_t len)
 {
 	uint8_t buf[KNOCK_MAX];
 	ssize_t n;
 
-	n = recv(fd, buf, klen, 0);
+	n = recv(fd, buf, len, 0);
 	explicit_bzero(buf, sizeof(buf));
-	return ((n == (ssize_t)klen) ? 0 : -1);
+	return ((n == (ssize_t)len) ? 0 : -1);
+}
+
+/*
+ * A valid token: accept it if the replay cache takes it (a replay or a
+ * full cache send the connection, token and all, to the normal route).
+ * Return the backend.
+ */
+static const struct relay_backend *
+relay_knock_token(struct relay * R, struct conn * C,
+    const struct knockset_verdict * v)
+{
+
+	switch (replay_insert(R->conf->replay, v->tag, v->expiry_s,
+	    R->now_s)) {
+	case REPLAY_OK:
+		C->why = "token";
+		return (&R->hidden[v->route]);
+	case REPLAY_REPLAYED:
+		C->why = "replayed token";
+		return (&R->normal);
+	default:
+		/* Rate-limited: a flood of tokens must not flood the log. */
+		if (R->now >= R->cache_full_log) {
+			log_err("the replay cache is full: tokens are refused "
+			    "until entries expire (raise --replay-cache)");
+			R->cache_full_log = R->now + RELAY_LOG_RATE_MS;
+		}
+		C->why = "cache full";
+		return (&R->normal);
+	}
 }
 
 /* Peek at the first bytes; route the connection once a decision is due. */
 void
 relay_knock(struct relay * R, struct conn * C, int final)
 {
-	const struct knock * k = R->conf->knock;
+	const struct knockset * S = R->conf->knocks;
 	const struct relay_backend * backend;
+	struct knockset_verdict v;
 	uint8_t buf[KNOCK_MAX];
 	ssize_t n;
-	size_t len;
-	int verdict;
 
-	if ((n = recv(C->client.fd, buf, k->len, MSG_PEEK)) == -1) {
+	if ((n = recv(C->client.fd, buf, knockset_maxlen(S), MSG_PEEK)) ==
+	    -1) {
 		if (errno != EAGAIN && errno != EINTR) {
 			relay_close(R, C, "client error", errno);
 			return;
 		}
 		n = 0;
 	}
-	len = (size_t)n;
 
 	/* A client that half-closed has sent all it will send. */
-	verdict = knock_decide(k, buf, len, final || C->client.hup);
+	knockset_decide(S, buf, (size_t)n, final || C->client.hup, R->now_s,
+	    &v);
 	explicit_bzero(buf, sizeof(buf));
-	if (verdict == KNOCK_WAIT)
+	if (v.verdict == KNOCK_WAIT)
 		return;
 
-	backend = (verdict == KNOCK_HIDDEN) ? &R->hidden : &R->normal;
-	log_info("conn %llu routed to %s (%s)", (unsigned long long)C->id,
-	    backend->name, relay_knock_why(verdict, len, k->len, final));
-	if (verdict == KNOCK_HIDDEN &&
-	    relay_knock_consume(C->client.fd, k->len)) {
+	if (v.verdict != KNOCK_HIDDEN) {
+		C->why = relay_knock_why(v.why, final);
+		backend = &R->normal;
+	} else if (v.why == KNOCKSET_TOKEN) {
+		backend = relay_knock_token(R, C, &v);
+	} else {
+		C->why = "knock";
+		backend = &R->hidden[v.route];
+	}
+	explicit_bzero(&v.tag, sizeof(v.tag));
+
+	/* A refused token is an unknocked connection: every byte goes on. */
+	if (backend != &R->normal &&
+	    relay_knock_consume(C->client.fd, v.consume)) {
 		relay_close(R, C, "cannot consume the knock", errno);
 		return;
 	}

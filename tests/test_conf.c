@@ -94,7 +94,7 @@ Test(conf, defaults)
 	cr_expect_str_eq(fmt_listen(&C, 0, buf), "0.0.0.0:443");
 	cr_expect_str_eq(fmt_backend(&C.normal, buf, sizeof(buf)),
 	    "127.0.0.1:8443");
-	cr_expect_str_eq(fmt_backend(&C.hidden, buf, sizeof(buf)),
+	cr_expect_str_eq(fmt_backend(&C.routes[0].b, buf, sizeof(buf)),
 	    "127.0.0.1:22");
 	cr_expect_eq(C.idle_ms, 30000);
 	cr_expect_eq(C.knock_ms, 2000);
@@ -202,7 +202,7 @@ check_good(const struct conf * C, const struct good_case * c, const char * id)
 	    "%s: listeners", id);
 	cr_expect_str_eq(fmt_backend(&C->normal, be, sizeof(be)),
 	    c->normal ? c->normal : "127.0.0.1:8443", "%s: normal", id);
-	cr_expect_str_eq(fmt_backend(&C->hidden, be, sizeof(be)),
+	cr_expect_str_eq(fmt_backend(&C->routes[0].b, be, sizeof(be)),
 	    c->hidden ? c->hidden : "127.0.0.1:22", "%s: hidden", id);
 	cr_expect_eq(C->idle_ms, c->idle_ms ? c->idle_ms : 30000,
 	    "%s: idle", id);
@@ -316,7 +316,7 @@ struct bad_case {
 };
 
 #define PORTMSG		"expected a port number 1-65535"
-#define DURMSG		"expected a duration such as 500ms, 2s or 30 " \
+#define DURMSG		"expected a duration such as 500ms, 2s, 5m, 2h or 30 " \
 			"(seconds), up to 7 days"
 #define LISTENMSG	"expected IPV4:PORT or [IPV6]:PORT with PORT 0-65535"
 #define UNKNOWN(n)	"unknown option (not shown: it may be a knock; a " \
@@ -440,10 +440,10 @@ static const struct bad_case bad_cases[] = {
 	    "if it has spaces" },
 	{ { "k", "--knock-file", "/etc/knock" }, "two knocks given: KNOCK "
 	    "and '--knock-file /etc/knock'; give one of them" },
-	{ { }, "no knock given: expected KNOCK or --knock-file PATH "
-	    "(see --help)" },
-	{ { "-v", "-p", "1" }, "no knock given: expected KNOCK or "
-	    "--knock-file PATH (see --help)" },
+	{ { }, "no knock given: expected KNOCK, --knock-file PATH or "
+	    "--key-file PATH (see --help)" },
+	{ { "-v", "-p", "1" }, "no knock given: expected KNOCK, --knock-file "
+	    "PATH or --key-file PATH (see --help)" },
 	{ { "" }, "invalid knock of 0 bytes: expected 1 to 256 bytes" },
 	/* Unknown options and missing values. */
 	{ { "-x", "k" }, UNKNOWN("1") },
@@ -463,12 +463,10 @@ static const struct bad_case bad_cases[] = {
 	    "expected a port number 1-65535" },
 	{ { "-vk3cret" }, "invalid value for -k/--knockTimeout (not shown: "
 	    "it may be a knock; a KNOCK that starts with '-' goes after '--'): "
-	    "expected a duration such as 500ms, 2s or 30 (seconds), up to 7 "
-	    "days" },
+	    DURMSG },
 	{ { "-k", "-s3cret" }, "invalid value for -k/--knockTimeout (not "
 	    "shown: it may be a knock; a KNOCK that starts with '-' goes after "
-	    "'--'): expected a duration such as 500ms, 2s or 30 (seconds), up "
-	    "to 7 days" },
+	    "'--'): " DURMSG },
 	{ { "--verbose=s3cret", "k" },
 	    "option '--verbose' takes no value (see --help)" },
 	{ { "k", "-vp" }, "option '-p' needs a value (see --help)" },
