@@ -31,6 +31,7 @@
 #include "relay.h"
 #include "replay.h"
 #include "sandbox.h"
+#include "secretfile.h"
 #include "token.h"
 #include "workers.h"
 
@@ -64,6 +65,8 @@ struct setup {
 	int signal_fd;
 	uint16_t ports[1 + CONF_ROUTES_MAX];	/* Landlock's connect ports. */
 	pid_t supervisor;		/* --workers: the supervisor, else 0. */
+	int inherited;			/* --workers: how the supervisor was
+					   confined (SANDBOX_INHERITED_*). */
 	struct relay_conf rconf;
 };
 
@@ -182,7 +185,10 @@ main_close_listeners(struct setup * S, size_t keep)
 			close(S->fds[w][i]);
 }
 
-/* SIGTERM, SIGINT and SIGHUP blocked and delivered through a signalfd. */
+/*
+ * SIGTERM, SIGINT, SIGHUP and SIGUSR1 (drain) blocked and delivered
+ * through a signalfd.
+ */
 static int
 main_signals(void)
 {
@@ -193,6 +199,7 @@ main_signals(void)
 	sigaddset(&set, SIGTERM);
 	sigaddset(&set, SIGINT);
 	sigaddset(&set, SIGHUP);
+	sigaddset(&set, SIGUSR1);
 	if (sigprocmask(SIG_BLOCK, &set, NULL))
 		goto err0;
 	if ((fd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC)) == -1)
@@ -298,6 +305,7 @@ main_confs(struct setup * S, struct sandbox_conf * SB)
 	S->rconf.knock_ms = S->conf.knock_ms;
 	S->rconf.connect_ms = S->conf.connect_ms;
 	S->rconf.fin_ms = S->conf.fin_ms;
+	S->rconf.drain_ms = S->conf.drain_ms;
 
 	memset(SB, 0, sizeof(*SB));
 	SB->chroot_dir = S->conf.chroot_dir;
@@ -309,6 +317,7 @@ main_confs(struct setup * S, struct sandbox_conf * SB)
 	SB->connect_ports = S->ports;
 	SB->nports = 1 + S->conf.nroutes;
 	SB->parent = S->supervisor;
+	SB->inherited = S->inherited;
 }
 
 /* Overwrite every knock and key. */
@@ -364,6 +373,9 @@ main_print_seccomp(struct setup * S)
 	struct sandbox_conf SB;
 	int rc;
 
+	if (S->conf.print_seccomp == CONF_PRINT_SUPERVISOR)
+		return (sandbox_print_supervisor_seccomp(STDOUT_FILENO) ?
+		    EX_OSERR : 0);
 	S->conf.workers = 1;
 	if (main_listen(S))
 		return (EX_UNAVAILABLE);
@@ -492,7 +504,7 @@ main_knocks(struct setup * S)
 		if ((rc = main_knock(S, i)) != 0)
 			return (rc);
 	}
-	if (S->knocks.nkeys > 0 &&
+	if (S->knocks.nkeys > 0 && S->replay == NULL &&
 	    (S->replay = replay_init(S->conf.replay_n)) == NULL)
 		return (EX_OSERR);
 	return (0);
@@ -506,22 +518,102 @@ main_worker(void * cookie, size_t w)
 	return (main_relay(cookie, w));
 }
 
-/* workers_run() callback: the supervisor needs no listener. */
-static void
-main_forked(void * cookie)
+/*
+ * workers_run() callback, on SIGHUP: every knock and key file again into a
+ * fresh knock set, with the start-up's loader (main_knocks); on a refusal
+ * the old set is put back.  The replay cache and its start time are kept.
+ * Return 0 or -1 (reported).
+ */
+static int
+main_reload(void * cookie)
 {
+	static struct knockset old;
+	struct setup * S = cookie;
+	int rc;
 
-	main_close_listeners(cookie, WORKERS_MAX);
+	old = S->knocks;
+	if ((rc = main_knocks(S)) != 0) {
+		knockset_wipe(&S->knocks);
+		S->knocks = old;
+		knockset_wipe(&old);
+		return (-1);
+	}
+	S->knocks.start_s = old.start_s;
+	knockset_wipe(&old);
+	return (0);
 }
 
-/* Supervise --workers N relay processes. */
+/* Each route's secret file, in turn: ${*i} from 0; NULL at the end. */
+static const char *
+main_secret_next(const struct setup * S, size_t * i)
+{
+	const struct conf_route * R;
+	const char * path = NULL;
+
+	while (path == NULL && *i < 2 * S->conf.nroutes) {
+		R = &S->conf.routes[*i / 2];
+		path = (*i % 2 == 0) ? R->knock_file : R->key_file;
+		(*i)++;
+	}
+	return (path);
+}
+
+/*
+ * Keep each secret file's directory open (O_PATH) for reloads after the
+ * chroot; the descriptors into ${SB}.  Return 0 or -1 (reported).
+ */
+static int
+main_hold_secrets(const struct setup * S, struct sandbox_conf * SB,
+    int * dirs, size_t max)
+{
+	const char * path;
+	size_t i = 0;
+
+	while ((path = main_secret_next(S, &i)) != NULL)
+		if (secretfile_hold(path))
+			return (-1);
+	SB->read_dirs = dirs;
+	SB->nread_dirs = secretfile_dirs(dirs, max);
+	return (0);
+}
+
+/* Confined: warn about each secret file a reload could not read. */
+static void
+main_check_secrets(const struct setup * S)
+{
+	const char * path;
+	size_t i = 0;
+
+	while ((path = main_secret_next(S, &i)) != NULL)
+		if (secretfile_readable(path))
+			log_errno(LOG_WARN, "'%s' cannot be read by the "
+			    "supervisor's user: a reload (SIGHUP) would fail",
+			    path);
+}
+
+/*
+ * Supervise --workers N relay processes: confine this process first (its
+ * workers inherit the chroot, the user and its filters), then fork.
+ */
 static int
 main_workers(struct setup * S)
 {
+	int dirs[SECRETFILE_DIRS_MAX];
+	struct sandbox_conf SB;
 
-	log_info("starting %u workers", S->conf.workers);
+	memset(&SB, 0, sizeof(SB));
+	SB.chroot_dir = S->conf.chroot_dir;
+	SB.user = S->conf.user;
 	S->supervisor = getpid();
-	return (workers_run(S->conf.workers, main_worker, main_forked, S));
+	S->inherited = (geteuid() == 0) ? SANDBOX_INHERITED_ROOT :
+	    SANDBOX_INHERITED_USER;
+	if (main_hold_secrets(S, &SB, dirs, SECRETFILE_DIRS_MAX))
+		return (EX_NOINPUT);
+	if (sandbox_enter_supervisor(&SB))
+		return (EX_OSERR);
+	main_check_secrets(S);
+	log_info("starting %u workers", S->conf.workers);
+	return (workers_run(S->conf.workers, main_worker, main_reload, S));
 }
 
 int
@@ -568,7 +660,7 @@ main(int argc, char * argv[])
 	if (main_listen(&S))
 		exit(EX_UNAVAILABLE);
 
-	if (S.conf.workers == 1)
+	if (!S.conf.workers_given)
 		exit(main_relay(&S, 0));
 	exit(main_workers(&S));
 }

@@ -74,8 +74,8 @@ relay_accept(struct relay * R, int lfd)
 	socklen_t len;
 	int fd;
 
-	/* Paused: the listener is tried again on resume. */
-	if (R->accept_resume != 0)
+	/* Paused: the listener is tried again on resume; draining: closed. */
+	if (R->accept_resume != 0 || R->draining)
 		return;
 	for (;;) {
 		if (R->free_head == SLOT_NONE) {
@@ -119,7 +119,8 @@ relay_accept_resume(struct relay * R)
 {
 	size_t i;
 
-	if (R->accept_resume != 0 && R->accept_resume > R->now)
+	if ((R->accept_resume != 0 && R->accept_resume > R->now) ||
+	    R->draining)
 		return;
 	R->accept_resume = 0;
 	for (i = 0; i < R->conf->nlisten; i++)
