@@ -211,14 +211,16 @@ relay_close(struct relay * R, struct conn * C, const char * reason, int err)
 	uint64_t ms = R->now - C->start;
 
 	if (err != 0)
-		log_info("conn %llu closed: %s: %s; %llu bytes in, %llu bytes out,"
-		    " %llu ms", (unsigned long long)C->id, reason,
+		log_info("conn %u.%llu closed: %s: %s; %llu bytes in, %llu bytes "
+		    "out, %llu ms", RELAY_WORKER(), (unsigned long long)C->id,
+		    reason,
 		    strerrordesc_np(err) ? strerrordesc_np(err) : "error",
 		    (unsigned long long)C->up.bytes,
 		    (unsigned long long)C->down.bytes, (unsigned long long)ms);
 	else
-		log_info("conn %llu closed: %s; %llu bytes in, %llu bytes out,"
-		    " %llu ms", (unsigned long long)C->id, reason,
+		log_info("conn %u.%llu closed: %s; %llu bytes in, %llu bytes "
+		    "out, %llu ms", RELAY_WORKER(), (unsigned long long)C->id,
+		    reason,
 		    (unsigned long long)C->up.bytes,
 		    (unsigned long long)C->down.bytes, (unsigned long long)ms);
 

@@ -100,8 +100,8 @@ relay_connected(struct relay * R, struct conn * C, int failed)
 		relay_close(R, C, C->route->failed, err);
 		return;
 	}
-	log_debug("conn %llu connected to the %s backend",
-	    (unsigned long long)C->id, C->route->name);
+	log_debug("conn %u.%llu connected to the %s backend",
+	    RELAY_WORKER(), (unsigned long long)C->id, C->route->name);
 
 	/* Bytes may wait on the client side since the knock was peeked. */
 	relay_enter(R, C, CONN_RELAY);

@@ -91,11 +91,8 @@ struct relay_backend {
 #define RELAY_LIST_ROUTE	CONN_NSTATES
 #define RELAY_LISTS		(RELAY_LIST_ROUTE + RELAY_ROUTES_MAX)
 
-/* A rate-limited error line is written at most once per this many ms. */
-#define RELAY_LOG_RATE_MS	10000
-
-/* The worker number W of "conn W.N" (log_worker() once log.c has it). */
-#define RELAY_WORKER()		1U
+/* The worker number W of the log's "conn W.N": 1 .. --workers. */
+#define RELAY_WORKER()		(log_worker() + 1)
 
 /* One socket of a connection and its edge-triggered readiness. */
 struct side {
@@ -148,7 +145,6 @@ struct relay {
 	struct relay_backend hidden[KNOCKSET_MAX];	/* As conf->hidden. */
 	uint64_t now;			/* Monotonic ms, once per wake-up. */
 	uint64_t now_s;			/* Unix time (s), once per wake-up. */
-	uint64_t cache_full_log;	/* "Cache full" may be logged from. */
 	uint64_t next_id;
 	int accept_full;		/* Stopped accepting: no free slot. */
 	int pipes_short;		/* The pipe budget ran out (logged). */
@@ -156,7 +152,8 @@ struct relay {
 	int draining;			/* Listeners closed: finish, exit. */
 	uint64_t drain_end;		/* Cut what is left then (0: never). */
 	uint64_t drain_note;		/* Log what is left then. */
-	struct log_rate log_pause, log_full;	/* Those two messages. */
+	struct log_rate log_pause, log_full;	/* Those two messages, */
+	struct log_rate log_cache;	/* and "the replay cache is full". */
 };
 
 /* No slot: the end of a list of slots. */

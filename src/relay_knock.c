@@ -57,11 +57,9 @@ relay_knock_token(struct relay * R, struct conn * C,
 		return (&R->normal);
 	default:
 		/* Rate-limited: a flood of tokens must not flood the log. */
-		if (R->now >= R->cache_full_log) {
-			log_err("the replay cache is full: tokens are refused "
-			    "until entries expire (raise --replay-cache)");
-			R->cache_full_log = R->now + RELAY_LOG_RATE_MS;
-		}
+		log_rate(&R->log_cache, R->now, LOG_ERR, "the replay cache is "
+		    "full: tokens are refused until entries expire (raise "
+		    "--replay-cache)");
 		C->why = "cache full";
 		return (&R->normal);
 	}

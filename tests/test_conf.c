@@ -12,6 +12,8 @@
 #include "conf.h"
 #include "log.h"
 #include "net.h"
+#include "proxyhdr.h"
+#include "replay.h"
 #include "run.h"
 
 #define ARGS_MAX	40
@@ -702,4 +704,232 @@ Test(conf, v4_mapped_addresses_are_ipv4)
 	    sizeof(buf)), "10.1.2.3:22");
 	cr_assert_eq(net_literal("::1", 22, &a), 0);
 	cr_expect_eq(a.ss.ss_family, AF_INET6);
+}
+
+/* ---- Several routes, tokens, idle= and proxy= (issue 11) ---- */
+
+Test(conf, routes_defaults_and_sub_options)
+{
+	static struct args A;
+	static const char * const list[] = {
+	    "--normal", "127.0.0.1:80,proxy=v1",
+	    "--hidden", "127.0.0.1:22,name=ssh",
+	    "--route", "127.0.0.1:2222,key-file=/etc/a.key",
+	    "--route", "[::1]:23,knock-file=rel/knock,name=tel_1,idle=5m,"
+	    "proxy=v2",
+	    "--route", "example.com:24,idle=90,key-file=b.key",
+	    "--key-file", "/etc/first.key", NULL };
+	struct conf C;
+
+	args_set(&A, list);
+	cr_assert_eq(parse_captured(&C, &A), CONF_RUN, "%s", err_buf);
+	cr_expect_str_eq(err_buf, "");
+	cr_assert_eq(C.nroutes, 4);
+	cr_expect_eq(C.normal.idle_ms, 30000);
+	cr_expect_eq(C.normal.proxy, PROXYHDR_V1);
+	cr_expect_str_eq(C.routes[0].name, "ssh");
+	cr_expect_str_eq(C.routes[0].key_file, "/etc/first.key");
+	cr_expect_null(C.routes[0].knock_file);
+	cr_expect_eq(C.routes[0].b.idle_ms, 2 * 3600 * 1000);
+	cr_expect_eq(C.routes[0].b.proxy, PROXYHDR_OFF);
+	cr_expect_str_eq(C.routes[1].name, "hidden2");
+	cr_expect_str_eq(C.routes[1].b.host, "127.0.0.1");
+	cr_expect_eq(C.routes[1].b.port, 2222);
+	cr_expect_str_eq(C.routes[1].key_file, "/etc/a.key");
+	cr_expect_null(C.routes[1].knock_file);
+	cr_expect_eq(C.routes[1].b.idle_ms, 2 * 3600 * 1000);
+	cr_expect_str_eq(C.routes[2].name, "tel_1");
+	cr_expect_str_eq(C.routes[2].b.host, "::1");
+	cr_expect_eq(C.routes[2].b.port, 23);
+	cr_expect_str_eq(C.routes[2].knock_file, "rel/knock");
+	cr_expect_null(C.routes[2].key_file);
+	cr_expect_eq(C.routes[2].b.idle_ms, 300000);
+	cr_expect_eq(C.routes[2].b.proxy, PROXYHDR_V2);
+	cr_expect_str_eq(C.routes[3].name, "hidden4");
+	cr_expect_str_eq(C.routes[3].b.host, "example.com");
+	cr_expect_eq(C.routes[3].b.idle_ms, 90000);
+	cr_expect_str_eq(C.routes[3].key_file, "b.key");
+	cr_expect_eq(C.window_s, 30);
+	cr_expect_eq(C.replay_n, REPLAY_DEFAULT);
+}
+
+Test(conf, o_sets_every_route_idle_wins)
+{
+	static struct args A;
+	static const char * const list[] = { "-o", "45s",
+	    "--normal", "127.0.0.1:80", "--hidden", "127.0.0.1:22,idle=1h",
+	    "--route", "127.0.0.1:23,key-file=k", "--token-window", "2m",
+	    "--replay-cache", "1", "knock", NULL };
+	struct conf C;
+
+	args_set(&A, list);
+	cr_assert_eq(parse_captured(&C, &A), CONF_RUN, "%s", err_buf);
+	cr_expect_eq(C.normal.idle_ms, 45000);
+	cr_expect_eq(C.routes[0].b.idle_ms, 3600000);
+	cr_expect_eq(C.routes[1].b.idle_ms, 45000);
+	cr_expect_eq(C.window_s, 120);
+	cr_expect_eq(C.replay_n, 1);
+	cr_expect_eq(C.have_knock, 1);
+}
+
+Test(conf, sixteen_routes_then_too_many)
+{
+	static struct args A;
+	const char * list[2 * CONF_ROUTES_MAX + 4];
+	char r[CONF_ROUTES_MAX][64];
+	struct conf C;
+	size_t i, n = 0;
+
+	for (i = 1; i < CONF_ROUTES_MAX; i++) {
+		snprintf(r[i], sizeof(r[i]), "127.0.0.1:%zu,key-file=k%zu",
+		    1000 + i, i);
+		list[n++] = "--route";
+		list[n++] = r[i];
+	}
+	list[n++] = "k";
+	list[n] = NULL;
+	args_set(&A, list);
+	cr_assert_eq(parse_captured(&C, &A), CONF_RUN, "%s", err_buf);
+	cr_expect_eq(C.nroutes, CONF_ROUTES_MAX);
+	cr_expect_str_eq(C.routes[15].name, "hidden16");
+
+	list[n - 1] = "--route";
+	list[n++] = "127.0.0.1:99,key-file=x";
+	list[n++] = "k";
+	list[n] = NULL;
+	args_set(&A, list);
+	cr_expect_eq(parse_captured(&C, &A), -1);
+	cr_expect_str_eq(err_buf, "l7knockknock: error: too many hidden routes "
+	    "at --route '127.0.0.1:99,key-file=x': at most 16 in all (--hidden "
+	    "and --route)\n");
+}
+
+#define SUBMSG(s, v, why) "invalid sub-option '" s "' in --route '" v "': " why
+#define ROUTEKEYS	"expected key-file=, knock-file=, name=, idle= or proxy="
+
+static const struct bad_case route_bad_cases[] = {
+	{ { "--route", "127.0.0.1:1", "k" }, "--route '127.0.0.1:1' has no "
+	    "key-file= or knock-file=: give one of them" },
+	{ { "--route", "127.0.0.1:1,name=x", "k" }, "--route "
+	    "'127.0.0.1:1,name=x' has no key-file= or knock-file=: give one "
+	    "of them" },
+	{ { "--route", "127.0.0.1:1,key-file=a,knock-file=b", "k" },
+	    SUBMSG("knock-file=b", "127.0.0.1:1,key-file=a,knock-file=b",
+	    "give one of key-file= and knock-file=, once") },
+	{ { "--route", "127.0.0.1:1,key-file=a,key-file=b", "k" },
+	    SUBMSG("key-file=b", "127.0.0.1:1,key-file=a,key-file=b",
+	    "give one of key-file= and knock-file=, once") },
+	{ { "--route", "127.0.0.1:1,key-file=a,bogus=1", "k" },
+	    SUBMSG("bogus=1", "127.0.0.1:1,key-file=a,bogus=1", ROUTEKEYS) },
+	{ { "--route", "127.0.0.1:1,key-file=a,", "k" },
+	    SUBMSG("", "127.0.0.1:1,key-file=a,", ROUTEKEYS) },
+	{ { "--route", "127.0.0.1:1,key-file", "k" },
+	    SUBMSG("key-file", "127.0.0.1:1,key-file", ROUTEKEYS) },
+	{ { "--route", "127.0.0.1:1,key-file=", "k" },
+	    SUBMSG("key-file=", "127.0.0.1:1,key-file=", "expected a file name "
+	    "(one that starts with '-' as ./-name), shorter than 1024 bytes") },
+	{ { "--route", "127.0.0.1:1,key-file=a,idle=0", "k" },
+	    SUBMSG("idle=0", "127.0.0.1:1,key-file=a,idle=0", DURMSG) },
+	{ { "--route", "127.0.0.1:1,key-file=a,idle=1s,idle=2s", "k" },
+	    SUBMSG("idle=2s", "127.0.0.1:1,key-file=a,idle=1s,idle=2s",
+	    "given twice: give it once") },
+	{ { "--route", "127.0.0.1:1,key-file=a,proxy=v3", "k" },
+	    SUBMSG("proxy=v3", "127.0.0.1:1,key-file=a,proxy=v3",
+	    "expected proxy=v1, proxy=v2 or proxy=off") },
+	{ { "--route", "127.0.0.1:1,key-file=a,name=a b", "k" },
+	    SUBMSG("name=a b", "127.0.0.1:1,key-file=a,name=a b", "expected a "
+	    "name of 1 to 32 letters, digits, '_' or '-'") },
+	{ { "--route", "127.0.0.1:1,key-file=a,name=", "k" },
+	    SUBMSG("name=", "127.0.0.1:1,key-file=a,name=", "expected a "
+	    "name of 1 to 32 letters, digits, '_' or '-'") },
+	{ { "--route", "127.0.0.1:1,key-file=a,name="
+	    "abcdefghijklmnopqrstuvwxyz0123456", "k" },
+	    SUBMSG("name=abcdefghijklmnopqrstuvwxyz0123456",
+	    "127.0.0.1:1,key-file=a,name=abcdefghijklmnopqrstuvwxyz0123456",
+	    "expected a name of 1 to 32 letters, digits, '_' or '-'") },
+	{ { "--route", "127.0.0.1:0,key-file=a", "k" }, "invalid value "
+	    "'127.0.0.1:0,key-file=a' for --route: " BACKENDMSG },
+	{ { "--route", "key-file=a", "k" }, "invalid value 'key-file=a' for "
+	    "--route: " BACKENDMSG },
+	{ { "--route", "10.1:22,key-file=a", "k" }, "invalid value "
+	    "'10.1:22,key-file=a' for --route: expected an IPv4 address of "
+	    "four numbers 0-255 (a.b.c.d)" },
+	{ { "--normal", "127.0.0.1:1,name=x", "k" }, "invalid sub-option "
+	    "'name=x' in --normal '127.0.0.1:1,name=x': expected idle= or "
+	    "proxy=" },
+	{ { "--normal", "127.0.0.1:1,key-file=x", "k" }, "invalid sub-option "
+	    "'key-file=x' in --normal '127.0.0.1:1,key-file=x': expected "
+	    "idle= or proxy=" },
+	{ { "--hidden", "127.0.0.1:1,knock-file=x", "k" }, "invalid "
+	    "sub-option 'knock-file=x' in --hidden '127.0.0.1:1,knock-file=x': "
+	    "expected idle=, proxy= or name=" },
+	{ { "--normal", "127.0.0.1:1,idle=5x", "k" }, "invalid sub-option "
+	    "'idle=5x' in --normal '127.0.0.1:1,idle=5x': " DURMSG },
+	/* Names. */
+	{ { "--route", "127.0.0.1:1,key-file=a,name=x", "--route",
+	    "127.0.0.1:2,key-file=b,name=x", "k" }, "route name 'x' is given "
+	    "to two routes (2 and 3): give each route its own name" },
+	{ { "--route", "127.0.0.1:1,key-file=a", "--route",
+	    "127.0.0.1:2,key-file=b,name=hidden2", "k" }, "route name "
+	    "'hidden2' is given to two routes (2 and 3): give each route its "
+	    "own name" },
+	{ { "--route", "127.0.0.1:1,key-file=a,name=hidden", "k" }, "route "
+	    "name 'hidden' is given to two routes (1 and 2): give each route "
+	    "its own name" },
+	{ { "--route", "127.0.0.1:1,key-file=a,name=normal", "k" }, "route "
+	    "name 'normal' is the normal route's: give the hidden route "
+	    "another name" },
+	/* Tokens. */
+	{ { "--key-file", "/k", "k" }, "two knocks given: KNOCK and "
+	    "'--key-file /k'; give one of them" },
+	{ { "--key-file", "/k", "--knock-file", "/f" }, "two knocks given: "
+	    "'--knock-file /f' and '--key-file /k'; give one of them" },
+	{ { "--key-file", "" }, "invalid value '' for --key-file: expected a "
+	    "file name (one that starts with '-' as ./-name)" },
+	{ { "--route", "127.0.0.1:1,key-file=a" }, "no knock given: expected "
+	    "KNOCK, --knock-file PATH or --key-file PATH (see --help)" },
+	{ { "--token-window", "0", "k" }, "invalid value '0' for "
+	    "--token-window: expected a whole number of seconds from 1s to 10m, "
+	    "such as 30s or 2m" },
+	{ { "--token-window", "601", "k" }, "invalid value '601' for "
+	    "--token-window: expected a whole number of seconds from 1s to 10m, "
+	    "such as 30s or 2m" },
+	{ { "--token-window", "11m", "k" }, "invalid value '11m' for "
+	    "--token-window: expected a whole number of seconds from 1s to 10m, "
+	    "such as 30s or 2m" },
+	{ { "--token-window", "1500ms", "k" }, "invalid value '1500ms' for "
+	    "--token-window: expected a whole number of seconds from 1s to 10m, "
+	    "such as 30s or 2m" },
+	{ { "--token-window", "500ms", "k" }, "invalid value '500ms' for "
+	    "--token-window: expected a whole number of seconds from 1s to 10m, "
+	    "such as 30s or 2m" },
+	{ { "--replay-cache", "0", "k" }, "invalid value '0' for "
+	    "--replay-cache: expected a number of tokens 1-16777216" },
+	{ { "--replay-cache", "16777217", "k" }, "invalid value '16777217' "
+	    "for --replay-cache: expected a number of tokens 1-16777216" },
+};
+
+Test(conf, route_and_token_refusals_one_line_each)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof(route_bad_cases) / sizeof(route_bad_cases[0]);
+	    i++)
+		check_bad(route_bad_cases[i].args, route_bad_cases[i].msg);
+}
+
+Test(conf, token_window_edges_accepted)
+{
+	static const char * const one[] = { "--token-window", "1s", "k", NULL };
+	static const char * const ten[] = { "--token-window", "10m", "k",
+	    NULL };
+	static struct args A;
+	struct conf C;
+
+	args_set(&A, one);
+	cr_assert_eq(parse_captured(&C, &A), CONF_RUN, "%s", err_buf);
+	cr_expect_eq(C.window_s, 1);
+	args_set(&A, ten);
+	cr_assert_eq(parse_captured(&C, &A), CONF_RUN, "%s", err_buf);
+	cr_expect_eq(C.window_s, 600);
 }

@@ -439,7 +439,7 @@ Test(faults, thousand_silent_connections_freed_normal_served, .timeout = 60)
 
 	h_raise_nofile(4 * NSILENT + 256);
 	/* After -k 1s they go to the normal backend, after -o 1s more, out. */
-	setup_echo((const char *[]){ "-k", "1s", "-o", "1s", NULL });
+	setup_echo((const char *[]){ "-k", "1s", "-o", "1s", "-v", NULL });
 	for (i = 0; i < NSILENT; i++)
 		fds[i] = h_connect(AF_INET, relay.port);
 	cr_assert_eq(wait_log_count(" accepted from ", NSILENT, 5000), NSILENT,
@@ -482,7 +482,7 @@ Test(faults, connect_and_close_flood, .timeout = 90)
 	int i, fd, fds0, socks, accepted, closed;
 
 	h_raise_nofile(4096);
-	setup_echo(NULL);
+	setup_echo((const char *[]){ "-v", NULL });	/* "accepted" lines. */
 	echo_once(0, "warm-up");
 	echo_once(1, "warm-up");
 	cr_assert_eq(wait_sockets(1, 3000), 1);

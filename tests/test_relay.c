@@ -845,7 +845,8 @@ Test(relay, slot_freed_by_a_timer_resumes_accepting, .timeout = 30)
 	setup(H_ECHO, H_ECHO, (const char *[]){ "--max-conns", "1", "-o",
 	    "1s", "-k", "300ms", NULL });
 	a = h_connect(AF_INET, relay.port);		/* Silent: idles out. */
-	cr_assert(h_relay_log_wait(&relay, "conn 1 accepted", 2000) == 0);
+	cr_assert(h_relay_log_wait(&relay, "conn 1.1 routed to normal "
+	    "(timeout)", 2000) == 0);
 	b = h_connect(AF_INET, relay.port);
 	h_send_all(b, KNOCK "b", KLEN + 1);
 	cr_assert_eq(h_recv(b, buf, 1, 6000), 1, "not served after the idle "

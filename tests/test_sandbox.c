@@ -506,6 +506,44 @@ try_shutdown_unconnected(void)
 	probe_result(shutdown(fd, SHUT_WR));
 }
 
+static void
+try_getsockname_listener(void)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof(ss);
+
+	/* getsockname is for backend sockets: never a listener. */
+	probe_result(getsockname(P.lfd, (struct sockaddr *)&ss, &len));
+}
+
+static void
+try_getsockname_listener_high_bits(void)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof(ss);
+
+	probe_result(syscall(SYS_getsockname, ((uint64_t)1 << 32) |
+	    (uint64_t)P.lfd, &ss, &len));
+}
+
+static void
+try_getpeername(void)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof(ss);
+
+	probe_result(getpeername(P.ofd, (struct sockaddr *)&ss, &len));
+}
+
+static void
+try_getsockname_other(void)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof(ss);
+
+	probe_result(getsockname(P.ofd, (struct sockaddr *)&ss, &len));
+}
+
 /* Landlock's network rules need ABI 4. */
 static int
 probe_landlock_abi(void)
@@ -689,6 +727,19 @@ Test(sandbox, connect_or_shutdown_on_a_listener_kills)
 	    "AF_UNSPEC) on a socket that is not a listener here");
 }
 
+Test(sandbox, getsockname_only_off_listeners_getpeername_kills)
+{
+
+	/* policy: getsockname a0!=$listen_fd (the routed log line). */
+	expect_sigsys(try_getsockname_listener, "getsockname on the listener");
+	expect_sigsys(try_getsockname_listener_high_bits, "getsockname on "
+	    "the listener's descriptor with the upper 32 bits set");
+	expect_sigsys(try_getpeername, "getpeername");
+	/* Positive control: a socket that is not a listener here. */
+	expect_errno(try_getsockname_other, PROBE_DONE, "getsockname on a "
+	    "socket that is not a listener here");
+}
+
 Test(sandbox, every_listener_is_protected_when_there_are_two)
 {
 
@@ -813,6 +864,7 @@ probe_splice(int src, int dst)
 static void
 try_relay(void)
 {
+	struct sockaddr_storage local;
 	struct timespec ts;
 	char buf[8];
 	int one = 1, err = 0, cfd, bfd;
@@ -832,6 +884,12 @@ try_relay(void)
 		_exit(errno);
 	probe_wait(bfd, EPOLLOUT);
 	if (getsockopt(bfd, SOL_SOCKET, SO_ERROR, &err, &len) || err != 0)
+		_exit(PROBE_BROKEN);
+	/* The routed log line; the Unix time as without the vDSO. */
+	len = sizeof(local);
+	if (getsockname(bfd, (struct sockaddr *)&local, &len) ||
+	    syscall(SYS_clock_gettime, CLOCK_REALTIME, &ts) ||
+	    syscall(SYS_clock_gettime, CLOCK_MONOTONIC, &ts))
 		_exit(PROBE_BROKEN);
 	probe_splice(cfd, bfd);
 	if (shutdown(bfd, SHUT_WR) || write(STDERR_FILENO, "", 0) != 0)

@@ -123,9 +123,11 @@ Test(workers, every_worker_is_sandboxed_and_serves, .timeout = 30)
 		cr_assert_eq(h_recv(fd, buf, sizeof(buf), 3000), 1);
 		close(fd);
 	}
-	cr_assert(h_relay_log_wait(&relay, "conn 1 closed", 3000) == 0);
-	cr_assert_eq(h_relay_log_count(&relay, "conn 1 accepted"), 2,
+	cr_assert(h_relay_log_wait(&relay, "conn 1.1 closed", 3000) == 0);
+	cr_assert(h_relay_log_wait(&relay, "conn 2.1 closed", 3000) == 0,
 	    "not every worker served; log:\n%s", relay.log);
+	cr_assert_eq(h_relay_log_count(&relay, "conn 1.1 routed"), 1);
+	cr_assert_eq(h_relay_log_count(&relay, "conn 2.1 routed"), 1);
 
 	st = h_relay_stop(&relay, SIGTERM, 3000);
 	cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0, "status %d", st);

@@ -1,0 +1,688 @@
+/*
+ * Integration tests of issue 11's relay side: token routes and several
+ * hidden routes, against the real sandboxed binary.  The tokens are made
+ * by an independent implementation (a few lines of Python written from
+ * DESIGN.md's text), never by token.c.
+ */
+#include <criterion/criterion.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "harness.h"
+#include "run.h"
+
+/* A token on the wire. */
+#define TLEN		54
+
+/* What the clients send after the knock or token. */
+#define PAYLOAD		"SSH-2.0-test\r\n"
+#define PLEN		(sizeof(PAYLOAD) - 1)
+
+/* A key: its file and its hex for the Python minter. */
+struct key {
+	char path[64];
+	char hex[65];
+};
+
+static struct h_backend normal, hidden, two, three;
+static struct h_relay relay;
+
+/* A fresh random key in a mode-0600 file of its own. */
+static void
+key_make(struct key * K)
+{
+	static const char b64[] =
+	    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+	uint8_t raw[33] = { 0 };
+	char text[46];
+	size_t i, j;
+	int fd;
+
+	h_fill(raw, 32, (uint64_t)h_now_ms() ^ ((uint64_t)getpid() << 20) ^
+	    (uint64_t)(uintptr_t)K);
+	for (i = 0; i < 32; i++)
+		sprintf(K->hex + 2 * i, "%02x", raw[i]);
+	/* Standard base64, 44 characters with one '=', by hand: 11 groups. */
+	for (i = 0, j = 0; i < 33; i += 3) {
+		uint32_t v = ((uint32_t)raw[i] << 16) |
+		    ((uint32_t)raw[i + 1] << 8) | raw[i + 2];
+
+		text[j++] = b64[(v >> 18) & 63];
+		text[j++] = b64[(v >> 12) & 63];
+		text[j++] = b64[(v >> 6) & 63];
+		text[j++] = b64[v & 63];
+	}
+	text[43] = '=';
+	text[44] = '\n';
+	snprintf(K->path, sizeof(K->path), "/tmp/l7kk-key-XXXXXX");
+	cr_assert((fd = mkstemp(K->path)) != -1);
+	cr_assert_eq(write(fd, text, 45), 45);
+	cr_assert_eq(fchmod(fd, 0600), 0);
+	close(fd);
+}
+
+/* A static knock ${s} in a mode-0600 file; its path into ${path}. */
+static void
+knock_file(char path[64], const char * s)
+{
+	int fd;
+
+	snprintf(path, 64, "/tmp/l7kk-knock-XXXXXX");
+	cr_assert((fd = mkstemp(path)) != -1);
+	cr_assert_eq(write(fd, s, strlen(s)), (ssize_t)strlen(s));
+	cr_assert_eq(fchmod(fd, 0600), 0);
+	close(fd);
+}
+
+/*
+ * Mint a token under ${K} for Unix time ${t} with Python, from DESIGN.md's
+ * text alone; flip bit ${flip} of the 40 raw bytes if it is not -1.
+ */
+static void
+mint(const struct key * K, long long t, int flip, char out[TLEN + 1])
+{
+	static const char * prog =
+	    "import hmac, hashlib, base64, sys, os\n"
+	    "k = bytes.fromhex(sys.argv[1])\n"
+	    "t = int(sys.argv[2])\n"
+	    "flip = int(sys.argv[3])\n"
+	    "n = os.urandom(16)\n"
+	    "tb = t.to_bytes(8, \"big\")\n"
+	    "pad = hmac.new(k, b\"l7kk-time-v1\" + n, hashlib.sha256)"
+	    ".digest()[:8]\n"
+	    "tenc = bytes(a ^ b for a, b in zip(tb, pad))\n"
+	    "tag = hmac.new(k, b\"l7kk-tag-v1\" + n + tb, hashlib.sha256)"
+	    ".digest()[:16]\n"
+	    "raw = bytearray(n + tenc + tag)\n"
+	    "if flip >= 0: raw[flip // 8] ^= 1 << (flip % 8)\n"
+	    "print(base64.urlsafe_b64encode(bytes(raw)).decode()"
+	    ".rstrip(\"=\"))\n";
+	char cmd[1024], line[128];
+	FILE * f;
+
+	snprintf(cmd, sizeof(cmd), "python3 -c '%s' %s %lld %d", prog, K->hex,
+	    t, flip);
+	cr_assert_not_null(f = popen(cmd, "r"), "popen python3");
+	cr_assert_not_null(fgets(line, sizeof(line), f), "no output");
+	cr_assert_eq(pclose(f), 0, "python3 failed");
+	cr_assert_eq(strlen(line), TLEN + 1, "line '%s'", line);
+	memcpy(out, line, TLEN);
+	out[TLEN] = '\0';
+}
+
+/* Unix time now. */
+static long long
+now_s(void)
+{
+
+	return ((long long)time(NULL));
+}
+
+/* Start the two usual backends (echo). */
+static void
+backends(enum h_mode mode)
+{
+
+	h_backend_start(&normal, &(struct h_backend_conf){ .mode = mode,
+	    .name = "normal" });
+	h_backend_start(&hidden, &(struct h_backend_conf){ .mode = mode,
+	    .name = "hidden" });
+}
+
+/* A relay with --key-file ${K} on the hidden route and ${extra} after. */
+static void
+start_token_relay(const struct key * K, const char * const * extra)
+{
+	const char * args[24];
+	size_t n = 0, i;
+
+	args[n++] = "--key-file";
+	args[n++] = K->path;
+	for (i = 0; extra != NULL && extra[i] != NULL; i++)
+		args[n++] = extra[i];
+	args[n] = NULL;
+	h_relay_start(&relay, &(struct h_relay_conf){ .normal = normal.port,
+	    .hidden = hidden.port, .extra = args });
+}
+
+static void
+teardown(void)
+{
+
+	h_relay_down(&relay);
+	h_backend_stop(&normal);
+	h_backend_stop(&hidden);
+	h_backend_stop(&two);
+	h_backend_stop(&three);
+}
+
+/*
+ * Send ${first} (${flen} bytes) and PAYLOAD, half-close, read the echo.
+ * The backend ${B} must have received exactly ${expect} (${elen} bytes),
+ * and its echo must come back; ${n} is its connections so far, this one
+ * included.
+ */
+static void
+through(const char * first, size_t flen, struct h_backend * B, unsigned n,
+    const char * expect, size_t elen)
+{
+	char msg[512], buf[512];
+	size_t got;
+	int fd;
+
+	memcpy(msg, first, flen);
+	memcpy(msg + flen, PAYLOAD, PLEN);
+	fd = h_connect(AF_INET, relay.port);
+	h_send_all(fd, msg, flen + PLEN);
+	shutdown(fd, SHUT_WR);
+	got = h_recv(fd, buf, sizeof(buf), 5000);
+	close(fd);
+	cr_assert_eq(got, elen, "echo: %zu bytes, expected %zu; log:\n%s",
+	    got, elen, relay.log);
+	cr_assert(memcmp(buf, expect, elen) == 0, "echo differs");
+	cr_assert(h_backend_wait_done(B, n, 3000) == 0, "backend: no EOF");
+	cr_assert_eq(B->last.len, elen, "backend got %llu bytes, expected %zu",
+	    (unsigned long long)B->last.len, elen);
+	cr_assert(memcmp(B->last.head, expect, elen) == 0,
+	    "the backend received other bytes");
+}
+
+/* The token went to the hidden backend, without the token. */
+static void
+to_hidden(const char * tok, struct h_backend * B, unsigned n)
+{
+
+	through(tok, TLEN, B, n, PAYLOAD, PLEN);
+}
+
+/* The token went to the normal backend, intact: all 54 bytes and more. */
+static void
+to_normal(const char * tok, unsigned n)
+{
+	char expect[TLEN + PLEN];
+
+	memcpy(expect, tok, TLEN);
+	memcpy(expect + TLEN, PAYLOAD, PLEN);
+	through(tok, TLEN, &normal, n, expect, TLEN + PLEN);
+}
+
+Test(routes, token_reaches_hidden_once_then_the_replay_normal_intact,
+    .timeout = 30)
+{
+	struct key K;
+	char tok[TLEN + 1];
+
+	key_make(&K);
+	backends(H_ECHO);
+	start_token_relay(&K, NULL);
+	mint(&K, now_s(), -1, tok);
+	to_hidden(tok, &hidden, 1);
+	cr_assert(h_relay_log_wait(&relay, "conn 1.1 routed to hidden (token) "
+	    "from 127.0.0.1:", 2000) == 0, "%s", relay.log);
+	to_normal(tok, 1);
+	cr_assert(h_relay_log_wait(&relay, "conn 1.2 routed to normal "
+	    "(replayed token) from 127.0.0.1:", 2000) == 0, "%s", relay.log);
+	to_normal(tok, 2);
+	cr_assert_eq(hidden.conns, 1, "a replay reached the hidden backend");
+	cr_assert_eq(h_relay_log_count(&relay, "(replayed token)"), 2);
+	teardown();
+	unlink(K.path);
+}
+
+/* Does the log hold a line with both ${a} and ${b}? */
+static int
+log_line_with(struct h_relay * P, const char * a, const char * b)
+{
+	const char * line, * end;
+	int found = 0;
+
+	pthread_mutex_lock(&P->mtx);
+	for (line = P->log; !found && line != NULL && *line != '\0';
+	    line = (*end == '\n') ? end + 1 : end) {
+		end = line + strcspn(line, "\n");
+		found = (memmem(line, (size_t)(end - line), a, strlen(a)) &&
+		    memmem(line, (size_t)(end - line), b, strlen(b)));
+	}
+	pthread_mutex_unlock(&P->mtx);
+	return (found);
+}
+
+Test(routes, a_replay_on_another_worker_goes_normal_intact, .timeout = 60)
+{
+	static const char * const extra[] = { "--workers", "2", NULL };
+	char tok[TLEN + 1], other[16];
+	struct key K;
+	unsigned w, i;
+
+	key_make(&K);
+	backends(H_ECHO);
+	start_token_relay(&K, extra);
+	mint(&K, now_s(), -1, tok);
+	to_hidden(tok, &hidden, 1);
+	cr_assert(h_relay_log_wait(&relay, "routed to hidden (token)", 2000) ==
+	    0);
+	w = log_line_with(&relay, "conn 1.", "routed to hidden (token)") ? 1 :
+	    2;
+	snprintf(other, sizeof(other), "conn %u.", 3 - w);
+
+	/* SO_REUSEPORT spreads them: replay until one lands on the other. */
+	for (i = 1; i <= 64; i++) {
+		to_normal(tok, i);
+		if (h_relay_log_wait_count(&relay, "(replayed token)", (int)i,
+		    2000) == (int)i && log_line_with(&relay, other,
+		    "routed to normal (replayed token)"))
+			break;
+	}
+	cr_assert(i <= 64, "no replay reached worker %u in 64 tries; log:\n%s",
+	    3 - w, relay.log);
+	cr_assert_eq(hidden.conns, 1, "a replay reached the hidden backend");
+	cr_log_info("the replay reached worker %u at try %u", 3 - w, i);
+	teardown();
+	unlink(K.path);
+}
+
+Test(routes, refused_tokens_reach_normal_intact_with_the_reason,
+    .timeout = 60)
+{
+	static const char * const extra[] = { "--token-window", "30s", NULL };
+	char tok[TLEN + 1];
+	struct key K, other;
+	long long before;
+	unsigned n = 0;
+
+	key_make(&K);
+	key_make(&other);
+	backends(H_ECHO);
+	/* Minted 3 s before the relay starts: inside the window, but stale. */
+	before = now_s() - 3;
+	start_token_relay(&K, extra);
+
+	mint(&K, now_s() - 31, -1, tok);
+	to_normal(tok, ++n);
+	cr_assert(h_relay_log_wait_count(&relay, "routed to normal (expired "
+	    "token)", 1, 2000) == 1, "31 s old; log:\n%s", relay.log);
+	mint(&K, now_s() + 31, -1, tok);
+	to_normal(tok, ++n);
+	cr_assert(h_relay_log_wait_count(&relay, "routed to normal (expired "
+	    "token)", 2, 2000) == 2, "31 s ahead; log:\n%s", relay.log);
+	mint(&K, before, -1, tok);
+	to_normal(tok, ++n);
+	cr_assert(h_relay_log_wait(&relay, "routed to normal (stale token "
+	    "(minted before the relay started))", 2000) == 0, "%s", relay.log);
+	/* One flipped bit: in the nonce, the time, the tag. */
+	mint(&K, now_s(), 5, tok);
+	to_normal(tok, ++n);
+	mint(&K, now_s(), 16 * 8 + 3, tok);
+	to_normal(tok, ++n);
+	mint(&K, now_s(), 39 * 8 + 7, tok);
+	to_normal(tok, ++n);
+	mint(&other, now_s(), -1, tok);
+	to_normal(tok, ++n);
+	cr_assert(h_relay_log_wait_count(&relay, "routed to normal (mismatch)",
+	    4, 2000) == 4, "%s", relay.log);
+
+	/*
+	 * Inside the window: 29 s ahead is accepted (29 s old would be
+	 * before this relay's start: stale, as the 3 s old one above).
+	 */
+	mint(&K, now_s() + 29, -1, tok);
+	to_hidden(tok, &hidden, 1);
+	mint(&K, now_s(), -1, tok);
+	to_hidden(tok, &hidden, 2);
+	cr_assert_eq(h_relay_log_count(&relay, "routed to hidden (token)"), 2);
+	teardown();
+	unlink(K.path);
+	unlink(other.path);
+}
+
+Test(routes, a_full_replay_cache_refuses_and_logs, .timeout = 30)
+{
+	static const char * const extra[] = { "--replay-cache", "1", NULL };
+	char tok[TLEN + 1];
+	struct key K;
+
+	key_make(&K);
+	backends(H_ECHO);
+	start_token_relay(&K, extra);
+	mint(&K, now_s(), -1, tok);
+	to_hidden(tok, &hidden, 1);
+	/* A valid, fresh token: no room until the first one expires. */
+	mint(&K, now_s(), -1, tok);
+	to_normal(tok, 1);
+	cr_assert(h_relay_log_wait(&relay, "routed to normal (cache full)",
+	    2000) == 0, "%s", relay.log);
+	cr_assert(h_relay_log_wait(&relay, "error: the replay cache is full",
+	    2000) == 0, "%s", relay.log);
+	mint(&K, now_s(), -1, tok);
+	to_normal(tok, 2);
+	cr_assert_eq(h_relay_log_count(&relay, "(cache full)"), 2);
+	/* Rate-limited: one error line for the two. */
+	cr_assert_eq(h_relay_log_count(&relay, "replay cache is full"), 1);
+	cr_assert_eq(hidden.conns, 1);
+	teardown();
+	unlink(K.path);
+}
+
+Test(routes, three_routes_each_reach_their_own_backend, .timeout = 30)
+{
+	char r2[128], r3[160], kf[64], tok[TLEN + 1];
+	struct key K1, K2;
+	const char * extra[8];
+
+	key_make(&K1);
+	key_make(&K2);
+	knock_file(kf, "knock-ten!");
+	backends(H_ECHO);
+	h_backend_start(&two, &(struct h_backend_conf){ .mode = H_ECHO });
+	h_backend_start(&three, &(struct h_backend_conf){ .mode = H_ECHO });
+	snprintf(r2, sizeof(r2), "127.0.0.1:%u,key-file=%s,name=two,idle=1h",
+	    two.port, K2.path);
+	snprintf(r3, sizeof(r3), "127.0.0.1:%u,knock-file=%s,name=three",
+	    three.port, kf);
+	extra[0] = "--key-file";
+	extra[1] = K1.path;
+	extra[2] = "--route";
+	extra[3] = r2;
+	extra[4] = "--route";
+	extra[5] = r3;
+	extra[6] = NULL;
+	h_relay_start(&relay, &(struct h_relay_conf){ .normal = normal.port,
+	    .hidden = hidden.port, .extra = extra });
+	cr_assert(h_relay_log_wait(&relay, "route two: backend 127.0.0.1:",
+	    100) == 0);
+	cr_assert(h_relay_log_wait(&relay, ", token, idle 3600000 ms, no "
+	    "PROXY header", 100) == 0, "%s", relay.log);
+	cr_assert(h_relay_log_wait(&relay, ", knock of 10 bytes, idle "
+	    "7200000 ms", 100) == 0, "%s", relay.log);
+
+	mint(&K2, now_s(), -1, tok);
+	to_hidden(tok, &two, 1);
+	mint(&K1, now_s(), -1, tok);
+	to_hidden(tok, &hidden, 1);
+	through("knock-ten!", 10, &three, 1, PAYLOAD, PLEN);
+	to_normal(tok, 1);		/* A replay under the first key. */
+	through("knock-ten?", 10, &normal, 2, "knock-ten?" PAYLOAD, 10 + PLEN);
+	cr_assert_eq(hidden.conns + two.conns + three.conns, 3);
+	cr_assert(h_relay_log_wait(&relay, "routed to two (token)", 100) == 0);
+	cr_assert(h_relay_log_wait(&relay, "routed to hidden (token)", 100) ==
+	    0);
+	cr_assert(h_relay_log_wait(&relay, "routed to three (knock)", 100) ==
+	    0);
+	teardown();
+	unlink(K1.path);
+	unlink(K2.path);
+	unlink(kf);
+}
+
+/* Run the relay with ${extra}; it must exit ${code} with ${msg} on stderr. */
+static void
+refused(const char * const * extra, const char * knock, int code,
+    const char * msg)
+{
+	struct h_argv A;
+	char err[4096];
+	int st;
+
+	h_relay_argv(&(struct h_relay_conf){ .normal = 1, .hidden = 2,
+	    .extra = extra, .knock = knock }, &A);
+	(void)run_capture((char * const *)(uintptr_t)A.v, 5000, &st, NULL, 0,
+	    err, sizeof(err));
+	cr_expect(WIFEXITED(st) && WEXITSTATUS(st) == code,
+	    "'%s': status %d, expected exit %d; stderr: %s", msg, st, code,
+	    err);
+	cr_expect(strstr(err, msg) != NULL, "want '%s' in: %s", msg, err);
+	cr_expect_eq(strchr(err, '\n'), err + strlen(err) - 1,
+	    "more than one line: %s", err);
+}
+
+Test(routes, start_up_refusals_exit_64_with_one_line, .timeout = 60)
+{
+	char k1[64], k1b[64], k2[64], r[160], r2[160], bad[64];
+	struct key K;
+
+	key_make(&K);
+	knock_file(k1, "samesame");
+	knock_file(k1b, "samesame");
+	knock_file(k2, "samesame-longer");
+	knock_file(bad, "not a key\n");
+
+	/* Two routes with the same static knock. */
+	snprintf(r, sizeof(r), "127.0.0.1:3,knock-file=%s", k1b);
+	refused((const char *[]){ "--knock-file", k1, "--route", r, NULL },
+	    NULL, 64, "error: route 'hidden2': its knock is route 'hidden''s "
+	    "knock too: give each route its own knock");
+	refused((const char *[]){ "--route", r, NULL }, "samesame", 64,
+	    "its knock is route 'hidden''s knock too");
+	/* A knock that is a prefix of another's, either way round. */
+	snprintf(r, sizeof(r), "127.0.0.1:3,knock-file=%s,name=long", k2);
+	refused((const char *[]){ "--knock-file", k1, "--route", r, NULL },
+	    NULL, 64, "error: route 'long': its knock and route 'hidden''s "
+	    "begin the same way (one is a prefix of the other");
+	snprintf(r, sizeof(r), "127.0.0.1:3,knock-file=%s,name=short", k1);
+	refused((const char *[]){ "--knock-file", k2, "--route", r, NULL },
+	    NULL, 64, "error: route 'short': its knock and route 'hidden''s "
+	    "begin the same way");
+	/* The same key twice. */
+	snprintf(r, sizeof(r), "127.0.0.1:3,key-file=%s", K.path);
+	snprintf(r2, sizeof(r2), "127.0.0.1:4,key-file=%s,name=again", K.path);
+	refused((const char *[]){ "--route", r, "--route", r2, NULL }, "k", 64,
+	    "error: route 'again': the key in '");
+	refused((const char *[]){ "--key-file", K.path, "--route", r, NULL },
+	    NULL, 64, "is another route's key too: give each route its own "
+	    "key");
+	/* Sub-options. */
+	refused((const char *[]){ "--route", "127.0.0.1:3,key-file=a,color=red",
+	    NULL }, "k", 64, "error: invalid sub-option 'color=red' in "
+	    "--route '127.0.0.1:3,key-file=a,color=red'");
+	refused((const char *[]){ "--route", "127.0.0.1:3,name=x", NULL }, "k",
+	    64, "error: --route '127.0.0.1:3,name=x' has no key-file= or "
+	    "knock-file=");
+	refused((const char *[]){ "--route", "127.0.0.1:3,key-file=a,"
+	    "knock-file=b", NULL }, "k", 64, "error: invalid sub-option "
+	    "'knock-file=b'");
+	/* File errors: 66. */
+	snprintf(r, sizeof(r), "127.0.0.1:3,key-file=%s", bad);
+	refused((const char *[]){ "--route", r, NULL }, "k", 66, bad);
+	refused((const char *[]){ "--route", "127.0.0.1:3,key-file="
+	    "/nonexistent/l7kk.key", NULL }, "k", 66, "/nonexistent/l7kk.key");
+	unlink(k1);
+	unlink(k1b);
+	unlink(k2);
+	unlink(bad);
+	unlink(K.path);
+}
+
+/* A connection of the timing test: what it sends, when its answer came. */
+struct probe {
+	int fd;
+	char first[TLEN];
+	size_t len;
+	uint64_t t0, t;		/* Sent, first byte back (0: not yet). */
+	char head[16];
+};
+
+/* Open every probe at once; wait for each one's first byte back. */
+static void
+probes_run(struct probe * P, size_t n, int ms)
+{
+	struct pollfd pfd[256];
+	uint64_t end;
+	size_t i, left = n;
+
+	cr_assert(n <= 256);
+	for (i = 0; i < n; i++) {
+		P[i].fd = h_connect(AF_INET, relay.port);
+		h_send_all(P[i].fd, P[i].first, P[i].len);
+		P[i].t0 = h_now_ms();
+		P[i].t = 0;
+	}
+	end = h_now_ms() + (uint64_t)ms;
+	while (left > 0 && h_now_ms() < end) {
+		for (i = 0; i < n; i++) {
+			pfd[i].fd = (P[i].t == 0) ? P[i].fd : -1;
+			pfd[i].events = POLLIN;
+		}
+		if (poll(pfd, n, 100) <= 0)
+			continue;
+		for (i = 0; i < n; i++) {
+			if (P[i].t != 0 || !(pfd[i].revents & (POLLIN |
+			    POLLHUP | POLLERR)))
+				continue;
+			P[i].t = h_now_ms();
+			(void)!recv(P[i].fd, P[i].head, sizeof(P[i].head) - 1,
+			    MSG_DONTWAIT);
+			left--;
+		}
+	}
+	for (i = 0; i < n; i++) {
+		close(P[i].fd);
+		cr_assert(P[i].t != 0, "probe %zu: no answer", i);
+	}
+}
+
+/* Milliseconds from the send to the answer of ${p}. */
+static uint64_t
+probe_ms(const struct probe * p)
+{
+
+	return (p->t - p->t0);
+}
+
+/* Another base64url character than ${c}. */
+static char
+other_char(char c)
+{
+
+	return (c == 'A' ? 'B' : 'A');
+}
+
+Test(routes, decision_time_same_for_right_and_wrong_byte_at_every_position,
+    .timeout = 90)
+{
+	static struct probe P[2 * (TLEN + 10)];
+	const uint64_t k = 1000;
+	char kf[64], r[160], tok[TLEN + 1];
+	const char * knock = "knock-ten!";
+	const char * extra[8];
+	struct key K;
+	size_t i, n = 0, p, L;
+	const char * right;
+	uint64_t a, b;
+
+	/*
+	 * Knocks of two lengths: 10 (static) and 54 (token).  For every
+	 * position p of each, the first p bytes of the knock and then a right
+	 * or a wrong byte: short of a complete knock, both must wait for the
+	 * knock timeout, the same time, so a prober learns nothing byte by
+	 * byte.  Decisions due at once are compared against k as the relay
+	 * test does, never against a fixed figure.
+	 */
+	key_make(&K);
+	knock_file(kf, knock);
+	h_backend_start(&normal, &(struct h_backend_conf){ .mode = H_GREET,
+	    .name = "normal" });
+	h_backend_start(&hidden, &(struct h_backend_conf){ .mode = H_GREET,
+	    .name = "hidden" });
+	snprintf(r, sizeof(r), "127.0.0.1:%u,knock-file=%s", hidden.port, kf);
+	extra[0] = "--key-file";
+	extra[1] = K.path;
+	extra[2] = "--route";
+	extra[3] = r;
+	extra[4] = "-k";
+	extra[5] = "1s";
+	extra[6] = NULL;
+	h_relay_start(&relay, &(struct h_relay_conf){ .normal = normal.port,
+	    .hidden = hidden.port, .extra = extra });
+	mint(&K, now_s(), -1, tok);
+	for (L = 10; L <= TLEN; L += TLEN - 10) {
+		right = (L == 10) ? knock : tok;
+		for (p = 0; p < L; p++) {
+			memcpy(P[n].first, right, p + 1);
+			P[n++].len = p + 1;
+			memcpy(P[n].first, right, p + 1);
+			P[n].first[p] = other_char(right[p]);
+			P[n++].len = p + 1;
+		}
+	}
+	/* The complete right token is accepted once: the last pair. */
+	probes_run(P, n, 5000);
+
+	for (i = 0; i < n; i += 2) {
+		a = probe_ms(&P[i]);
+		b = probe_ms(&P[i + 1]);
+		L = (i < 20) ? 10 : TLEN;
+		p = P[i].len - 1;
+		if (p + 1 < L) {
+			/* Incomplete: both at the knock timeout. */
+			cr_expect(a >= k * 8 / 10 && b >= k * 8 / 10,
+			    "length %zu, position %zu: decided early: right %llu "
+			    "ms, wrong %llu ms", L, p, (unsigned long long)a,
+			    (unsigned long long)b);
+			cr_expect(a < b + k / 2 && b < a + k / 2, "length %zu, "
+			    "position %zu: right %llu ms, wrong %llu ms", L, p,
+			    (unsigned long long)a, (unsigned long long)b);
+			cr_expect(memcmp(P[i].head, "GREET normal", 12) == 0 &&
+			    memcmp(P[i + 1].head, "GREET normal", 12) == 0);
+		} else if (L == 10) {
+			/* The right knock at once; the wrong one waits for 54. */
+			cr_expect(a < k / 2, "knock decided after %llu ms",
+			    (unsigned long long)a);
+			cr_expect(memcmp(P[i].head, "GREET hidden", 12) == 0);
+			cr_expect(b >= k * 8 / 10, "a wrong 10-byte knock was "
+			    "decided after %llu ms, before the timeout",
+			    (unsigned long long)b);
+		} else {
+			/* The longest: right and wrong both at once. */
+			cr_expect(a < k / 2 && b < k / 2, "complete token: right "
+			    "%llu ms, wrong %llu ms", (unsigned long long)a,
+			    (unsigned long long)b);
+			cr_expect(memcmp(P[i].head, "GREET hidden", 12) == 0);
+			cr_expect(memcmp(P[i + 1].head, "GREET normal", 12) == 0);
+		}
+	}
+	teardown();
+	unlink(K.path);
+	unlink(kf);
+}
+
+Test(routes, each_route_has_its_own_idle_timeout, .timeout = 30)
+{
+	char r[160], kf[64], buf[64];
+	int fn, fh;
+
+	/* The hidden route idles out after 1 s; the normal one keeps 30 s. */
+	knock_file(kf, "other-knock");
+	backends(H_ECHO);
+	h_backend_start(&two, &(struct h_backend_conf){ .mode = H_ECHO });
+	snprintf(r, sizeof(r), "127.0.0.1:%u,knock-file=%s,name=quick,"
+	    "idle=1s", two.port, kf);
+	h_relay_start(&relay, &(struct h_relay_conf){ .normal = normal.port,
+	    .hidden = hidden.port, .extra = (const char *[]){ "--route", r,
+	    NULL }, .knock = "open-sesame" });
+	fh = h_connect(AF_INET, relay.port);
+	h_send_all(fh, "other-knockx", 12);
+	cr_assert_eq(h_recv(fh, buf, 1, 3000), 1);
+	fn = h_connect(AF_INET, relay.port);
+	h_send_all(fn, "GET / HTTP/1.0\r\n", 16);
+	cr_assert_eq(h_recv(fn, buf, 16, 3000), 16);
+	cr_assert(h_wait_closed(fh, 4000), "the quick route did not idle out");
+	cr_assert(h_relay_log_wait(&relay, "closed: idle timeout", 1000) == 0);
+	/* The normal connection is still there and works. */
+	h_send_all(fn, "x", 1);
+	cr_assert_eq(h_recv(fn, buf, 1, 2000), 1, "normal closed too early");
+	cr_assert_eq(h_relay_log_count(&relay, "closed: idle timeout"), 1);
+	close(fn);
+	close(fh);
+	teardown();
+	unlink(kf);
+}
