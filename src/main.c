@@ -353,7 +353,7 @@ main_relay(struct setup * S, size_t w)
 	/* One call: from here on the process can only relay. */
 	if (sandbox_enter(&SB))		/* Reported there, in one line. */
 		return (EX_OSERR);
-	if (S->conf.workers > 1)
+	if (S->supervisor != 0)
 		log_info("worker %zu ready", w);
 	else
 		log_info("ready");

@@ -413,7 +413,8 @@ Test(reload, no_root_and_no_capability_after_a_reload, .timeout = 30,
 	rotate(NEW_KNOCK);
 	reload_and_wait(2, 1);
 	cr_assert(h_relay_log_wait_count(&relay, "ready", 4, 5000) >= 4);
-	cr_assert(h_relay_log_wait_count(&relay, "drained", 2, 5000) == 2,
+	cr_assert(h_relay_log_wait_count(&relay, "of generation 0 drained", 2,
+	    5000) == 2,
 	    "log:\n%s", relay.log);
 	n = relay_pids(pids, 16);
 	cr_assert_eq(n, 3, "%d processes", n);
