@@ -112,6 +112,7 @@ test: deps
 check: $(PROG) build/test_all
 	apparmor_parser -QK apparmor/usr.sbin.l7knockknock
 	cd build && $(TEST_ENV) ./test_all --jobs 2 $(TEST_ARGS)
+	@$(MAKE) --no-print-directory check-deb
 
 # The README's demo command: a relay on 127.0.0.1:4443 with two backends.
 demo:
@@ -136,6 +137,39 @@ uninstall:
 
 clean:
 	rm -rf build $(PROG)
+
+# systemd units, the Debian package (issue 13).  `make deb` builds in a copy
+# of the tree under build/deb/, where the .deb, .changes and .buildinfo land;
+# `make test-deb` checks the built package (file list, modes, lintian).
+SYSTEMDDIR ?= $(PREFIX)/lib/systemd/system
+DEB_DEPS   = $(BUILD_DEPS) debhelper dh-apparmor dpkg-dev lintian
+DEB_SRC    = build/deb/$(PROG)-$(VERSION)
+
+.PHONY: install-systemd deb test-deb check-deb
+
+install-systemd:
+	install -d $(DESTDIR)$(SYSTEMDDIR)
+	install -m 0644 systemd/l7knockknock.service systemd/l7knockknock.socket \
+	    $(DESTDIR)$(SYSTEMDDIR)/
+
+deb:
+	@sh tools/deps.sh $(DEB_DEPS)
+	rm -rf build/deb && mkdir -p $(DEB_SRC)
+	tar -cf - --exclude=./build --exclude=./.git --exclude=./$(PROG) . | \
+	    tar -xf - -C $(DEB_SRC)
+	cd $(DEB_SRC) && dpkg-buildpackage -us -uc -b
+	@ls -l build/deb/*.deb
+
+test-deb:
+	sh tests/test_deb.sh build/deb
+
+# In `make check` only where the package tools are there (about 15 s).
+check-deb:
+	@if command -v dpkg-buildpackage >/dev/null && \
+	    command -v dh_apparmor >/dev/null && command -v lintian >/dev/null; \
+	then $(MAKE) --no-print-directory deb test-deb; \
+	else echo "check-deb: skipped (dpkg-buildpackage, dh_apparmor or" \
+	    "lintian missing: make deb test-deb installs them)"; fi
 
 # Benchmarks (make bench) and fuzzing/static analysis (make fuzz, make lint)
 # live in their own files.

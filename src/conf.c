@@ -785,6 +785,7 @@ conf_finish(struct conf * C, const struct conf_seen * S)
 		    "give one of them");
 		return (-1);
 	}
+	C->listen_set = (C->nlisten > 0 || S->listen_port != NULL);
 	if (C->nlisten == 0) {
 		/* Like l7knockknock 0.1: every IPv4 address. */
 		port = (S->listen_port != NULL) ? S->port : 443;

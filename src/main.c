@@ -27,10 +27,12 @@
 #include "knockset.h"
 #include "log.h"
 #include "net.h"
+#include "notify.h"
 #include "proxyhdr.h"
 #include "relay.h"
 #include "replay.h"
 #include "sandbox.h"
+#include "sdlisten.h"
 #include "secretfile.h"
 #include "token.h"
 #include "workers.h"
@@ -63,6 +65,7 @@ struct setup {
 	size_t nlisten;
 	int epoll_fd;
 	int signal_fd;
+	int notify_fd;			/* $NOTIFY_SOCKET, or -1. */
 	uint16_t ports[1 + CONF_ROUTES_MAX];	/* Landlock's connect ports. */
 	pid_t supervisor;		/* --workers: the supervisor, else 0. */
 	int inherited;			/* --workers: how the supervisor was
@@ -172,6 +175,29 @@ main_listen(struct setup * S)
 	}
 	S->nlisten = S->conf.nlisten;
 	return (0);
+}
+
+/*
+ * Take the listeners of socket activation, if any: 1 if taken, 0 if
+ * none, -1 (reported) if they are bad or --listen/-p/--workers are given.
+ */
+static int
+main_activated(struct setup * S)
+{
+	size_t n;
+
+	if (sdlisten_take(S->fds[0], CONF_LISTEN_MAX, &n))
+		return (-1);
+	if (n == 0)
+		return (0);
+	if (S->conf.listen_set || S->conf.workers > 1) {
+		log_err("socket activation: %s cannot be given with the "
+		    "sockets of $LISTEN_FDS", S->conf.listen_set ?
+		    "--listen/-p" : "--workers");
+		return (-1);
+	}
+	S->nlisten = n;
+	return (1);
 }
 
 /* Close every worker's listeners but worker ${keep}'s (none: WORKERS_MAX). */
@@ -314,6 +340,7 @@ main_confs(struct setup * S, struct sandbox_conf * SB)
 	SB->nlisten = S->nlisten;
 	SB->epoll_fd = S->epoll_fd;
 	SB->signal_fd = S->signal_fd;
+	SB->notify_fd = S->notify_fd;
 	SB->connect_ports = S->ports;
 	SB->nports = 1 + S->conf.nroutes;
 	SB->parent = S->supervisor;
@@ -341,6 +368,11 @@ main_relay(struct setup * S, size_t w)
 	int rc;
 
 	log_setworker((unsigned)w);
+	if (S->supervisor != 0 && S->notify_fd != -1) {
+		/* The supervisor is the service: it alone notifies. */
+		close(S->notify_fd);
+		S->notify_fd = -1;
+	}
 	if ((rc = main_descriptors(S, w)) != 0)
 		return (rc);
 	main_limits(S);
@@ -357,8 +389,11 @@ main_relay(struct setup * S, size_t w)
 		log_info("worker %zu ready", w);
 	else
 		log_info("ready");
+	notify_send(S->notify_fd, "READY=1");
 
 	rc = relay_run(R);
+	if (rc == 0)
+		notify_send(S->notify_fd, "STOPPING=1");
 	main_wipe(S);
 	return (rc ? 1 : 0);
 }
@@ -600,6 +635,7 @@ main_workers(struct setup * S)
 {
 	int dirs[SECRETFILE_DIRS_MAX];
 	struct sandbox_conf SB;
+	int rc;
 
 	memset(&SB, 0, sizeof(SB));
 	SB.chroot_dir = S->conf.chroot_dir;
@@ -613,7 +649,12 @@ main_workers(struct setup * S)
 		return (EX_OSERR);
 	main_check_secrets(S);
 	log_info("starting %u workers", S->conf.workers);
-	return (workers_run(S->conf.workers, main_worker, main_reload, S));
+	/* The listeners are open, so no client is refused meanwhile. */
+	notify_send(S->notify_fd, "READY=1");
+	rc = workers_run(S->conf.workers, main_worker, main_reload, S);
+	if (rc == 0)
+		notify_send(S->notify_fd, "STOPPING=1");
+	return (rc);
 }
 
 int
@@ -656,9 +697,13 @@ main(int argc, char * argv[])
 		exit(EX_NOHOST);
 	}
 
-	/* Bind as root, before any worker exists. */
-	if (main_listen(&S))
+	/* Bind as root, before any worker exists; or take systemd's. */
+	if ((rc = main_activated(&S)) == -1)
+		exit(EX_USAGE);
+	if (rc == 0 && main_listen(&S))
 		exit(EX_UNAVAILABLE);
+	if (notify_open(&S.notify_fd))
+		exit(EX_OSERR);
 
 	if (!S.conf.workers_given)
 		exit(main_relay(&S, 0));

@@ -15,6 +15,7 @@
 #define POLICY_VAL_EPOLL_FD	1	/* $epoll_fd */
 #define POLICY_VAL_SIGNAL_FD	2	/* $signal_fd */
 #define POLICY_VAL_LISTEN_FD	3	/* $listen_fd: one rule per listener. */
+#define POLICY_VAL_NOTIFY_FD	4	/* $notify_fd: no rule when there is none. */
 
 /* How a rule's syscall ends. */
 #define POLICY_ALLOW		0	/* Run it. */

@@ -22,6 +22,7 @@ struct sandbox_conf {
 	size_t nlisten;
 	int epoll_fd;			/* The event loop's epoll descriptor. */
 	int signal_fd;			/* The signalfd read for SIGTERM/SIGINT. */
+	int notify_fd;			/* Connected $NOTIFY_SOCKET; <= 2: none. */
 	const uint16_t * connect_ports;	/* Backend ports (host order). */
 	size_t nports;
 	pid_t parent;			/* Non-zero: die when it does. */

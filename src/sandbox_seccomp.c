@@ -42,6 +42,8 @@ sandbox_seccomp_value(const struct sandbox_conf * conf,
 		return ((uint64_t)conf->signal_fd);
 	case POLICY_VAL_LISTEN_FD:
 		return ((uint64_t)listen_fd);
+	case POLICY_VAL_NOTIFY_FD:
+		return ((uint64_t)conf->notify_fd);
 	default:
 		return (a->value);
 	}
@@ -216,6 +218,20 @@ sandbox_seccomp_add(scmp_filter_ctx ctx, const struct sandbox_conf * conf,
 	}
 }
 
+/* Does rule ${r} compare with $notify_fd while ${conf} has none? */
+static int
+sandbox_seccomp_no_notify(const struct sandbox_conf * conf,
+    const struct policy_rule * r)
+{
+	size_t i;
+
+	for (i = 0; i < r->nargs; i++)
+		if (r->args[i].kind == POLICY_VAL_NOTIFY_FD &&
+		    conf->notify_fd <= STDERR_FILENO)
+			return (1);
+	return (0);
+}
+
 /* The policy of ${who}: its rules, their number into ${len}. */
 static const struct policy_rule *
 sandbox_seccomp_table(int who, size_t * len)
@@ -272,6 +288,8 @@ sandbox_seccomp_rules(scmp_filter_ctx ctx, const struct sandbox_conf * conf,
 			    "relay descriptor", r->name);
 			return (-1);
 		}
+		if (sandbox_seccomp_no_notify(conf, r))
+			continue;
 		if (sandbox_seccomp_add(ctx, conf, r))
 			return (-1);
 		if (S != NULL && !sandbox_seccomp_seen(T, i)) {

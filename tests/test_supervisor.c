@@ -24,8 +24,11 @@
 #include <sys/syscall.h>
 #include <sys/wait.h>
 
+#include <seccomp.h>
+
 #include "buildflags.h"
 #include "log.h"
+#include "policy_table.h"
 #include "sandbox.h"
 #include "secretfile.h"
 
@@ -444,4 +447,60 @@ Test(supervisor, forks_a_worker)
 {
 
 	expect_exit(try_fork, PROBE_DONE, "fork");
+}
+
+/* ---- the policy: the supervisor's list covers its workers' ---- */
+
+/* Does ${T} (${n} rules) allow syscall ${nr} at all? */
+static int
+sv_allows(const struct policy_rule * T, size_t n, int nr)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (T[i].nr == nr && T[i].action == POLICY_ALLOW)
+			return (1);
+	return (0);
+}
+
+/*
+ * A worker inherits the supervisor's filter: every syscall the worker's
+ * own policy allows must be allowed by the supervisor's too, or the
+ * worker would die on it (its arguments: see the rules' reasons).
+ */
+Test(supervisor, its_policy_covers_every_worker_syscall)
+{
+	size_t i;
+
+	for (i = 0; i < policy_table_len; i++)
+		if (policy_table[i].action == POLICY_ALLOW)
+			cr_expect(sv_allows(supervisor_policy_table,
+			    supervisor_policy_table_len, policy_table[i].nr),
+			    "a worker's %s is not in the supervisor's policy",
+			    policy_table[i].name);
+}
+
+/* Calls neither the supervisor nor a worker ever needs. */
+Test(supervisor, dangerous_syscalls_never_allowed)
+{
+	static const char * const never[] = {
+		"execve", "execveat", "vfork", "clone3", "ptrace", "bind",
+		"listen", "accept", "open", "openat2", "creat", "unlink",
+		"rename", "chmod", "chown", "setuid", "setgid", "setgroups",
+		"tgkill", "socketpair", "sendmsg",
+		"recvmsg", "ioctl", "mount", "chroot", "bpf",
+		"process_vm_writev", "process_vm_readv", "io_uring_setup",
+		"userfaultfd", "memfd_create", "pidfd_open", "unshare",
+		"setns", "init_module", "reboot", NULL
+	};
+	size_t i;
+	int nr;
+
+	for (i = 0; never[i] != NULL; i++) {
+		if ((nr = seccomp_syscall_resolve_name(never[i])) < 0)
+			continue;
+		cr_expect(!sv_allows(supervisor_policy_table,
+		    supervisor_policy_table_len, nr), "%s is allowed",
+		    never[i]);
+	}
 }

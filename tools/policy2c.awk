@@ -63,6 +63,8 @@ function cond(c,    op, at, lhs, rhs, arg, mask, kind, val) {
 			kind = "POLICY_VAL_SIGNAL_FD"
 		else if (rhs == "$listen_fd")
 			kind = "POLICY_VAL_LISTEN_FD"
+		else if (rhs == "$notify_fd")
+			kind = "POLICY_VAL_NOTIFY_FD"
 		else
 			fail("unknown run-time value \"" rhs "\"")
 		val = "0"
