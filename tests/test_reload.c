@@ -423,3 +423,112 @@ Test(reload, no_root_and_no_capability_after_a_reload, .timeout = 30,
 	expect_route(NEW_KNOCK, "hidden");
 	stop();
 }
+
+/* ---- the supervisor never makes a worker's calls ---- */
+
+/* TracerPid of ${pid}, or -1. */
+static long
+tracer_of(pid_t pid)
+{
+	char v[64];
+
+	if (status_line(pid, "TracerPid", v, sizeof(v)))
+		return (-1);
+	return (strtol(v, NULL, 10));
+}
+
+/* Start strace on ${pid} (no -f: the supervisor alone) into ${out}. */
+static pid_t
+strace_start(pid_t pid, const char * out)
+{
+	char p[16];
+	pid_t st;
+	int i, null;
+
+	snprintf(p, sizeof(p), "%d", (int)pid);
+	fflush(NULL);
+	cr_assert((st = fork()) != -1);
+	if (st == 0) {
+		if ((null = open("/dev/null", O_RDWR)) != -1) {
+			dup2(null, STDOUT_FILENO);
+			dup2(null, STDERR_FILENO);
+		}
+		execlp("strace", "strace", "-qq", "-p", p, "-o", out,
+		    (char *)NULL);
+		_exit(127);
+	}
+	for (i = 0; i < 300 && tracer_of(pid) != (long)st; i++)
+		usleep(10000);
+	cr_assert_eq(tracer_of(pid), (long)st, "strace did not attach");
+	return (st);
+}
+
+/* The syscall names of strace's ${path}, into ${names} (one per line). */
+static int
+strace_calls(const char * path, char (*names)[32], int max)
+{
+	char line[1024];
+	FILE * f;
+	int n = 0;
+	size_t len;
+
+	cr_assert((f = fopen(path, "r")) != NULL);
+	while (n < max && fgets(line, sizeof(line), f) != NULL) {
+		len = strspn(line, "abcdefghijklmnopqrstuvwxyz0123456789_");
+		if (len == 0 || len >= 32 || line[len] != '(')
+			continue;
+		memcpy(names[n], line, len);
+		names[n++][len] = '\0';
+	}
+	fclose(f);
+	return (n);
+}
+
+Test(reload, the_supervisor_never_makes_a_workers_calls, .timeout = 60,
+    .disabled = SANDBOX_TESTS_DISABLED)
+{
+	static const char * const workers_only[] = { "accept", "accept4",
+	    "connect", "socket", "recvfrom", "sendto", "splice", "pipe2",
+	    "epoll_wait", "epoll_ctl", "getsockname", "shutdown",
+	    "setsockopt", "getsockopt", NULL };
+	static char names[4096][32];
+	char out[96], who[8];
+	int fd, i, j, n, st, forks = 0, opens = 0;
+	pid_t tr;
+
+	if (geteuid() != 0 || system("strace -V >/dev/null 2>&1") != 0)
+		cr_skip_test("needs root and strace");
+	secrets(OLD_KNOCK);
+	start((const char *[]){ "--workers", "1", "--knock-file", knock_path,
+	    NULL });
+	cr_assert(h_relay_log_wait(&relay, "worker 0 ready", 5000) == 0);
+	snprintf(out, sizeof(out), "%s.strace", secret_dir);
+	tr = strace_start(relay.pid, out);
+
+	/* A session through the worker, across a reload. */
+	fd = dial(OLD_KNOCK, who, sizeof(who));
+	echo_intact(fd, 5, 4);
+	rotate(NEW_KNOCK);
+	reload_and_wait(1, 1);
+	echo_intact(fd, 6, 4);
+	close(fd);
+	cr_assert(h_relay_log_wait(&relay, "of generation 0 drained", 5000) ==
+	    0);
+	expect_route(NEW_KNOCK, "hidden");
+
+	kill(tr, SIGINT);
+	cr_assert(waitpid(tr, &st, 0) == tr);
+	n = strace_calls(out, names, 4096);
+	(void)unlink(out);
+	for (i = 0; i < n; i++) {
+		for (j = 0; workers_only[j] != NULL; j++)
+			cr_assert(strcmp(names[i], workers_only[j]) != 0,
+			    "the supervisor called %s", names[i]);
+		forks += (strcmp(names[i], "clone") == 0);
+		opens += (strcmp(names[i], "openat") == 0);
+	}
+	/* It did reload: read the knock file, forked the new worker. */
+	cr_assert(forks >= 1 && opens >= 1, "%d calls, %d clone, %d openat",
+	    n, forks, opens);
+	stop();
+}
