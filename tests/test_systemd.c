@@ -825,18 +825,19 @@ sd_exec_confined(char (*set)[64], size_t n, char * const * argv)
 	_exit(127);
 }
 
-Test(systemd, unit_syscall_filter_lets_the_relay_start, .timeout = 60)
+/*
+ * Start ${argv} as nobody under the unit's SystemCallFilter= (the relay's
+ * stderr into sd_log) and wait for ${ready}; return the read end.
+ */
+static int
+sd_start_under_unit_filter(char * const * argv, const char * ready)
 {
 	static char set[1024][64];
 	char * ana[] = { ANALYZE_BIN, "syscall-filter", NULL };
-	char * argv[] = { (char *)sd_bin(), "--listen", "127.0.0.1:0",
-	    "--normal", "127.0.0.1:9", "--hidden", "127.0.0.1:9", KNOCK, NULL };
 	char err[4096];
 	size_t n;
 	int p[2], st;
 
-	if (geteuid() != 0)
-		cr_skip_test("needs root to become nobody like User=");
 	sd_groups[0] = '\n';
 	cr_assert(run_capture(ana, 30000, &st, sd_groups + 1,
 	    sizeof(sd_groups) - 1, err, sizeof(err)) == 0);
@@ -854,11 +855,51 @@ Test(systemd, unit_syscall_filter_lets_the_relay_start, .timeout = 60)
 		sd_exec_confined(set, n, argv);
 	}
 	close(p[1]);
-	cr_assert(sd_wait_log(p[0], "l7knockknock: ready\n", 10000) == 0,
+	cr_assert(sd_wait_log(p[0], ready, 10000) == 0,
 	    "the relay did not start under the unit's filter: %s", sd_log);
+	return (p[0]);
+}
+
+/* SIGTERM the relay started above; it must exit 0. */
+static void
+sd_stop_under_unit_filter(int fd)
+{
+	int st;
+
 	kill(sd_pid, SIGTERM);
 	st = sd_reap(5000);
 	cr_assert(st != -1 && WIFEXITED(st) && WEXITSTATUS(st) == 0,
 	    "status %#x: %s", st, sd_log);
-	close(p[0]);
+	close(fd);
+}
+
+Test(systemd, unit_syscall_filter_lets_the_relay_start, .timeout = 60)
+{
+	char * argv[] = { (char *)sd_bin(), "--listen", "127.0.0.1:0",
+	    "--normal", "127.0.0.1:9", "--hidden", "127.0.0.1:9", KNOCK, NULL };
+
+	if (geteuid() != 0)
+		cr_skip_test("needs root to become nobody like User=");
+	sd_stop_under_unit_filter(sd_start_under_unit_filter(argv,
+	    "l7knockknock: ready\n"));
+}
+
+/*
+ * The unit's ExecStart= runs --workers 1 and ExecReload= sends SIGHUP:
+ * the supervisor starts, reloads and drains under the unit's filter too.
+ */
+Test(systemd, unit_syscall_filter_lets_the_supervisor_reload, .timeout = 60)
+{
+	char * argv[] = { (char *)sd_bin(), "--workers", "1", "--listen",
+	    "127.0.0.1:0", "--normal", "127.0.0.1:9", "--hidden",
+	    "127.0.0.1:9", KNOCK, NULL };
+	int fd;
+
+	if (geteuid() != 0)
+		cr_skip_test("needs root to become nobody like User=");
+	fd = sd_start_under_unit_filter(argv, "worker 0 ready\n");
+	kill(sd_pid, SIGHUP);
+	cr_assert(sd_wait_log(fd, "of generation 0 drained", 10000) == 0,
+	    "no reload under the unit's filter: %s", sd_log);
+	sd_stop_under_unit_filter(fd);
 }
