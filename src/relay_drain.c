@@ -4,7 +4,6 @@
  * --drain-timeout; then the worker exits 0.
  */
 #include <sys/epoll.h>
-#include <unistd.h>
 
 #include "log.h"
 #include "relay.h"
@@ -13,7 +12,13 @@
 /* With no --drain-timeout, a line saying what is left this often (ms). */
 #define DRAIN_NOTE_MS	(3600ULL * 1000)
 
-/* Stop accepting: every listener out of epoll, then closed. */
+/*
+ * Stop accepting: every listener out of the epoll set.  The descriptors
+ * stay open until the exit: the seccomp filter names their numbers
+ * (connect, shutdown and getsockname are refused on a listener), so a
+ * backend socket given a freed listener's number would be killed.  The
+ * socket itself serves on in the new worker, which shares it.
+ */
 void
 relay_drain_start(struct relay * R)
 {
@@ -21,13 +26,10 @@ relay_drain_start(struct relay * R)
 
 	if (R->draining)
 		return;
-	for (i = 0; i < R->conf->nlisten; i++) {
-		/* Out of the set first: the supervisor holds the socket too. */
+	for (i = 0; i < R->conf->nlisten; i++)
 		if (epoll_ctl(R->conf->epoll_fd, EPOLL_CTL_DEL,
 		    R->conf->listen_fds[i], NULL))
 			log_errno(LOG_WARN, "epoll_ctl (drain)");
-		close(R->conf->listen_fds[i]);
-	}
 	R->draining = 1;
 	R->accept_resume = 0;
 	R->drain_end = (R->conf->drain_ms != 0) ? R->now + R->conf->drain_ms :

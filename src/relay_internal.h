@@ -149,7 +149,7 @@ struct relay {
 	int accept_full;		/* Stopped accepting: no free slot. */
 	int pipes_short;		/* The pipe budget ran out (logged). */
 	uint64_t accept_resume;		/* Paused after EMFILE until then. */
-	int draining;			/* Listeners closed: finish, exit. */
+	int draining;			/* Not accepting: finish, exit. */
 	uint64_t drain_end;		/* Cut what is left then (0: never). */
 	uint64_t drain_note;		/* Log what is left then. */
 	struct log_rate log_pause, log_full;	/* Those two messages, */
@@ -161,8 +161,9 @@ struct relay {
 
 /**
  * relay_drain_start(R):
- * Stop accepting for good: take every listener out of the epoll set and
- * close it; the connections already here go on.  (relay_drain.c)
+ * Stop accepting for good: take every listener out of the epoll set (the
+ * descriptors stay open: the filter names their numbers); the connections
+ * already here go on.  (relay_drain.c)
  */
 void relay_drain_start(struct relay *);
 

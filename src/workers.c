@@ -121,8 +121,12 @@ workers_fork(struct workers * W, unsigned gen)
 	pid_t pid;
 
 	for (i = 0; i < W->n; i++) {
-		while (W->w[j].pid != 0)
+		while (j < WORKERS_SLOTS && W->w[j].pid != 0)
 			j++;
+		if (j == WORKERS_SLOTS) {
+			log_err("cannot start worker %zu: no free slot", i);
+			break;
+		}
 		if ((pid = fork()) == -1) {
 			log_errp("cannot start worker %zu", i);
 			break;
