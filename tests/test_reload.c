@@ -249,6 +249,31 @@ Test(reload, a_bad_knock_file_keeps_the_old_configuration, .timeout = 60)
 	stop();
 }
 
+/* A secret the relay's user cannot read: warned at start, refused at reload. */
+Test(reload, an_unreadable_secret_is_warned_and_refused, .timeout = 60)
+{
+	int errors;
+
+	if (geteuid() != 0)
+		cr_skip_test("needs root: the file must belong to another user");
+	secrets(OLD_KNOCK);
+	cr_assert(chown(knock_path, 0, 0) == 0);
+	start((const char *[]){ "--workers", "1", "--knock-file", knock_path,
+	    NULL });
+	cr_assert(h_relay_log_wait(&relay, "worker 0 ready", 5000) == 0);
+	cr_assert_eq(h_relay_log_count(&relay, "cannot be read by the "
+	    "supervisor's user: a reload (SIGHUP) would fail"), 1, "log:\n%s",
+	    relay.log);
+	errors = h_relay_log_count(&relay, "error:");
+	cr_assert(kill(relay.pid, SIGHUP) == 0);
+	cr_assert(h_relay_log_wait(&relay, "reload refused", 5000) == 0,
+	    "log:\n%s", relay.log);
+	cr_assert_eq(h_relay_log_count(&relay, "error:"), errors + 1,
+	    "log:\n%s", relay.log);
+	expect_route(OLD_KNOCK, "hidden");
+	stop();
+}
+
 Test(reload, drain_timeout_cuts_the_old_sessions, .timeout = 60)
 {
 	char who[8];
