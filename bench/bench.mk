@@ -14,9 +14,11 @@ bench:
 # Own flags: the load tool must not break when the relay's flags change.
 # Its connections are driven by the tests' client (the parts of the
 # harness free of Criterion).
-KNOCKLOAD_SRCS = bench/knockload.c tests/harness_client.c tests/harness_stream.c
+# -K mints tokens with src/token.c (libsodium).
+KNOCKLOAD_SRCS = bench/knockload.c tests/harness_client.c tests/harness_stream.c \
+	src/token.c src/log.c
 
-build/bench/knockload: $(KNOCKLOAD_SRCS) tests/harness.h $(FLAGS_STAMP)
+build/bench/knockload: $(KNOCKLOAD_SRCS) tests/harness.h src/token.h $(FLAGS_STAMP)
 	@mkdir -p build/bench
-	$(CC) -std=gnu11 -O2 -g -Wall -Wextra -D_GNU_SOURCE -Itests -o $@ \
-	    $(KNOCKLOAD_SRCS)
+	$(CC) -std=gnu11 -O2 -g -Wall -Wextra -D_GNU_SOURCE -Itests -Isrc -o $@ \
+	    $(KNOCKLOAD_SRCS) $$(pkg-config --cflags --libs libsodium)

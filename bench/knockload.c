@@ -14,8 +14,12 @@
  * "ready N" once all N are open and written, then holds them until
  * SIGTERM/SIGINT or D seconds, and prints "closed_by_peer=K" on exit.
  *
- *   knockload [-c CONC] [-d SECS] [-x KNOCKHEX] [-r REQUEST] [-m MATCH]
- *             [-I N] HOST:PORT
+ *   knockload [-c CONC] [-d SECS] [-x KNOCKHEX | -K KEYFILE] [-r REQUEST]
+ *             [-m MATCH] [-I N] HOST:PORT
+ *
+ * -K KEYFILE: instead of a fixed knock, a fresh token (src/token.c,
+ * token_mint_now) under the key in KEYFILE for every connection, minted
+ * just before it connects (a token route accepts each token once).
  *
  * -m MATCH: a reply counts only if its first 512 bytes contain MATCH (the
  * benchmark checks that each connection reached the backend it meant to).
@@ -41,7 +45,10 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <sodium.h>
+
 #include "harness.h"
+#include "token.h"
 
 enum { ST_FREE, ST_BUSY, ST_IDLE };
 
@@ -55,6 +62,9 @@ struct conn {
 static struct sockaddr_in dst;
 static struct h_client_conf hconf;	/* what every connection sends */
 static const char *match;	/* -m: the reply must contain this */
+static uint8_t key[TOKEN_KEYLEN];	/* -K: mint tokens under it */
+static int tokens;
+static char token[TOKEN_LEN];
 static int epfd;
 static volatile sig_atomic_t stop;
 
@@ -81,9 +91,34 @@ on_signal(int sig)
 static void
 usage(void)
 {
-	fprintf(stderr, "usage: knockload [-c CONC] [-d SECS] [-x KNOCKHEX] "
-	    "[-r REQUEST] [-m MATCH] [-I N] HOST:PORT\n");
+	fprintf(stderr, "usage: knockload [-c CONC] [-d SECS] [-x KNOCKHEX | "
+	    "-K KEYFILE] [-r REQUEST] [-m MATCH] [-I N] HOST:PORT\n");
 	exit(2);
+}
+
+/* -K: the key in ${path} (44 characters of base64); exit on an error. */
+static void
+read_key(const char *path)
+{
+	char text[64];
+	size_t len;
+	FILE *f;
+
+	if (sodium_init() < 0 || (f = fopen(path, "r")) == NULL) {
+		perror("knockload: key file");
+		exit(1);
+	}
+	len = fread(text, 1, sizeof(text) - 1, f);
+	fclose(f);
+	while (len > 0 && (text[len - 1] == '\n' || text[len - 1] == '\r'))
+		len--;
+	if (sodium_base642bin(key, sizeof(key), text, len, NULL, &len, NULL,
+	    sodium_base64_VARIANT_ORIGINAL) || len != sizeof(key)) {
+		fprintf(stderr, "knockload: %s: not a key\n", path);
+		exit(1);
+	}
+	sodium_memzero(text, sizeof(text));
+	tokens = 1;
 }
 
 static int
@@ -172,6 +207,11 @@ conn_start(struct conn *c, int idx)
 {
 	struct epoll_event ev;
 
+	if (tokens) {
+		token_mint_now(key, token);
+		hconf.knock = token;
+		hconf.knocklen = TOKEN_LEN;
+	}
 	c->t0 = now();
 	if (h_client_open(&c->hc, &hconf)) {
 		if (errno == EMFILE || errno == ENFILE || errno == ENOMEM) {
@@ -379,11 +419,12 @@ main(int argc, char **argv)
 	struct sigaction sa;
 	char *colon, *host, *knock, *request;
 
-	while ((opt = getopt(argc, argv, "c:d:x:r:I:m:")) != -1) {
+	while ((opt = getopt(argc, argv, "c:d:x:K:r:I:m:")) != -1) {
 		switch (opt) {
 		case 'c': conc = atoi(optarg); break;
 		case 'd': dur = atof(optarg); break;
 		case 'x': knockhex = optarg; break;
+		case 'K': read_key(optarg); break;
 		case 'r': req = optarg; break;
 		case 'I': idle = atoi(optarg); break;
 		case 'm': match = optarg; break;

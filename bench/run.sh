@@ -290,6 +290,24 @@ if [ -n "$WORKERS" ]; then
 		HTTPPID_l7k2=$RELAYPID
 	fi
 fi
+# A token route (issue 11): the same relay with --key-file instead of the
+# knock; knockload -K mints a fresh token per connection.  The replay cache
+# is sized for the run: entries live until t + window, and a few thousand
+# connections a second for 30 s would fill the default.
+TOKENS=
+if $BIN --help 2>&1 | grep -q -- '--key-file'; then
+	KEYF=$TMP/bench.key
+	( umask 077; head -c 32 /dev/urandom | base64 >"$KEYF" )
+	HTTP_tok=$((BASE + 25))
+	bg http_tok $BIN --listen 127.0.0.1:$HTTP_tok --normal 127.0.0.1:$NB \
+	    --hidden 127.0.0.1:$HB -q --key-file "$KEYF" \
+	    --replay-cache 4194304
+	if wait_port $HTTP_tok $LASTPID http_tok; then
+		TOKENS=1
+	else
+		note "the token relay did not start: no token figures"
+	fi
+fi
 # BENCH_BASE_BIN: a column for another build (say, the previous commit's),
 # measured in the same interleaved runs: the way to tell whether a change
 # wins on a noisy machine.
@@ -316,6 +334,10 @@ for t in $TARGETS; do
 	r=$($KL -c 1 -d 0.3 -x $KNOCK_HEX -m hidden 127.0.0.1:$p)
 	case $r in conns=[1-9]*bad=0) ;; *) die "$t: no knocked route: $r" ;; esac
 done
+if [ -n "$TOKENS" ]; then
+	r=$($KL -c 1 -d 0.3 -K "$KEYF" -m hidden 127.0.0.1:$HTTP_tok)
+	case $r in conns=[1-9]*bad=0) ;; *) die "l7k: no token route: $r" ;; esac
+fi
 
 # ---- workloads -----------------------------------------------------------
 TO=$((DUR + 20))	# hard bound on one client run
@@ -473,6 +495,9 @@ while [ $r -le $REPS ]; do
 		nginx) ;;
 		*) measured kk $t $r run_kl kk $t $r $p hidden -x $KNOCK_HEX ;;
 		esac
+		# The token route, right after the static knock it is held to.
+		[ $t = l7k ] && [ -n "$TOKENS" ] &&
+		    measured kt $t $r run_kl kt $t $r $HTTP_tok hidden -K "$KEYF"
 	done
 	r=$((r + 1))
 done
@@ -608,6 +633,10 @@ for t in $TARGETS; do
 	[ -n "$a" ] && [ -n "$b" ] &&
 	    echo "kkratio $t $(awk -v a=$a -v b=$b 'BEGIN { print a / b }')" >>"$TMP/med"
 done
+# The token route against the static knock (issue 11: at least 0.95).
+a=$(med kt l7k) b=$(med kk l7k)
+[ -n "$a" ] && [ -n "$b" ] &&
+    echo "ktratio l7k $(awk -v a=$a -v b=$b 'BEGIN { print a / b }')" >>"$TMP/med"
 
 {
 echo "| workload | direct | l7knockknock |$([ -n "$WORKERS" ] && echo ' l7k --workers 2 |') haproxy | nginx stream | l7k ÷ haproxy | l7k ÷ direct |$([ -n "$BASE_BIN" ] && echo ' base build | l7k ÷ base |') issue 5 target | met |"
@@ -638,6 +667,11 @@ row kl_p99 "new connections, no knock: p99 ms" 2 "" ""
 row kk "knocked connections to hidden (knockload), conn/s" 0 "" "" "n/a: no knock routing" "$(fmt "$(med kk direct)" 0) (no knock)"
 row kk_p99 "knocked connections: p99 ms" 2 "" "" "n/a"
 row kkratio "knocked ÷ no knock" 2 "≥ 0.95" "l >= 0.95" "n/a"
+if [ -n "$TOKENS" ]; then
+	row kt "token connections to hidden (knockload -K), conn/s" 0 "" "" "n/a" "–"
+	row kt_p99 "token connections: p99 ms" 2 "" "" "n/a" "–"
+	row ktratio "token ÷ static knock (issue 11)" 2 "≥ 0.95" "l >= 0.95" "n/a" "–"
+fi
 row idle_fd "idle, $IDLE_N conns: relay fds per conn" 2 "≤ 2" "l <= 2" "" "–"
 row idle_kib "idle, $IDLE_N conns: relay RSS KiB per conn" 2 "≤ 1 KiB" "l <= 1" "" "–"
 row idle_base "idle: relay RSS before the connections, MiB" 1 "" "" "" "–"
@@ -677,13 +711,13 @@ echo "across runs, not absolute numbers (the machine is shared and noisy)."
 if [ -s "$TMP/cpuother" ]; then
 	echo
 	printf "Other work's share of the machine's CPU time during the runs, median (max):"
-	for k in bulk rr cr kl kk; do
+	for k in bulk rr cr kl kk kt; do
 		awk -v k=$k '$1 == k { print $4 }' "$TMP/cpuother" | sort -n | awk -v k=$k '
 			{ v[++n] = $1 } END { if (n) printf(" %s %d%% (%d%%)", k, v[int((n + 1) / 2)], v[n])
 			    if (n && v[int((n + 1) / 2)] > 10) printf("- other work took %d%% of the CPU time in the median %s run: the figures of this run are unreliable\n", v[int((n + 1) / 2)], k) >> "/dev/stderr" }' 2>>"$NOTES"
 	done
 	echo "."
-	echo "(bulk, rr: request/response, cr: connection rate, kl/kk: new connections without/with the knock.)"
+	echo "(bulk, rr: request/response, cr: connection rate, kl/kk: new connections without/with the knock, kt: with a token.)"
 fi
 echo
 cat "$TMP/table"
@@ -694,6 +728,7 @@ echo "the hidden nginx server skips them as empty lines, so it answers the same"
 echo "whether the relay strips the knock (l7knockknock) or forwards it (haproxy"
 echo "routes by \`req.payload(0,8)\` but cannot strip it). nginx stream cannot"
 echo "route by a knock: it only relays to the normal backend."
+[ -n "$TOKENS" ] && echo "The token rows: the same relay with \`--key-file\` instead of the knock; each connection sends a fresh 54-byte token (minted by knockload with src/token.c just before it connects) and the request."
 if [ -s "$TMP/strace_sum" ]; then
 	echo
 	echo "Syscalls per request during a 2 s keep-alive wrk run under \`strace -c -f\`"

@@ -32,10 +32,11 @@ cat <<MSG
    knock           $KNOCK
 
  In another terminal:
-   curl http://127.0.0.1:$LISTEN/                          -> normal backend
-   (printf '$KNOCK'; cat) | nc 127.0.0.1 $LISTEN    -> hidden backend
-        (type a line, the hidden backend echoes it; Ctrl-D ends)
-   printf 'open-sesamX' | nc -q 3 127.0.0.1 $LISTEN   -> wrong knock: normal
+   curl http://127.0.0.1:$LISTEN/                         -> normal backend
+   (printf '$KNOCK'; cat) | nc -N 127.0.0.1 $LISTEN  -> hidden backend
+        (type a line, the hidden backend echoes it; Ctrl-D ends:
+         nc -N passes the end of input on, plain nc would wait)
+   printf 'open-sesamX' | nc -N 127.0.0.1 $LISTEN         -> wrong knock: normal
 
  Ctrl-C here stops the relay and both backends.
 =====================================================================

@@ -333,42 +333,17 @@ conf_sub_file(struct conf_sub * S, const char * item, size_t ilen,
 	return (0);
 }
 
-/* Apply one sub-option "KEY=VALUE" of ${len} bytes at ${item}. */
+/*
+ * Apply the value ${v} (${vlen} bytes) of the sub-option ${bit} (${key}:
+ * key-file=, not knock-file=) given as ${item} (${len} bytes).
+ */
 static int
-conf_sub_one(struct conf_sub * S, const char * item, size_t len)
+conf_sub_value(struct conf_sub * S, int bit, int key, const char * item,
+    size_t len, const char * v, size_t vlen)
 {
-	static const struct {
-		const char * key;
-		int bit;
-	} keys[] = {
-		{ "idle=", SUB_IDLE }, { "proxy=", SUB_PROXY },
-		{ "name=", SUB_NAME }, { "key-file=", SUB_FILE },
-		{ "knock-file=", SUB_FILE },
-	};
-	char v[CONF_PATH_MAX];
-	size_t i, klen, vlen;
 	int p;
 
-	for (i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
-		klen = strlen(keys[i].key);
-		if (len >= klen && memcmp(item, keys[i].key, klen) == 0 &&
-		    (S->allowed & keys[i].bit))
-			break;
-	}
-	if (i == sizeof(keys) / sizeof(keys[0]))
-		return (conf_sub_bad(S, item, len, conf_sub_expected(S)));
-	if (S->seen & keys[i].bit)
-		return (conf_sub_bad(S, item, len, (keys[i].bit == SUB_FILE) ?
-		    "give one of key-file= and knock-file=, once" :
-		    "given twice: give it once"));
-	S->seen |= keys[i].bit;
-	vlen = len - klen;
-	if (vlen >= sizeof(v))
-		return (conf_sub_bad(S, item, len, "too long"));
-	memcpy(v, item + klen, vlen);
-	v[vlen] = '\0';
-
-	switch (keys[i].bit) {
+	switch (bit) {
 	case SUB_IDLE:
 		S->B->idle_set = 1;
 		if (parse_duration(v, &S->B->idle_ms))
@@ -389,10 +364,47 @@ conf_sub_one(struct conf_sub * S, const char * item, size_t len)
 		memcpy(S->R->name, v, vlen + 1);
 		return (0);
 	default:
-		return (conf_sub_file(S, item, len, v, vlen,
-		    strcmp(keys[i].key, "key-file=") == 0));
+		return (conf_sub_file(S, item, len, v, vlen, key));
 	}
 }
+
+/* Apply one sub-option "KEY=VALUE" of ${len} bytes at ${item}. */
+static int
+conf_sub_one(struct conf_sub * S, const char * item, size_t len)
+{
+	static const struct {
+		const char * key;
+		int bit;
+	} keys[] = {
+		{ "idle=", SUB_IDLE }, { "proxy=", SUB_PROXY },
+		{ "name=", SUB_NAME }, { "key-file=", SUB_FILE },
+		{ "knock-file=", SUB_FILE },
+	};
+	char v[CONF_PATH_MAX];
+	size_t i, klen, vlen;
+
+	for (i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
+		klen = strlen(keys[i].key);
+		if (len >= klen && memcmp(item, keys[i].key, klen) == 0 &&
+		    (S->allowed & keys[i].bit))
+			break;
+	}
+	if (i == sizeof(keys) / sizeof(keys[0]))
+		return (conf_sub_bad(S, item, len, conf_sub_expected(S)));
+	if (S->seen & keys[i].bit)
+		return (conf_sub_bad(S, item, len, (keys[i].bit == SUB_FILE) ?
+		    "give one of key-file= and knock-file=, once" :
+		    "given twice: give it once"));
+	S->seen |= keys[i].bit;
+	vlen = len - klen;
+	if (vlen >= sizeof(v))
+		return (conf_sub_bad(S, item, len, "too long"));
+	memcpy(v, item + klen, vlen);
+	v[vlen] = '\0';
+	return (conf_sub_value(S, keys[i].bit, strcmp(keys[i].key,
+	    "key-file=") == 0, item, len, v, vlen));
+}
+
 
 /* Apply the sub-options after the first ',' of ${S}->show's value ${s}. */
 static int

@@ -69,8 +69,8 @@ struct conf {
 	const char * knock_file;	/* --knock-file, or NULL. */
 	struct net_addr listen[CONF_LISTEN_MAX];
 	size_t nlisten;
-	const char * key_file;		/* --key-file, or NULL. */
 	int listen_set;			/* -p or --listen given. */
+	const char * key_file;		/* --key-file, or NULL. */
 	struct conf_backend normal;
 	struct conf_route routes[CONF_ROUTES_MAX];	/* [0]: --hidden. */
 	size_t nroutes;

@@ -394,7 +394,7 @@ main_relay(struct setup * S, size_t w)
 	rc = relay_run(R);
 	if (rc == 0)
 		notify_send(S->notify_fd, "STOPPING=1");
-	main_wipe(S);
+	main_wipe(S);		/* A worker ends here (workers_run exits). */
 	return (rc ? 1 : 0);
 }
 
@@ -578,6 +578,19 @@ main_reload(void * cookie)
 	return (0);
 }
 
+/*
+ * workers_run() callback, once a generation is forked: only the workers
+ * need the secrets.  A knock given on the command line is kept: a reload
+ * cannot read it again, and the workers it starts need it.
+ */
+static void
+main_forked(void * cookie)
+{
+	struct setup * S = cookie;
+
+	knockset_wipe(&S->knocks);
+}
+
 /* Each route's secret file, in turn: ${*i} from 0; NULL at the end. */
 static const char *
 main_secret_next(const struct setup * S, size_t * i)
@@ -651,7 +664,8 @@ main_workers(struct setup * S)
 	log_info("starting %u workers", S->conf.workers);
 	/* The listeners are open, so no client is refused meanwhile. */
 	notify_send(S->notify_fd, "READY=1");
-	rc = workers_run(S->conf.workers, main_worker, main_reload, S);
+	rc = workers_run(S->conf.workers, main_worker, main_forked, main_reload,
+	    S);
 	if (rc == 0)
 		notify_send(S->notify_fd, "STOPPING=1");
 	return (rc);
@@ -699,13 +713,16 @@ main(int argc, char * argv[])
 
 	/* Bind as root, before any worker exists; or take systemd's. */
 	if ((rc = main_activated(&S)) == -1)
-		exit(EX_USAGE);
-	if (rc == 0 && main_listen(&S))
-		exit(EX_UNAVAILABLE);
-	if (notify_open(&S.notify_fd))
-		exit(EX_OSERR);
+		rc = EX_USAGE;
+	else if (rc == 0 && main_listen(&S))
+		rc = EX_UNAVAILABLE;
+	else if (notify_open(&S.notify_fd))
+		rc = EX_OSERR;
+	else if (!S.conf.workers_given)
+		rc = main_relay(&S, 0);
+	else
+		rc = main_workers(&S);
 
-	if (!S.conf.workers_given)
-		exit(main_relay(&S, 0));
-	exit(main_workers(&S));
+	main_wipe(&S);
+	exit(rc);
 }

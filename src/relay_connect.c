@@ -53,7 +53,7 @@ relay_connect_start(struct relay * R, struct conn * C,
     const struct relay_backend * backend)
 {
 	const struct net_addr * a = backend->addr;
-	int fd;
+	int fd, err;
 
 	C->route = backend;
 	if ((fd = socket(a->ss.ss_family,
@@ -66,7 +66,9 @@ relay_connect_start(struct relay * R, struct conn * C,
 	relay_connect_opts(fd);
 	if (connect(fd, (const struct sockaddr *)&a->ss, a->len) &&
 	    errno != EINPROGRESS) {
-		relay_close(R, C, "backend connect failed", errno);
+		err = errno;
+		relay_connect_log(C, fd);	/* The route, even so. */
+		relay_close(R, C, "backend connect failed", err);
 		goto err0;
 	}
 	relay_connect_log(C, fd);

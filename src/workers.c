@@ -32,6 +32,7 @@ struct workers {
 	int stopping;
 	int failed;
 	int (*work)(void *, size_t);
+	void (*forked)(void *);
 	int (*reload)(void *);
 	void * cookie;
 };
@@ -137,6 +138,8 @@ workers_fork(struct workers * W, unsigned gen)
 		W->left++;
 		started++;
 	}
+	if (W->forked != NULL)
+		W->forked(W->cookie);
 	if (started == W->n)
 		return (0);
 	for (j = 0; j < WORKERS_SLOTS; j++) {
@@ -243,8 +246,8 @@ workers_signal(struct workers * W, int sig)
 
 /* Fork and supervise the workers. */
 int
-workers_run(size_t n, int (*work)(void *, size_t), int (*reload)(void *),
-    void * cookie)
+workers_run(size_t n, int (*work)(void *, size_t), void (*forked)(void *),
+    int (*reload)(void *), void * cookie)
 {
 	static struct workers W;
 	sigset_t set;
@@ -256,8 +259,8 @@ workers_run(size_t n, int (*work)(void *, size_t), int (*reload)(void *),
 	}
 	if (workers_signals(&set))
 		return (1);
-	W = (struct workers){ .n = n, .work = work, .reload = reload,
-	    .cookie = cookie };
+	W = (struct workers){ .n = n, .work = work, .forked = forked,
+	    .reload = reload, .cookie = cookie };
 	if (workers_fork(&W, 0)) {
 		W.failed = W.stopping = 1;
 		workers_kill(&W, SIGTERM);

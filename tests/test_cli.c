@@ -774,7 +774,7 @@ Test(cli, backend_name_uses_the_address_that_answers, .timeout = 30)
 	snprintf(want, sizeof(want), "host 'l7kk-two' has 2 addresses: using "
 	    "127.0.0.1:%u", (unsigned)port);
 	cr_expect_neq(strstr(cli_err, want), NULL, "%s", cli_err);
-	snprintf(want, sizeof(want), "normal backend 127.0.0.1:%u",
+	snprintf(want, sizeof(want), "route normal: backend 127.0.0.1:%u",
 	    (unsigned)port);
 	cr_expect_neq(strstr(cli_err, want), NULL, "%s", cli_err);
 

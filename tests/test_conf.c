@@ -635,7 +635,8 @@ Test(conf, help_lists_every_option)
 	    "--quiet", "--version", "--help", "--listen ", "--normal ",
 	    "--hidden ", "--knock-file", "--connect-timeout", "--max-conns",
 	    "-p,", "-n,", "-s,", "-o,", "-k,", "-v,", "-q,", "-V,", "-?,",
-	    NULL };
+	    "--route ", "--key-file ", "--token-window ", "--replay-cache ",
+	    "--log-time", "--fin-timeout", "--workers", NULL };
 	struct run_redirect R;
 	char buf[8192];
 	size_t i;

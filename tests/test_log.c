@@ -652,7 +652,7 @@ Test(log, slots_full_is_rate_limited, .timeout = 60)
 	h_relay_start(&P, &(struct h_relay_conf){ .family = AF_INET,
 	    .normal = B.port, .hidden = B.port, .knock = KNOCK,
 	    .extra = (const char *[]){ "--max-conns", "1", "-k", "20s",
-	    NULL } });
+	    "-v", NULL } });	/* -v: the "accepted" lines. */
 
 	/* 20 times: the one slot taken, another client waits, one frees. */
 	fds[0] = h_connect(AF_INET, P.port);

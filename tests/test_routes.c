@@ -128,6 +128,16 @@ now_s(void)
 	return ((long long)time(NULL));
 }
 
+/* Wait until a new second of the Unix time has just begun. */
+static void
+second_start(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	usleep((useconds_t)(1000000 - ts.tv_nsec / 1000) + 5000);
+}
+
 /* Start the two usual backends (echo). */
 static void
 backends(enum h_mode mode)
@@ -311,6 +321,12 @@ Test(routes, refused_tokens_reach_normal_intact_with_the_reason,
 	to_normal(tok, ++n);
 	cr_assert(h_relay_log_wait_count(&relay, "routed to normal (expired "
 	    "token)", 1, 2000) == 1, "31 s old; log:\n%s", relay.log);
+	/*
+	 * 31 s ahead of the relay's clock: minted just after a second
+	 * begins, so the relay's second has not moved on (which would make
+	 * it 30 s ahead, inside the window) by the time it decides.
+	 */
+	second_start();
 	mint(&K, now_s() + 31, -1, tok);
 	to_normal(tok, ++n);
 	cr_assert(h_relay_log_wait_count(&relay, "routed to normal (expired "
@@ -336,7 +352,7 @@ Test(routes, refused_tokens_reach_normal_intact_with_the_reason,
 	 * before this relay's start: stale, as the 3 s old one above).
 	 */
 	mint(&K, now_s() + 29, -1, tok);
-	to_hidden(tok, &hidden, 1);
+	to_hidden(tok, &hidden, 1);	/* At most 29 s ahead when decided. */
 	mint(&K, now_s(), -1, tok);
 	to_hidden(tok, &hidden, 2);
 	cr_assert_eq(h_relay_log_count(&relay, "routed to hidden (token)"), 2);
@@ -685,4 +701,45 @@ Test(routes, each_route_has_its_own_idle_timeout, .timeout = 30)
 	close(fh);
 	teardown();
 	unlink(kf);
+}
+
+Test(routes, fail2ban_bans_what_the_real_relay_logs_for_replays,
+    .timeout = 90)
+{
+	char * argv[] = { "/usr/bin/fail2ban-regex", "--out", "ip", NULL,
+	    "../contrib/fail2ban/filter.d/l7knockknock.conf", NULL };
+	char path[] = "/tmp/l7kk-f2b-XXXXXX", out[4096], err[4096];
+	char tok[TLEN + 1];
+	struct key K;
+	int fd, st;
+
+	if (access(argv[0], X_OK) != 0)
+		cr_skip_test("no fail2ban-regex (Debian's fail2ban)");
+	key_make(&K);
+	backends(H_ECHO);
+	start_token_relay(&K, NULL);
+	mint(&K, now_s(), -1, tok);
+	to_hidden(tok, &hidden, 1);		/* Not a ban. */
+	to_normal(tok, 1);			/* A ban: replayed. */
+	mint(&K, now_s() - 40, -1, tok);
+	to_normal(tok, 2);			/* A ban: expired. */
+	through("GET / HTTP/1.0\r\n\r\n", 18, &normal, 3,
+	    "GET / HTTP/1.0\r\n\r\n" PAYLOAD, 18 + PLEN);	/* Not a ban. */
+	cr_assert(h_relay_log_wait_count(&relay, "routed to ", 4, 2000) == 4);
+	teardown();
+
+	/* The relay's own lines, through the filter the package installs. */
+	cr_assert((fd = mkstemp(path)) != -1);
+	pthread_mutex_lock(&relay.mtx);
+	cr_assert_eq(write(fd, relay.log, relay.loglen),
+	    (ssize_t)relay.loglen);
+	pthread_mutex_unlock(&relay.mtx);
+	close(fd);
+	argv[3] = path;
+	cr_assert(run_capture(argv, 60000, &st, out, sizeof(out), err,
+	    sizeof(err)) == 0, "fail2ban-regex timed out");
+	unlink(path);
+	unlink(K.path);
+	cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0, "%s", err);
+	cr_assert_str_eq(out, "127.0.0.1\n127.0.0.1\n", "matched:\n%s", out);
 }

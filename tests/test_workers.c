@@ -202,6 +202,14 @@ refuse_work(void * cookie, size_t w)
 	return (0);
 }
 
+static void
+refuse_forked(void * cookie)
+{
+
+	(void)cookie;
+	workers_forked_calls++;
+}
+
 static int
 refuse_reload(void * cookie)
 {
@@ -216,9 +224,10 @@ Test(workers, more_than_workers_max_is_refused, .timeout = 30)
 {
 
 	workers_forked_calls = 0;
-	cr_assert_eq(workers_run(WORKERS_MAX + 1, refuse_work, refuse_reload,
+	cr_assert_eq(workers_run(WORKERS_MAX + 1, refuse_work, refuse_forked,
+	    refuse_reload, NULL), 1);
+	cr_assert_eq(workers_run(0, refuse_work, refuse_forked, refuse_reload,
 	    NULL), 1);
-	cr_assert_eq(workers_run(0, refuse_work, refuse_reload, NULL), 1);
 	cr_assert_eq(workers_forked_calls, 0, "workers were forked");
 	cr_assert_eq(CONF_WORKERS_MAX, WORKERS_MAX);
 }
