@@ -564,10 +564,9 @@ main_reload(void * cookie)
 {
 	static struct knockset old;
 	struct setup * S = cookie;
-	int rc;
 
 	old = S->knocks;
-	if ((rc = main_knocks(S)) != 0) {
+	if (main_knocks(S) != 0) {
 		knockset_wipe(&S->knocks);
 		S->knocks = old;
 		knockset_wipe(&old);

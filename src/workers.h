@@ -7,7 +7,7 @@
 #define WORKERS_MAX	64
 
 /* Most worker processes at once: serving ones and draining ones. */
-#define WORKERS_SLOTS	(4 * WORKERS_MAX)
+#define WORKERS_SLOTS	((size_t)4 * WORKERS_MAX)
 
 /**
  * workers_run(n, work, forked, reload, cookie):
