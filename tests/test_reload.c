@@ -9,6 +9,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -555,5 +556,110 @@ Test(reload, the_supervisor_never_makes_a_workers_calls, .timeout = 60,
 	/* It did reload: read the knock file, forked the new worker. */
 	cr_assert(forks >= 1 && opens >= 1, "%d calls, %d clone, %d openat",
 	    n, forks, opens);
+	stop();
+}
+
+/* ---- a token route's key, rotated by reload ---- */
+
+/* The client binary, beside the relay's. */
+static const char *
+client_bin(void)
+{
+	const char * s = getenv("L7KK_CLIENT_BIN");
+
+	return ((s != NULL && *s != '\0') ? s : "../l7knockknock-client");
+}
+
+/* Write a fresh key (l7knockknock-client --gen-key) to ${path}. */
+static void
+gen_key(const char * path)
+{
+	char cmd[256];
+
+	snprintf(cmd, sizeof(cmd), "umask 077; %s --gen-key > %s", client_bin(),
+	    path);
+	cr_assert(system(cmd) == 0, "%s", cmd);
+}
+
+/* Read ${len} bytes of the pipe ${fd} within 5 s; the count. */
+static size_t
+read_n(int fd, char * buf, size_t len)
+{
+	struct pollfd pfd = { fd, POLLIN, 0 };
+	size_t got = 0;
+	ssize_t n;
+
+	while (got < len && poll(&pfd, 1, 5000) == 1) {
+		if ((n = read(fd, buf + got, len - got)) <= 0)
+			break;
+		got += (size_t)n;
+	}
+	return (got);
+}
+
+/* The backend a client with the key in ${key} reaches: its greeting. */
+static void
+expect_token_route(const char * key, const char * want)
+{
+	char port[16], line[32];
+	int in[2], out[2], st;
+	pid_t pid;
+	size_t n;
+
+	snprintf(port, sizeof(port), "%u", (unsigned)relay.port);
+	cr_assert(pipe(in) == 0 && pipe(out) == 0);
+	fflush(NULL);
+	cr_assert((pid = fork()) != -1);
+	if (pid == 0) {
+		dup2(in[0], STDIN_FILENO);
+		dup2(out[1], STDOUT_FILENO);
+		close_range(3, ~0U, 0);
+		execl(client_bin(), "l7knockknock-client", "-q", "--key-file",
+		    key, "127.0.0.1", port, (char *)NULL);
+		_exit(127);
+	}
+	close(in[0]);
+	close(out[1]);
+	memset(line, 0, sizeof(line));
+	n = read_n(out[0], line, 13);
+	close(in[1]);
+	close(out[0]);
+	kill(pid, SIGTERM);
+	(void)waitpid(pid, &st, 0);
+	cr_assert_eq(n, 13, "no greeting for key %s; log:\n%s", key,
+	    relay.log);
+	cr_assert(strncmp(line + 6, want, 6) == 0, "key %s reached %.6s, "
+	    "want %s; log:\n%s", key, line + 6, want, relay.log);
+}
+
+Test(reload, a_rotated_key_takes_over_at_reload, .timeout = 60)
+{
+	char key[128], oldkey[128], newkey[128];
+
+	if (access(client_bin(), X_OK) != 0)
+		cr_skip_test("no %s", client_bin());
+	secrets(OLD_KNOCK);
+	snprintf(key, sizeof(key), "%s/ssh.key", secret_dir);
+	snprintf(oldkey, sizeof(oldkey), "%s/client-old.key", secret_dir);
+	snprintf(newkey, sizeof(newkey), "%s/client-new.key", secret_dir);
+	gen_key(key);
+	if (geteuid() == 0)
+		cr_assert(chown(key, RL_UID, RL_GID) == 0);
+	cr_assert(link(key, oldkey) == 0);
+	start((const char *[]){ "--workers", "1", "--key-file", key, NULL });
+	cr_assert(h_relay_log_wait(&relay, "worker 0 ready", 5000) == 0);
+	expect_token_route(oldkey, "hidden");
+
+	/* A new key over the old file (a new inode: the client keeps its). */
+	gen_key(newkey);
+	cr_assert(unlink(key) == 0 && link(newkey, key) == 0);
+	if (geteuid() == 0)
+		cr_assert(chown(key, RL_UID, RL_GID) == 0);
+	reload_and_wait(1, 1);
+	expect_token_route(newkey, "hidden");
+	expect_token_route(oldkey, "normal");
+	(void)unlink(key);
+	(void)unlink(oldkey);
+	(void)unlink(newkey);
 	stop();
 }
