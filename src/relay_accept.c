@@ -76,8 +76,8 @@ relay_accept(struct relay * R, size_t li)
 	int lfd = R->conf->listen_fds[li];
 	int fd;
 
-	/* Paused: the listener is tried again on resume. */
-	if (R->accept_resume != 0)
+	/* Paused: the listener is tried again on resume; draining: closed. */
+	if (R->accept_resume != 0 || R->draining)
 		return;
 	for (;;) {
 		if (R->free_head == SLOT_NONE) {
@@ -121,7 +121,8 @@ relay_accept_resume(struct relay * R)
 {
 	size_t i;
 
-	if (R->accept_resume != 0 && R->accept_resume > R->now)
+	if ((R->accept_resume != 0 && R->accept_resume > R->now) ||
+	    R->draining)
 		return;
 	R->accept_resume = 0;
 	for (i = 0; i < R->conf->nlisten; i++)
