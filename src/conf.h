@@ -31,7 +31,7 @@
 
 /* Default idle timeouts (ms) when -o is not given: normal, hidden routes. */
 #define CONF_IDLE_NORMAL	30000
-#define CONF_IDLE_HIDDEN	(2 * 3600 * 1000)
+#define CONF_IDLE_HIDDEN	(2ULL * 3600 * 1000)
 
 /* --token-window: default and limits, in seconds. */
 #define CONF_WINDOW_DEFAULT	30
@@ -60,6 +60,9 @@ struct conf_route {
 };
 
 /* Everything the command line says. */
+/* conf.print_seccomp: the supervisor's filter. */
+#define CONF_PRINT_SUPERVISOR	2
+
 struct conf {
 	struct knock knock;		/* Valid if have_knock. */
 	int have_knock;
@@ -86,7 +89,11 @@ struct conf {
 	int log_time;			/* --log-time. */
 	const char * chroot_dir;	/* --chroot. */
 	const char * user;		/* --user, or NULL. */
-	int print_seccomp;		/* --print-seccomp. */
+	int print_seccomp;		/* --print-seccomp (1), or
+					   --print-supervisor-seccomp
+					   (CONF_PRINT_SUPERVISOR). */
+	uint64_t drain_ms;		/* --drain-timeout; 0: none. */
+	int workers_given;		/* --workers was given (any N). */
 	unsigned workers;		/* --workers: relay processes, 1-64. */
 };
 

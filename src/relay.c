@@ -329,6 +329,7 @@ relay_wait_ms(const struct relay * R)
 		if (wait < 0 || (uint64_t)wait > left)
 			wait = (int)left;
 	}
+	wait = relay_drain_wait(R, wait);
 	/* Round up so that a deadline has passed when we wake. */
 	return (wait > 0 ? wait + 1 : wait);
 }
@@ -370,7 +371,10 @@ relay_event_conn(struct relay * R, struct conn * C, int backend,
 	}
 }
 
-/* Read the signalfd: return 1 on SIGTERM/SIGINT; SIGHUP is logged. */
+/*
+ * Read the signalfd: return 1 on SIGTERM/SIGINT; SIGUSR1 starts draining;
+ * SIGHUP is logged (the --workers supervisor reloads, not a relay).
+ */
 static int
 relay_signal(struct relay * R)
 {
@@ -383,9 +387,11 @@ relay_signal(struct relay * R)
 			    si.ssi_signo == SIGTERM ? "SIGTERM" : "SIGINT");
 			return (1);
 		}
+		if (si.ssi_signo == SIGUSR1)
+			relay_drain_start(R);
 		if (si.ssi_signo == SIGHUP)
-			log_info("received SIGHUP: reload not implemented yet, "
-			    "ignored");
+			log_info("received SIGHUP: ignored (reload needs "
+			    "--workers: SIGHUP to its supervisor)");
 	}
 	return (0);
 }
@@ -444,6 +450,8 @@ relay_run(struct relay * R)
 		relay_clock(R);
 		relay_timers(R);
 		relay_accept_freed(R);
+		if (relay_drain_done(R))
+			return (0);
 		n = epoll_wait(R->conf->epoll_fd, evs, RELAY_EVENTS,
 		    relay_wait_ms(R));
 		if (n == -1) {

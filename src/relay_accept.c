@@ -129,8 +129,8 @@ relay_accept(struct relay * R, size_t li)
 	int lfd = R->conf->listen_fds[li];
 	int fd;
 
-	/* Paused: the listener is tried again on resume. */
-	if (R->accept_resume != 0)
+	/* Paused: the listener is tried again on resume; draining: closed. */
+	if (R->accept_resume != 0 || R->draining)
 		return;
 	for (;;) {
 		/* No slot, and none in KNOCK to evict for a new one. */
@@ -175,7 +175,8 @@ relay_accept_resume(struct relay * R)
 {
 	size_t i;
 
-	if (R->accept_resume != 0 && R->accept_resume > R->now)
+	if ((R->accept_resume != 0 && R->accept_resume > R->now) ||
+	    R->draining)
 		return;
 	R->accept_resume = 0;
 	for (i = 0; i < R->conf->nlisten; i++)

@@ -170,12 +170,37 @@ struct relay {
 	int accept_full;		/* Stopped accepting: no free slot. */
 	int pipes_short;		/* The pipe budget ran out (logged). */
 	uint64_t accept_resume;		/* Paused after EMFILE until then. */
+	int draining;			/* Not accepting: finish, exit. */
+	uint64_t drain_end;		/* Cut what is left then (0: never). */
+	uint64_t drain_note;		/* Log what is left then. */
 	struct log_rate log_pause, log_full;	/* Those two messages, */
 	struct log_rate log_cache;	/* and "the replay cache is full". */
 };
 
 /* No slot: the end of a list of slots. */
 #define SLOT_NONE	UINT32_MAX
+
+/**
+ * relay_drain_start(R):
+ * Stop accepting for good: take every listener out of the epoll set (the
+ * descriptors stay open: the filter names their numbers); the connections
+ * already here go on.  (relay_drain.c)
+ */
+void relay_drain_start(struct relay *);
+
+/**
+ * relay_drain_done(R):
+ * If ${R} drains: 1 (logged) once no connection is left or the drain
+ * timeout has passed; with no timeout, log what is left once an hour.
+ * 0 otherwise.
+ */
+int relay_drain_done(struct relay *);
+
+/**
+ * relay_drain_wait(R, wait):
+ * ${wait} (epoll ms, -1: none), shortened to the drain's next deadline.
+ */
+int relay_drain_wait(const struct relay *, int);
 
 /**
  * relay_accept(R, i):

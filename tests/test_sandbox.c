@@ -767,6 +767,40 @@ Test(sandbox, accept_on_other_socket_kills)
 	expect_sigsys(try_accept_other, "accept4 on a non-listener fd");
 }
 
+/* Draining: EPOLL_CTL_DEL of ${fd}, then close it. */
+static void
+probe_epoll_del(int fd)
+{
+
+	if (epoll_ctl(P.epfd, EPOLL_CTL_ADD, fd, &(struct epoll_event){
+	    .events = EPOLLIN }))
+		_exit(PROBE_BROKEN);
+	probe_result(epoll_ctl(P.epfd, EPOLL_CTL_DEL, fd, NULL));
+}
+
+static void
+try_epoll_del_listener(void)
+{
+
+	probe_epoll_del(P.lfd);
+}
+
+static void
+try_epoll_del_other(void)
+{
+
+	probe_epoll_del(P.bfd);
+}
+
+Test(sandbox, drain_removes_only_listeners_from_epoll)
+{
+	int st = probe_run(try_epoll_del_listener);
+
+	cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == PROBE_DONE,
+	    "EPOLL_CTL_DEL of a listener: %s", probe_how(st));
+	expect_sigsys(try_epoll_del_other, "EPOLL_CTL_DEL of a non-listener");
+}
+
 Test(sandbox, x32_syscall_kills)
 {
 
