@@ -42,7 +42,8 @@ ALL_LDFLAGS += -fsanitize=address,undefined
 endif
 
 SRCS	 = $(wildcard src/*.c)
-OBJS	 = $(SRCS:src/%.c=build/%.o) build/policy_table.o
+OBJS	 = $(SRCS:src/%.c=build/%.o) build/policy_table.o \
+	   build/supervisor_policy_table.o
 LIBOBJS	 = $(filter-out build/main.o,$(OBJS))
 HDRS	 = $(wildcard src/*.h)
 
@@ -75,6 +76,16 @@ build/policy_table.c: policy/seccomp.policy tools/policy2c.awk | build
 	awk -f tools/policy2c.awk policy/seccomp.policy > $@.tmp && mv $@.tmp $@
 
 build/policy_table.o: build/policy_table.c $(HDRS) $(FLAGS_STAMP)
+	$(CC) $(ALL_CFLAGS) -c -o $@ $<
+
+# The --workers supervisor's allowlist (policy/supervisor-seccomp.policy).
+build/supervisor_policy_table.c: policy/supervisor-seccomp.policy \
+    tools/policy2c.awk | build
+	awk -v table=supervisor_policy_table -f tools/policy2c.awk \
+	    policy/supervisor-seccomp.policy > $@.tmp && mv $@.tmp $@
+
+build/supervisor_policy_table.o: build/supervisor_policy_table.c $(HDRS) \
+    $(FLAGS_STAMP)
 	$(CC) $(ALL_CFLAGS) -c -o $@ $<
 
 build:

@@ -22,7 +22,8 @@ enum {
 	OPT_LISTEN = 256, OPT_NORMAL, OPT_HIDDEN, OPT_KNOCK_FILE,
 	OPT_CONNECT_TIMEOUT, OPT_MAX_CONNS, OPT_CHROOT, OPT_USER,
 	OPT_PRINT_SECCOMP, OPT_WORKERS, OPT_FIN_TIMEOUT, OPT_LOG_TIME,
-	OPT_ROUTE, OPT_KEY_FILE, OPT_TOKEN_WINDOW, OPT_REPLAY_CACHE
+	OPT_ROUTE, OPT_KEY_FILE, OPT_TOKEN_WINDOW, OPT_REPLAY_CACHE,
+	OPT_DRAIN_TIMEOUT, OPT_PRINT_SUPERVISOR_SECCOMP
 };
 
 static const struct option conf_longopts[] = {
@@ -51,6 +52,9 @@ static const struct option conf_longopts[] = {
 	{ "key-file",		required_argument, NULL, OPT_KEY_FILE },
 	{ "token-window",	required_argument, NULL, OPT_TOKEN_WINDOW },
 	{ "replay-cache",	required_argument, NULL, OPT_REPLAY_CACHE },
+	{ "drain-timeout",	required_argument, NULL, OPT_DRAIN_TIMEOUT },
+	{ "print-supervisor-seccomp", no_argument, NULL,
+	    OPT_PRINT_SUPERVISOR_SECCOMP },
 	{ NULL, 0, NULL, 0 }
 };
 
@@ -88,10 +92,14 @@ CONF_STR(REPLAY_DEFAULT) ", 8 bytes\n"
 "      --fin-timeout DUR      close after DUR without a byte once one way\n"
 "                             has ended (default 5s)\n"
 "      --max-conns N          connection slots (default from RLIMIT_NOFILE)\n"
-"      --workers N            N sandboxed relay processes, SO_REUSEPORT (1)\n"
+"      --workers N            N sandboxed relay processes, SO_REUSEPORT,\n"
+"                             under a supervisor that reloads on SIGHUP\n"
+"      --drain-timeout DUR    after a reload, cut the old workers' sessions\n"
+"                             after DUR (default: never)\n"
 "      --chroot DIR           empty directory to chroot into (default /var/empty)\n"
 "      --user NAME|UID[:GID]  user to run as (default l7knockknock or nobody)\n"
 "      --print-seccomp        print the seccomp filter and exit\n"
+"      --print-supervisor-seccomp  the --workers supervisor's filter\n"
 "      --log-time             start log lines with the UTC time\n"
 "  -v, --verbose              debug messages\n"
 "  -q, --quiet                errors only\n"
@@ -647,6 +655,7 @@ conf_option(struct conf * C, struct conf_seen * S, int c, char ** argv)
 			    "a number of worker processes 1-"
 			    CONF_STR(CONF_WORKERS_MAX)));
 		C->workers = (unsigned)n;
+		C->workers_given = 1;
 		return (0);
 	case OPT_CHROOT:
 		if (optarg[0] != '/')
@@ -662,6 +671,12 @@ conf_option(struct conf * C, struct conf_seen * S, int c, char ** argv)
 	case OPT_PRINT_SECCOMP:
 		C->print_seccomp = 1;
 		return (0);
+	case OPT_PRINT_SUPERVISOR_SECCOMP:
+		C->print_seccomp = CONF_PRINT_SUPERVISOR;
+		return (0);
+	case OPT_DRAIN_TIMEOUT:
+		return (conf_duration(&C->drain_ms, "--drain-timeout", optarg,
+		    show));
 	case OPT_LOG_TIME:
 		C->log_time = 1;
 		return (0);

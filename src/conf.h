@@ -60,6 +60,9 @@ struct conf_route {
 };
 
 /* Everything the command line says. */
+/* conf.print_seccomp: the supervisor's filter. */
+#define CONF_PRINT_SUPERVISOR	2
+
 struct conf {
 	struct knock knock;		/* Valid if have_knock. */
 	int have_knock;
@@ -83,7 +86,11 @@ struct conf {
 	int log_time;			/* --log-time. */
 	const char * chroot_dir;	/* --chroot. */
 	const char * user;		/* --user, or NULL. */
-	int print_seccomp;		/* --print-seccomp. */
+	int print_seccomp;		/* --print-seccomp (1), or
+					   --print-supervisor-seccomp
+					   (CONF_PRINT_SUPERVISOR). */
+	uint64_t drain_ms;		/* --drain-timeout; 0: none. */
+	int workers_given;		/* --workers was given (any N). */
 	unsigned workers;		/* --workers: relay processes, 1-64. */
 };
 

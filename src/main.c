@@ -33,6 +33,7 @@
 #include "replay.h"
 #include "sandbox.h"
 #include "sdlisten.h"
+#include "secretfile.h"
 #include "token.h"
 #include "workers.h"
 
@@ -62,11 +63,14 @@ struct setup {
 	struct relay * relay;		/* Kept until exit, never freed: free()
 					   could unmap, which seccomp kills. */
 	size_t nlisten;
+	int activated;			/* The listeners came from systemd. */
 	int epoll_fd;
 	int signal_fd;
 	int notify_fd;			/* $NOTIFY_SOCKET, or -1. */
 	uint16_t ports[1 + CONF_ROUTES_MAX];	/* Landlock's connect ports. */
 	pid_t supervisor;		/* --workers: the supervisor, else 0. */
+	int inherited;			/* --workers: how the supervisor was
+					   confined (SANDBOX_INHERITED_*). */
 	struct relay_conf rconf;
 };
 
@@ -194,6 +198,7 @@ main_activated(struct setup * S)
 		return (-1);
 	}
 	S->nlisten = n;
+	S->activated = 1;
 	return (1);
 }
 
@@ -208,7 +213,10 @@ main_close_listeners(struct setup * S, size_t keep)
 			close(S->fds[w][i]);
 }
 
-/* SIGTERM, SIGINT and SIGHUP blocked and delivered through a signalfd. */
+/*
+ * SIGTERM, SIGINT, SIGHUP and SIGUSR1 (drain) blocked and delivered
+ * through a signalfd.
+ */
 static int
 main_signals(void)
 {
@@ -219,6 +227,7 @@ main_signals(void)
 	sigaddset(&set, SIGTERM);
 	sigaddset(&set, SIGINT);
 	sigaddset(&set, SIGHUP);
+	sigaddset(&set, SIGUSR1);
 	if (sigprocmask(SIG_BLOCK, &set, NULL))
 		goto err0;
 	if ((fd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC)) == -1)
@@ -318,12 +327,15 @@ main_confs(struct setup * S, struct sandbox_conf * SB)
 	S->rconf.knocks = &S->knocks;
 	S->rconf.replay = S->replay;
 	S->rconf.listen_fds = S->listen_fds;
+	/* systemd's sockets: conf.listen does not say where they listen. */
+	S->rconf.listen_addrs = S->activated ? NULL : S->conf.listen;
 	S->rconf.nlisten = S->nlisten;
 	S->rconf.epoll_fd = S->epoll_fd;
 	S->rconf.signal_fd = S->signal_fd;
 	S->rconf.knock_ms = S->conf.knock_ms;
 	S->rconf.connect_ms = S->conf.connect_ms;
 	S->rconf.fin_ms = S->conf.fin_ms;
+	S->rconf.drain_ms = S->conf.drain_ms;
 
 	memset(SB, 0, sizeof(*SB));
 	SB->chroot_dir = S->conf.chroot_dir;
@@ -336,6 +348,7 @@ main_confs(struct setup * S, struct sandbox_conf * SB)
 	SB->connect_ports = S->ports;
 	SB->nports = 1 + S->conf.nroutes;
 	SB->parent = S->supervisor;
+	SB->inherited = S->inherited;
 }
 
 /* Overwrite every knock and key. */
@@ -359,6 +372,11 @@ main_relay(struct setup * S, size_t w)
 	int rc;
 
 	log_setworker((unsigned)w);
+	if (S->supervisor != 0 && S->notify_fd != -1) {
+		/* The supervisor is the service: it alone notifies. */
+		close(S->notify_fd);
+		S->notify_fd = -1;
+	}
 	if ((rc = main_descriptors(S, w)) != 0)
 		return (rc);
 	main_limits(S);
@@ -371,7 +389,7 @@ main_relay(struct setup * S, size_t w)
 	/* One call: from here on the process can only relay. */
 	if (sandbox_enter(&SB))		/* Reported there, in one line. */
 		return (EX_OSERR);
-	if (S->conf.workers > 1)
+	if (S->supervisor != 0)
 		log_info("worker %zu ready", w);
 	else
 		log_info("ready");
@@ -394,6 +412,9 @@ main_print_seccomp(struct setup * S)
 	struct sandbox_conf SB;
 	int rc;
 
+	if (S->conf.print_seccomp == CONF_PRINT_SUPERVISOR)
+		return (sandbox_print_supervisor_seccomp(STDOUT_FILENO) ?
+		    EX_OSERR : 0);
 	S->conf.workers = 1;
 	if (main_listen(S))
 		return (EX_UNAVAILABLE);
@@ -522,7 +543,7 @@ main_knocks(struct setup * S)
 		if ((rc = main_knock(S, i)) != 0)
 			return (rc);
 	}
-	if (S->knocks.nkeys > 0 &&
+	if (S->knocks.nkeys > 0 && S->replay == NULL &&
 	    (S->replay = replay_init(S->conf.replay_n)) == NULL)
 		return (EX_OSERR);
 	return (0);
@@ -536,23 +557,121 @@ main_worker(void * cookie, size_t w)
 	return (main_relay(cookie, w));
 }
 
-/* workers_run() callback: the supervisor needs no listener, no secret. */
+/*
+ * workers_run() callback, on SIGHUP: every knock and key file again into a
+ * fresh knock set, with the start-up's loader (main_knocks); on a refusal
+ * the old set is put back.  The replay cache and its start time are kept.
+ * Return 0 or -1 (reported).
+ */
+static int
+main_reload(void * cookie)
+{
+	static struct knockset old;
+	struct setup * S = cookie;
+
+	old = S->knocks;
+	if (main_knocks(S) != 0) {
+		knockset_wipe(&S->knocks);
+		S->knocks = old;
+		knockset_wipe(&old);
+		return (-1);
+	}
+	S->knocks.start_s = old.start_s;
+	knockset_wipe(&old);
+	return (0);
+}
+
+/*
+ * workers_run() callback, once a generation is forked: only the workers
+ * need the secrets.  A knock given on the command line is kept: a reload
+ * cannot read it again, and the workers it starts need it.
+ */
 static void
 main_forked(void * cookie)
 {
+	struct setup * S = cookie;
 
-	main_close_listeners(cookie, WORKERS_MAX);
-	main_wipe(cookie);		/* Only the workers need the secrets. */
+	knockset_wipe(&S->knocks);
 }
 
-/* Supervise --workers N relay processes. */
+/* Each route's secret file, in turn: ${*i} from 0; NULL at the end. */
+static const char *
+main_secret_next(const struct setup * S, size_t * i)
+{
+	const struct conf_route * R;
+	const char * path = NULL;
+
+	while (path == NULL && *i < 2 * S->conf.nroutes) {
+		R = &S->conf.routes[*i / 2];
+		path = (*i % 2 == 0) ? R->knock_file : R->key_file;
+		(*i)++;
+	}
+	return (path);
+}
+
+/*
+ * Keep each secret file's directory open (O_PATH) for reloads after the
+ * chroot; the descriptors into ${SB}.  Return 0 or -1 (reported).
+ */
+static int
+main_hold_secrets(const struct setup * S, struct sandbox_conf * SB,
+    int * dirs, size_t max)
+{
+	const char * path;
+	size_t i = 0;
+
+	while ((path = main_secret_next(S, &i)) != NULL)
+		if (secretfile_hold(path))
+			return (-1);
+	SB->read_dirs = dirs;
+	SB->nread_dirs = secretfile_dirs(dirs, max);
+	return (0);
+}
+
+/* Confined: warn about each secret file a reload could not read. */
+static void
+main_check_secrets(const struct setup * S)
+{
+	const char * path;
+	size_t i = 0;
+
+	while ((path = main_secret_next(S, &i)) != NULL)
+		if (secretfile_readable(path))
+			log_errno(LOG_WARN, "'%s' cannot be read by the "
+			    "supervisor's user: a reload (SIGHUP) would fail",
+			    path);
+}
+
+/*
+ * Supervise --workers N relay processes: confine this process first (its
+ * workers inherit the chroot, the user and its filters), then fork.
+ */
 static int
 main_workers(struct setup * S)
 {
+	int dirs[SECRETFILE_DIRS_MAX];
+	struct sandbox_conf SB;
+	int rc;
 
-	log_info("starting %u workers", S->conf.workers);
+	memset(&SB, 0, sizeof(SB));
+	SB.chroot_dir = S->conf.chroot_dir;
+	SB.user = S->conf.user;
 	S->supervisor = getpid();
-	return (workers_run(S->conf.workers, main_worker, main_forked, S));
+	S->inherited = (geteuid() == 0) ? SANDBOX_INHERITED_ROOT :
+	    SANDBOX_INHERITED_USER;
+	if (main_hold_secrets(S, &SB, dirs, SECRETFILE_DIRS_MAX))
+		return (EX_NOINPUT);
+	if (sandbox_enter_supervisor(&SB))
+		return (EX_OSERR);
+	main_check_secrets(S);
+	log_info("starting %u workers", S->conf.workers);
+	/* The listeners are open, so no client is refused meanwhile. */
+	notify_send(S->notify_fd, "READY=1");
+	rc = workers_run(S->conf.workers, main_worker, main_forked, main_reload,
+	    S);
+	if (rc == 0)
+		notify_send(S->notify_fd, "STOPPING=1");
+	return (rc);
 }
 
 int
@@ -602,7 +721,7 @@ main(int argc, char * argv[])
 		rc = EX_UNAVAILABLE;
 	else if (notify_open(&S.notify_fd))
 		rc = EX_OSERR;
-	else if (S.conf.workers == 1)
+	else if (!S.conf.workers_given)
 		rc = main_relay(&S, 0);
 	else
 		rc = main_workers(&S);

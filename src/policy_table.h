@@ -57,4 +57,11 @@ struct policy_rule {
 extern const struct policy_rule policy_table[];
 extern const size_t policy_table_len;
 
+/*
+ * The --workers supervisor's rules (policy/supervisor-seccomp.policy,
+ * build/supervisor_policy_table.c): constants only, no $descriptor.
+ */
+extern const struct policy_rule supervisor_policy_table[];
+extern const size_t supervisor_policy_table_len;
+
 #endif /* !POLICY_TABLE_H_ */

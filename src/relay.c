@@ -5,6 +5,7 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/signalfd.h>
+#include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -45,16 +46,19 @@ static const struct relay_state {
 	size_t conf_ms;			/* offsetof(struct relay_conf, ...). */
 	relay_expire_fn * expire;	/* NULL: the state has no timer. */
 	const char * expired;		/* Close reason for relay_expire_close. */
+	int reset;			/* That close resets the client. */
 } relay_states[CONN_NSTATES] = {
-	[CONN_FREE] =		{ 0, NULL, NULL },
+	[CONN_FREE] =		{ 0, NULL, NULL, 0 },
 	[CONN_KNOCK] =		{ offsetof(struct relay_conf, knock_ms),
-				  relay_expire_knock, NULL },
+				  relay_expire_knock, NULL, 0 },
+	/* A backend that does not answer: as one that refuses (DESIGN.md). */
 	[CONN_CONNECT] =	{ offsetof(struct relay_conf, connect_ms),
-				  relay_expire_close, "backend connect timed out" },
+				  relay_expire_close, "backend connect timed out",
+				  1 },
 	[CONN_RELAY] =		{ RELAY_PER_ROUTE,
-				  relay_expire_close, "idle timeout" },
+				  relay_expire_close, "idle timeout", 0 },
 	[CONN_HALFCLOSED] =	{ offsetof(struct relay_conf, fin_ms),
-				  relay_expire_close, "fin timeout" },
+				  relay_expire_close, "fin timeout", 0 },
 };
 
 /* The knock timeout: decide with what came. */
@@ -70,6 +74,7 @@ static void
 relay_expire_close(struct relay * R, struct conn * C)
 {
 
+	C->client.reset = relay_states[C->state].reset;
 	relay_close(R, C, relay_states[C->state].expired, 0);
 }
 
@@ -204,6 +209,23 @@ err0:
 	return (NULL);
 }
 
+/*
+ * Close one socket of a connection; with ${reset}, abortively (SO_LINGER 0:
+ * the peer gets a reset, as the other side's peer sent one).
+ */
+static void
+relay_close_side(const struct side * S)
+{
+	struct linger lg = { 1, 0 };
+
+	if (S->fd == -1)
+		return;
+	if (S->reset && setsockopt(S->fd, SOL_SOCKET, SO_LINGER, &lg,
+	    sizeof(lg)))
+		log_errno(LOG_DEBUG, "SO_LINGER");
+	close(S->fd);
+}
+
 /* Close a connection: log, release, free the slot. */
 void
 relay_close(struct relay * R, struct conn * C, const char * reason, int err)
@@ -228,9 +250,8 @@ relay_close(struct relay * R, struct conn * C, const char * reason, int err)
 		pipepool_put(R->pipes, C->up.pipe, C->up.inpipe == 0);
 	if (C->down.pipe[0] != -1)
 		pipepool_put(R->pipes, C->down.pipe, C->down.inpipe == 0);
-	if (C->backend.fd != -1)
-		close(C->backend.fd);
-	close(C->client.fd);
+	relay_close_side(&C->backend);
+	relay_close_side(&C->client);
 
 	/* Free the slot; a paused accept may resume. */
 	relay_enter(R, C, CONN_FREE);
@@ -293,6 +314,7 @@ relay_wait_ms(const struct relay * R)
 		if (wait < 0 || (uint64_t)wait > left)
 			wait = (int)left;
 	}
+	wait = relay_drain_wait(R, wait);
 	/* Round up so that a deadline has passed when we wake. */
 	return (wait > 0 ? wait + 1 : wait);
 }
@@ -313,6 +335,7 @@ relay_event_conn(struct relay * R, struct conn * C, int backend,
 	S->wr |= wr;
 	S->hup |= hup;
 	S->urg |= urg;
+	S->errev |= (ev & EPOLLERR) != 0;
 
 	switch (C->state) {
 	case CONN_KNOCK:
@@ -333,7 +356,10 @@ relay_event_conn(struct relay * R, struct conn * C, int backend,
 	}
 }
 
-/* Read the signalfd: return 1 on SIGTERM/SIGINT; SIGHUP is logged. */
+/*
+ * Read the signalfd: return 1 on SIGTERM/SIGINT; SIGUSR1 starts draining;
+ * SIGHUP is logged (the --workers supervisor reloads, not a relay).
+ */
 static int
 relay_signal(struct relay * R)
 {
@@ -346,9 +372,11 @@ relay_signal(struct relay * R)
 			    si.ssi_signo == SIGTERM ? "SIGTERM" : "SIGINT");
 			return (1);
 		}
+		if (si.ssi_signo == SIGUSR1)
+			relay_drain_start(R);
 		if (si.ssi_signo == SIGHUP)
-			log_info("received SIGHUP: reload not implemented yet, "
-			    "ignored");
+			log_info("received SIGHUP: ignored (reload needs "
+			    "--workers: SIGHUP to its supervisor)");
 	}
 	return (0);
 }
@@ -363,7 +391,7 @@ relay_event(struct relay * R, const struct epoll_event * ev)
 
 	switch (type) {
 	case EV_LISTEN:
-		relay_accept(R, R->conf->listen_fds[idx]);
+		relay_accept(R, idx);
 		return (0);
 	case EV_SIGNAL:
 		return (relay_signal(R));
@@ -407,6 +435,8 @@ relay_run(struct relay * R)
 		relay_clock(R);
 		relay_timers(R);
 		relay_accept_freed(R);
+		if (relay_drain_done(R))
+			return (0);
 		n = epoll_wait(R->conf->epoll_fd, evs, RELAY_EVENTS,
 		    relay_wait_ms(R));
 		if (n == -1) {

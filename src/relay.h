@@ -20,6 +20,10 @@ struct relay_route {
 /* What the relay needs; every descriptor is made by main before the sandbox. */
 struct relay_conf {
 	const int * listen_fds;		/* Non-blocking listening sockets. */
+	const struct net_addr * listen_addrs;	/* Their bound addresses, for
+					   the PROXY header (NULL: not known,
+					   e.g. sockets from systemd:
+					   getsockname each client). */
 	size_t nlisten;
 	int epoll_fd;
 	int signal_fd;			/* Delivers SIGTERM and SIGINT. */
@@ -31,6 +35,8 @@ struct relay_conf {
 	uint64_t knock_ms;		/* Decide after this long at the latest. */
 	uint64_t connect_ms;		/* Backend connect timeout. */
 	uint64_t fin_ms;		/* Idle timeout once one way ended. */
+	uint64_t drain_ms;		/* Draining (SIGUSR1): cut after this
+					   long (0: never). */
 	size_t max_conns;		/* Connection slots. */
 	size_t max_pipes;		/* Most pipes at once (2 fds each). */
 	size_t keep_pipes;		/* Empty pipes kept for reuse. */
@@ -57,7 +63,9 @@ struct relay * relay_init(const struct relay_conf *);
 /**
  * relay_run(R):
  * Relay connections until SIGTERM or SIGINT arrives (return 0) or the
- * event loop fails (return -1 after reporting).  Makes no heap allocation,
+ * event loop fails (return -1 after reporting).  SIGUSR1 (from the
+ * supervisor, after a reload) drains: the listeners are closed and the
+ * loop returns 0 once no connection is left or conf->drain_ms passed.  Makes no heap allocation,
  * opens no file and writes only log lines to stderr, so it runs inside the
  * sandbox.
  */

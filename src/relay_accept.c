@@ -44,16 +44,17 @@ relay_accept_slot(struct relay * R, int fd, const struct sockaddr_storage * peer
 	return (C);
 }
 
-/* Set up a new client; return -1 if the socket had to be closed. */
+/* Set up a new client of listener ${li}; -1 if the socket had to be closed. */
 static int
-relay_accept_one(struct relay * R, int fd, const struct sockaddr_storage * peer,
-    socklen_t plen)
+relay_accept_one(struct relay * R, size_t li, int fd,
+    const struct sockaddr_storage * peer, socklen_t plen)
 {
 	struct conn * C;
 	char str[NET_ADDRSTR_MAX];
 
 	/* TCP_NODELAY and SO_OOBINLINE come from the listener (net.c). */
 	C = relay_accept_slot(R, fd, peer, plen);
+	C->listener = (uint32_t)li;
 	if (relay_watch(R->conf->epoll_fd, fd, EV_CONN_EVENTS,
 	    EV_DATA(EV_CLIENT, relay_slot(R, C), C->gen))) {
 		relay_close(R, C, "cannot watch the client", errno);
@@ -68,14 +69,15 @@ relay_accept_one(struct relay * R, int fd, const struct sockaddr_storage * peer,
 
 /* Accept until the backlog is empty or a limit is hit. */
 void
-relay_accept(struct relay * R, int lfd)
+relay_accept(struct relay * R, size_t li)
 {
 	struct sockaddr_storage ss;
 	socklen_t len;
+	int lfd = R->conf->listen_fds[li];
 	int fd;
 
-	/* Paused: the listener is tried again on resume. */
-	if (R->accept_resume != 0)
+	/* Paused: the listener is tried again on resume; draining: closed. */
+	if (R->accept_resume != 0 || R->draining)
 		return;
 	for (;;) {
 		if (R->free_head == SLOT_NONE) {
@@ -109,7 +111,7 @@ relay_accept(struct relay * R, int lfd)
 				continue;
 			}
 		}
-		(void)relay_accept_one(R, fd, &ss, len);
+		(void)relay_accept_one(R, li, fd, &ss, len);
 	}
 }
 
@@ -119,9 +121,10 @@ relay_accept_resume(struct relay * R)
 {
 	size_t i;
 
-	if (R->accept_resume != 0 && R->accept_resume > R->now)
+	if ((R->accept_resume != 0 && R->accept_resume > R->now) ||
+	    R->draining)
 		return;
 	R->accept_resume = 0;
 	for (i = 0; i < R->conf->nlisten; i++)
-		relay_accept(R, R->conf->listen_fds[i]);
+		relay_accept(R, i);
 }

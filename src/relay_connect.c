@@ -6,6 +6,7 @@
 
 #include "log.h"
 #include "net.h"
+#include "proxyhdr.h"
 #include "relay_internal.h"
 
 /* Set the options a backend socket needs before it connects. */
@@ -68,7 +69,9 @@ relay_connect_start(struct relay * R, struct conn * C,
 	    errno != EINPROGRESS) {
 		err = errno;
 		relay_connect_log(C, fd);	/* The route, even so. */
-		relay_close(R, C, "backend connect failed", err);
+		/* Refused directly: the client sees it as a reset (below). */
+		C->client.reset = 1;
+		relay_close(R, C, backend->failed, err);
 		goto err0;
 	}
 	relay_connect_log(C, fd);
@@ -87,7 +90,80 @@ err0:
 	return (-1);
 }
 
-/* The backend connect finished (or failed): enter RELAY. */
+/* Is ${a} a wildcard address (0.0.0.0 or ::), or of no known family? */
+static int
+relay_connect_wildcard(const struct sockaddr_storage * a)
+{
+
+	if (a->ss_family == AF_INET)
+		return (((const struct sockaddr_in *)(const void *)a)->
+		    sin_addr.s_addr == htonl(INADDR_ANY));
+	if (a->ss_family == AF_INET6)
+		return (IN6_IS_ADDR_UNSPECIFIED(
+		    &((const struct sockaddr_in6 *)(const void *)a)->sin6_addr));
+	return (1);
+}
+
+/*
+ * Store in ${dst} the address ${C}'s client connected to: its listener's
+ * bound address, or for a wildcard (or unknown) listener address the client
+ * socket's own (getsockname).  0, or -1 (errno set).
+ */
+static int
+relay_connect_dst(const struct relay * R, const struct conn * C,
+    struct sockaddr_storage * dst)
+{
+	const struct net_addr * l = (R->conf->listen_addrs != NULL) ?
+	    &R->conf->listen_addrs[C->listener] : NULL;
+	socklen_t len = sizeof(*dst);
+
+	if (l != NULL && !relay_connect_wildcard(&l->ss)) {
+		*dst = l->ss;
+		return (0);
+	}
+	return (getsockname(C->client.fd, (struct sockaddr *)dst, &len));
+}
+
+/*
+ * Send the PROXY header of ${C}'s route, if it has one, to the backend
+ * before any relayed byte: whole, in one send.  0, or -1 after closing ${C}.
+ */
+static int
+relay_connect_proxy(struct relay * R, struct conn * C)
+{
+	struct sockaddr_storage dst;
+	uint8_t buf[PROXYHDR_MAX];
+	ssize_t len, n;
+	int err;
+
+	if (C->route->proxy == PROXYHDR_OFF)
+		return (0);
+	if (relay_connect_dst(R, C, &dst)) {
+		relay_close(R, C, "cannot read the client's local address for "
+		    "the PROXY header", errno);
+		return (-1);
+	}
+	if ((len = proxyhdr_build(C->route->proxy, &C->peer, &dst, buf,
+	    sizeof(buf))) == -1) {
+		relay_close(R, C, "cannot build the PROXY header", 0);
+		return (-1);
+	}
+	/*
+	 * A fresh connection's window takes far more than the 104 bytes at
+	 * most; a short send would cut the header, so close rather than let
+	 * the backend read a corrupt stream.
+	 */
+	if ((n = send(C->backend.fd, buf, (size_t)len, 0)) == len)
+		return (0);
+	err = (n == -1) ? errno : 0;
+	if (err == ECONNRESET || err == EPIPE)
+		C->client.reset = 1;
+	relay_close(R, C, n == -1 ? "cannot send the PROXY header" :
+	    "the backend took only part of the PROXY header", err);
+	return (-1);
+}
+
+/* The backend connect finished (or failed): send a PROXY header; RELAY. */
 void
 relay_connected(struct relay * R, struct conn * C, int failed)
 {
@@ -98,12 +174,21 @@ relay_connected(struct relay * R, struct conn * C, int failed)
 	if (failed && getsockopt(C->backend.fd, SOL_SOCKET, SO_ERROR, &err,
 	    &len))
 		err = errno;
+	/*
+	 * A refused connect (a reset) reaches the client as a reset, as it
+	 * would without the relay; so does any other connect failure, since
+	 * close() resets a client whose bytes were not read anyway (DESIGN.md,
+	 * "What a prober can still tell").
+	 */
 	if (err != 0) {
+		C->client.reset = 1;
 		relay_close(R, C, C->route->failed, err);
 		return;
 	}
 	log_debug("conn %u.%llu connected to the %s backend",
 	    RELAY_WORKER(), (unsigned long long)C->id, C->route->name);
+	if (relay_connect_proxy(R, C))
+		return;
 
 	/* Bytes may wait on the client side since the knock was peeked. */
 	relay_enter(R, C, CONN_RELAY);

@@ -100,6 +100,10 @@ struct side {
 	int rd, wr;		/* Readable, writable (until EAGAIN). */
 	int hup;		/* Half-closed (or worse) seen. */
 	int urg;		/* Urgent data (TCP OOB) came: copy past it. */
+	int err;		/* errno of the call on it that failed, or 0. */
+	int errev;		/* EPOLLERR seen, its error not yet taken. */
+	int reset;		/* Close it with a reset (SO_LINGER 0): the
+				   other side reset (relay_pump.c). */
 };
 
 /* One direction of a relayed connection: src -> pipe -> dst. */
@@ -121,6 +125,7 @@ struct conn {
 	const struct relay_backend * route;	/* Chosen backend, or NULL. */
 	const char * why;	/* Why it was chosen: "knock", "mismatch"... */
 	struct sockaddr_storage peer;	/* The client's address (accept). */
+	uint32_t listener;	/* The listener it came through (index). */
 	int again;		/* On the list of connections to pump again. */
 	struct half up;		/* Client to backend. */
 	struct half down;	/* Backend to client. */
@@ -149,6 +154,9 @@ struct relay {
 	int accept_full;		/* Stopped accepting: no free slot. */
 	int pipes_short;		/* The pipe budget ran out (logged). */
 	uint64_t accept_resume;		/* Paused after EMFILE until then. */
+	int draining;			/* Not accepting: finish, exit. */
+	uint64_t drain_end;		/* Cut what is left then (0: never). */
+	uint64_t drain_note;		/* Log what is left then. */
 	struct log_rate log_pause, log_full;	/* Those two messages, */
 	struct log_rate log_cache;	/* and "the replay cache is full". */
 };
@@ -157,12 +165,34 @@ struct relay {
 #define SLOT_NONE	UINT32_MAX
 
 /**
- * relay_accept(R, lfd):
- * Accept every pending connection on the listener ${lfd}, while slots and
+ * relay_drain_start(R):
+ * Stop accepting for good: take every listener out of the epoll set (the
+ * descriptors stay open: the filter names their numbers); the connections
+ * already here go on.  (relay_drain.c)
+ */
+void relay_drain_start(struct relay *);
+
+/**
+ * relay_drain_done(R):
+ * If ${R} drains: 1 (logged) once no connection is left or the drain
+ * timeout has passed; with no timeout, log what is left once an hour.
+ * 0 otherwise.
+ */
+int relay_drain_done(struct relay *);
+
+/**
+ * relay_drain_wait(R, wait):
+ * ${wait} (epoll ms, -1: none), shortened to the drain's next deadline.
+ */
+int relay_drain_wait(const struct relay *, int);
+
+/**
+ * relay_accept(R, i):
+ * Accept every pending connection on listener ${i}, while slots and
  * descriptors last; at the limit, pause accepting (it resumes when a slot
  * frees or after a moment).
  */
-void relay_accept(struct relay *, int);
+void relay_accept(struct relay *, size_t);
 
 /**
  * relay_accept_resume(R):
@@ -189,7 +219,9 @@ int relay_connect_start(struct relay *, struct conn *,
 /**
  * relay_connected(R, C, failed):
  * The backend connect of ${C} finished, with an error if ${failed} (the
- * event said EPOLLERR or EPOLLHUP): check it, enter RELAY and pump.
+ * event said EPOLLERR or EPOLLHUP): check it, send the route's PROXY
+ * header if it has one (once, whole, before any relayed byte; on a hidden
+ * route the knock is consumed already), enter RELAY and pump.
  */
 void relay_connected(struct relay *, struct conn *, int);
 
@@ -203,7 +235,7 @@ void relay_pump(struct relay *, struct conn *);
 /**
  * relay_close(R, C, reason, err):
  * Log why ${C} ends (${reason}, and errno ${err} if non-zero), close its
- * descriptors and free its slot.
+ * descriptors (a side marked ${reset} with a reset) and free its slot.
  */
 void relay_close(struct relay *, struct conn *, const char *, int);
 

@@ -65,6 +65,15 @@ enum pump_how {
 	PUMP_WAIT		/* Wait for dst; src stays unread. */
 };
 
+/* A call on ${S}'s socket failed: note its errno (a reset is passed on). */
+static enum pump_rc
+pump_fail(struct side * S)
+{
+
+	S->err = errno;
+	return (PUMP_ERROR);
+}
+
 /* Move the pipe's bytes to dst: PUMP_ON (done or blocked) or PUMP_ERROR. */
 static enum pump_rc
 pump_drain(struct relay * R, struct dir * D, int * budget)
@@ -82,7 +91,7 @@ pump_drain(struct relay * R, struct dir * D, int * budget)
 		} else if (n == -1 && errno == EAGAIN) {
 			D->dst->wr = 0;
 		} else if (n == -1 && errno != EINTR) {
-			return (PUMP_ERROR);
+			return (pump_fail(D->dst));
 		}
 	}
 	if (h->inpipe == 0 && h->pipe[0] != -1)
@@ -157,8 +166,9 @@ pump_consume(struct dir * D, uint8_t * buf, size_t len)
 	if (len == 0)
 		return (PUMP_ON);
 	if ((n = recv(D->src->fd, buf, len, 0)) != (ssize_t)len) {
-		if (n >= 0)
-			errno = EIO;
+		if (n == -1)
+			return (pump_fail(D->src));
+		errno = EIO;
 		return (PUMP_ERROR);
 	}
 	return (PUMP_ON);
@@ -181,7 +191,7 @@ pump_copy(struct relay * R, struct dir * D, int peek)
 		if (errno == EAGAIN)
 			src->rd = src->urg = 0;
 		return ((errno == EAGAIN || errno == EINTR) ? PUMP_ON :
-		    PUMP_ERROR);
+		    pump_fail(src));
 	}
 	if (n == 0) {
 		h->eof = 1;
@@ -201,7 +211,7 @@ pump_copy(struct relay * R, struct dir * D, int peek)
 	/* What dst does not take (it is full: a short send) waits in a pipe. */
 	if ((m = send(dst->fd, buf, (size_t)n, 0)) == -1) {
 		if (errno != EAGAIN && errno != EINTR)
-			return (PUMP_ERROR);
+			return (pump_fail(dst));
 		if (errno == EAGAIN)
 			dst->wr = 0;
 		m = 0;
@@ -240,7 +250,8 @@ pump_fill_eof(struct dir * D)
 		D->h->bulk = 0;
 		return (PUMP_STOP);
 	}
-	return ((errno == EAGAIN || errno == EINTR) ? PUMP_STOP : PUMP_ERROR);
+	return ((errno == EAGAIN || errno == EINTR) ? PUMP_STOP :
+	    pump_fail(D->src));
 }
 
 /*
@@ -279,7 +290,7 @@ pump_fill(struct relay * R, struct dir * D, size_t * moved)
 		}
 		/* Else the pipe may be full: drain and retry. */
 	} else if (errno != EINTR) {
-		return (PUMP_ERROR);
+		return (pump_fail(D->src));
 	}
 	return (PUMP_ON);
 }
@@ -379,6 +390,59 @@ pump_progress(const struct conn * C)
 	    C->down.inpipe);
 }
 
+/* Did a socket call fail because the peer reset the connection? */
+static int
+pump_is_reset(int err)
+{
+
+	/* EPIPE: a reset that came after the peer's FIN (CLOSE_WAIT). */
+	return (err == ECONNRESET || err == EPIPE);
+}
+
+/*
+ * Close ${C} after an error: a reset from one side is passed on to the
+ * other as a reset (SO_LINGER 0), so that a prober sees what it would see
+ * without the relay (DESIGN.md, "What a prober can still tell").
+ */
+static void
+pump_close(struct relay * R, struct conn * C, const char * reason, int err)
+{
+
+	if (pump_is_reset(C->client.err)) {
+		C->backend.reset = 1;
+		reason = "client reset";
+	}
+	if (pump_is_reset(C->backend.err)) {
+		C->client.reset = 1;
+		reason = "backend reset";
+	}
+	relay_close(R, C, reason, err);
+}
+
+/*
+ * An error (EPOLLERR) on ${S}, whose way is done (${h}: its bytes all
+ * delivered, its FIN passed on), so no read will see it: take it now and
+ * close ${C}, passing a reset on.  1 if ${C} was closed.
+ */
+static int
+pump_late_error(struct relay * R, struct conn * C, struct side * S,
+    const struct half * h, const char * reason)
+{
+	socklen_t len = sizeof(int);
+	int err = 0;
+
+	if (!S->errev || !h->shut)
+		return (0);
+	S->errev = 0;
+	if (getsockopt(S->fd, SOL_SOCKET, SO_ERROR, &err, &len))
+		err = errno;
+	if (err == 0)
+		return (0);
+	S->err = err;
+	pump_close(R, C, reason, err);
+	return (1);
+}
+
 /* Relay both ways; close when both are done or on an error. */
 void
 relay_pump(struct relay * R, struct conn * C)
@@ -396,17 +460,21 @@ relay_pump(struct relay * R, struct conn * C)
 	if (pump_dir(R, &up, &C->down, &budget) == PUMP_ERROR) {
 		err = errno;
 		(void)pump_dir(R, &down, &C->up, &budget);
-		relay_close(R, C, "client to backend", err);
+		pump_close(R, C, "client to backend", err);
 		return;
 	}
 	if (pump_dir(R, &down, &C->up, &budget) == PUMP_ERROR) {
-		relay_close(R, C, "backend to client", errno);
+		pump_close(R, C, "backend to client", errno);
 		return;
 	}
 	if (C->up.shut && C->down.shut) {
 		relay_close(R, C, "done", 0);
 		return;
 	}
+	/* A reset after a FIN passed on: a client that sends meets it. */
+	if (pump_late_error(R, C, &C->backend, &C->down, "backend to client") ||
+	    pump_late_error(R, C, &C->client, &C->up, "client to backend"))
+		return;
 	/* One way ended: the other gets the shorter fin timeout. */
 	if (C->state == CONN_RELAY && (C->up.shut || C->down.shut))
 		relay_enter(R, C, CONN_HALFCLOSED);

@@ -9,10 +9,17 @@
  *   3.       remaining capability sets emptied, verified
  *   4.       not dumpable, no new privileges, RLIMIT_FSIZE/CORE 0, dies
  *            with its parent (a --workers supervisor)
+ *
+ * The --workers supervisor goes through the same steps before it forks
+ * any worker (sandbox_enter_supervisor), with its own Landlock rules (read
+ * the secret files' directories) and its own seccomp policy; a worker it
+ * forks finds chroot, user and bounding set done (conf->inherited), checks
+ * them, and adds its own Landlock domain and seccomp filter on top.
  *   5.       Landlock (needs no_new_privs)
  *   6.       seccomp, last, so that every step above may still run
  */
 #include <stddef.h>
+#include <string.h>
 
 #include "log.h"
 #include "sandbox.h"
@@ -25,17 +32,18 @@
 #define SANDBOX_SECCOMP	1
 #endif
 
-/* Everything that may touch the file system or the heap. */
+/* Everything that may touch the file system or the heap, for ${who}. */
 static int
-sandbox_prepare(const struct sandbox_conf * conf, struct sandbox_priv * P,
-    struct sandbox_landlock * L, struct sandbox_seccomp * S)
+sandbox_prepare(const struct sandbox_conf * conf, int who,
+    struct sandbox_priv * P, struct sandbox_landlock * L,
+    struct sandbox_seccomp * S)
 {
 
 	if (sandbox_priv_prepare(conf, P))
 		goto err0;
-	if (sandbox_landlock_prepare(conf, L))
+	if (sandbox_landlock_prepare(conf, who, L))
 		goto err1;
-	if (SANDBOX_SECCOMP && sandbox_seccomp_prepare(conf, S))
+	if (SANDBOX_SECCOMP && sandbox_seccomp_prepare(conf, who, S))
 		goto err2;
 
 	/* Success! */
@@ -66,22 +74,22 @@ sandbox_load_seccomp(const struct sandbox_seccomp * S)
 	return (0);
 }
 
-/* Confine this process for good. */
-int
-sandbox_enter(const struct sandbox_conf * conf)
+/* Confine this process for good, as ${who}. */
+static int
+sandbox_confine(const struct sandbox_conf * conf, int who)
 {
 	struct sandbox_priv P;
 	struct sandbox_landlock L;
 	struct sandbox_seccomp S;
 
-	if (sandbox_prepare(conf, &P, &L, &S))
+	if (sandbox_prepare(conf, who, &P, &L, &S))
 		goto err0;
 	if (sandbox_caps_bound(P.root))
 		goto err2;
 	if (sandbox_priv_drop(&P))
 		goto err1;
-	if (sandbox_caps_drop(P.root) || sandbox_limits_apply(conf) ||
-	    sandbox_landlock_apply(&L))
+	if (sandbox_caps_drop(P.root || P.bounded) ||
+	    sandbox_limits_apply(conf) || sandbox_landlock_apply(&L))
 		goto err1;
 	if (sandbox_load_seccomp(&S))
 		goto err0;
@@ -98,6 +106,22 @@ err0:
 	return (-1);
 }
 
+/* Confine a relay process for good. */
+int
+sandbox_enter(const struct sandbox_conf * conf)
+{
+
+	return (sandbox_confine(conf, SANDBOX_RELAY));
+}
+
+/* Confine the --workers supervisor for good. */
+int
+sandbox_enter_supervisor(const struct sandbox_conf * conf)
+{
+
+	return (sandbox_confine(conf, SANDBOX_SUPERVISOR));
+}
+
 /* Check the user before anything is bound. */
 int
 sandbox_check_user(const struct sandbox_conf * conf)
@@ -111,5 +135,15 @@ int
 sandbox_print_seccomp(const struct sandbox_conf * conf, int fd)
 {
 
-	return (sandbox_seccomp_print(conf, fd));
+	return (sandbox_seccomp_print(conf, SANDBOX_RELAY, fd));
+}
+
+/* Print the filter sandbox_enter_supervisor() would load. */
+int
+sandbox_print_supervisor_seccomp(int fd)
+{
+	struct sandbox_conf conf;
+
+	memset(&conf, 0, sizeof(conf));
+	return (sandbox_seccomp_print(&conf, SANDBOX_SUPERVISOR, fd));
 }

@@ -9,6 +9,11 @@
  * What the sandbox needs to know about the process it confines.  Filled in
  * by main after every listener, the epoll descriptor and the signalfd exist.
  */
+/* sandbox_conf.inherited: how the supervisor was confined. */
+#define SANDBOX_INHERITED_USER	1	/* Not started as root: same user. */
+#define SANDBOX_INHERITED_ROOT	2	/* As root: chroot, user, no bounding
+					   set; no uid or gid 0. */
+
 struct sandbox_conf {
 	const char * chroot_dir;	/* Empty root-owned directory (as root). */
 	const char * user;		/* User to become: name, UID or
@@ -21,6 +26,15 @@ struct sandbox_conf {
 	const uint16_t * connect_ports;	/* Backend ports (host order). */
 	size_t nports;
 	pid_t parent;			/* Non-zero: die when it does. */
+	int inherited;			/* Forked by a confined supervisor:
+					   chroot, user and bounding set are
+					   the supervisor's; check them only
+					   (SANDBOX_INHERITED_*; 0: no). */
+
+	/* The --workers supervisor (sandbox_enter_supervisor()) only. */
+	const int * read_dirs;		/* O_PATH directories it may read
+					   files beneath (the secrets'). */
+	size_t nread_dirs;
 };
 
 /**
@@ -34,6 +48,27 @@ struct sandbox_conf {
  * after reporting the layer that failed; the caller must then exit.
  */
 int sandbox_enter(const struct sandbox_conf *);
+
+/**
+ * sandbox_enter_supervisor(conf):
+ * Confine the --workers supervisor for good, before it forks any worker:
+ * the same chroot, user, capability and process-attribute steps as
+ * sandbox_enter() (no parent-death signal), Landlock allowing only the
+ * reading of files beneath the ${conf->read_dirs} (TCP is not restricted,
+ * so that its workers can add their own connect rules), and the seccomp
+ * allowlist of policy/supervisor-seccomp.policy (which holds what the
+ * workers it forks need before they load their own, narrower filter).
+ * conf->listen_fds, epoll_fd and signal_fd are not used.  Return 0, or -1
+ * after reporting the layer that failed; the caller must then exit.
+ */
+int sandbox_enter_supervisor(const struct sandbox_conf *);
+
+/**
+ * sandbox_print_supervisor_seccomp(fd):
+ * Write the filter sandbox_enter_supervisor() loads, in libseccomp's
+ * pseudo-filter-code, to ${fd}.  Return 0 or -1.
+ */
+int sandbox_print_supervisor_seccomp(int);
 
 /**
  * sandbox_check_user(conf):

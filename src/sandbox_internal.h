@@ -14,9 +14,17 @@
 
 struct sandbox_conf;
 
+/* Which process a layer confines. */
+#define SANDBOX_RELAY		0	/* A relay process (a worker). */
+#define SANDBOX_SUPERVISOR	1	/* The --workers supervisor. */
+
 /* Privileges (sandbox_priv.c). */
 struct sandbox_priv {
 	int root;		/* Started as root: chroot and switch user. */
+	int bounded;		/* The bounding set must be empty (root, or
+				   inherited from a supervisor started as
+				   root). */
+	int inherited;		/* conf->inherited: check, change nothing. */
 	int dirfd;		/* The verified chroot directory, or -1. */
 	const char * dir;	/* Its name, for logs. */
 	uid_t uid;		/* The ids to run as. */
@@ -29,7 +37,9 @@ struct sandbox_priv {
  * Fill ${P}: when running as root, find the user to become (conf->user,
  * else "l7knockknock", else "nobody"; never uid or gid 0) and open and
  * check conf->chroot_dir (a directory, owned by root, not writable by
- * group or others, empty).  When not root, keep the current user.  Return
+ * group or others, empty).  When not root, keep the current user; when
+ * conf->inherited, only record the current ids (no user look-up: a
+ * supervisor's chroot has no passwd file).  Return
  * 0, or -1 after reporting; on success ${P} must be given to
  * sandbox_priv_drop() or sandbox_priv_cleanup().
  */
@@ -93,17 +103,21 @@ struct sandbox_landlock {
 	int fd;			/* Ruleset, or -1 if Landlock is missing. */
 	int abi;		/* ABI applied (0: none). */
 	int kernel_abi;		/* ABI the kernel offers (0: none). */
+	int who;		/* SANDBOX_RELAY or SANDBOX_SUPERVISOR. */
 };
 
 /**
- * sandbox_landlock_prepare(conf, L):
+ * sandbox_landlock_prepare(conf, who, L):
  * Create in ${L} a ruleset for the highest ABI both we and the kernel
- * know: no file-system access; from ABI 4 TCP connect only to
- * conf->connect_ports and bind to none; from ABI 6 abstract UNIX socket
- * and signal scoping.  A kernel without Landlock is a warning (${L}->fd
- * is -1).  Return 0, or -1 after reporting.
+ * know.  SANDBOX_RELAY: no file-system access; from ABI 4 TCP connect only
+ * to conf->connect_ports and bind to none; from ABI 6 abstract UNIX socket
+ * and signal scoping.  SANDBOX_SUPERVISOR: only reading files beneath
+ * conf->read_dirs; TCP not handled (its workers add their rules); from ABI
+ * 6 abstract UNIX socket and signal scoping (its workers are in nested
+ * domains, so it may still signal them).  A kernel without Landlock is a
+ * warning (${L}->fd is -1).  Return 0, or -1 after reporting.
  */
-int sandbox_landlock_prepare(const struct sandbox_conf *,
+int sandbox_landlock_prepare(const struct sandbox_conf *, int,
     struct sandbox_landlock *);
 
 /**
@@ -127,12 +141,14 @@ struct sandbox_seccomp {
 };
 
 /**
- * sandbox_seccomp_prepare(conf, S):
- * Build the filter of policy/ for ${conf} and compile it to BPF in static
- * memory, so that loading it needs no allocation and libseccomp frees
- * nothing once the filter is active.  Return 0, or -1 after reporting.
+ * sandbox_seccomp_prepare(conf, who, S):
+ * Build the filter of policy/ for ${conf} (seccomp.policy for
+ * SANDBOX_RELAY, supervisor-seccomp.policy for SANDBOX_SUPERVISOR) and
+ * compile it to BPF in static memory, so that loading it needs no
+ * allocation and libseccomp frees nothing once the filter is active.
+ * Return 0, or -1 after reporting.
  */
-int sandbox_seccomp_prepare(const struct sandbox_conf *,
+int sandbox_seccomp_prepare(const struct sandbox_conf *, int,
     struct sandbox_seccomp *);
 
 /**
@@ -142,11 +158,11 @@ int sandbox_seccomp_prepare(const struct sandbox_conf *,
 int sandbox_seccomp_load(const struct sandbox_seccomp *);
 
 /**
- * sandbox_seccomp_print(conf, fd):
- * Write the filter for ${conf} as libseccomp pseudo filter code to ${fd}.
- * Return 0, or -1 after reporting.
+ * sandbox_seccomp_print(conf, who, fd):
+ * Write the filter for ${conf} and ${who} as libseccomp pseudo filter code
+ * to ${fd}.  Return 0, or -1 after reporting.
  */
-int sandbox_seccomp_print(const struct sandbox_conf *, int);
+int sandbox_seccomp_print(const struct sandbox_conf *, int, int);
 
 /**
  * sandbox_seccomp_debug_prepare():

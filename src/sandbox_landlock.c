@@ -15,9 +15,11 @@
  * are the kernel's ABI (include/uapi/linux/landlock.h) and never change.
  */
 #define LL_CREATE_RULESET_VERSION	(1U << 0)
+#define LL_RULE_PATH_BENEATH		1
 #define LL_RULE_NET_PORT		2
 
 #define LL_FS_V1	((1ULL << 13) - 1)	/* EXECUTE .. MAKE_SYM */
+#define LL_FS_READ_FILE	(1ULL << 2)
 #define LL_FS_REFER	(1ULL << 13)		/* ABI 2 */
 #define LL_FS_TRUNCATE	(1ULL << 14)		/* ABI 3 */
 #define LL_FS_IOCTL_DEV	(1ULL << 15)		/* ABI 5 */
@@ -34,6 +36,11 @@ struct ll_ruleset_attr {
 	uint64_t handled_access_net;	/* ABI 4 */
 	uint64_t scoped;		/* ABI 6 */
 };
+
+struct ll_path_beneath_attr {
+	uint64_t allowed_access;
+	int32_t parent_fd;
+} __attribute__((packed));
 
 struct ll_net_port_attr {
 	uint64_t allowed_access;
@@ -57,9 +64,13 @@ sandbox_landlock_abi(void)
 	return ((int)abi);
 }
 
-/* What ABI ${abi} lets us restrict; the size of the attribute it takes. */
+/*
+ * What ABI ${abi} lets us restrict for ${who}; the size of the attribute
+ * it takes.  The supervisor leaves TCP alone: its workers' own domains
+ * restrict it, and a right handled here could never be granted back.
+ */
 static size_t
-sandbox_landlock_attr(int abi, struct ll_ruleset_attr * attr)
+sandbox_landlock_attr(int abi, int who, struct ll_ruleset_attr * attr)
 {
 
 	memset(attr, 0, sizeof(*attr));
@@ -72,7 +83,8 @@ sandbox_landlock_attr(int abi, struct ll_ruleset_attr * attr)
 		attr->handled_access_fs |= LL_FS_IOCTL_DEV;
 	if (abi < 4)
 		return (offsetof(struct ll_ruleset_attr, handled_access_net));
-	attr->handled_access_net = LL_NET_BIND_TCP | LL_NET_CONNECT_TCP;
+	if (who == SANDBOX_RELAY)
+		attr->handled_access_net = LL_NET_BIND_TCP | LL_NET_CONNECT_TCP;
 	if (abi < 6)
 		return (offsetof(struct ll_ruleset_attr, scoped));
 	attr->scoped = LL_SCOPE_ABSTRACT_UNIX | LL_SCOPE_SIGNAL;
@@ -99,9 +111,29 @@ sandbox_landlock_ports(int fd, const struct sandbox_conf * conf)
 	return (0);
 }
 
+/* Allow reading the files beneath each of conf->read_dirs. */
+static int
+sandbox_landlock_dirs(int fd, const struct sandbox_conf * conf)
+{
+	struct ll_path_beneath_attr pb;
+	size_t i;
+
+	for (i = 0; i < conf->nread_dirs; i++) {
+		pb.allowed_access = LL_FS_READ_FILE;
+		pb.parent_fd = conf->read_dirs[i];
+		if (syscall(SYS_landlock_add_rule, fd, LL_RULE_PATH_BENEATH,
+		    &pb, 0)) {
+			log_errp("landlock: cannot allow reading a secret "
+			    "file's directory");
+			return (-1);
+		}
+	}
+	return (0);
+}
+
 /* Create the ruleset for the ABI both sides know. */
 int
-sandbox_landlock_prepare(const struct sandbox_conf * conf,
+sandbox_landlock_prepare(const struct sandbox_conf * conf, int who,
     struct sandbox_landlock * L)
 {
 	struct ll_ruleset_attr attr;
@@ -110,6 +142,7 @@ sandbox_landlock_prepare(const struct sandbox_conf * conf,
 
 	L->fd = -1;
 	L->abi = 0;
+	L->who = who;
 	if ((L->kernel_abi = sandbox_landlock_abi()) == -1)
 		goto err0;
 	if (L->kernel_abi == 0) {
@@ -118,13 +151,16 @@ sandbox_landlock_prepare(const struct sandbox_conf * conf,
 		return (0);
 	}
 	L->abi = (L->kernel_abi < LL_ABI_KNOWN) ? L->kernel_abi : LL_ABI_KNOWN;
-	size = sandbox_landlock_attr(L->abi, &attr);
+	size = sandbox_landlock_attr(L->abi, who, &attr);
 	if ((fd = syscall(SYS_landlock_create_ruleset, &attr, size, 0)) < 0) {
 		log_errp("landlock: cannot create a ruleset for ABI %d", L->abi);
 		goto err0;
 	}
 	L->fd = (int)fd;
-	if (L->abi >= 4 && sandbox_landlock_ports(L->fd, conf))
+	if (who == SANDBOX_RELAY && L->abi >= 4 &&
+	    sandbox_landlock_ports(L->fd, conf))
+		goto err1;
+	if (who == SANDBOX_SUPERVISOR && sandbox_landlock_dirs(L->fd, conf))
 		goto err1;
 
 	/* Success! */
@@ -138,10 +174,15 @@ err0:
 	return (-1);
 }
 
-/* Describe what ABI ${abi} enforces, for the log. */
+/* Describe what ABI ${abi} enforces for ${who}, for the log. */
 static const char *
-sandbox_landlock_what(int abi)
+sandbox_landlock_what(int abi, int who)
 {
+
+	if (who == SANDBOX_SUPERVISOR)
+		return (abi >= 6 ? "only reading the secret files' "
+		    "directories, abstract UNIX and signal scoping" :
+		    "only reading the secret files' directories");
 
 	if (abi >= 6)
 		return ("no file access, TCP connect to backends only, no bind, "
@@ -165,7 +206,7 @@ sandbox_landlock_apply(struct sandbox_landlock * L)
 	}
 	sandbox_landlock_cleanup(L);
 	log_info("landlock: ABI %d applied (kernel ABI %d): %s", L->abi,
-	    L->kernel_abi, sandbox_landlock_what(L->abi));
+	    L->kernel_abi, sandbox_landlock_what(L->abi, L->who));
 	return (0);
 }
 

@@ -202,6 +202,13 @@ sandbox_priv_prepare(const struct sandbox_conf * conf, struct sandbox_priv * P)
 	memset(P, 0, sizeof(*P));
 	P->dirfd = -1;
 	P->dir = (conf->chroot_dir != NULL) ? conf->chroot_dir : "/var/empty";
+	if (conf->inherited) {
+		P->inherited = 1;
+		P->bounded = (conf->inherited == SANDBOX_INHERITED_ROOT);
+		P->uid = geteuid();
+		P->gid = getegid();
+		return (0);
+	}
 	if (geteuid() != 0)
 		return (priv_keep_user(conf, P));
 	P->root = 1;
@@ -266,11 +273,32 @@ priv_verify(const struct sandbox_priv * P)
 	return (0);
 }
 
+/* Inherited from the supervisor: check the ids, change nothing. */
+static int
+priv_inherited(const struct sandbox_priv * P)
+{
+	uid_t ru, eu, su;
+	gid_t rg, eg, sg;
+
+	if (getresuid(&ru, &eu, &su) || getresgid(&rg, &eg, &sg) ||
+	    ru != P->uid || su != P->uid || rg != P->gid || sg != P->gid ||
+	    (P->bounded && (P->uid == 0 || P->gid == 0))) {
+		log_err("privileges: the supervisor's ids are not settled");
+		return (-1);
+	}
+	log_info("privileges: inherited from the supervisor (uid %u gid %u%s)",
+	    (unsigned int)P->uid, (unsigned int)P->gid,
+	    P->bounded ? ", chroot" : "");
+	return (0);
+}
+
 /* chroot and switch user (as root), or settle the ids (not as root). */
 int
 sandbox_priv_drop(struct sandbox_priv * P)
 {
 
+	if (P->inherited)
+		return (priv_inherited(P));
 	if (P->root) {
 		if (priv_chroot(P))
 			goto err0;

@@ -232,34 +232,67 @@ sandbox_seccomp_no_notify(const struct sandbox_conf * conf,
 	return (0);
 }
 
-/* Has a rule before ${n} the same syscall and action as rule ${n}? */
+/* The policy of ${who}: its rules, their number into ${len}. */
+static const struct policy_rule *
+sandbox_seccomp_table(int who, size_t * len)
+{
+
+	if (who == SANDBOX_SUPERVISOR) {
+		*len = supervisor_policy_table_len;
+		return (supervisor_policy_table);
+	}
+	*len = policy_table_len;
+	return (policy_table);
+}
+
+/* Has a rule of ${T} before ${n} the same syscall and action as rule ${n}? */
 static int
-sandbox_seccomp_seen(size_t n)
+sandbox_seccomp_seen(const struct policy_rule * T, size_t n)
 {
 	size_t i;
 
 	for (i = 0; i < n; i++)
-		if (policy_table[i].nr == policy_table[n].nr &&
-		    policy_table[i].action == policy_table[n].action)
+		if (T[i].nr == T[n].nr && T[i].action == T[n].action)
 			return (1);
 	return (0);
 }
 
-/* Add every rule of the policy; count the syscalls into ${S} if not NULL. */
+/* Does rule ${r} compare with a descriptor known only to a relay process? */
 static int
-sandbox_seccomp_rules(scmp_filter_ctx ctx, const struct sandbox_conf * conf,
-    struct sandbox_seccomp * S)
+sandbox_seccomp_runtime(const struct policy_rule * r)
 {
-	const struct policy_rule * r;
 	size_t i;
 
-	for (i = 0; i < policy_table_len; i++) {
-		r = &policy_table[i];
+	for (i = 0; i < r->nargs; i++)
+		if (r->args[i].kind != POLICY_VAL_CONST)
+			return (1);
+	return (0);
+}
+
+/*
+ * Add every rule of ${who}'s policy; count the syscalls into ${S} if not
+ * NULL.
+ */
+static int
+sandbox_seccomp_rules(scmp_filter_ctx ctx, const struct sandbox_conf * conf,
+    int who, struct sandbox_seccomp * S)
+{
+	const struct policy_rule * T, * r;
+	size_t i, len;
+
+	T = sandbox_seccomp_table(who, &len);
+	for (i = 0; i < len; i++) {
+		r = &T[i];
+		if (who == SANDBOX_SUPERVISOR && sandbox_seccomp_runtime(r)) {
+			log_err("seccomp: the supervisor's rule for %s names a "
+			    "relay descriptor", r->name);
+			return (-1);
+		}
 		if (sandbox_seccomp_no_notify(conf, r))
 			continue;
 		if (sandbox_seccomp_add(ctx, conf, r))
 			return (-1);
-		if (S != NULL && !sandbox_seccomp_seen(i)) {
+		if (S != NULL && !sandbox_seccomp_seen(T, i)) {
 			if (r->action == POLICY_ALLOW)
 				S->nallow++;
 			else
@@ -269,15 +302,15 @@ sandbox_seccomp_rules(scmp_filter_ctx ctx, const struct sandbox_conf * conf,
 	return (0);
 }
 
-/* The filter for ${conf}: native architecture only, policy rules. */
+/* The filter for ${conf}: native architecture only, ${who}'s rules. */
 static scmp_filter_ctx
-sandbox_seccomp_build(const struct sandbox_conf * conf,
+sandbox_seccomp_build(const struct sandbox_conf * conf, int who,
     struct sandbox_seccomp * S)
 {
 	scmp_filter_ctx ctx;
 	int rc;
 
-	if (conf->epoll_fd < 0 || conf->signal_fd < 0 || conf->nlisten == 0) {
+	if (who == SANDBOX_RELAY && (conf->epoll_fd < 0 || conf->signal_fd < 0 || conf->nlisten == 0)) {
 		log_err("seccomp: the descriptors are not set up");
 		goto err0;
 	}
@@ -297,7 +330,7 @@ sandbox_seccomp_build(const struct sandbox_conf * conf,
 		log_errp("seccomp: cannot set the bad-architecture action");
 		goto err1;
 	}
-	if (sandbox_seccomp_rules(ctx, conf, S))
+	if (sandbox_seccomp_rules(ctx, conf, who, S))
 		goto err1;
 
 	/* Success! */
@@ -373,13 +406,13 @@ err0:
 
 /* Build and compile the filter for ${conf} (before the other layers). */
 int
-sandbox_seccomp_prepare(const struct sandbox_conf * conf,
+sandbox_seccomp_prepare(const struct sandbox_conf * conf, int who,
     struct sandbox_seccomp * S)
 {
 	scmp_filter_ctx ctx;
 
 	memset(S, 0, sizeof(*S));
-	if ((ctx = sandbox_seccomp_build(conf, S)) == NULL)
+	if ((ctx = sandbox_seccomp_build(conf, who, S)) == NULL)
 		goto err0;
 	if (sandbox_seccomp_compile(ctx, S))
 		goto err1;
@@ -421,12 +454,12 @@ sandbox_seccomp_load(const struct sandbox_seccomp * S)
 
 /* Print the filter for ${conf} as pseudo filter code. */
 int
-sandbox_seccomp_print(const struct sandbox_conf * conf, int fd)
+sandbox_seccomp_print(const struct sandbox_conf * conf, int who, int fd)
 {
 	scmp_filter_ctx ctx;
 	int rc;
 
-	if ((ctx = sandbox_seccomp_build(conf, NULL)) == NULL)
+	if ((ctx = sandbox_seccomp_build(conf, who, NULL)) == NULL)
 		goto err0;
 	if ((rc = seccomp_export_pfc(ctx, fd)) != 0) {
 		errno = -rc;

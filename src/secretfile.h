@@ -8,7 +8,8 @@
 /**
  * secretfile_read(path, what, buf, size):
  * Read up to ${size} bytes of the secret file ${path} into ${buf}.  The
- * file is opened with O_NONBLOCK (a FIFO cannot block the start-up) and
+ * file is opened (beneath its held directory: secretfile_hold) with
+ * O_NONBLOCK (a FIFO cannot block the start-up) and
  * refused unless it is a regular file; a warning is logged when group or
  * others may access it.  ${what} names the file in every message ("knock
  * file", "key file").  Return the number of bytes read (a file longer than
@@ -16,5 +17,33 @@
  * after reporting why.  The caller wipes ${buf}.
  */
 ssize_t secretfile_read(const char *, const char *, uint8_t *, size_t);
+
+/* Most directories secretfile_hold() keeps. */
+#define SECRETFILE_DIRS_MAX	32
+
+/**
+ * secretfile_hold(path):
+ * Open the directory of the secret file ${path} (O_PATH | O_DIRECTORY)
+ * and keep it, so that secretfile_read(${path}, ...) still finds the file
+ * by name after a chroot: it then opens it with openat() beneath that
+ * descriptor.  A directory already held is not opened twice.  This table
+ * is the module's only state, set at start-up before the chroot.  Return
+ * 0, or -1 after reporting.
+ */
+int secretfile_hold(const char *);
+
+/**
+ * secretfile_dirs(fds, max):
+ * Store the held directories' descriptors in ${fds} (at most ${max});
+ * return how many there are.
+ */
+size_t secretfile_dirs(int *, size_t);
+
+/**
+ * secretfile_readable(path):
+ * Can ${path} be opened for reading now (through its held directory if
+ * there is one)?  Return 0, or -1 with errno set; nothing is reported.
+ */
+int secretfile_readable(const char *);
 
 #endif /* !SECRETFILE_H_ */

@@ -224,32 +224,53 @@ policy_first_diff(const char * a, const char * b)
 	return (line);
 }
 
-Test(policy, printed_filter_matches_golden, .timeout = 30)
+/* The filter ${args} print must be the golden file ${path} byte for byte. */
+static void
+policy_golden(char * const * args, const char * path, const char * new)
 {
 	static char want[65536], got[65536];
 	size_t wlen, glen;
 	FILE * f;
 
+	cr_assert((f = fopen(path, "r")) != NULL,
+	    "cannot read %s: %s", path, strerror(errno));
+	wlen = fread(want, 1, sizeof(want) - 1, f);
+	fclose(f);
+	want[wlen] = '\0';
+	glen = policy_print_args(args, got, sizeof(got));
+	if (glen == wlen && memcmp(want, got, wlen) == 0)
+		return;
+	cr_assert((f = fopen(new, "w")) != NULL);
+	fwrite(got, 1, glen, f);
+	fclose(f);
+	cr_assert_fail("the seccomp filter differs from %s from line %d; see: "
+	    "diff -u %s build/%s; if the policy change is intended, review "
+	    "it and copy build/%s over %s", path + 3,
+	    policy_first_diff(want, got), path + 3, new, new, path + 3);
+}
+
+Test(policy, printed_filter_matches_golden, .timeout = 30)
+{
+
 #if (defined(SECCOMP_DEBUG) && SECCOMP_DEBUG) || \
     (defined(SANITIZE) && SANITIZE)
 	cr_skip_test("the golden filter is that of a release build");
 #endif
-	cr_assert((f = fopen(GOLDEN_PATH, "r")) != NULL,
-	    "cannot read %s: %s", GOLDEN_PATH, strerror(errno));
-	wlen = fread(want, 1, sizeof(want) - 1, f);
-	fclose(f);
-	want[wlen] = '\0';
-	glen = policy_print(got, sizeof(got));
-	if (glen == wlen && memcmp(want, got, wlen) == 0)
-		return;
-	cr_assert((f = fopen(GOLDEN_NEW, "w")) != NULL);
-	fwrite(got, 1, glen, f);
-	fclose(f);
-	cr_assert_fail("the seccomp filter differs from policy/seccomp.pfc "
-	    "from line %d; see: diff -u policy/seccomp.pfc build/%s; "
-	    "if the policy change is intended, review it and copy "
-	    "build/%s over policy/seccomp.pfc",
-	    policy_first_diff(want, got), GOLDEN_NEW, GOLDEN_NEW);
+	policy_golden(golden_args, GOLDEN_PATH, GOLDEN_NEW);
+}
+
+/* The --workers supervisor's filter: policy/supervisor-seccomp.pfc. */
+Test(policy, supervisor_filter_matches_golden, .timeout = 30)
+{
+	static char * const args[] = { "l7knockknock",
+	    "--print-supervisor-seccomp", NULL };
+
+#if (defined(SECCOMP_DEBUG) && SECCOMP_DEBUG) || \
+    (defined(SANITIZE) && SANITIZE)
+	cr_skip_test("the golden filter is that of a release build");
+#endif
+	policy_golden(args, "../policy/supervisor-seccomp.pfc",
+	    "supervisor-seccomp.pfc.new");
 }
 
 /* --print-seccomp needs no knock: none given, or a knock file never read. */

@@ -1,6 +1,6 @@
 /*
  * Tests of src/proxyhdr.c, the PROXY protocol header (haproxy's
- * doc/proxy-protocol.txt).  Two parts:
+ * doc/proxy-protocol.txt), and of the relay that sends it.  Three parts:
  *   - exact bytes: v1 lines and v2 headers written out by hand from the
  *     spec for IPv4, IPv6, IPv4-mapped and mixed ends, the longest line,
  *     the IPv6 text form, buffer sizes, refused families and versions, and
@@ -9,17 +9,24 @@
  *     back from its access log) and haproxy (accept-proxy, the address read
  *     back from its answer) parse what proxyhdr_build() wrote, v1 and v2,
  *     with IPv4 and IPv6 clients, over 127.0.0.1 and ::1.  The servers are
- *     started by tests/proxy_consumer.c, which later integration tests of
- *     the relay can use as they are.
+ *     started by tests/proxy_consumer.c;
+ *   - through the real, sandboxed relay (",proxy=v1|v2" on a route): the
+ *     exact bytes a capture backend gets (the header, then the client's
+ *     bytes; on the hidden route the bytes after the knock), IPv4 and IPv6,
+ *     a wildcard listener (the destination from getsockname), and nginx and
+ *     haproxy reading the client's address from the relay's header.
  */
 #include <criterion/criterion.h>
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
+#include "harness.h"
 #include "proxy_consumer.h"
 #include "proxyhdr.h"
 
@@ -575,4 +582,399 @@ Test(proxyhdr_haproxy, refuses_bad_headers, .timeout = 60)
 {
 
 	consumer_refuses(PROXY_HAPROXY);
+}
+
+/* ================= through the relay ================= */
+
+#define PR_KNOCK	"open-sesame"
+#define PR_KLEN		(sizeof(PR_KNOCK) - 1)
+
+static struct h_backend pr_normal, pr_hidden;
+static struct h_relay pr_relay;
+
+/* "127.0.0.1:PORT" or "[::1]:PORT" (${family}), then ${opt}, into ${buf}. */
+static const char *
+pr_addr(char * buf, size_t len, int family, uint16_t port, const char * opt)
+{
+
+	snprintf(buf, len, family == AF_INET6 ? "[::1]:%u%s" :
+	    "127.0.0.1:%u%s", port, opt);
+	return (buf);
+}
+
+/* The ",proxy=vN" option for ${version} (PROXYHDR_OFF: none). */
+static const char *
+pr_opt(int version)
+{
+
+	return (version == PROXYHDR_V1 ? ",proxy=v1" :
+	    version == PROXYHDR_V2 ? ",proxy=v2" : "");
+}
+
+/*
+ * Start a relay on ${family}'s loopback (and on ${listen2} too, unless
+ * NULL) with --normal ${n} and --hidden ${h} as given.
+ */
+static void
+pr_relay_start(int family, const char * n, const char * h,
+    const char * listen2)
+{
+	static const char * extra[8];
+	size_t i = 0;
+
+	extra[i++] = "--normal";
+	extra[i++] = n;
+	extra[i++] = "--hidden";
+	extra[i++] = h;
+	if (listen2 != NULL) {
+		extra[i++] = "--listen";
+		extra[i++] = listen2;
+	}
+	extra[i] = NULL;
+	h_relay_start(&pr_relay, &(struct h_relay_conf){ .family = family,
+	    .extra = extra, .knock = PR_KNOCK });
+}
+
+/* The port of the relay's listener logged as "listening on ${prefix}PORT". */
+static uint16_t
+pr_listen_port(const char * prefix)
+{
+	char want[64];
+	const char * p;
+
+	snprintf(want, sizeof(want), "listening on %s", prefix);
+	cr_assert(h_relay_log_wait(&pr_relay, want, 3000) == 0, "no \"%s\"; "
+	    "log:\n%s", want, pr_relay.log);
+	pthread_mutex_lock(&pr_relay.mtx);
+	p = strstr(pr_relay.log, want) + strlen(want);
+	pthread_mutex_unlock(&pr_relay.mtx);
+	return ((uint16_t)strtoul(p, NULL, 10));
+}
+
+/* The local port of the socket ${fd}. */
+static uint16_t
+pr_local_port(int fd)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof(ss);
+
+	cr_assert(getsockname(fd, (struct sockaddr *)&ss, &len) == 0);
+	if (ss.ss_family == AF_INET)
+		return (ntohs(((struct sockaddr_in *)&ss)->sin_port));
+	return (ntohs(((struct sockaddr_in6 *)&ss)->sin6_port));
+}
+
+/*
+ * The header, written out from the spec, for a TCP connection from
+ * loopback (${family}) port ${sport} to loopback port ${dport}, into
+ * ${out} (PROXYHDR_MAX bytes); its length.
+ */
+static size_t
+pr_expected(int version, int family, uint16_t sport, uint16_t dport,
+    uint8_t * out)
+{
+	const char * lo = (family == AF_INET) ? "127.0.0.1" : "::1";
+	size_t alen = (family == AF_INET) ? 12 : 36, i;
+	uint8_t * p = out + 16;
+
+	if (version == PROXYHDR_V1)
+		return ((size_t)snprintf((char *)out, PROXYHDR_MAX,
+		    "PROXY %s %s %s %u %u\r\n", family == AF_INET ? "TCP4" :
+		    "TCP6", lo, lo, sport, dport));
+	memcpy(out, "\r\n\r\n\0\r\nQUIT\n", 12);
+	out[12] = 0x21;				/* Version 2, PROXY. */
+	out[13] = (family == AF_INET) ? 0x11 : 0x21;	/* TCP over v4/v6. */
+	out[14] = 0;
+	out[15] = (uint8_t)alen;
+	for (i = 0; i < 2; i++) {
+		if (family == AF_INET) {
+			memcpy(p, "\x7f\0\0\x01", 4);
+			p += 4;
+		} else {
+			memset(p, 0, 15);
+			p[15] = 1;
+			p += 16;
+		}
+	}
+	*p++ = (uint8_t)(sport >> 8);
+	*p++ = (uint8_t)sport;
+	*p++ = (uint8_t)(dport >> 8);
+	*p++ = (uint8_t)dport;
+	return (16 + alen);
+}
+
+/*
+ * A client connects to ${port} (${family}), sends the knock if ${hidden}
+ * and a message, and half-closes; the backend of that route must have got
+ * exactly the header of ${version} for this connection (destination port
+ * ${port}) and then the message, once, and the client the echo of both.
+ */
+static void
+pr_exact(int family, int hidden, int version, uint16_t port)
+{
+	static const char knocked[] = PR_KNOCK "SSH-2.0-client\r\n";
+	static const char plain[] = "GET / HTTP/1.0\r\n\r\n";
+	const char * msg = hidden ? knocked : plain;
+	size_t len = hidden ? sizeof(knocked) - 1 : sizeof(plain) - 1;
+	const char * payload = hidden ? msg + PR_KLEN : msg;
+	size_t plen = hidden ? len - PR_KLEN : len;
+	struct h_backend * B = hidden ? &pr_hidden : &pr_normal;
+	uint8_t want[PROXYHDR_MAX + 64], got[512];
+	size_t wlen, n;
+	int fd;
+
+	fd = h_connect(family, port);
+	wlen = pr_expected(version, family, pr_local_port(fd), port, want);
+	memcpy(want + wlen, payload, plen);
+	wlen += plen;
+	h_send_all(fd, msg, len);
+	cr_assert(shutdown(fd, SHUT_WR) == 0);
+	n = h_recv(fd, got, sizeof(got), 5000);
+	close(fd);
+	cr_assert(h_backend_wait_done(B, 1, 3000) == 0, "the backend saw no "
+	    "EOF; log:\n%s", pr_relay.log);
+	pthread_mutex_lock(&B->mtx);
+	cr_assert(B->last.len == wlen && B->last.headlen == wlen &&
+	    memcmp(B->last.head, want, wlen) == 0, "the %s backend got %llu "
+	    "bytes \"%.*s\", want %zu: \"%.*s\"", hidden ? "hidden" : "normal",
+	    (unsigned long long)B->last.len, (int)B->last.headlen,
+	    B->last.head, wlen, (int)wlen, want);
+	pthread_mutex_unlock(&B->mtx);
+	cr_assert(n == wlen && memcmp(got, want, wlen) == 0, "the client got "
+	    "%zu bytes of the echo, want %zu", n, wlen);
+	cr_assert_eq((hidden ? &pr_normal : &pr_hidden)->conns, 0);
+}
+
+/* Through the hidden route without a header: the bytes after the knock. */
+static void
+pr_exact_plain_hidden(void)
+{
+	static const char msg[] = PR_KNOCK "plain";
+	char got[64];
+	size_t n;
+	int fd;
+
+	fd = h_connect(AF_INET, pr_relay.port);
+	h_send_all(fd, msg, sizeof(msg) - 1);
+	cr_assert(shutdown(fd, SHUT_WR) == 0);
+	n = h_recv(fd, got, sizeof(got), 5000);
+	close(fd);
+	cr_assert(n == 5 && memcmp(got, "plain", 5) == 0, "the hidden route "
+	    "without proxy= sent %zu bytes \"%.*s\"", n, (int)n, got);
+	cr_assert(h_backend_wait_done(&pr_hidden, 1, 3000) == 0);
+	cr_assert(pr_hidden.last.len == 5 && memcmp(pr_hidden.last.head,
+	    "plain", 5) == 0);
+}
+
+/* Echo backends on ${family}; the route under test with proxy=v${version}. */
+static void
+pr_exact_case(int family, int hidden, int version)
+{
+	char n[64], h[64];
+
+	h_backend_start(&pr_normal, &(struct h_backend_conf){ .family = family,
+	    .mode = H_ECHO });
+	h_backend_start(&pr_hidden, &(struct h_backend_conf){ .family = family,
+	    .mode = H_ECHO });
+	pr_relay_start(family, pr_addr(n, sizeof(n), family, pr_normal.port,
+	    pr_opt(hidden ? PROXYHDR_OFF : version)), pr_addr(h, sizeof(h),
+	    family, pr_hidden.port, pr_opt(hidden ? version : PROXYHDR_OFF)),
+	    NULL);
+	pr_exact(family, hidden, version, pr_relay.port);
+	h_relay_down(&pr_relay);
+	h_backend_stop(&pr_normal);
+	h_backend_stop(&pr_hidden);
+}
+
+Test(proxy_relay, v1_normal_ipv4_exact_bytes, .timeout = 30)
+{
+
+	pr_exact_case(AF_INET, 0, PROXYHDR_V1);
+}
+
+Test(proxy_relay, v2_normal_ipv4_exact_bytes, .timeout = 30)
+{
+
+	pr_exact_case(AF_INET, 0, PROXYHDR_V2);
+}
+
+Test(proxy_relay, v1_hidden_after_the_knock_exact_bytes, .timeout = 30)
+{
+
+	pr_exact_case(AF_INET, 1, PROXYHDR_V1);
+}
+
+Test(proxy_relay, v2_hidden_after_the_knock_exact_bytes, .timeout = 30)
+{
+
+	pr_exact_case(AF_INET, 1, PROXYHDR_V2);
+}
+
+Test(proxy_relay, v1_normal_ipv6_exact_bytes, .timeout = 30)
+{
+
+	pr_exact_case(AF_INET6, 0, PROXYHDR_V1);
+}
+
+Test(proxy_relay, v2_hidden_ipv6_exact_bytes, .timeout = 30)
+{
+
+	pr_exact_case(AF_INET6, 1, PROXYHDR_V2);
+}
+
+Test(proxy_relay, wildcard_listener_destination_from_getsockname,
+    .timeout = 30)
+{
+	char n[64], h[64];
+	uint16_t port;
+
+	/* A second listener on 0.0.0.0: the address comes from the socket. */
+	h_backend_start(&pr_normal, &(struct h_backend_conf){ .mode = H_ECHO });
+	h_backend_start(&pr_hidden, &(struct h_backend_conf){ .mode = H_ECHO });
+	pr_relay_start(AF_INET, pr_addr(n, sizeof(n), AF_INET, pr_normal.port,
+	    ",proxy=v2"), pr_addr(h, sizeof(h), AF_INET, pr_hidden.port, ""),
+	    "0.0.0.0:0");
+	port = pr_listen_port("0.0.0.0:");
+	pr_exact(AF_INET, 0, PROXYHDR_V2, port);
+	h_relay_down(&pr_relay);
+	h_backend_stop(&pr_normal);
+	h_backend_stop(&pr_hidden);
+}
+
+Test(proxy_relay, v1_on_a_route_after_its_knock, .timeout = 30)
+{
+	static const char knock2[] = "second-knock";
+	static const char payload[] = "SSH-2.0-client\r\n";
+	char kf[] = "/tmp/l7kk-proxy-knock-XXXXXX", n[64], h[64], r[128];
+	struct h_backend route;
+	uint8_t want[PROXYHDR_MAX + 64], got[512];
+	size_t wlen, len;
+	int fd;
+
+	/* A --route with a knock file and proxy=v1; the others without. */
+	cr_assert((fd = mkstemp(kf)) != -1);
+	cr_assert(write(fd, knock2, sizeof(knock2) - 1) ==
+	    (ssize_t)sizeof(knock2) - 1);
+	close(fd);
+	h_backend_start(&pr_normal, &(struct h_backend_conf){ .mode = H_ECHO });
+	h_backend_start(&pr_hidden, &(struct h_backend_conf){ .mode = H_ECHO });
+	h_backend_start(&route, &(struct h_backend_conf){ .mode = H_ECHO });
+	snprintf(r, sizeof(r), "127.0.0.1:%u,knock-file=%s,name=web,proxy=v1",
+	    route.port, kf);
+	h_relay_start(&pr_relay, &(struct h_relay_conf){ .extra = (const char
+	    *[]){ "--normal", pr_addr(n, sizeof(n), AF_INET, pr_normal.port,
+	    ""), "--hidden", pr_addr(h, sizeof(h), AF_INET, pr_hidden.port, ""),
+	    "--route", r, NULL }, .knock = PR_KNOCK });
+	unlink(kf);
+
+	fd = h_connect(AF_INET, pr_relay.port);
+	wlen = pr_expected(PROXYHDR_V1, AF_INET, pr_local_port(fd),
+	    pr_relay.port, want);
+	memcpy(want + wlen, payload, sizeof(payload) - 1);
+	wlen += sizeof(payload) - 1;
+	h_send_all(fd, knock2, sizeof(knock2) - 1);
+	h_send_all(fd, payload, sizeof(payload) - 1);
+	cr_assert(shutdown(fd, SHUT_WR) == 0);
+	len = h_recv(fd, got, sizeof(got), 5000);
+	close(fd);
+	cr_assert(h_backend_wait_done(&route, 1, 3000) == 0, "the route's "
+	    "backend saw no EOF; log:\n%s", pr_relay.log);
+	cr_assert(route.last.len == wlen && memcmp(route.last.head, want,
+	    wlen) == 0, "the route's backend got \"%.*s\", want \"%.*s\"",
+	    (int)route.last.headlen, route.last.head, (int)wlen, want);
+	cr_assert(len == wlen && memcmp(got, want, wlen) == 0);
+	cr_assert_eq(pr_normal.conns + pr_hidden.conns, 0);
+
+	/* The hidden route has no header: its backend gets the bytes only. */
+	pr_exact_plain_hidden();
+	h_relay_down(&pr_relay);
+	h_backend_stop(&route);
+	h_backend_stop(&pr_normal);
+	h_backend_stop(&pr_hidden);
+}
+
+/*
+ * A real consumer ${kind} behind the relay's normal route with
+ * proxy=v${version}, a client of ${family}: the consumer must parse the
+ * client's address and port and the relay's listener from the header.
+ */
+static void
+pr_consumer(int kind, int version, int family)
+{
+	const char * who = (kind == PROXY_NGINX) ? "nginx" : "haproxy";
+	const char * lo = (family == AF_INET) ? "127.0.0.1" : "::1";
+	struct proxy_consumer P;
+	char n[64], h[64], resp[1024], got[256], sa[64], da[64], from[96];
+	const char * body;
+	unsigned sp, dp;
+
+	if (!proxy_have(kind))
+		cr_skip_test("%s is not installed", who);
+	cr_assert_eq(kind == PROXY_NGINX ? proxy_nginx_start(&P) :
+	    proxy_haproxy_start(&P), 0, "%s did not start", who);
+	h_backend_start(&pr_hidden, &(struct h_backend_conf){ .family = family,
+	    .mode = H_ECHO });
+	pr_relay_start(family, pr_addr(n, sizeof(n), family, family == AF_INET ?
+	    P.port4 : P.port6, pr_opt(version)), pr_addr(h, sizeof(h), family,
+	    pr_hidden.port, ""), NULL);
+	cr_assert_gt(proxy_http_get(family, pr_relay.port, NULL, 0, resp,
+	    sizeof(resp), 5000), 0, "no answer through the relay");
+	cr_assert_not_null(body = proxy_http_body(resp), "%s did not answer "
+	    "200 through the relay: \"%s\"; log:\n%s", who, resp,
+	    pr_relay.log);
+	if (kind == PROXY_NGINX)
+		cr_assert_eq(proxy_nginx_log_line(&P, 1, got, sizeof(got), 3000),
+		    0, "nginx logged nothing");
+	else
+		snprintf(got, sizeof(got), "%s", body);
+	cr_assert_eq(sscanf(got, "%63s %u %63s %u", sa, &sp, da, &dp), 4,
+	    "%s: unreadable \"%s\"", who, got);
+	cr_assert(strcmp(sa, lo) == 0 && strcmp(da, lo) == 0 &&
+	    dp == pr_relay.port, "%s parsed \"%s\", want %s PORT %s %u", who,
+	    got, lo, lo, pr_relay.port);
+	/* The source port is the client's, as the relay logged it. */
+	snprintf(from, sizeof(from), family == AF_INET ? "from %s:%u " :
+	    "from [%s]:%u ", lo, sp);
+	cr_assert(h_relay_log_wait(&pr_relay, from, 3000) == 0, "%s parsed "
+	    "source port %u, the relay logged another; log:\n%s", who, sp,
+	    pr_relay.log);
+	h_relay_down(&pr_relay);
+	h_backend_stop(&pr_hidden);
+	proxy_consumer_stop(&P);
+}
+
+Test(proxy_relay, nginx_v1_ipv4, .timeout = 60)
+{
+
+	pr_consumer(PROXY_NGINX, PROXYHDR_V1, AF_INET);
+}
+
+Test(proxy_relay, nginx_v1_ipv6, .timeout = 60)
+{
+
+	pr_consumer(PROXY_NGINX, PROXYHDR_V1, AF_INET6);
+}
+
+Test(proxy_relay, nginx_v2_ipv4, .timeout = 60)
+{
+
+	pr_consumer(PROXY_NGINX, PROXYHDR_V2, AF_INET);
+}
+
+Test(proxy_relay, nginx_v2_ipv6, .timeout = 60)
+{
+
+	pr_consumer(PROXY_NGINX, PROXYHDR_V2, AF_INET6);
+}
+
+Test(proxy_relay, haproxy_v1_ipv4, .timeout = 60)
+{
+
+	pr_consumer(PROXY_HAPROXY, PROXYHDR_V1, AF_INET);
+}
+
+Test(proxy_relay, haproxy_v2_ipv6, .timeout = 60)
+{
+
+	pr_consumer(PROXY_HAPROXY, PROXYHDR_V2, AF_INET6);
 }

@@ -507,6 +507,36 @@ try_shutdown_unconnected(void)
 }
 
 static void
+try_setsockopt_other(void)
+{
+	int one = 1;
+
+	/* policy: setsockopt only TCP_NODELAY, SO_OOBINLINE, SO_LINGER. */
+	probe_result(setsockopt(P.ofd, SOL_SOCKET, SO_REUSEADDR, &one,
+	    sizeof(one)));
+}
+
+static void
+try_setsockopt_linger_short(void)
+{
+	int zero = 0;
+
+	/* SO_LINGER only with the length of a struct linger. */
+	probe_result(setsockopt(P.ofd, SOL_SOCKET, SO_LINGER, &zero,
+	    sizeof(zero)));
+}
+
+static void
+try_setsockopt_linger(void)
+{
+	struct linger lg = { 1, 0 };
+
+	/* Allowed: how the relay passes a reset on. */
+	probe_result(setsockopt(P.ofd, SOL_SOCKET, SO_LINGER, &lg,
+	    sizeof(lg)));
+}
+
+static void
 try_getsockname_listener(void)
 {
 	struct sockaddr_storage ss;
@@ -700,6 +730,40 @@ Test(sandbox, accept_on_other_socket_kills)
 	expect_sigsys(try_accept_other, "accept4 on a non-listener fd");
 }
 
+/* Draining: EPOLL_CTL_DEL of ${fd}, then close it. */
+static void
+probe_epoll_del(int fd)
+{
+
+	if (epoll_ctl(P.epfd, EPOLL_CTL_ADD, fd, &(struct epoll_event){
+	    .events = EPOLLIN }))
+		_exit(PROBE_BROKEN);
+	probe_result(epoll_ctl(P.epfd, EPOLL_CTL_DEL, fd, NULL));
+}
+
+static void
+try_epoll_del_listener(void)
+{
+
+	probe_epoll_del(P.lfd);
+}
+
+static void
+try_epoll_del_other(void)
+{
+
+	probe_epoll_del(P.bfd);
+}
+
+Test(sandbox, drain_removes_only_listeners_from_epoll)
+{
+	int st = probe_run(try_epoll_del_listener);
+
+	cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == PROBE_DONE,
+	    "EPOLL_CTL_DEL of a listener: %s", probe_how(st));
+	expect_sigsys(try_epoll_del_other, "EPOLL_CTL_DEL of a non-listener");
+}
+
 Test(sandbox, x32_syscall_kills)
 {
 
@@ -725,6 +789,17 @@ Test(sandbox, connect_or_shutdown_on_a_listener_kills)
 	 */
 	expect_errno(try_connect_second_listener, PROBE_DONE, "connect("
 	    "AF_UNSPEC) on a socket that is not a listener here");
+}
+
+Test(sandbox, setsockopt_other_than_the_relays_kills)
+{
+
+	/* policy: setsockopt SO_LINGER a4==2*sizeof(int) (issue 12). */
+	expect_sigsys(try_setsockopt_other, "setsockopt(SO_REUSEADDR)");
+	expect_sigsys(try_setsockopt_linger_short, "setsockopt(SO_LINGER) "
+	    "with an int");
+	expect_errno(try_setsockopt_linger, PROBE_DONE, "setsockopt(SO_LINGER) "
+	    "with a struct linger");
 }
 
 Test(sandbox, getsockname_only_off_listeners_getpeername_kills)

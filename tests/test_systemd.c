@@ -201,17 +201,20 @@ sd_expect_route(int fd, const char * first, const char * name,
 
 /*
  * Start the relay under systemd-socket-activate on a free IPv4 and IPv6
- * loopback port (retried if another process takes one meanwhile); the
- * ports in ${p4} and ${p6}, stderr's read end returned.
+ * loopback port (retried if another process takes one meanwhile), ending
+ * with ${extra} (NULL-terminated, at most 5) instead of the knock if not
+ * NULL; the ports in ${p4} and ${p6}, stderr's read end returned.
+ * ${nopt} goes after --normal's port ("" or ",proxy=v1", say).
  */
 static int
-sd_activate(uint16_t np, uint16_t hp, uint16_t * p4, uint16_t * p6)
+sd_activate(uint16_t np, const char * nopt, uint16_t hp,
+    const char * const * extra, uint16_t * p4, uint16_t * p6)
 {
 	char l4[64], l6[64], n[64], h[64];
 	char * argv[16];
-	int attempt, fd = -1;
+	int attempt, i, fd = -1;
 
-	snprintf(n, sizeof(n), "127.0.0.1:%u", np);
+	snprintf(n, sizeof(n), "127.0.0.1:%u%s", np, nopt);
 	snprintf(h, sizeof(h), "127.0.0.1:%u", hp);
 	for (attempt = 0; attempt < 5; attempt++) {
 		*p4 = sd_free_port(AF_INET);
@@ -222,6 +225,10 @@ sd_activate(uint16_t np, uint16_t hp, uint16_t * p4, uint16_t * p6)
 		argv[3] = "-l"; argv[4] = l6; argv[5] = (char *)sd_bin();
 		argv[6] = "--normal"; argv[7] = n; argv[8] = "--hidden";
 		argv[9] = h; argv[10] = KNOCK; argv[11] = NULL;
+		for (i = 0; extra != NULL && extra[i] != NULL && i < 5; i++)
+			argv[10 + i] = (char *)extra[i];
+		if (i > 0)
+			argv[10 + i] = NULL;
 		fd = sd_spawn(argv);
 		if (sd_wait_log(fd, "Listening on [::1]", 5000) == 0)
 			return (fd);
@@ -246,7 +253,7 @@ Test(systemd, socket_activation_ipv4_and_ipv6, .timeout = 30)
 	    .mode = H_GREET, .name = "normal" });
 	h_backend_start(&H, &(struct h_backend_conf){ .family = AF_INET,
 	    .mode = H_GREET, .name = "hidden" });
-	efd = sd_activate(N.port, H.port, &p4, &p6);
+	efd = sd_activate(N.port, "", H.port, NULL, &p4, &p6);
 
 	/* The first connection makes systemd-socket-activate exec the relay. */
 	c4 = h_connect(AF_INET, p4);
@@ -261,6 +268,117 @@ Test(systemd, socket_activation_ipv4_and_ipv6, .timeout = 30)
 	    "GET / HTTP/1.0\r\n");
 	close(c4);
 	close(c6);
+
+	kill(sd_pid, SIGTERM);
+	st = sd_reap(5000);
+	cr_assert(st != -1 && WIFEXITED(st) && WEXITSTATUS(st) == 0,
+	    "status %d; log: %s", st, sd_log);
+	close(efd);
+	h_backend_stop(&N);
+	h_backend_stop(&H);
+}
+
+Test(systemd, socket_activation_proxy_header_names_the_listener,
+    .timeout = 30)
+{
+	struct h_backend N, H;
+	char want[128];
+	uint16_t p4, p6;
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof(ss);
+	int efd, c6, st;
+
+	/*
+	 * The relay does not know where systemd's sockets listen: the PROXY
+	 * destination comes from the client socket (getsockname).
+	 */
+	cr_assert(access(SA_BIN, X_OK) == 0, "%s missing (Debian's systemd)",
+	    SA_BIN);
+	h_backend_start(&N, &(struct h_backend_conf){ .family = AF_INET,
+	    .mode = H_ECHO });
+	h_backend_start(&H, &(struct h_backend_conf){ .family = AF_INET,
+	    .mode = H_ECHO });
+	efd = sd_activate(N.port, ",proxy=v1", H.port, NULL, &p4,
+	    &p6);
+	c6 = h_connect(AF_INET6, p6);
+	cr_assert(sd_wait_log(efd, "l7knockknock: ready\n", 10000) == 0,
+	    "relay not ready: %s", sd_log);
+	cr_assert(getsockname(c6, (struct sockaddr *)&ss, &len) == 0);
+	snprintf(want, sizeof(want), "PROXY TCP6 ::1 ::1 %u %u\r\nGET /",
+	    ntohs(((struct sockaddr_in6 *)&ss)->sin6_port), p6);
+	h_send_all(c6, "GET / HTTP/1.0\r\n", 16);
+	cr_assert(shutdown(c6, SHUT_WR) == 0);
+	cr_assert(h_backend_wait_done(&N, 1, 5000) == 0, "no EOF at the "
+	    "backend: %s", sd_log);
+	cr_assert(N.last.headlen >= strlen(want) && memcmp(N.last.head, want,
+	    strlen(want)) == 0, "the backend got \"%.*s\", want \"%s...\"",
+	    (int)N.last.headlen, N.last.head, want);
+	close(c6);
+
+	kill(sd_pid, SIGTERM);
+	st = sd_reap(5000);
+	cr_assert(st != -1 && WIFEXITED(st) && WEXITSTATUS(st) == 0,
+	    "status %d; log: %s", st, sd_log);
+	close(efd);
+	h_backend_stop(&N);
+	h_backend_stop(&H);
+}
+
+/*
+ * The unit's way: socket activation, --workers 1, the knock in a file.
+ * SIGHUP with a new knock: a session on the passed listener goes on, the
+ * new knock is hidden, the old one normal, on the same passed sockets.
+ */
+Test(systemd, socket_activation_with_workers_1_reloads, .timeout = 30)
+{
+	char dir[64], path[96], got[16];
+	struct h_backend N, H;
+	uint16_t p4, p6;
+	int efd, c, c2, st;
+	FILE * f;
+
+	cr_assert(access(SA_BIN, X_OK) == 0, "%s missing (Debian's systemd)",
+	    SA_BIN);
+	snprintf(dir, sizeof(dir), "/tmp/l7kk-sd-XXXXXX");
+	cr_assert(mkdtemp(dir) != NULL);
+	snprintf(path, sizeof(path), "%s/knock", dir);
+	cr_assert((f = fopen(path, "w")) != NULL);
+	fputs("old-" KNOCK, f);
+	fclose(f);
+	cr_assert(chmod(path, 0600) == 0);
+	if (geteuid() == 0)
+		cr_assert(chown(dir, 65534, 65534) == 0 &&
+		    chown(path, 65534, 65534) == 0);
+	h_backend_start(&N, &(struct h_backend_conf){ .family = AF_INET,
+	    .mode = H_GREET, .name = "normal" });
+	h_backend_start(&H, &(struct h_backend_conf){ .family = AF_INET,
+	    .mode = H_GREET, .name = "hidden" });
+	efd = sd_activate(N.port, "", H.port, (const char *[]){ "--workers", "1",
+	    "--knock-file", path, NULL }, &p4, &p6);
+	c = h_connect(AF_INET, p4);
+	cr_assert(sd_wait_log(efd, "worker 0 ready\n", 10000) == 0,
+	    "relay not ready: %s", sd_log);
+	sd_expect_route(c, "old-" KNOCK, "hidden", "before");
+
+	cr_assert((f = fopen(path, "w")) != NULL);
+	fputs("new-" KNOCK, f);
+	fclose(f);
+	kill(sd_pid, SIGHUP);
+	cr_assert(sd_wait_log(efd, "1 old ones draining", 5000) == 0 &&
+	    sd_wait_log(efd, "draining: no longer accepting", 5000) == 0,
+	    "no reload: %s", sd_log);
+	h_send_all(c, "after", 5);
+	cr_assert_eq(h_recv(c, got, 5, 5000), 5);
+	cr_assert(memcmp(got, "after", 5) == 0);
+	c2 = h_connect(AF_INET6, p6);
+	sd_expect_route(c2, "new-" KNOCK, "hidden", "new knock");
+	close(c2);
+	c2 = h_connect(AF_INET, p4);
+	sd_expect_route(c2, "old-" KNOCK, "normal", "old-" KNOCK);
+	close(c2);
+	close(c);
+	cr_assert(sd_wait_log(efd, "of generation 0 drained", 5000) == 0,
+	    "%s", sd_log);
 
 	kill(sd_pid, SIGTERM);
 	st = sd_reap(5000);
@@ -825,18 +943,19 @@ sd_exec_confined(char (*set)[64], size_t n, char * const * argv)
 	_exit(127);
 }
 
-Test(systemd, unit_syscall_filter_lets_the_relay_start, .timeout = 60)
+/*
+ * Start ${argv} as nobody under the unit's SystemCallFilter= (the relay's
+ * stderr into sd_log) and wait for ${ready}; return the read end.
+ */
+static int
+sd_start_under_unit_filter(char * const * argv, const char * ready)
 {
 	static char set[1024][64];
 	char * ana[] = { ANALYZE_BIN, "syscall-filter", NULL };
-	char * argv[] = { (char *)sd_bin(), "--listen", "127.0.0.1:0",
-	    "--normal", "127.0.0.1:9", "--hidden", "127.0.0.1:9", KNOCK, NULL };
 	char err[4096];
 	size_t n;
 	int p[2], st;
 
-	if (geteuid() != 0)
-		cr_skip_test("needs root to become nobody like User=");
 	sd_groups[0] = '\n';
 	cr_assert(run_capture(ana, 30000, &st, sd_groups + 1,
 	    sizeof(sd_groups) - 1, err, sizeof(err)) == 0);
@@ -854,11 +973,51 @@ Test(systemd, unit_syscall_filter_lets_the_relay_start, .timeout = 60)
 		sd_exec_confined(set, n, argv);
 	}
 	close(p[1]);
-	cr_assert(sd_wait_log(p[0], "l7knockknock: ready\n", 10000) == 0,
+	cr_assert(sd_wait_log(p[0], ready, 10000) == 0,
 	    "the relay did not start under the unit's filter: %s", sd_log);
+	return (p[0]);
+}
+
+/* SIGTERM the relay started above; it must exit 0. */
+static void
+sd_stop_under_unit_filter(int fd)
+{
+	int st;
+
 	kill(sd_pid, SIGTERM);
 	st = sd_reap(5000);
 	cr_assert(st != -1 && WIFEXITED(st) && WEXITSTATUS(st) == 0,
 	    "status %#x: %s", st, sd_log);
-	close(p[0]);
+	close(fd);
+}
+
+Test(systemd, unit_syscall_filter_lets_the_relay_start, .timeout = 60)
+{
+	char * argv[] = { (char *)sd_bin(), "--listen", "127.0.0.1:0",
+	    "--normal", "127.0.0.1:9", "--hidden", "127.0.0.1:9", KNOCK, NULL };
+
+	if (geteuid() != 0)
+		cr_skip_test("needs root to become nobody like User=");
+	sd_stop_under_unit_filter(sd_start_under_unit_filter(argv,
+	    "l7knockknock: ready\n"));
+}
+
+/*
+ * The unit's ExecStart= runs --workers 1 and ExecReload= sends SIGHUP:
+ * the supervisor starts, reloads and drains under the unit's filter too.
+ */
+Test(systemd, unit_syscall_filter_lets_the_supervisor_reload, .timeout = 60)
+{
+	char * argv[] = { (char *)sd_bin(), "--workers", "1", "--listen",
+	    "127.0.0.1:0", "--normal", "127.0.0.1:9", "--hidden",
+	    "127.0.0.1:9", KNOCK, NULL };
+	int fd;
+
+	if (geteuid() != 0)
+		cr_skip_test("needs root to become nobody like User=");
+	fd = sd_start_under_unit_filter(argv, "worker 0 ready\n");
+	kill(sd_pid, SIGHUP);
+	cr_assert(sd_wait_log(fd, "of generation 0 drained", 10000) == 0,
+	    "no reload under the unit's filter: %s", sd_log);
+	sd_stop_under_unit_filter(fd);
 }

@@ -3,6 +3,8 @@
 #   awk -f tools/policy2c.awk policy/seccomp.policy > build/policy_table.c
 #   awk -v table=client_policy_table -f tools/policy2c.awk \
 #       policy/client-seccomp.policy > build/client_policy_table.c
+#   awk -v table=supervisor_policy_table -f tools/policy2c.awk \
+#       policy/supervisor-seccomp.policy > build/supervisor_policy_table.c
 #
 # The table is named ${table} (default policy_table), with its length in
 # ${table}_len; the struct is the one in src/policy_table.h.
@@ -79,14 +81,18 @@ BEGIN {
 	print "#include <errno.h>"
 	print "#include <fcntl.h>"
 	print "#include <limits.h>"
+	print "#include <sched.h>"
+	print "#include <signal.h>"
 	print "#include <stdint.h>"
 	print "#include <time.h>"
 	print "#include <unistd.h>"
+	print "#include <linux/seccomp.h>"
 	print "#include <netinet/in.h>"
 	print "#include <netinet/tcp.h>"
 	print "#include <sys/epoll.h>"
 	print "#include <sys/mman.h>"
 	print "#include <sys/socket.h>"
+	print "#include <sys/wait.h>"
 	print ""
 	print "#include <seccomp.h>"
 	print ""

@@ -1,0 +1,665 @@
+/*
+ * Reload (SIGHUP to the --workers supervisor) and no root after start-up:
+ * a session open across a reload keeps relaying, the new knock routes to
+ * the hidden backend and the old one to the normal, a bad file keeps the
+ * old configuration, the old worker drains, and /proc shows no process of
+ * the relay with uid 0 or a capability.
+ */
+#include <criterion/criterion.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "buildflags.h"
+#include "harness.h"
+
+/* The relay's user when the tests run as root (the harness's default). */
+#define RL_UID		65534
+#define RL_GID		65534
+
+#define OLD_KNOCK	"old-knock-1"
+#define NEW_KNOCK	"new-knock-2"
+#define CHUNK		16384
+
+static struct h_backend normal, hidden;
+static struct h_relay relay;
+static char secret_dir[64], knock_path[96];
+
+/* The secret directory: the relay's user's, mode 0700; the knock in it. */
+static void
+secrets(const char * knock)
+{
+	FILE * f;
+
+	snprintf(secret_dir, sizeof(secret_dir), "/tmp/l7kk-reload-XXXXXX");
+	cr_assert(mkdtemp(secret_dir) != NULL);
+	snprintf(knock_path, sizeof(knock_path), "%s/knock", secret_dir);
+	cr_assert((f = fopen(knock_path, "w")) != NULL);
+	fputs(knock, f);
+	fclose(f);
+	cr_assert(chmod(knock_path, 0600) == 0);
+	if (geteuid() == 0) {
+		cr_assert(chown(secret_dir, RL_UID, RL_GID) == 0);
+		cr_assert(chown(knock_path, RL_UID, RL_GID) == 0);
+	}
+}
+
+/* Replace the knock file (a new file renamed over the old, as editors do). */
+static void
+rotate(const char * knock)
+{
+	char tmp[128];
+	FILE * f;
+
+	snprintf(tmp, sizeof(tmp), "%s/knock.new", secret_dir);
+	cr_assert((f = fopen(tmp, "w")) != NULL);
+	fputs(knock, f);
+	fclose(f);
+	cr_assert(chmod(tmp, 0600) == 0);
+	if (geteuid() == 0)
+		cr_assert(chown(tmp, RL_UID, RL_GID) == 0);
+	cr_assert(rename(tmp, knock_path) == 0);
+}
+
+static void
+rm_secrets(void)
+{
+
+	(void)unlink(knock_path);
+	(void)rmdir(secret_dir);
+}
+
+/* Greeting backends (to tell them apart), the relay with ${extra}. */
+static void
+start(const char * const * extra)
+{
+
+	h_backend_start(&normal, &(struct h_backend_conf){ .mode = H_GREET,
+	    .name = "normal" });
+	h_backend_start(&hidden, &(struct h_backend_conf){ .mode = H_GREET,
+	    .name = "hidden" });
+	h_relay_start(&relay, &(struct h_relay_conf){ .normal = normal.port,
+	    .hidden = hidden.port, .extra = extra });
+}
+
+static void
+stop(void)
+{
+
+	h_relay_down(&relay);
+	h_backend_stop(&normal);
+	h_backend_stop(&hidden);
+	rm_secrets();
+}
+
+/* Read exactly ${len} bytes of ${fd} within 5 s; return the count. */
+static size_t
+recv_n(int fd, void * buf, size_t len)
+{
+	uint64_t end = h_now_ms() + 5000;
+	size_t got = 0;
+	ssize_t n;
+
+	while (got < len && h_now_ms() < end) {
+		n = recv(fd, (char *)buf + got, len - got, MSG_DONTWAIT);
+		if (n > 0)
+			got += (size_t)n;
+		else if (n == 0 || (errno != EAGAIN && errno != EINTR))
+			break;
+		else
+			usleep(1000);
+	}
+	return (got);
+}
+
+/* Connect, knock with ${knock}; return the fd and which backend greeted. */
+static int
+dial(const char * knock, char * who, size_t len)
+{
+	char line[32];
+	size_t n;
+	int fd = h_connect(AF_INET, relay.port);
+
+	h_send_all(fd, knock, strlen(knock));
+	memset(line, 0, sizeof(line));
+	/* "GREET normal\n" and "GREET hidden\n" are both 13 bytes. */
+	n = recv_n(fd, line, 13);
+	cr_assert_eq(n, 13, "no greeting after knock '%s' (%zu bytes); log:\n%s",
+	    knock, n, relay.log);
+	snprintf(who, len, "%.6s", line + 6);
+	return (fd);
+}
+
+/* Send ${n} chunks of the stream of ${seed} and check the echo's hash. */
+static void
+echo_intact(int fd, uint64_t seed, int n)
+{
+	static uint8_t out[CHUNK], in[CHUNK];
+	int i;
+
+	for (i = 0; i < n; i++) {
+		h_fill(out, sizeof(out), seed * 1000 + (uint64_t)i);
+		h_send_all(fd, out, sizeof(out));
+		cr_assert_eq(recv_n(fd, in, sizeof(in)), sizeof(in),
+		    "chunk %d: echo short", i);
+		cr_assert_eq(h_hash(H_HASH_INIT, in, sizeof(in)),
+		    h_hash(H_HASH_INIT, out, sizeof(out)),
+		    "chunk %d: echo differs", i);
+	}
+}
+
+/* Which backend does ${knock} reach now? */
+static void
+expect_route(const char * knock, const char * want)
+{
+	char who[8];
+	int fd = dial(knock, who, sizeof(who));
+
+	cr_assert_str_eq(who, want, "knock '%s' went to %s, want %s; log:\n%s",
+	    knock, who, want, relay.log);
+	close(fd);
+}
+
+/* SIGHUP the supervisor and wait for the old generation to drain. */
+static void
+reload_and_wait(int nworkers, int gen)
+{
+	char want[96];
+
+	cr_assert(kill(relay.pid, SIGHUP) == 0);
+	snprintf(want, sizeof(want), "reload: %d workers of generation %d "
+	    "started", nworkers, gen);
+	cr_assert(h_relay_log_wait(&relay, want, 5000) == 0, "log:\n%s",
+	    relay.log);
+	cr_assert(h_relay_log_wait_count(&relay, "draining: no longer "
+	    "accepting", nworkers * gen, 5000) == nworkers * gen, "log:\n%s",
+	    relay.log);
+}
+
+Test(reload, session_survives_and_the_knock_rotates, .timeout = 60)
+{
+	char who[8];
+	int fd;
+
+	secrets(OLD_KNOCK);
+	start((const char *[]){ "--workers", "1", "--knock-file", knock_path,
+	    NULL });
+	cr_assert(h_relay_log_wait(&relay, "worker 0 ready", 5000) == 0);
+
+	/* A hidden session, relaying before the reload... */
+	fd = dial(OLD_KNOCK, who, sizeof(who));
+	cr_assert_str_eq(who, "hidden");
+	echo_intact(fd, 1, 8);
+
+	rotate(NEW_KNOCK);
+	reload_and_wait(1, 1);
+
+	/* ...and after it, untouched. */
+	echo_intact(fd, 2, 8);
+
+	/* New connections: the new knock is hidden, the old one normal. */
+	expect_route(NEW_KNOCK, "hidden");
+	expect_route(OLD_KNOCK, "normal");
+
+	/* The old worker stays while the session lives, then exits 0. */
+	usleep(200000);
+	cr_assert_eq(h_relay_log_count(&relay, "of generation 0 drained"), 0,
+	    "the old worker left with a session open; log:\n%s", relay.log);
+	echo_intact(fd, 3, 2);
+	close(fd);
+	cr_assert(h_relay_log_wait(&relay, "of generation 0 drained", 5000) ==
+	    0, "log:\n%s", relay.log);
+	cr_assert_eq(h_relay_log_count(&relay, "a worker died"), 0);
+	stop();
+}
+
+Test(reload, a_bad_knock_file_keeps_the_old_configuration, .timeout = 60)
+{
+	int errors;
+
+	secrets(OLD_KNOCK);
+	start((const char *[]){ "--workers", "2", "--knock-file", knock_path,
+	    NULL });
+	cr_assert(h_relay_log_wait(&relay, "worker 1 ready", 5000) == 0);
+	cr_assert(h_relay_log_wait(&relay, "worker 0 ready", 5000) == 0);
+
+	rotate("");			/* Empty: refused. */
+	errors = h_relay_log_count(&relay, "error:");
+	cr_assert(kill(relay.pid, SIGHUP) == 0);
+	cr_assert(h_relay_log_wait(&relay, "reload refused: the old "
+	    "configuration serves on", 5000) == 0, "log:\n%s", relay.log);
+	cr_assert_eq(h_relay_log_count(&relay, "error:"), errors + 1,
+	    "want one error line; log:\n%s", relay.log);
+	cr_assert_eq(h_relay_log_count(&relay, "draining"), 0);
+	expect_route(OLD_KNOCK, "hidden");
+
+	/* Fixed, a reload then takes. */
+	rotate(NEW_KNOCK);
+	reload_and_wait(2, 1);
+	expect_route(NEW_KNOCK, "hidden");
+	expect_route(OLD_KNOCK, "normal");
+	stop();
+}
+
+/* A secret the relay's user cannot read: warned at start, refused at reload. */
+Test(reload, an_unreadable_secret_is_warned_and_refused, .timeout = 60)
+{
+	int errors;
+
+	if (geteuid() != 0)
+		cr_skip_test("needs root: the file must belong to another user");
+	secrets(OLD_KNOCK);
+	cr_assert(chown(knock_path, 0, 0) == 0);
+	start((const char *[]){ "--workers", "1", "--knock-file", knock_path,
+	    NULL });
+	cr_assert(h_relay_log_wait(&relay, "worker 0 ready", 5000) == 0);
+	cr_assert_eq(h_relay_log_count(&relay, "cannot be read by the "
+	    "supervisor's user: a reload (SIGHUP) would fail"), 1, "log:\n%s",
+	    relay.log);
+	errors = h_relay_log_count(&relay, "error:");
+	cr_assert(kill(relay.pid, SIGHUP) == 0);
+	cr_assert(h_relay_log_wait(&relay, "reload refused", 5000) == 0,
+	    "log:\n%s", relay.log);
+	cr_assert_eq(h_relay_log_count(&relay, "error:"), errors + 1,
+	    "log:\n%s", relay.log);
+	expect_route(OLD_KNOCK, "hidden");
+	stop();
+}
+
+Test(reload, drain_timeout_cuts_the_old_sessions, .timeout = 60)
+{
+	char who[8];
+	int fd;
+
+	secrets(OLD_KNOCK);
+	start((const char *[]){ "--workers", "1", "--knock-file", knock_path,
+	    "--drain-timeout", "1s", NULL });
+	cr_assert(h_relay_log_wait(&relay, "worker 0 ready", 5000) == 0);
+	fd = dial(OLD_KNOCK, who, sizeof(who));
+	echo_intact(fd, 4, 1);
+	reload_and_wait(1, 1);
+	cr_assert(h_relay_log_wait(&relay, "drain timeout: cutting 1 "
+	    "connections", 5000) == 0, "log:\n%s", relay.log);
+	cr_assert(h_wait_closed(fd, 3000), "the session was not cut");
+	cr_assert(h_relay_log_wait(&relay, "of generation 0 drained", 3000) ==
+	    0, "log:\n%s", relay.log);
+	close(fd);
+	stop();
+}
+
+Test(reload, sighup_without_workers_is_logged_and_ignored, .timeout = 30)
+{
+
+	secrets(OLD_KNOCK);
+	start((const char *[]){ "--knock-file", knock_path, NULL });
+	cr_assert(kill(relay.pid, SIGHUP) == 0);
+	cr_assert(h_relay_log_wait(&relay, "reload needs --workers", 3000) ==
+	    0, "log:\n%s", relay.log);
+	expect_route(OLD_KNOCK, "hidden");
+	cr_assert(h_relay_alive(&relay));
+	stop();
+}
+
+/* ---- no root, no capability, in any process of the relay ---- */
+
+/* The line "${key}:" of /proc/${pid}/status, after the key, into ${val}. */
+static int
+status_line(pid_t pid, const char * key, char * val, size_t len)
+{
+	char path[64], line[512];
+	size_t klen = strlen(key);
+	FILE * f;
+	int found = 0;
+
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+	if ((f = fopen(path, "r")) == NULL)
+		return (-1);
+	while (!found && fgets(line, sizeof(line), f) != NULL) {
+		if (strncmp(line, key, klen) == 0 && line[klen] == ':') {
+			snprintf(val, len, "%s", line + klen + 1);
+			val[strcspn(val, "\n")] = '\0';
+			found = 1;
+		}
+	}
+	fclose(f);
+	return (found ? 0 : -1);
+}
+
+/* The relay's processes: ${relay.pid} and its children, into ${pids}. */
+static int
+relay_pids(pid_t * pids, int max)
+{
+	char path[64];
+	FILE * f;
+	int n = 0, pid;
+
+	pids[n++] = relay.pid;
+	snprintf(path, sizeof(path), "/proc/%d/task/%d/children",
+	    (int)relay.pid, (int)relay.pid);
+	if ((f = fopen(path, "r")) == NULL)
+		return (n);
+	while (n < max && fscanf(f, "%d", &pid) == 1)
+		pids[n++] = pid;
+	fclose(f);
+	return (n);
+}
+
+/* ${pid}: no id 0 in Uid:/Gid: (all four), every capability set 0. */
+static void
+check_unprivileged(pid_t pid)
+{
+	static const char * caps[] = { "CapInh", "CapPrm", "CapEff", "CapBnd",
+	    "CapAmb" };
+	unsigned long id[4];
+	char v[256];
+	size_t i, k;
+
+	for (k = 0; k < 2; k++) {
+		cr_assert(status_line(pid, k == 0 ? "Uid" : "Gid", v,
+		    sizeof(v)) == 0);
+		cr_assert_eq(sscanf(v, "%lu %lu %lu %lu", &id[0], &id[1],
+		    &id[2], &id[3]), 4, "%s: %s", k == 0 ? "Uid" : "Gid", v);
+		for (i = 0; i < 4; i++)
+			cr_assert(id[i] != 0, "pid %d: %s:%s", (int)pid,
+			    k == 0 ? "Uid" : "Gid", v);
+	}
+	for (i = 0; i < sizeof(caps) / sizeof(caps[0]); i++) {
+		cr_assert(status_line(pid, caps[i], v, sizeof(v)) == 0);
+		cr_assert_str_eq(v + strspn(v, " \t"), "0000000000000000",
+		    "pid %d: %s:%s", (int)pid, caps[i], v);
+	}
+	cr_assert(status_line(pid, "Seccomp", v, sizeof(v)) == 0);
+	cr_assert_str_eq(v + strspn(v, " \t"), "2", "pid %d: Seccomp:%s",
+	    (int)pid, v);
+	cr_assert(status_line(pid, "NoNewPrivs", v, sizeof(v)) == 0);
+	cr_assert_str_eq(v + strspn(v, " \t"), "1", "pid %d: NoNewPrivs:%s",
+	    (int)pid, v);
+}
+
+/* Every process of a relay started with ${extra}: ${want} of them. */
+static void
+check_all(const char * const * extra, int want, const char * ready)
+{
+	pid_t pids[16];
+	int i, n;
+
+	secrets(OLD_KNOCK);
+	start(extra);
+	cr_assert(h_relay_log_wait(&relay, ready, 5000) == 0);
+	n = relay_pids(pids, 16);
+	cr_assert_eq(n, want, "%d processes, want %d", n, want);
+	for (i = 0; i < n; i++)
+		check_unprivileged(pids[i]);
+	expect_route(OLD_KNOCK, "hidden");
+	stop();
+}
+
+Test(reload, no_root_and_no_capability_with_workers, .timeout = 30,
+    .disabled = SANDBOX_TESTS_DISABLED)
+{
+
+	if (geteuid() != 0)
+		cr_skip_test("needs root: the relay drops root itself");
+	check_all((const char *[]){ "--workers", "2", "--knock-file",
+	    knock_path, NULL }, 3, "worker 1 ready");
+}
+
+Test(reload, no_root_and_no_capability_without_workers, .timeout = 30,
+    .disabled = SANDBOX_TESTS_DISABLED)
+{
+
+	if (geteuid() != 0)
+		cr_skip_test("needs root: the relay drops root itself");
+	check_all((const char *[]){ "--knock-file", knock_path, NULL }, 1,
+	    "ready");
+}
+
+Test(reload, no_root_and_no_capability_after_a_reload, .timeout = 30,
+    .disabled = SANDBOX_TESTS_DISABLED)
+{
+	pid_t pids[16];
+	int i, n;
+
+	if (geteuid() != 0)
+		cr_skip_test("needs root: the relay drops root itself");
+	secrets(OLD_KNOCK);
+	start((const char *[]){ "--workers", "2", "--knock-file", knock_path,
+	    NULL });
+	cr_assert(h_relay_log_wait(&relay, "worker 1 ready", 5000) == 0);
+	cr_assert(h_relay_log_wait(&relay, "worker 0 ready", 5000) == 0);
+	rotate(NEW_KNOCK);
+	reload_and_wait(2, 1);
+	cr_assert(h_relay_log_wait_count(&relay, "ready", 4, 5000) >= 4);
+	cr_assert(h_relay_log_wait_count(&relay, "of generation 0 drained", 2,
+	    5000) == 2,
+	    "log:\n%s", relay.log);
+	n = relay_pids(pids, 16);
+	cr_assert_eq(n, 3, "%d processes", n);
+	for (i = 0; i < n; i++)
+		check_unprivileged(pids[i]);
+	expect_route(NEW_KNOCK, "hidden");
+	stop();
+}
+
+/* ---- the supervisor never makes a worker's calls ---- */
+
+/* TracerPid of ${pid}, or -1. */
+static long
+tracer_of(pid_t pid)
+{
+	char v[64];
+
+	if (status_line(pid, "TracerPid", v, sizeof(v)))
+		return (-1);
+	return (strtol(v, NULL, 10));
+}
+
+/* Start strace on ${pid} (no -f: the supervisor alone) into ${out}. */
+static pid_t
+strace_start(pid_t pid, const char * out)
+{
+	char p[16];
+	pid_t st;
+	int i, null;
+
+	snprintf(p, sizeof(p), "%d", (int)pid);
+	fflush(NULL);
+	cr_assert((st = fork()) != -1);
+	if (st == 0) {
+		if ((null = open("/dev/null", O_RDWR)) != -1) {
+			dup2(null, STDOUT_FILENO);
+			dup2(null, STDERR_FILENO);
+		}
+		execlp("strace", "strace", "-qq", "-p", p, "-o", out,
+		    (char *)NULL);
+		_exit(127);
+	}
+	for (i = 0; i < 300 && tracer_of(pid) != (long)st; i++)
+		usleep(10000);
+	cr_assert_eq(tracer_of(pid), (long)st, "strace did not attach");
+	return (st);
+}
+
+/* The syscall names of strace's ${path}, into ${names} (one per line). */
+static int
+strace_calls(const char * path, char (*names)[32], int max)
+{
+	char line[1024];
+	FILE * f;
+	int n = 0;
+	size_t len;
+
+	cr_assert((f = fopen(path, "r")) != NULL);
+	while (n < max && fgets(line, sizeof(line), f) != NULL) {
+		len = strspn(line, "abcdefghijklmnopqrstuvwxyz0123456789_");
+		if (len == 0 || len >= 32 || line[len] != '(')
+			continue;
+		memcpy(names[n], line, len);
+		names[n++][len] = '\0';
+	}
+	fclose(f);
+	return (n);
+}
+
+Test(reload, the_supervisor_never_makes_a_workers_calls, .timeout = 60,
+    .disabled = SANDBOX_TESTS_DISABLED)
+{
+	static const char * const workers_only[] = { "accept", "accept4",
+	    "connect", "socket", "recvfrom", "sendto", "splice", "pipe2",
+	    "epoll_wait", "epoll_ctl", "getsockname", "shutdown",
+	    "setsockopt", "getsockopt", NULL };
+	static char names[4096][32];
+	char out[96], who[8];
+	int fd, i, j, n, st, forks = 0, opens = 0;
+	pid_t tr;
+
+	if (geteuid() != 0 || system("strace -V >/dev/null 2>&1") != 0)
+		cr_skip_test("needs root and strace");
+	secrets(OLD_KNOCK);
+	start((const char *[]){ "--workers", "1", "--knock-file", knock_path,
+	    NULL });
+	cr_assert(h_relay_log_wait(&relay, "worker 0 ready", 5000) == 0);
+	snprintf(out, sizeof(out), "%s.strace", secret_dir);
+	tr = strace_start(relay.pid, out);
+
+	/* A session through the worker, across a reload. */
+	fd = dial(OLD_KNOCK, who, sizeof(who));
+	echo_intact(fd, 5, 4);
+	rotate(NEW_KNOCK);
+	reload_and_wait(1, 1);
+	echo_intact(fd, 6, 4);
+	close(fd);
+	cr_assert(h_relay_log_wait(&relay, "of generation 0 drained", 5000) ==
+	    0);
+	expect_route(NEW_KNOCK, "hidden");
+
+	kill(tr, SIGINT);
+	cr_assert(waitpid(tr, &st, 0) == tr);
+	n = strace_calls(out, names, 4096);
+	(void)unlink(out);
+	for (i = 0; i < n; i++) {
+		for (j = 0; workers_only[j] != NULL; j++)
+			cr_assert(strcmp(names[i], workers_only[j]) != 0,
+			    "the supervisor called %s", names[i]);
+		forks += (strcmp(names[i], "clone") == 0);
+		opens += (strcmp(names[i], "openat") == 0);
+	}
+	/* It did reload: read the knock file, forked the new worker. */
+	cr_assert(forks >= 1 && opens >= 1, "%d calls, %d clone, %d openat",
+	    n, forks, opens);
+	stop();
+}
+
+/* ---- a token route's key, rotated by reload ---- */
+
+/* The client binary, beside the relay's. */
+static const char *
+client_bin(void)
+{
+	const char * s = getenv("L7KK_CLIENT_BIN");
+
+	return ((s != NULL && *s != '\0') ? s : "../l7knockknock-client");
+}
+
+/* Write a fresh key (l7knockknock-client --gen-key) to ${path}. */
+static void
+gen_key(const char * path)
+{
+	char cmd[256];
+
+	snprintf(cmd, sizeof(cmd), "umask 077; %s --gen-key > %s", client_bin(),
+	    path);
+	cr_assert(system(cmd) == 0, "%s", cmd);
+}
+
+/* Read ${len} bytes of the pipe ${fd} within 5 s; the count. */
+static size_t
+read_n(int fd, char * buf, size_t len)
+{
+	struct pollfd pfd = { fd, POLLIN, 0 };
+	size_t got = 0;
+	ssize_t n;
+
+	while (got < len && poll(&pfd, 1, 5000) == 1) {
+		if ((n = read(fd, buf + got, len - got)) <= 0)
+			break;
+		got += (size_t)n;
+	}
+	return (got);
+}
+
+/* The backend a client with the key in ${key} reaches: its greeting. */
+static void
+expect_token_route(const char * key, const char * want)
+{
+	char port[16], line[32];
+	int in[2], out[2], st;
+	pid_t pid;
+	size_t n;
+
+	snprintf(port, sizeof(port), "%u", (unsigned)relay.port);
+	cr_assert(pipe(in) == 0 && pipe(out) == 0);
+	fflush(NULL);
+	cr_assert((pid = fork()) != -1);
+	if (pid == 0) {
+		dup2(in[0], STDIN_FILENO);
+		dup2(out[1], STDOUT_FILENO);
+		close_range(3, ~0U, 0);
+		execl(client_bin(), "l7knockknock-client", "-q", "--key-file",
+		    key, "127.0.0.1", port, (char *)NULL);
+		_exit(127);
+	}
+	close(in[0]);
+	close(out[1]);
+	memset(line, 0, sizeof(line));
+	n = read_n(out[0], line, 13);
+	close(in[1]);
+	close(out[0]);
+	kill(pid, SIGTERM);
+	(void)waitpid(pid, &st, 0);
+	cr_assert_eq(n, 13, "no greeting for key %s; log:\n%s", key,
+	    relay.log);
+	cr_assert(strncmp(line + 6, want, 6) == 0, "key %s reached %.6s, "
+	    "want %s; log:\n%s", key, line + 6, want, relay.log);
+}
+
+Test(reload, a_rotated_key_takes_over_at_reload, .timeout = 60)
+{
+	char key[128], oldkey[128], newkey[128];
+
+	if (access(client_bin(), X_OK) != 0)
+		cr_skip_test("no %s", client_bin());
+	secrets(OLD_KNOCK);
+	snprintf(key, sizeof(key), "%s/ssh.key", secret_dir);
+	snprintf(oldkey, sizeof(oldkey), "%s/client-old.key", secret_dir);
+	snprintf(newkey, sizeof(newkey), "%s/client-new.key", secret_dir);
+	gen_key(key);
+	if (geteuid() == 0)
+		cr_assert(chown(key, RL_UID, RL_GID) == 0);
+	cr_assert(link(key, oldkey) == 0);
+	start((const char *[]){ "--workers", "1", "--key-file", key, NULL });
+	cr_assert(h_relay_log_wait(&relay, "worker 0 ready", 5000) == 0);
+	expect_token_route(oldkey, "hidden");
+
+	/* A new key over the old file (a new inode: the client keeps its). */
+	gen_key(newkey);
+	cr_assert(unlink(key) == 0 && link(newkey, key) == 0);
+	if (geteuid() == 0)
+		cr_assert(chown(key, RL_UID, RL_GID) == 0);
+	reload_and_wait(1, 1);
+	expect_token_route(newkey, "hidden");
+	expect_token_route(oldkey, "normal");
+	(void)unlink(key);
+	(void)unlink(oldkey);
+	(void)unlink(newkey);
+	stop();
+}

@@ -1,0 +1,542 @@
+/*
+ * The --workers supervisor's sandbox probe: a forked child confines itself
+ * as the supervisor does (sandbox_enter_supervisor: chroot, user, no
+ * capability, Landlock reading only the secret files' directory, the
+ * seccomp allowlist of policy/supervisor-seccomp.policy) and tries ONE
+ * thing.  What a reload needs must work; what the supervisor never needs
+ * must kill it by SIGSYS or be refused.  The child reports a refusal
+ * through its exit code (the errno), success as PROBE_DONE.
+ */
+#include <criterion/criterion.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/mman.h>
+#include <sys/ptrace.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+
+#include <seccomp.h>
+
+#include "buildflags.h"
+#include "log.h"
+#include "policy_table.h"
+#include "sandbox.h"
+#include "secretfile.h"
+
+#define PROBE_DONE	200	/* The attempt succeeded. */
+#define PROBE_NOSANDBOX	201	/* sandbox_enter_supervisor() failed. */
+#define PROBE_BROKEN	202	/* A step of the attempt failed. */
+
+/* What the test made before forking; the child inherits it. */
+static struct {
+	char dir[64];		/* The secret directory (held). */
+	char secret[96];	/* A secret file in it. */
+	char other[64];		/* A sibling directory (not held). */
+	char otherfile[96];
+	int lfd;		/* A listening socket. */
+	uint16_t lport;
+} P;
+
+/* A file ${path} holding "x", owned by the relay's user when root. */
+static void
+sv_file(const char * path)
+{
+	int fd;
+
+	cr_assert((fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600)) != -1);
+	cr_assert(write(fd, "x", 1) == 1);
+	close(fd);
+	if (geteuid() == 0)
+		cr_assert(chown(path, 65534, 65534) == 0);
+}
+
+/* Criterion .init: the directories, a listener, /var/empty. */
+static void
+sv_setup(void)
+{
+	struct sockaddr_in sin;
+	socklen_t len = sizeof(sin);
+
+	if (geteuid() == 0 && mkdir("/var/empty", 0755) == -1)
+		cr_assert(errno == EEXIST);
+	snprintf(P.dir, sizeof(P.dir), "/tmp/l7kk-sv-XXXXXX");
+	cr_assert(mkdtemp(P.dir) != NULL);
+	snprintf(P.other, sizeof(P.other), "/tmp/l7kk-sv-XXXXXX");
+	cr_assert(mkdtemp(P.other) != NULL);
+	if (geteuid() == 0)
+		cr_assert(chown(P.dir, 65534, 65534) == 0 &&
+		    chown(P.other, 65534, 65534) == 0);
+	snprintf(P.secret, sizeof(P.secret), "%s/knock", P.dir);
+	snprintf(P.otherfile, sizeof(P.otherfile), "%s/knock", P.other);
+	sv_file(P.secret);
+	sv_file(P.otherfile);
+	cr_assert((P.lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0)) !=
+	    -1);
+	memset(&sin, 0, sizeof(sin));
+	sin.sin_family = AF_INET;
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	cr_assert(bind(P.lfd, (struct sockaddr *)&sin, sizeof(sin)) == 0);
+	cr_assert(listen(P.lfd, 16) == 0);
+	cr_assert(getsockname(P.lfd, (struct sockaddr *)&sin, &len) == 0);
+	P.lport = ntohs(sin.sin_port);
+}
+
+/* Criterion .fini. */
+static void
+sv_teardown(void)
+{
+
+	(void)unlink(P.secret);
+	(void)unlink(P.otherfile);
+	(void)rmdir(P.dir);
+	(void)rmdir(P.other);
+	close(P.lfd);
+}
+
+TestSuite(supervisor, .init = sv_setup, .fini = sv_teardown, .timeout = 30,
+    .disabled = SANDBOX_TESTS_DISABLED);
+
+/* In the child: hold the secret's directory, confine as the supervisor. */
+static void
+sv_enter(void)
+{
+	struct sandbox_conf conf;
+	int dirs[SECRETFILE_DIRS_MAX];
+
+	memset(&conf, 0, sizeof(conf));
+	conf.chroot_dir = "/var/empty";
+	if (secretfile_hold(P.secret))
+		_exit(PROBE_NOSANDBOX);
+	conf.read_dirs = dirs;
+	conf.nread_dirs = secretfile_dirs(dirs, SECRETFILE_DIRS_MAX);
+	log_setlevel(LOG_ERR);
+	if (sandbox_enter_supervisor(&conf))
+		_exit(PROBE_NOSANDBOX);
+}
+
+/* In the child: end with the outcome of a call that returned ${rc}. */
+static void
+sv_result(long rc)
+{
+
+	_exit(rc == -1 ? errno : PROBE_DONE);
+}
+
+/* Run ${attempt} in a confined child; its wait status. */
+static int
+sv_run(void (*attempt)(void))
+{
+	pid_t pid;
+	int st;
+
+	fflush(NULL);
+	cr_assert((pid = fork()) != -1);
+	if (pid == 0) {
+		sv_enter();
+		attempt();
+		_exit(PROBE_DONE);
+	}
+	cr_assert(waitpid(pid, &st, 0) == pid);
+	return (st);
+}
+
+/* How a child ended, for failure messages. */
+static const char *
+sv_how(int st)
+{
+	static char buf[64];
+
+	if (WIFSIGNALED(st))
+		snprintf(buf, sizeof(buf), "killed by signal %d", WTERMSIG(st));
+	else if (WEXITSTATUS(st) == PROBE_DONE)
+		snprintf(buf, sizeof(buf), "the attempt succeeded");
+	else if (WEXITSTATUS(st) == PROBE_NOSANDBOX)
+		snprintf(buf, sizeof(buf), "sandbox_enter_supervisor failed");
+	else
+		snprintf(buf, sizeof(buf), "refused with errno %d (%s)",
+		    WEXITSTATUS(st), strerror(WEXITSTATUS(st)));
+	return (buf);
+}
+
+static void
+expect_sigsys(void (*attempt)(void), const char * what)
+{
+	int st = sv_run(attempt);
+
+	cr_assert(WIFSIGNALED(st) && WTERMSIG(st) == SIGSYS,
+	    "%s: want death by SIGSYS, got: %s", what, sv_how(st));
+}
+
+static void
+expect_exit(void (*attempt)(void), int code, const char * what)
+{
+	int st = sv_run(attempt);
+
+	cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == code,
+	    "%s: want exit %d, got: %s", what, code, sv_how(st));
+}
+
+/* The attempts. */
+static void
+try_read_secret(void)
+{
+	uint8_t buf[16];
+
+	sv_result(secretfile_read(P.secret, "knock file", buf, sizeof(buf)) ==
+	    1 ? 0 : -1);
+}
+
+static void
+try_open_other_dir(void)
+{
+
+	char rel[256];
+	int dir;
+
+	/* Beside the held directory: out through its own descriptor. */
+	if (secretfile_dirs(&dir, 1) != 1)
+		_exit(PROBE_BROKEN);
+	snprintf(rel, sizeof(rel), "../%s/knock", P.other + strlen("/tmp/"));
+	sv_result(openat(dir, rel, O_RDONLY | O_CLOEXEC));
+}
+
+static void
+try_open_other_path(void)
+{
+
+	/* By its full path: the chroot has nothing. */
+	sv_result(open(P.otherfile, O_RDONLY | O_CLOEXEC));
+}
+
+static void
+try_open_write(void)
+{
+
+	sv_result(open(P.secret, O_WRONLY | O_CLOEXEC));
+}
+
+static void
+try_execve(void)
+{
+	char * const argv[] = { "/bin/true", NULL };
+	char * const envp[] = { NULL };
+
+	sv_result(execve("/bin/true", argv, envp));
+}
+
+static void
+try_ptrace(void)
+{
+
+	sv_result(ptrace(PTRACE_TRACEME, 0, NULL, NULL));
+}
+
+static void
+try_unix_socket(void)
+{
+
+	sv_result(socket(AF_UNIX, SOCK_STREAM, 0));
+}
+
+static void
+try_udp_socket(void)
+{
+
+	sv_result(socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, IPPROTO_UDP));
+}
+
+static void
+try_accept(void)
+{
+
+	/* accept(2) itself, and accept4 without the workers' flags. */
+	sv_result(syscall(SYS_accept, P.lfd, NULL, NULL));
+}
+
+static void
+try_accept4_blocking(void)
+{
+
+	sv_result(accept4(P.lfd, NULL, NULL, 0));
+}
+
+static void
+try_connect_unix_len(void)
+{
+	struct sockaddr_storage ss;
+
+	memset(&ss, 0, sizeof(ss));
+	sv_result(connect(P.lfd, (struct sockaddr *)&ss, 110));
+}
+
+static void
+try_bind(void)
+{
+	struct sockaddr_in sin;
+
+	memset(&sin, 0, sizeof(sin));
+	sin.sin_family = AF_INET;
+	sv_result(bind(P.lfd, (struct sockaddr *)&sin, sizeof(sin)));
+}
+
+static void
+try_listen(void)
+{
+
+	sv_result(listen(P.lfd, 1));
+}
+
+static void
+try_kill_hup(void)
+{
+
+	sv_result(kill(getppid(), SIGHUP));
+}
+
+static void
+try_clone_newuser(void)
+{
+
+	sv_result(syscall(SYS_clone, CLONE_NEWUSER | SIGCHLD, 0, 0, 0, 0));
+}
+
+static void
+try_clone3(void)
+{
+
+	sv_result(syscall(SYS_clone3, NULL, 0));
+}
+
+static void
+try_setuid(void)
+{
+
+	sv_result(setuid(0));
+}
+
+static void
+try_mmap_exec(void)
+{
+	void * p = mmap(NULL, 4096, PROT_READ | PROT_EXEC,
+	    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+	sv_result(p == MAP_FAILED ? -1 : 0);
+}
+
+static void
+try_fork(void)
+{
+	pid_t pid = fork();
+	int i, st;
+
+	if (pid == 0)
+		_exit(0);
+	if (pid == -1)
+		_exit(PROBE_BROKEN);
+	/* Reaped as the supervisor does: WNOHANG (no sleep call allowed). */
+	for (i = 0; i < 100000000 && waitpid(pid, &st, WNOHANG) != pid; i++)
+		;
+	sv_result(i < 100000000 ? 0 : -1);
+}
+
+static void
+try_wait_blocking(void)
+{
+	int st;
+
+	/* The supervisor only reaps with WNOHANG. */
+	sv_result(waitpid(-1, &st, 0));
+}
+
+/* The tests. */
+Test(supervisor, reads_a_secret_file_beneath_its_directory)
+{
+
+	expect_exit(try_read_secret, PROBE_DONE, "read the secret file");
+}
+
+Test(supervisor, cannot_open_a_file_outside_its_directories)
+{
+
+	/* Landlock refuses what the held descriptor could reach. */
+	expect_exit(try_open_other_dir, EACCES, "openat ../other/knock");
+	expect_exit(try_open_other_path, ENOENT, "open by full path");
+}
+
+Test(supervisor, opening_for_writing_kills)
+{
+
+	expect_sigsys(try_open_write, "open a secret file for writing");
+}
+
+Test(supervisor, execve_kills)
+{
+
+	expect_sigsys(try_execve, "execve");
+}
+
+Test(supervisor, ptrace_kills)
+{
+
+	expect_sigsys(try_ptrace, "ptrace");
+}
+
+Test(supervisor, unix_and_udp_sockets_kill)
+{
+
+	expect_sigsys(try_unix_socket, "socket(AF_UNIX)");
+	expect_sigsys(try_udp_socket, "socket(UDP)");
+}
+
+Test(supervisor, accept_kills)
+{
+
+	expect_sigsys(try_accept, "accept");
+	expect_sigsys(try_accept4_blocking, "accept4 without the flags");
+}
+
+Test(supervisor, connect_with_another_address_length_kills)
+{
+
+	expect_sigsys(try_connect_unix_len, "connect, sockaddr_un length");
+}
+
+Test(supervisor, bind_and_listen_kill)
+{
+
+	expect_sigsys(try_bind, "bind");
+	expect_sigsys(try_listen, "listen");
+}
+
+Test(supervisor, other_signals_kill)
+{
+
+	expect_sigsys(try_kill_hup, "kill(SIGHUP)");
+}
+
+Test(supervisor, namespaces_and_clone3_kill)
+{
+
+	expect_sigsys(try_clone_newuser, "clone(CLONE_NEWUSER)");
+	expect_sigsys(try_clone3, "clone3");
+}
+
+Test(supervisor, setuid_and_exec_memory_kill)
+{
+
+	expect_sigsys(try_setuid, "setuid(0)");
+	expect_sigsys(try_mmap_exec, "mmap(PROT_EXEC)");
+}
+
+Test(supervisor, blocking_wait_kills)
+{
+
+	expect_sigsys(try_wait_blocking, "waitpid without WNOHANG");
+}
+
+Test(supervisor, forks_a_worker)
+{
+
+	expect_exit(try_fork, PROBE_DONE, "fork");
+}
+
+/* ---- the policy: the supervisor's list covers its workers' ---- */
+
+/* Does ${T} (${n} rules) allow syscall ${nr} at all? */
+static int
+sv_allows(const struct policy_rule * T, size_t n, int nr)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (T[i].nr == nr && T[i].action == POLICY_ALLOW)
+			return (1);
+	return (0);
+}
+
+/* Is the condition ${c} also one of ${W}'s (so ${W} is no wider there)? */
+static int
+sv_cond_in(const struct policy_arg * c, const struct policy_rule * W)
+{
+	size_t i;
+
+	for (i = 0; i < W->nargs; i++)
+		if (W->args[i].arg == c->arg && W->args[i].op == c->op &&
+		    W->args[i].mask == c->mask && W->args[i].kind == c->kind &&
+		    W->args[i].value == c->value)
+			return (1);
+	return (0);
+}
+
+/*
+ * Does some rule of ${T} (${n} rules) allow every call the worker's rule
+ * ${W} allows: the same syscall, with conditions that are all ${W}'s too?
+ */
+static int
+sv_covers(const struct policy_rule * T, size_t n, const struct policy_rule * W)
+{
+	size_t i, j;
+
+	for (i = 0; i < n; i++) {
+		if (T[i].nr != W->nr || T[i].action != POLICY_ALLOW)
+			continue;
+		for (j = 0; j < T[i].nargs; j++)
+			if (!sv_cond_in(&T[i].args[j], W))
+				break;
+		if (j == T[i].nargs)
+			return (1);
+	}
+	return (0);
+}
+
+/*
+ * A worker inherits the supervisor's filter: every call the worker's own
+ * policy allows must be allowed by the supervisor's too, arguments
+ * included, or the worker would die on it.
+ */
+Test(supervisor, its_policy_covers_every_worker_syscall)
+{
+	size_t i;
+
+	for (i = 0; i < policy_table_len; i++)
+		if (policy_table[i].action == POLICY_ALLOW)
+			cr_expect(sv_covers(supervisor_policy_table,
+			    supervisor_policy_table_len, &policy_table[i]),
+			    "the supervisor's policy does not cover a worker's "
+			    "%s rule (%s)", policy_table[i].name,
+			    policy_table[i].reason);
+}
+
+/* Calls neither the supervisor nor a worker ever needs. */
+Test(supervisor, dangerous_syscalls_never_allowed)
+{
+	static const char * const never[] = {
+		"execve", "execveat", "vfork", "clone3", "ptrace", "bind",
+		"listen", "accept", "open", "openat2", "creat", "unlink",
+		"rename", "chmod", "chown", "setuid", "setgid", "setgroups",
+		"tgkill", "socketpair", "sendmsg",
+		"recvmsg", "ioctl", "mount", "chroot", "bpf",
+		"process_vm_writev", "process_vm_readv", "io_uring_setup",
+		"userfaultfd", "memfd_create", "pidfd_open", "unshare",
+		"setns", "init_module", "reboot", NULL
+	};
+	size_t i;
+	int nr;
+
+	for (i = 0; never[i] != NULL; i++) {
+		if ((nr = seccomp_syscall_resolve_name(never[i])) < 0)
+			continue;
+		cr_expect(!sv_allows(supervisor_policy_table,
+		    supervisor_policy_table_len, nr), "%s is allowed",
+		    never[i]);
+	}
+}
