@@ -31,7 +31,7 @@
 
 /* Default idle timeouts (ms) when -o is not given: normal, hidden routes. */
 #define CONF_IDLE_NORMAL	30000
-#define CONF_IDLE_HIDDEN	(2 * 3600 * 1000)
+#define CONF_IDLE_HIDDEN	(2ULL * 3600 * 1000)
 
 /* --token-window: default and limits, in seconds. */
 #define CONF_WINDOW_DEFAULT	30

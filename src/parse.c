@@ -56,9 +56,9 @@ parse_duration(const char * s, uint64_t * ms)
 	else if (strcmp(s + n, "s") == 0 || s[n] == '\0')
 		scale = 1000;
 	else if (strcmp(s + n, "m") == 0)
-		scale = 60 * 1000;
+		scale = 60ULL * 1000;
 	else if (strcmp(s + n, "h") == 0)
-		scale = 3600 * 1000;
+		scale = 3600ULL * 1000;
 	else
 		return (-1);
 	memcpy(num, s, n);
