@@ -174,7 +174,7 @@ pair_eof(struct pair * P, int s, ssize_t r, int err)
 	double t0 = now();
 
 	parked = in - written(P->fd[!s]);
-	while (written(P->fd[!s]) < in && now() - t0 < 3)
+	while (written(P->fd[!s]) < in && now() - t0 < 4)
 		usleep(200);
 	fprintf(stderr, "eof side %d (%s): received %lld, parked in the kernel"
 	    " at EOF %lld, written %lld after %.1f ms\n", s,
@@ -229,12 +229,17 @@ relay(const char * obj, int lport, int tport)
 				if (pair_insert(&M, P))
 					fprintf(stderr, "insert: %s\n",
 					    strerror(errno));
-				if (ioctl(P->fd[0], FIONREAD, &s) == 0 && s > 0)
-					fprintf(stderr, "%d bytes queued before"
-					    " the insert\n", s);
+				/*
+				 * Bytes queued before the insert wait for the
+				 * next skb; one recv hands them to the verdict.
+				 */
+				r = recv(P->fd[0], buf, sizeof(buf),
+				    MSG_DONTWAIT);
+				if (r != -1 || errno != EAGAIN)
+					fprintf(stderr, "kick: %zd\n", r);
 				tab[slot] = P;
 				for (s = 0; s < 2; s++) {
-					ev.events = EPOLLIN | EPOLLRDHUP;
+					ev.events = EPOLLRDHUP | EPOLLET;	/* not EPOLLIN: it spins */
 					ev.data.u64 = ((uint64_t)slot << 1) | s;
 					epoll_ctl(ep, EPOLL_CTL_ADD, P->fd[s],
 					    &ev);
@@ -325,13 +330,16 @@ kmem(long * avail, long * tcpmem)
 	}
 }
 
-/* Push mib MiB until done or blocked for 2 s; return the bytes pushed. */
+/*
+ * Push the stream from byte from to byte total until done or blocked for
+ * ms milliseconds; return the bytes pushed.
+ */
 static uint64_t
-push(int c, uint64_t total)
+push(int c, uint64_t from, uint64_t total, int ms)
 {
 	unsigned char buf[1 << 16];
 	struct pollfd pfd = { .fd = c, .events = POLLOUT };
-	uint64_t sent = 0;
+	uint64_t sent = from;
 	ssize_t w, k;
 
 	while (sent < total) {
@@ -346,10 +354,10 @@ push(int c, uint64_t total)
 		}
 		if (w < 0 && errno != EAGAIN)
 			break;
-		if (poll(&pfd, 1, 2000) == 0)
+		if (poll(&pfd, 1, ms) == 0)
 			break;
 	}
-	return (sent);
+	return (sent - from);
 }
 
 static int
@@ -357,7 +365,7 @@ xfer(int rport, int bport, long mib, int stall)
 {
 	struct sockaddr_in r = lo(rport), b = lo(bport);
 	struct backend B = { .stall = stall };
-	uint64_t total = (uint64_t)mib << 20, sent, more;
+	uint64_t total = (uint64_t)mib << 20, sent;
 	long a0, t0, a1, t1;
 	char reply[64] = "";
 	pthread_t th;
@@ -375,15 +383,14 @@ xfer(int rport, int bport, long mib, int stall)
 	if (connect(c, (struct sockaddr *)&r, sizeof(r)))
 		return (1);
 	start = now();
-	sent = push(c, total);
+	sent = push(c, 0, total, 2000);
 	kmem(&a1, &t1);
 	if (stall)
 		printf("stalled backend: client pushed %llu MiB in %.1f s;"
 		    " MemAvailable -%ld MiB, sockstat TCP mem +%ld pages\n",
 		    (unsigned long long)(sent >> 20), now() - start, a0 - a1,
 		    t1 - t0);
-	more = push(c, total - sent);	/* the backend reads again */
-	sent += more;
+	sent += push(c, sent, total, 20000);	/* the backend reads again */
 	shutdown(c, SHUT_WR);
 	n = recv(c, reply, sizeof(reply) - 1, 0);
 	pthread_join(th, NULL);
