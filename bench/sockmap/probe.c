@@ -259,6 +259,12 @@ relay(const char * obj, int lport, int tport)
 			}
 			if (r < 0 && errno == EAGAIN)
 				continue;
+			/*
+			 * The kernel worker reports EPIPE on a socket whose
+			 * write side was shut: not the peer's error.
+			 */
+			if (r < 0 && errno == EPIPE && P->eof[!s])
+				continue;
 			pair_eof(P, s, r, errno);
 			epoll_ctl(ep, EPOLL_CTL_DEL, P->fd[s], NULL);
 			if (P->eof[!s]) {
