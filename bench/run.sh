@@ -654,7 +654,7 @@ a=$(med kt l7k) b=$(med kk l7k)
     echo "ktratio l7k $(awk -v a=$a -v b=$b 'BEGIN { print a / b }')" >>"$TMP/med"
 
 {
-echo "| workload | direct | l7knockknock |$([ -n "$WORKERS" ] && echo ' l7k --workers 2 |') haproxy | nginx stream | l7k ÷ haproxy | l7k ÷ direct |$([ -n "$BASE_BIN" ] && echo ' base build | l7k ÷ base |') issue 5 target | met |"
+echo "| workload | direct | l7knockknock |$([ -n "$WORKERS" ] && echo ' l7k --workers 2 |') haproxy | nginx stream | l7k ÷ haproxy | l7k ÷ direct |$([ -n "$BASE_BIN" ] && echo ' base build | l7k ÷ base |') target | met |"
 echo "|---|--:|--:|$([ -n "$WORKERS" ] && echo '--:|')--:|--:|--:|--:|$([ -n "$BASE_BIN" ] && echo '--:|--:|')---|---|"
 # row KEY LABEL DECIMALS TARGET-TEXT CHECK-EXPR [nginx-text] [direct-text]
 row() {
