@@ -290,7 +290,7 @@ if [ -n "$WORKERS" ]; then
 		HTTPPID_l7k2=$RELAYPID
 	fi
 fi
-# A token route (issue 11): the same relay with --key-file instead of the
+# A token route: the same relay with --key-file instead of the
 # knock; knockload -K mints a fresh token per connection.  Entries of the
 # replay cache live until t + window: at the bench's thousands of logins a
 # second a 30 s window would need a cache of 32 MiB, whose cache misses
@@ -648,7 +648,7 @@ for t in $TARGETS; do
 	[ -n "$a" ] && [ -n "$b" ] &&
 	    echo "kkratio $t $(awk -v a=$a -v b=$b 'BEGIN { print a / b }')" >>"$TMP/med"
 done
-# The token route against the static knock (issue 11: at least 0.95).
+# The token route against the static knock (target: at least 0.95).
 a=$(med kt l7k) b=$(med kk l7k)
 [ -n "$a" ] && [ -n "$b" ] &&
     echo "ktratio l7k $(awk -v a=$a -v b=$b 'BEGIN { print a / b }')" >>"$TMP/med"
@@ -685,7 +685,7 @@ row kkratio "knocked ÷ no knock" 2 "≥ 0.95" "l >= 0.95" "n/a"
 if [ -n "$TOKENS" ]; then
 	row kt "token connections to hidden (knockload -K), conn/s" 0 "" "" "n/a" "–"
 	row kt_p99 "token connections: p99 ms" 2 "" "" "n/a" "–"
-	row ktratio "token ÷ static knock (issue 11)" 2 "≥ 0.95" "l >= 0.95" "n/a" "–"
+	row ktratio "token ÷ static knock" 2 "≥ 0.95" "l >= 0.95" "n/a" "–"
 	row kk_cpu "knocked: relay CPU µs per connection" 1 "" "" "n/a" "–"
 	row kt_cpu "token: relay CPU µs per connection" 1 "" "" "n/a" "–"
 fi
