@@ -1,5 +1,5 @@
 /*
- * Integration tests of issue 11's relay side: token routes and several
+ * Integration tests of the relay's token routes and several
  * hidden routes, against the real sandboxed binary.  The tokens are made
  * by an independent implementation (a few lines of Python written from
  * DESIGN.md's text), never by token.c.
