@@ -138,7 +138,7 @@ uninstall:
 clean:
 	rm -rf build $(PROG)
 
-# systemd units, the Debian package (issue 13).  `make deb` builds in a copy
+# systemd units, the Debian package.  `make deb` builds in a copy
 # of the tree under build/deb/, where the .deb, .changes and .buildinfo land;
 # `make test-deb` checks the built package (file list, modes, lintian).
 SYSTEMDDIR ?= $(PREFIX)/lib/systemd/system

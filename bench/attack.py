@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""How long a slot-exhaustion attack stops service (issue 10, part 2).
+"""How long a slot-exhaustion attack stops service.
 
 Usage (root: the relay runs as users run it, sandboxed, -q):
     sudo bench/attack.py [BIN [BASE_BIN]]      # about 4 minutes

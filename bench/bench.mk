@@ -22,3 +22,23 @@ build/bench/knockload: $(KNOCKLOAD_SRCS) tests/harness.h src/token.h $(FLAGS_STA
 	@mkdir -p build/bench
 	$(CC) -std=gnu11 -O2 -g -Wall -Wextra -D_GNU_SOURCE -Itests -Isrc -o $@ \
 	    $(KNOCKLOAD_SRCS) $$(pkg-config --cflags --libs libsodium)
+
+# `make bench-sockmap`: the BPF sockmap probe (bench/sockmap/README.md),
+# measured beside a direct connection and l7knockknock.  Not part of the
+# relay: it records why the relay has no kernel path.
+SOCKMAP_MULTIARCH = $(shell gcc -print-multiarch 2>/dev/null)
+
+.PHONY: bench-sockmap
+
+bench-sockmap: $(PROG) build/bench/sockmap/probe build/bench/sockmap/relay.bpf.o
+	@sh bench/sockmap/run.sh
+
+build/bench/sockmap/relay.bpf.o: bench/sockmap/relay.bpf.c
+	@mkdir -p build/bench/sockmap
+	clang -O2 -g -target bpf -I/usr/include/$(SOCKMAP_MULTIARCH) -c -o $@ \
+	    bench/sockmap/relay.bpf.c
+
+build/bench/sockmap/probe: bench/sockmap/probe.c
+	@mkdir -p build/bench/sockmap
+	$(CC) -std=gnu11 -O2 -g -Wall -Wextra -D_GNU_SOURCE -o $@ \
+	    bench/sockmap/probe.c -lbpf -lpthread

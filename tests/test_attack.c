@@ -1,8 +1,10 @@
 /*
- * Integration tests of issue 10 part 2: one host cannot take every slot
- * (the per-source limit), and a flood of knock-phase connections from many
- * hosts cannot keep others out (eviction).  The real, sandboxed binary;
- * attackers bind 127.0.0.x source addresses.
+ * Integration tests of the relay under attack: one host cannot take every
+ * slot (the per-source limit), a flood of knock-phase connections from
+ * many hosts cannot keep others out (eviction), and clients that close
+ * first do not run the ports toward an off-host backend out
+ * (--backend-ports).  The real, sandboxed binary; attackers bind 127.0.0.x
+ * source addresses.
  */
 #include <criterion/criterion.h>
 #include <arpa/inet.h>
@@ -311,9 +313,9 @@ Test(attack, source_counts_return_to_zero)
 }
 
 /*
- * Issue 10 part 5, in a network namespace of the test's own: a backend on
- * 10.9.0.1 (not loopback, so the kernel's default tcp_tw_reuse=2 does not
- * apply) and 100 ephemeral ports.  Clients close first, so the relay sends
+ * Ports toward an off-host backend, in a network namespace of the test's
+ * own: a backend on 10.9.0.1 (not loopback, so the kernel's default
+ * tcp_tw_reuse=2 does not apply) and 100 ephemeral ports.  Clients close first, so the relay sends
  * the first FIN toward the backend and its side keeps TIME_WAIT.
  */
 #define TW_BACKEND	"10.9.0.1"

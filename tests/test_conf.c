@@ -472,7 +472,7 @@ static const struct bad_case bad_cases[] = {
 	{ { "--verbose=s3cret", "k" },
 	    "option '--verbose' takes no value (see --help)" },
 	{ { "k", "-vp" }, "option '-p' needs a value (see --help)" },
-	/* Start-up edges (issue 10). */
+	/* Start-up edges. */
 	{ { "--listen", "127.0.0.1:5", "--listen", "127.0.0.1:5", "--workers",
 	    "2", "k" }, "--listen '127.0.0.1:5' is given twice: give each "
 	    "address once" },
@@ -680,7 +680,7 @@ Test(conf, parse_is_repeatable)
 	    "0.0.0.0:1");
 }
 
-/* ::ffff:a.b.c.d is taken as the IPv4 address a.b.c.d (issue 10). */
+/* ::ffff:a.b.c.d is taken as the IPv4 address a.b.c.d. */
 Test(conf, v4_mapped_addresses_are_ipv4)
 {
 	static struct args A;
@@ -707,7 +707,7 @@ Test(conf, v4_mapped_addresses_are_ipv4)
 	cr_expect_eq(a.ss.ss_family, AF_INET6);
 }
 
-/* --max-conns-per-source and --backend-ports (issue 10). */
+/* --max-conns-per-source and --backend-ports. */
 Test(conf, per_source_and_backend_ports)
 {
 	static const struct {
@@ -755,7 +755,7 @@ Test(conf, per_source_and_backend_ports)
 	}
 }
 
-/* ---- Several routes, tokens, idle= and proxy= (issue 11) ---- */
+/* ---- Several routes, tokens, idle= and proxy= ---- */
 
 Test(conf, routes_defaults_and_sub_options)
 {

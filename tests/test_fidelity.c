@@ -1,5 +1,5 @@
 /*
- * Probe fidelity (issue 12): through the relay a client sees what it would
+ * Probe fidelity: through the relay a client sees what it would
  * see from the backend directly -- the same bytes, then the same end (FIN,
  * reset, or nothing) -- except for the differences DESIGN.md lists under
  * "What a prober can still tell".  Resets are passed on both ways; an

@@ -18,7 +18,7 @@
 #include "policy_table.h"
 #include "run.h"
 
-/* The relay's promise: at most this many syscalls allowed (issue 3). */
+/* The relay's promise: at most this many syscalls allowed. */
 #define POLICY_ALLOW_MAX	25
 
 /* The golden command's arguments (fds 3, 4, 5: listener, epoll, signalfd). */

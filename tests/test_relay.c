@@ -940,7 +940,7 @@ slow_client(void)
 }
 
 /*
- * Issue 10 section 3: a slow reader is not idle.  With -o 2s, the client
+ * A slow reader is not idle.  With -o 2s, the client
  * sends 12,000 bytes to the echo backend and reads the echo at about
  * 1.5 KB/s (150 bytes every 100 ms): about 8 s of steady download, most of
  * it from bytes the relay holds in a pipe for the client (draining it was
@@ -1031,7 +1031,7 @@ fin_setup(int lfd, uint16_t port, int * cfd, int * bfd)
 }
 
 /*
- * Issue 10 section 2: the backend sends its FIN at once and the client
+ * The backend sends its FIN at once and the client
  * never closes.  The relay passes the FIN on, and the client's slot is
  * freed within the fin timeout (1 s), not the idle timeout (30 s).
  */

@@ -1,5 +1,5 @@
 /*
- * Integration tests of issue 11's relay side: token routes and several
+ * Integration tests of the relay's token routes and several
  * hidden routes, against the real sandboxed binary.  The tokens are made
  * by an independent implementation (a few lines of Python written from
  * DESIGN.md's text), never by token.c.
@@ -742,4 +742,34 @@ Test(routes, fail2ban_bans_what_the_real_relay_logs_for_replays,
 	unlink(K.path);
 	cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0, "%s", err);
 	cr_assert_str_eq(out, "127.0.0.1\n127.0.0.1\n", "matched:\n%s", out);
+}
+
+Test(routes, ipv6_token_and_the_routed_line_in_brackets, .timeout = 30)
+{
+	char tok[TLEN + 1], buf[64];
+	struct key K;
+	int fd;
+
+	key_make(&K);
+	h_backend_start(&normal, &(struct h_backend_conf){ .family = AF_INET6,
+	    .mode = H_ECHO });
+	h_backend_start(&hidden, &(struct h_backend_conf){ .family = AF_INET6,
+	    .mode = H_ECHO });
+	h_relay_start(&relay, &(struct h_relay_conf){ .family = AF_INET6,
+	    .normal = normal.port, .hidden = hidden.port,
+	    .extra = (const char *[]){ "--key-file", K.path, NULL } });
+	mint(&K, now_s(), -1, tok);
+	fd = h_connect(AF_INET6, relay.port);
+	h_send_all(fd, tok, TLEN);
+	h_send_all(fd, PAYLOAD, PLEN);
+	shutdown(fd, SHUT_WR);
+	cr_assert_eq(h_recv(fd, buf, sizeof(buf), 5000), PLEN);
+	close(fd);
+	cr_assert(memcmp(buf, PAYLOAD, PLEN) == 0);
+	cr_assert(h_relay_log_wait(&relay, "conn 1.1 routed to hidden (token) "
+	    "from [::1]:", 2000) == 0, "%s", relay.log);
+	cr_assert(log_line_with(&relay, "routed to hidden (token)",
+	    " via [::1]:"), "%s", relay.log);
+	teardown();
+	unlink(K.path);
 }

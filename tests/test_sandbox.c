@@ -810,7 +810,7 @@ Test(sandbox, x32_syscall_kills)
 Test(sandbox, connect_or_shutdown_on_a_listener_kills)
 {
 
-	/* policy: connect and shutdown a0!=$listen_fd (issue 10). */
+	/* policy: connect and shutdown a0!=$listen_fd. */
 	expect_sigsys(try_connect_listener_unspec, "connect(AF_UNSPEC) on "
 	    "the listener");
 	expect_sigsys(try_connect_listener_high_bits, "connect on the "
@@ -831,7 +831,7 @@ Test(sandbox, connect_or_shutdown_on_a_listener_kills)
 Test(sandbox, setsockopt_other_than_the_relays_kills)
 {
 
-	/* policy: setsockopt SO_LINGER a4==2*sizeof(int) (issue 12). */
+	/* policy: setsockopt SO_LINGER a4==2*sizeof(int). */
 	expect_sigsys(try_setsockopt_other, "setsockopt(SO_KEEPALIVE)");
 	expect_sigsys(try_setsockopt_linger_short, "setsockopt(SO_LINGER) "
 	    "with an int");
