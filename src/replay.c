@@ -96,7 +96,7 @@ replay_scan(struct replay * cache, size_t home, uint64_t fp, uint64_t now,
 	*old = 0;
 	for (i = 0; i < cache->probe; i++) {
 		s = (home + i) % cache->n;
-		v = __atomic_load_n(&cache->slot[s], __ATOMIC_ACQUIRE);
+		v = __atomic_load_n(&cache->slot[s], __ATOMIC_SEQ_CST);
 		if (replay_live(v, now)) {
 			if ((v >> 32) == fp && s != skip)
 				return (REPLAY_REPLAYED);
@@ -131,7 +131,7 @@ replay_insert(struct replay * cache, const uint8_t tag[REPLAY_TAGLEN],
 		if (s == cache->n)
 			return (REPLAY_FULL);
 		if (!__atomic_compare_exchange_n(&cache->slot[s], &old, v, 0,
-		    __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
+		    __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST))
 			continue;	/* Another process took it: look again. */
 
 		/*
@@ -139,7 +139,9 @@ replay_insert(struct replay * cache, const uint8_t tag[REPLAY_TAGLEN],
 		 * another slot that it judged free while this one did not
 		 * (an entry expiring between the two scans): look again, and
 		 * refuse if so.  The later of two such claims always sees the
-		 * earlier, so at most one of them returns REPLAY_OK.
+		 * earlier, so at most one of them returns REPLAY_OK (a store
+		 * then a load of another slot: sequentially consistent, which
+		 * acquire/release alone would not promise).
 		 */
 		if (replay_scan(cache, home, fp, now, s, &other, &old))
 			return (REPLAY_REPLAYED);
