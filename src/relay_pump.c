@@ -455,10 +455,12 @@ relay_pump(struct relay * R, struct conn * C)
 
 	/*
 	 * An error one way still lets the other way deliver what it already
-	 * has (a backend's error reply that came with its reset, say).
+	 * has (a backend's error reply that came with its reset, say), with a
+	 * budget of its own: the failing way may have used this one up.
 	 */
 	if (pump_dir(R, &up, &C->down, &budget) == PUMP_ERROR) {
 		err = errno;
+		budget = PUMP_BUDGET;
 		(void)pump_dir(R, &down, &C->up, &budget);
 		pump_close(R, C, "client to backend", err);
 		return;
