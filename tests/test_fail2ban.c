@@ -17,7 +17,7 @@ Test(fail2ban, filter_matches_exactly_the_hostile_addresses, .timeout = 60)
 {
 	static const char want[] =
 	    "192.0.2.10\n2001:db8::1\n192.0.2.11\n198.51.100.7\n"
-	    "2001:db8::2\n203.0.113.5\n192.0.2.55\n";
+	    "2001:db8::2\n203.0.113.5\n192.0.2.55\n192.0.2.56\n";
 	char * argv[] = { F2B_BIN, "--out", "ip", "../tests/data/fail2ban.log",
 	    "../contrib/fail2ban/filter.d/l7knockknock.conf", NULL };
 	char out[4096], err[4096];
