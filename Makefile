@@ -157,7 +157,10 @@ deb:
 	rm -rf build/deb && mkdir -p $(DEB_SRC)
 	tar -cf - --exclude=./build --exclude=./.git --exclude=./$(PROG) . | \
 	    tar -xf - -C $(DEB_SRC)
-	cd $(DEB_SRC) && dpkg-buildpackage -us -uc -b
+	# A clean environment: the package is built as Debian builds it (gcc,
+	# its flags), not with this make's CC=, SANITIZE= or VALGRIND=.
+	cd $(DEB_SRC) && env -i PATH="$$PATH" HOME="$$HOME" \
+	    dpkg-buildpackage -us -uc -b
 	@ls -l build/deb/*.deb
 
 test-deb:
