@@ -362,6 +362,30 @@ try_wait_blocking(void)
 	sv_result(waitpid(-1, &st, 0));
 }
 
+/* kill(-1): every process the user may signal. */
+static void
+try_kill_everyone(void)
+{
+
+	sv_result(kill(-1, SIGTERM));
+}
+
+/* A process group (a negative pid). */
+static void
+try_kill_group(void)
+{
+
+	sv_result(kill(-getpid(), SIGUSR1));
+}
+
+/* The same -1, its upper 32 bits clear: the kernel reads it as -1 too. */
+static void
+try_kill_everyone_32(void)
+{
+
+	sv_result(syscall(SYS_kill, 0xffffffffUL, SIGTERM));
+}
+
 /* The tests. */
 Test(supervisor, reads_a_secret_file_beneath_its_directory)
 {
@@ -446,6 +470,14 @@ Test(supervisor, blocking_wait_kills)
 {
 
 	expect_sigsys(try_wait_blocking, "waitpid without WNOHANG");
+}
+
+Test(supervisor, kill_of_every_process_or_a_group_kills)
+{
+
+	expect_sigsys(try_kill_everyone, "kill(-1)");
+	expect_sigsys(try_kill_group, "kill of a process group");
+	expect_sigsys(try_kill_everyone_32, "kill(0xffffffff)");
 }
 
 Test(supervisor, forks_a_worker)
