@@ -193,7 +193,7 @@ CLIENT_OBJS = $(CLIENT_SRCS:client/%.c=build/client/%.o) \
 CLIENT_LIBOBJS = $(filter-out build/client/main.o,$(CLIENT_OBJS))
 CLIENT_SHARED = build/log.o build/knock.o build/knockfile.o build/parse.o \
 	   build/net.o build/secretfile.o build/keyfile.o build/token.o \
-	   build/sanitize.o
+	   build/sanitize.o build/seccompbpf.o
 CLIENT_LDLIBS = $(shell pkg-config --libs libseccomp libsodium 2>/dev/null)
 
 # The client's ssh login tests run Debian's sshd and ssh.

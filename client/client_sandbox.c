@@ -2,11 +2,10 @@
  * The client's confinement, once it is connected and holds its secret:
  * not dumpable, no core files, no new privileges, and the seccomp
  * allowlist of policy/client-seccomp.policy.  The filter is compiled to
- * static memory before it is loaded (as src/sandbox_seccomp.c does), so
- * nothing is freed once it is active.
+ * static memory before it is loaded (src/seccompbpf.c, shared with the
+ * relay), so nothing is freed once it is active.
  */
 #include <errno.h>
-#include <fcntl.h>
 #include <stdint.h>
 #include <string.h>
 #include <unistd.h>
@@ -21,6 +20,7 @@
 #include "client.h"
 #include "client_policy.h"
 #include "log.h"
+#include "seccompbpf.h"
 
 /* The compiled filter, and its length in instructions. */
 static struct sock_filter client_prog[BPF_MAXINSNS];
@@ -94,65 +94,6 @@ err0:
 	return (NULL);
 }
 
-/* Read the program written to the pipe ${fd} into client_prog. */
-static int
-client_sandbox_slurp(int fd)
-{
-	char * p = (char *)client_prog;
-	size_t len = 0;
-	ssize_t n;
-
-	do {
-		if ((n = read(fd, p + len, sizeof(client_prog) - len)) == -1) {
-			if (errno == EAGAIN)
-				break;
-			log_errp("seccomp: cannot read the compiled filter");
-			return (-1);
-		}
-		len += (size_t)n;
-	} while (n > 0 && len < sizeof(client_prog));
-	if (len == 0 || len == sizeof(client_prog) ||
-	    len % sizeof(client_prog[0]) != 0) {
-		log_err("seccomp: compiled filter of %zu bytes is unusable",
-		    len);
-		return (-1);
-	}
-	client_prog_len = len / sizeof(client_prog[0]);
-	return (0);
-}
-
-/* Compile ${ctx} to BPF into client_prog, through a pipe. */
-static int
-client_sandbox_compile(scmp_filter_ctx ctx)
-{
-	int fds[2];
-	int rc;
-
-	/* Non-blocking: a program larger than the pipe fails, never hangs. */
-	if (pipe2(fds, O_NONBLOCK | O_CLOEXEC)) {
-		log_errp("seccomp: pipe2");
-		goto err0;
-	}
-	if ((rc = seccomp_export_bpf(ctx, fds[1])) != 0) {
-		errno = -rc;
-		log_errp("seccomp: cannot compile the filter");
-		goto err1;
-	}
-	if (client_sandbox_slurp(fds[0]))
-		goto err1;
-	close(fds[1]);
-	close(fds[0]);
-
-	/* Success! */
-	return (0);
-
-err1:
-	close(fds[1]);
-	close(fds[0]);
-err0:
-	/* Failure! */
-	return (-1);
-}
 
 /* Not dumpable, no core files, no new privileges. */
 static int
@@ -184,7 +125,8 @@ client_sandbox_enter(void)
 
 	if ((ctx = client_sandbox_build()) == NULL)
 		goto err0;
-	if (client_sandbox_compile(ctx))
+	if (seccompbpf_compile(ctx, client_prog, BPF_MAXINSNS,
+	    &client_prog_len))
 		goto err1;
 	seccomp_release(ctx);
 	if (client_sandbox_limits())

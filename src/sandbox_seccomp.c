@@ -1,5 +1,4 @@
 #include <errno.h>
-#include <fcntl.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
@@ -14,13 +13,9 @@
 #include "policy_table.h"
 #include "sandbox.h"
 #include "sandbox_internal.h"
+#include "seccompbpf.h"
 
-/*
- * The compiled filter.  It lives in static memory so that nothing has to be
- * allocated or freed around the load: libseccomp's own seccomp_load() frees
- * its program after the filter is active, and a free() that trims the heap
- * would need a syscall the policy does not allow.
- */
+/* The compiled filter, in static memory (see seccompbpf.h). */
 static struct sock_filter sandbox_prog[BPF_MAXINSNS];
 
 /* Descriptor values are 32 bits: a != condition covers [0, 2^32). */
@@ -343,66 +338,6 @@ err0:
 	return (NULL);
 }
 
-/* Read the BPF program written to ${fd} into sandbox_prog. */
-static int
-sandbox_seccomp_slurp(int fd, struct sandbox_seccomp * S)
-{
-	char * p = (char *)sandbox_prog;
-	size_t len = 0;
-	ssize_t n;
-
-	do {
-		if ((n = read(fd, p + len, sizeof(sandbox_prog) - len)) == -1) {
-			if (errno == EAGAIN)
-				break;
-			log_errp("seccomp: cannot read the compiled filter");
-			return (-1);
-		}
-		len += (size_t)n;
-	} while (n > 0 && len < sizeof(sandbox_prog));
-	if (len == 0 || len == sizeof(sandbox_prog) ||
-	    len % sizeof(sandbox_prog[0]) != 0) {
-		log_err("seccomp: compiled filter of %zu bytes is unusable", len);
-		return (-1);
-	}
-	S->len = len / sizeof(sandbox_prog[0]);
-	return (0);
-}
-
-/* Compile ${ctx} to BPF into sandbox_prog, through a pipe. */
-static int
-sandbox_seccomp_compile(scmp_filter_ctx ctx, struct sandbox_seccomp * S)
-{
-	int fds[2];
-	int rc;
-
-	/* Non-blocking: a program larger than the pipe fails, never hangs. */
-	if (pipe2(fds, O_NONBLOCK | O_CLOEXEC)) {
-		log_errp("seccomp: pipe2");
-		goto err0;
-	}
-	if ((rc = seccomp_export_bpf(ctx, fds[1])) != 0) {
-		errno = -rc;
-		log_errp("seccomp: cannot compile the filter");
-		goto err1;
-	}
-	close(fds[1]);
-	fds[1] = -1;
-	if (sandbox_seccomp_slurp(fds[0], S))
-		goto err1;
-	close(fds[0]);
-
-	/* Success! */
-	return (0);
-
-err1:
-	close(fds[0]);
-	if (fds[1] != -1)
-		close(fds[1]);
-err0:
-	/* Failure! */
-	return (-1);
-}
 
 /* Build and compile the filter for ${conf} (before the other layers). */
 int
@@ -414,7 +349,7 @@ sandbox_seccomp_prepare(const struct sandbox_conf * conf, int who,
 	memset(S, 0, sizeof(*S));
 	if ((ctx = sandbox_seccomp_build(conf, who, S)) == NULL)
 		goto err0;
-	if (sandbox_seccomp_compile(ctx, S))
+	if (seccompbpf_compile(ctx, sandbox_prog, BPF_MAXINSNS, &S->len))
 		goto err1;
 	seccomp_release(ctx);
 
