@@ -153,15 +153,11 @@ int
 client_sandbox_print(int fd)
 {
 	scmp_filter_ctx ctx;
-	int rc;
 
 	if ((ctx = client_sandbox_build()) == NULL)
 		goto err0;
-	if ((rc = seccomp_export_pfc(ctx, fd)) != 0) {
-		errno = -rc;
-		log_errp("seccomp: cannot print the filter");
+	if (seccompbpf_print(ctx, fd))
 		goto err1;
-	}
 	seccomp_release(ctx);
 
 	/* Success! */

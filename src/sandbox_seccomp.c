@@ -392,15 +392,11 @@ int
 sandbox_seccomp_print(const struct sandbox_conf * conf, int who, int fd)
 {
 	scmp_filter_ctx ctx;
-	int rc;
 
 	if ((ctx = sandbox_seccomp_build(conf, who, NULL)) == NULL)
 		goto err0;
-	if ((rc = seccomp_export_pfc(ctx, fd)) != 0) {
-		errno = -rc;
-		log_errp("seccomp: cannot print the filter");
+	if (seccompbpf_print(ctx, fd))
 		goto err1;
-	}
 	seccomp_release(ctx);
 
 	/* Success! */

@@ -68,3 +68,17 @@ err0:
 	/* Failure! */
 	return (-1);
 }
+
+/* Print ${ctx} as pseudo filter code. */
+int
+seccompbpf_print(scmp_filter_ctx ctx, int fd)
+{
+	int rc;
+
+	if ((rc = seccomp_export_pfc(ctx, fd)) != 0) {
+		errno = -rc;
+		log_errp("seccomp: cannot print the filter");
+		return (-1);
+	}
+	return (0);
+}

@@ -24,4 +24,12 @@
 int seccompbpf_compile(scmp_filter_ctx, struct sock_filter *, size_t,
     size_t *);
 
+/**
+ * seccompbpf_print(ctx, fd):
+ * Write the filter ${ctx} as libseccomp's pseudo filter code to ${fd} (the
+ * form of the golden files under policy/).  Return 0, or -1 after
+ * reporting the error.  ${ctx} stays the caller's.
+ */
+int seccompbpf_print(scmp_filter_ctx, int);
+
 #endif /* !SECCOMPBPF_H_ */
