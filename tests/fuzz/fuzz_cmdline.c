@@ -171,8 +171,22 @@ check_run(const struct conf * C, const struct args * A)
 		} else
 			abort();
 	}
-	if (!backend_ok(&C->normal) || !backend_ok(&C->hidden))
+	if (!backend_ok(&C->normal) || !dur_ok(C->normal.idle_ms))
 		abort();
+	if (C->nroutes < 1 || C->nroutes > CONF_ROUTES_MAX)
+		abort();
+	for (i = 0; i < C->nroutes; i++) {
+		if (!backend_ok(&C->routes[i].b) ||
+		    !dur_ok(C->routes[i].b.idle_ms) ||
+		    C->routes[i].name[0] == '\0' ||
+		    memchr(C->routes[i].name, '\0',
+		    sizeof(C->routes[i].name)) == NULL)
+			abort();
+		/* Route 0 may take KNOCK; every other names its file. */
+		if (i > 0 && (C->routes[i].key_file == NULL) ==
+		    (C->routes[i].knock_file == NULL))
+			abort();
+	}
 	if (!dur_ok(C->idle_ms) || !dur_ok(C->knock_ms) ||
 	    !dur_ok(C->connect_ms))
 		abort();
@@ -188,9 +202,12 @@ check_run(const struct conf * C, const struct args * A)
 		abort();
 	if (C->knock_file != NULL && C->knock_file[0] == '\0')
 		abort();
-	if (C->have_knock && C->knock_file != NULL)
+	/* One knock for the first route at most: KNOCK, a file or a key. */
+	if ((C->have_knock != 0) + (C->knock_file != NULL) +
+	    (C->key_file != NULL) > 1)
 		abort();
-	if (!C->have_knock && C->knock_file == NULL && !C->print_seccomp)
+	if (!C->have_knock && C->knock_file == NULL && C->key_file == NULL &&
+	    !C->print_seccomp)
 		abort();
 	if (C->have_knock) {
 		if (C->knock.len < 1 || C->knock.len > KNOCK_MAX)
@@ -240,7 +257,8 @@ LLVMFuzzerTestOneInput(const uint8_t * d, size_t n)
 	    D.have_knock != C.have_knock || D.knock.len != C.knock.len ||
 	    memcmp(D.knock.buf, C.knock.buf, C.knock.len) != 0 ||
 	    D.workers != C.workers || D.idle_ms != C.idle_ms ||
-	    D.normal.port != C.normal.port || D.hidden.port != C.hidden.port ||
+	    D.normal.port != C.normal.port || D.nroutes != C.nroutes ||
+	    D.routes[0].b.port != C.routes[0].b.port ||
 	    strcmp(D.normal.host, C.normal.host) != 0 ||
 	    memcmp(D.listen, C.listen, sizeof(C.listen)) != 0))
 		abort();
