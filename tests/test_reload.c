@@ -762,3 +762,48 @@ Test(reload, a_rotated_key_takes_over_at_reload, .timeout = 60)
 	(void)unlink(newkey);
 	stop();
 }
+
+/*
+ * A serving worker dies while the old generation drains: the supervisor
+ * stops the serving ones only; the draining worker's session relays on,
+ * and once it has drained the supervisor exits 1.
+ */
+Test(reload, a_serving_death_spares_the_draining_workers, .timeout = 60)
+{
+	pid_t pids[8], old, young = 0;
+	char who[8];
+	int fd, i, n, st;
+
+	secrets(OLD_KNOCK);
+	start((const char *[]){ "--workers", "1", "--knock-file", knock_path,
+	    NULL });
+	cr_assert(h_relay_log_wait(&relay, "worker 0 ready", 5000) == 0);
+	cr_assert_eq(relay_pids(pids, 8), 2);
+	old = pids[1];
+	fd = dial(OLD_KNOCK, who, sizeof(who));
+	cr_assert_str_eq(who, "hidden");
+	echo_intact(fd, 10, 2);
+	rotate(NEW_KNOCK);
+	reload_and_wait(1, 1);
+	n = relay_pids(pids, 8);
+	for (i = 1; i < n; i++)
+		if (pids[i] != old)
+			young = pids[i];
+	cr_assert(young > 0, "no new worker");
+
+	cr_assert(kill(young, SIGKILL) == 0);
+	cr_assert(h_relay_log_wait(&relay, "a worker died: stopping the "
+	    "serving ones", 5000) == 0, "log:\n%s", relay.log);
+	usleep(200000);
+	echo_intact(fd, 11, 4);
+	cr_assert(kill(old, 0) == 0, "the draining worker was stopped");
+	close(fd);
+	cr_assert(h_relay_log_wait(&relay, "of generation 0 drained", 5000) ==
+	    0, "log:\n%s", relay.log);
+	st = h_relay_stop(&relay, 0, 5000);
+	cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 1, "status %d; log:\n%s",
+	    st, relay.log);
+	h_backend_stop(&normal);
+	h_backend_stop(&hidden);
+	rm_secrets();
+}
