@@ -101,8 +101,10 @@ workers_is_new(const struct workers * W, const struct workers_slot * S)
 }
 
 /*
- * The pending reload failed (the caller reports why): stop its workers,
- * as draining; the old generation serves on.
+ * The pending reload failed (the caller reports why): kill its workers
+ * (SIGKILL: one stuck in its start-up never reads a SIGTERM, which only
+ * its relay loop takes from a signalfd), their end then expected; the old
+ * generation serves on.
  */
 static void
 workers_abort(struct workers * W)
@@ -112,7 +114,7 @@ workers_abort(struct workers * W)
 	for (i = 0; i < WORKERS_SLOTS; i++) {
 		if (W->w[i].pid > 0 && workers_is_new(W, &W->w[i])) {
 			W->w[i].draining = 1;
-			(void)kill(W->w[i].pid, SIGTERM);
+			(void)kill(W->w[i].pid, SIGKILL);
 		}
 	}
 	workers_unpend(W);

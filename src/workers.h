@@ -30,7 +30,7 @@
  * byte, send SIGUSR1 (drain: stop accepting, finish, exit 0) to the old
  * ones, whose end is then expected.  A new worker that ends first, or not
  * all ready within WORKERS_READY_S seconds, fails the reload: the new
- * workers are stopped (SIGTERM), it is reported, and the old ones serve
+ * workers are killed (SIGKILL), it is reported, and the old ones serve
  * on; a refused reload changes nothing.  A reload is refused while one is
  * pending or fewer than ${n} of WORKERS_SLOTS are free.  Return the exit
  * status for the supervisor, once no worker is left: 0 if stopped by a
