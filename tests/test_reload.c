@@ -807,3 +807,56 @@ Test(reload, a_serving_death_spares_the_draining_workers, .timeout = 60)
 	h_backend_stop(&hidden);
 	rm_secrets();
 }
+
+/*
+ * A new worker that hangs in its start-up (strace holds its seccomp()
+ * call for 30 s): after WORKERS_READY_S (10 s) the reload fails, the new
+ * worker is killed, and the old one serves on, not draining.
+ */
+Test(reload, a_new_worker_not_ready_in_time_keeps_the_old_generation,
+    .timeout = 60, .disabled = SANDBOX_TESTS_DISABLED)
+{
+	char p[16], who[8];
+	int fd, i, null, st;
+	pid_t tr;
+
+	if (geteuid() != 0 || system("strace -V >/dev/null 2>&1") != 0)
+		cr_skip_test("needs root and strace");
+	secrets(OLD_KNOCK);
+	start((const char *[]){ "--workers", "1", "--knock-file", knock_path,
+	    NULL });
+	cr_assert(h_relay_log_wait(&relay, "worker 0 ready", 5000) == 0);
+	fd = dial(OLD_KNOCK, who, sizeof(who));
+	echo_intact(fd, 12, 2);
+
+	snprintf(p, sizeof(p), "%d", (int)relay.pid);
+	fflush(NULL);
+	cr_assert((tr = fork()) != -1);
+	if (tr == 0) {
+		if ((null = open("/dev/null", O_RDWR)) != -1) {
+			dup2(null, STDOUT_FILENO);
+			dup2(null, STDERR_FILENO);
+		}
+		execlp("strace", "strace", "-qq", "-f", "-p", p, "-o",
+		    "/dev/null", "-e", "trace=seccomp", "-e",
+		    "inject=seccomp:delay_enter=30000000", (char *)NULL);
+		_exit(127);
+	}
+	for (i = 0; i < 300 && tracer_of(relay.pid) != (long)tr; i++)
+		usleep(10000);
+	cr_assert_eq(tracer_of(relay.pid), (long)tr, "strace did not attach");
+
+	rotate(NEW_KNOCK);
+	cr_assert(kill(relay.pid, SIGHUP) == 0);
+	cr_assert(h_relay_log_wait(&relay, "reload failed: 0 of 1 new workers "
+	    "ready within 10 s; the old configuration serves on", 20000) == 0,
+	    "log:\n%s", relay.log);
+	kill(tr, SIGINT);
+	cr_assert(waitpid(tr, &st, 0) == tr);
+	echo_intact(fd, 13, 2);
+	cr_assert_eq(h_relay_log_count(&relay, "draining"), 0, "log:\n%s",
+	    relay.log);
+	expect_route(OLD_KNOCK, "hidden");
+	close(fd);
+	stop();
+}
