@@ -386,20 +386,23 @@ main_wipe(struct setup * S)
 }
 
 /*
- * One relay process: epoll, signalfd, slots, the sandbox, the loop.
- * Return its exit status.
+ * One relay process: epoll, signalfd, slots, the sandbox, the loop; once
+ * confined, one byte into ${ready} if not -1 (a worker tells its
+ * supervisor it is up).  Return its exit status.
  */
 static int
-main_relay(struct setup * S, size_t w)
+main_relay(struct setup * S, size_t w, int ready)
 {
 	struct sandbox_conf SB;
 	struct relay * R;
 	int rc;
 
 	log_setworker((unsigned)w);
-	if (S->supervisor != 0 && S->notify_fd != -1) {
-		/* The supervisor is the service: it alone notifies. */
-		close(S->notify_fd);
+	if (S->supervisor != 0) {
+		/* Only the supervisor reads secrets and notifies. */
+		secretfile_release();
+		if (S->notify_fd != -1)
+			close(S->notify_fd);
 		S->notify_fd = -1;
 	}
 	if ((rc = main_descriptors(S, w)) != 0)
@@ -419,6 +422,11 @@ main_relay(struct setup * S, size_t w)
 	else
 		log_info("ready");
 	notify_send(S->notify_fd, "READY=1");
+	if (ready != -1) {
+		if (write(ready, "", 1) != 1)
+			log_errp("cannot tell the supervisor 'ready'");
+		(void)close(ready);
+	}
 
 	rc = relay_run(R);
 	if (rc == 0)
@@ -576,33 +584,30 @@ main_knocks(struct setup * S)
 
 /* workers_run() callback. */
 static int
-main_worker(void * cookie, size_t w)
+main_worker(void * cookie, size_t w, int ready)
 {
 
-	return (main_relay(cookie, w));
+	return (main_relay(cookie, w, ready));
 }
 
 /*
- * workers_run() callback, on SIGHUP: every knock and key file again into a
- * fresh knock set, with the start-up's loader (main_knocks); on a refusal
- * the old set is put back.  The replay cache and its start time are kept.
- * Return 0 or -1 (reported).
+ * workers_run() callback, on SIGHUP: every knock and key file again into
+ * the knock set (empty here: main_forked wiped it), with the start-up's
+ * loader (main_knocks); on a refusal it is wiped again and no worker is
+ * forked, so the old ones serve on.  The replay cache and the start time
+ * are kept.  Return 0 or -1 (reported).
  */
 static int
 main_reload(void * cookie)
 {
-	static struct knockset old;
 	struct setup * S = cookie;
+	uint64_t start_s = S->knocks.start_s;
 
-	old = S->knocks;
 	if (main_knocks(S) != 0) {
 		knockset_wipe(&S->knocks);
-		S->knocks = old;
-		knockset_wipe(&old);
 		return (-1);
 	}
-	S->knocks.start_s = old.start_s;
-	knockset_wipe(&old);
+	S->knocks.start_s = start_s;
 	return (0);
 }
 
@@ -747,7 +752,7 @@ main(int argc, char * argv[])
 	else if (notify_open(&S.notify_fd))
 		rc = EX_OSERR;
 	else if (!S.conf.workers_given)
-		rc = main_relay(&S, 0);
+		rc = main_relay(&S, 0, -1);
 	else
 		rc = main_workers(&S);
 

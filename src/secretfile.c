@@ -105,6 +105,17 @@ secretfile_dirs(int * fds, size_t max)
 	return (i);
 }
 
+/* Close and forget the held directories. */
+void
+secretfile_release(void)
+{
+	size_t i;
+
+	for (i = 0; i < secretfile_nheld; i++)
+		(void)close(secretfile_held[i].fd);
+	secretfile_nheld = 0;
+}
+
 /* Can ${path} be opened for reading? */
 int
 secretfile_readable(const char * path)

@@ -40,6 +40,13 @@ int secretfile_hold(const char *);
 size_t secretfile_dirs(int *, size_t);
 
 /**
+ * secretfile_release(void):
+ * Close every held directory and forget it (a --workers worker: it never
+ * reads a secret); secretfile_read() then opens by name only.
+ */
+void secretfile_release(void);
+
+/**
  * secretfile_readable(path):
  * Can ${path} be opened for reading now (through its held directory if
  * there is one)?  Return 0, or -1 with errno set; nothing is reported.

@@ -2,14 +2,20 @@
  * The --workers supervisor: it forks the workers, passes SIGTERM/SIGINT
  * on, treats a serving worker's death as fatal, and on SIGHUP starts a new
  * generation of workers on the same listeners (through the caller's
- * reload callback) and tells the old generation to drain (SIGUSR1).  It
- * never touches a client byte.
+ * reload callback); once every new worker has reported ready (a byte on a
+ * pipe) it tells the old generation to drain (SIGUSR1).  A new worker that
+ * dies first, or is not ready in time, fails the reload: the new
+ * generation is stopped and the old one serves on.  It never touches a
+ * client byte.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <sys/types.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "log.h"
@@ -31,11 +37,28 @@ struct workers {
 	unsigned gen;		/* The serving generation. */
 	int stopping;
 	int failed;
-	int (*work)(void *, size_t);
+	int rfd;		/* A reload's ready pipe; -1: none pending. */
+	size_t ready;		/* New workers ready so far. */
+	uint64_t deadline_ms;	/* Not all ready by then: the reload fails. */
+	int (*work)(void *, size_t, int);
 	void (*forked)(void *);
 	int (*reload)(void *);
 	void * cookie;
 };
+
+/* Reasons workers_ended() gives. */
+#define WORKERS_FAILED		1	/* A serving worker ended. */
+#define WORKERS_NEW_FAILED	2	/* A new worker ended before ready. */
+
+/* Milliseconds on the monotonic clock. */
+static uint64_t
+workers_now_ms(void)
+{
+	struct timespec ts;
+
+	(void)clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ((uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000);
+}
 
 /* Send ${sig} to every worker. */
 static void
@@ -46,6 +69,55 @@ workers_kill(const struct workers * W, int sig)
 	for (i = 0; i < WORKERS_SLOTS; i++)
 		if (W->w[i].pid > 0)
 			(void)kill(W->w[i].pid, sig);
+}
+
+/* SIGTERM to every worker not draining (draining ones finish). */
+static void
+workers_kill_serving(const struct workers * W)
+{
+	size_t i;
+
+	for (i = 0; i < WORKERS_SLOTS; i++)
+		if (W->w[i].pid > 0 && !W->w[i].draining)
+			(void)kill(W->w[i].pid, SIGTERM);
+}
+
+/* Forget a pending reload's ready pipe. */
+static void
+workers_unpend(struct workers * W)
+{
+
+	if (W->rfd != -1)
+		(void)close(W->rfd);
+	W->rfd = -1;
+}
+
+/* Is ${S} a worker of the pending reload's generation? */
+static int
+workers_is_new(const struct workers * W, const struct workers_slot * S)
+{
+
+	return (W->rfd != -1 && S->gen == W->gen + 1 && !S->draining);
+}
+
+/*
+ * The pending reload failed (the caller reports why): kill its workers
+ * (SIGKILL: one stuck in its start-up never reads a SIGTERM, which only
+ * its relay loop takes from a signalfd), their end then expected; the old
+ * generation serves on.
+ */
+static void
+workers_abort(struct workers * W)
+{
+	size_t i;
+
+	for (i = 0; i < WORKERS_SLOTS; i++) {
+		if (W->w[i].pid > 0 && workers_is_new(W, &W->w[i])) {
+			W->w[i].draining = 1;
+			(void)kill(W->w[i].pid, SIGKILL);
+		}
+	}
+	workers_unpend(W);
 }
 
 /* Log how worker ${S} ended with wait status ${st}, at ${level}. */
@@ -63,8 +135,9 @@ workers_log_end(const struct workers_slot * S, int st, int level)
 
 /*
  * Worker ${S} ended with ${st}: a draining worker's end is expected (a
- * failure is a warning), so is any end once stopping with status 0;
- * anything else is a failure.  Return 1 on a failure.
+ * failure is a warning), so is any end once stopping with status 0; a
+ * new worker's end before the reload took fails the reload; anything
+ * else is a failure.  Return 0, WORKERS_FAILED or WORKERS_NEW_FAILED.
  */
 static int
 workers_ended(struct workers * W, struct workers_slot * S, int st)
@@ -72,21 +145,27 @@ workers_ended(struct workers * W, struct workers_slot * S, int st)
 	int clean = WIFEXITED(st) && WEXITSTATUS(st) == 0;
 	int failed = 0;
 
-	if (S->draining && clean)
+	if (workers_is_new(W, S)) {
+		log_err("new worker %zu (pid %d) %s %d before it was ready",
+		    S->index, (int)S->pid, WIFSIGNALED(st) ?
+		    "was killed by signal" : "exited with status",
+		    WIFSIGNALED(st) ? WTERMSIG(st) : WEXITSTATUS(st));
+		failed = WORKERS_NEW_FAILED;
+	} else if (S->draining && clean)
 		log_info("worker %zu (pid %d) of generation %u drained",
 		    S->index, (int)S->pid, S->gen);
 	else if (S->draining)
 		workers_log_end(S, st, LOG_WARN);
 	else if (!(clean && W->stopping)) {
 		workers_log_end(S, st, LOG_ERR);
-		failed = 1;
+		failed = WORKERS_FAILED;
 	}
 	S->pid = 0;
 	W->left--;
 	return (failed);
 }
 
-/* Reap exited workers; return 1 if a serving one failed. */
+/* Reap exited workers; return workers_ended()'s reasons, or-ed. */
 static int
 workers_reap(struct workers * W)
 {
@@ -112,11 +191,12 @@ workers_free(const struct workers * W)
 }
 
 /*
- * Start generation ${gen}: ${W}->n workers.  Return 0, or -1 after
- * reporting (the ones started are then told to stop, as draining).
+ * Start generation ${gen}: ${W}->n workers, each given ${wfd} (closed
+ * here after the forks, if not -1).  Return 0, or -1 after reporting (the
+ * ones started are then told to stop, as draining).
  */
 static int
-workers_fork(struct workers * W, unsigned gen)
+workers_fork(struct workers * W, unsigned gen, int wfd)
 {
 	size_t i, j = 0, started = 0;
 	pid_t pid;
@@ -132,12 +212,17 @@ workers_fork(struct workers * W, unsigned gen)
 			log_errp("cannot start worker %zu", i);
 			break;
 		}
-		if (pid == 0)
-			_exit(W->work(W->cookie, i));	/* The worker ends here. */
+		if (pid == 0) {
+			if (W->rfd != -1)
+				(void)close(W->rfd);
+			_exit(W->work(W->cookie, i, wfd));	/* It ends here. */
+		}
 		W->w[j] = (struct workers_slot){ pid, i, gen, 0 };
 		W->left++;
 		started++;
 	}
+	if (wfd != -1)
+		(void)close(wfd);
 	if (W->forked != NULL)
 		W->forked(W->cookie);
 	if (started == W->n)
@@ -167,32 +252,83 @@ workers_drain(struct workers * W, unsigned gen)
 	return (n);
 }
 
-/* SIGHUP: new secrets, a new generation, the old one drains. */
+/* Every new worker is ready: the new generation serves, the old drains. */
 static void
-workers_reload(struct workers * W)
+workers_take(struct workers * W)
 {
 	size_t old;
 
+	workers_unpend(W);
+	W->gen++;
+	old = workers_drain(W, W->gen);
+	log_info("reload: %zu workers of generation %u started, %zu old ones "
+	    "draining", W->n, W->gen, old);
+}
+
+/* A reload is pending: count the ready bytes, take it or time it out. */
+static void
+workers_poll(struct workers * W)
+{
+	char buf[64];
+	ssize_t n;
+
+	while (W->rfd != -1 && (n = read(W->rfd, buf, sizeof(buf))) > 0)
+		W->ready += (size_t)n;
+	if (W->rfd == -1)
+		return;
+	if (W->ready >= W->n)
+		workers_take(W);
+	else if (workers_now_ms() >= W->deadline_ms) {
+		workers_abort(W);
+		log_err("reload failed: %zu of %zu new workers ready within "
+		    "%d s; the old configuration serves on", W->ready, W->n,
+		    WORKERS_READY_S);
+	}
+}
+
+/*
+ * SIGHUP: new secrets, a new generation; the old one drains once every
+ * new worker is ready (workers_poll).
+ */
+static void
+workers_reload(struct workers * W)
+{
+	int p[2];
+
 	if (W->stopping)
 		return;
+	if (W->rfd != -1) {
+		log_err("reload refused: the last reload's workers are still "
+		    "starting");
+		return;
+	}
 	if (workers_free(W) < W->n) {
 		log_err("reload refused: %zu old workers are still draining "
 		    "(--drain-timeout ends them)", W->left - W->n);
 		return;
 	}
 	log_info("received SIGHUP: reloading the knock and key files");
+	if (pipe2(p, O_NONBLOCK | O_CLOEXEC)) {
+		log_errp("reload failed: pipe2; the old configuration serves "
+		    "on");
+		return;
+	}
 	if (W->reload(W->cookie)) {
+		(void)close(p[0]);
+		(void)close(p[1]);
 		log_warn("reload refused: the old configuration serves on");
 		return;
 	}
-	if (workers_fork(W, W->gen + 1)) {
-		log_err("reload failed: the old workers serve on");
+	W->rfd = p[0];		/* Each new worker closes it. */
+	W->ready = 0;
+	if (workers_fork(W, W->gen + 1, p[1])) {
+		workers_unpend(W);
+		log_err("reload failed: the old configuration serves on");
 		return;
 	}
-	W->gen++;
-	old = workers_drain(W, W->gen);
-	log_info("reload: %zu workers of generation %u started, %zu old ones "
-	    "draining", W->n, W->gen, old);
+	W->deadline_ms = workers_now_ms() + (uint64_t)WORKERS_READY_S * 1000;
+	log_info("reload: %zu workers of generation %u starting", W->n,
+	    W->gen + 1);
 }
 
 /* Block the signals the supervisor waits for, and name them in ${set}. */
@@ -214,6 +350,31 @@ workers_signals(sigset_t * set)
 	return (0);
 }
 
+/*
+ * Act on workers_reap()'s ${why}: a new worker's death fails the pending
+ * reload; a serving worker's stops every serving worker (never run on at
+ * reduced capacity) while draining ones finish their sessions.
+ */
+static void
+workers_died(struct workers * W, int why)
+{
+
+	if ((why & WORKERS_NEW_FAILED) && W->rfd != -1) {
+		workers_abort(W);
+		log_err("reload failed: a new worker died before it was "
+		    "ready; the old configuration serves on");
+	}
+	if (!(why & WORKERS_FAILED))
+		return;
+	W->failed = 1;
+	if (W->stopping)
+		return;
+	log_err("a worker died: stopping the serving ones");
+	W->stopping = 1;
+	workers_unpend(W);
+	workers_kill_serving(W);
+}
+
 /* Act on signal ${sig}. */
 static void
 workers_signal(struct workers * W, int sig)
@@ -229,26 +390,20 @@ workers_signal(struct workers * W, int sig)
 	case SIGTERM:
 	case SIGINT:
 		W->stopping = 1;
+		workers_unpend(W);
 		workers_kill(W, SIGTERM);
 		break;
 	default:
-		if (workers_reap(W)) {
-			W->failed = 1;
-			if (!W->stopping) {
-				/* Never run on at reduced capacity. */
-				log_err("a worker died: stopping the others");
-				W->stopping = 1;
-				workers_kill(W, SIGTERM);
-			}
-		}
+		workers_died(W, workers_reap(W));
 	}
 }
 
 /* Fork and supervise the workers. */
 int
-workers_run(size_t n, int (*work)(void *, size_t), void (*forked)(void *),
-    int (*reload)(void *), void * cookie)
+workers_run(size_t n, int (*work)(void *, size_t, int),
+    void (*forked)(void *), int (*reload)(void *), void * cookie)
 {
+	static const struct timespec tick = { 0, 100 * 1000 * 1000 };
 	static struct workers W;
 	sigset_t set;
 	int sig;
@@ -260,21 +415,23 @@ workers_run(size_t n, int (*work)(void *, size_t), void (*forked)(void *),
 	if (workers_signals(&set))
 		return (1);
 	W = (struct workers){ .n = n, .work = work, .forked = forked,
-	    .reload = reload, .cookie = cookie };
-	if (workers_fork(&W, 0)) {
+	    .reload = reload, .cookie = cookie, .rfd = -1 };
+	if (workers_fork(&W, 0, -1)) {
 		W.failed = W.stopping = 1;
 		workers_kill(&W, SIGTERM);
 	}
 
 	while (W.left > 0) {
-		if ((sig = sigwaitinfo(&set, NULL)) == -1) {
-			if (errno == EINTR)
-				continue;
-			log_errp("sigwaitinfo");
+		/* While a reload is pending, wake up to read its pipe. */
+		sig = sigtimedwait(&set, NULL, W.rfd == -1 ? NULL : &tick);
+		if (sig == -1 && errno != EINTR && errno != EAGAIN) {
+			log_errp("sigtimedwait");
 			workers_kill(&W, SIGKILL);
 			return (1);
 		}
-		workers_signal(&W, sig);
+		if (sig != -1)
+			workers_signal(&W, sig);
+		workers_poll(&W);
 	}
 	return ((W.failed || !W.stopping) ? 1 : 0);
 }

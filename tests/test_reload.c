@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -296,6 +297,103 @@ Test(reload, drain_timeout_cuts_the_old_sessions, .timeout = 60)
 	stop();
 }
 
+/*
+ * The lowest descriptor limit that leaves process ${pid} exactly ${nfree}
+ * descriptors free (below it); 0 if /proc cannot tell.
+ */
+static rlim_t
+limit_leaving(pid_t pid, int nfree)
+{
+	static char used[4096];
+	char dir[64];
+	struct dirent * e;
+	DIR * d;
+	long fd;
+	int l, taken = 0;
+
+	memset(used, 0, sizeof(used));
+	snprintf(dir, sizeof(dir), "/proc/%d/fd", (int)pid);
+	if ((d = opendir(dir)) == NULL)
+		return (0);
+	while ((e = readdir(d)) != NULL) {
+		fd = strtol(e->d_name, NULL, 10);
+		if (e->d_name[0] != '.' && fd >= 0 && fd < (long)sizeof(used))
+			used[fd] = 1;
+	}
+	closedir(d);
+	for (l = 0; l < (int)sizeof(used); l++) {
+		if (l - taken == nfree)
+			return ((rlim_t)l);
+		taken += used[l];
+	}
+	return (0);
+}
+
+/*
+ * Set process ${pid}'s RLIMIT_NOFILE to ${rl}, as its user (root here may
+ * lack CAP_SYS_RESOURCE, which another user's limits need).  Return 0 or
+ * the errno.
+ */
+static int
+set_nofile(pid_t pid, const struct rlimit * rl)
+{
+	pid_t c;
+	int st;
+
+	if ((c = fork()) == 0) {
+		if (geteuid() == 0 && (setgid(RL_GID) || setuid(RL_UID)))
+			_exit(errno);
+		_exit(prlimit(pid, RLIMIT_NOFILE, rl, NULL) ? errno : 0);
+	}
+	if (c == -1 || waitpid(c, &st, 0) != c || !WIFEXITED(st))
+		return (-1);
+	return (WEXITSTATUS(st));
+}
+
+/*
+ * A new worker that cannot start (the supervisor's descriptor limit,
+ * lowered from outside, leaves a worker no room for its sandbox): the
+ * reload fails, the old worker is never told to drain, its session
+ * relays on and it still serves the old knock.
+ */
+Test(reload, a_new_worker_that_cannot_start_keeps_the_old_generation,
+    .timeout = 60)
+{
+	struct rlimit rl;
+	char who[8];
+	int fd;
+
+	secrets(OLD_KNOCK);
+	start((const char *[]){ "--workers", "1", "--knock-file", knock_path,
+	    NULL });
+	cr_assert(h_relay_log_wait(&relay, "worker 0 ready", 5000) == 0);
+	fd = dial(OLD_KNOCK, who, sizeof(who));
+	cr_assert_str_eq(who, "hidden");
+	echo_intact(fd, 7, 4);
+
+	/* Room for the ready pipe and the knock file; none for a worker. */
+	rotate(NEW_KNOCK);
+	rl.rlim_cur = rl.rlim_max = limit_leaving(relay.pid, 3);
+	cr_assert(rl.rlim_cur > 0);
+	cr_assert_eq(set_nofile(relay.pid, &rl), 0, "prlimit failed");
+	cr_assert(kill(relay.pid, SIGHUP) == 0);
+	cr_assert(h_relay_log_wait(&relay, "reload failed: a new worker died "
+	    "before it was ready; the old configuration serves on", 15000) ==
+	    0, "log:\n%s", relay.log);
+
+	/* The old generation: not draining, its session intact, serving. */
+	echo_intact(fd, 8, 4);
+	cr_assert_eq(h_relay_log_count(&relay, "draining"), 0, "log:\n%s",
+	    relay.log);
+	cr_assert_eq(h_relay_log_count(&relay, "a worker died"), 0);
+	expect_route(OLD_KNOCK, "hidden");
+	expect_route(NEW_KNOCK, "normal");
+	echo_intact(fd, 9, 2);
+	close(fd);
+	cr_assert(kill(relay.pid, 0) == 0, "the supervisor is gone");
+	stop();
+}
+
 Test(reload, sighup_without_workers_is_logged_and_ignored, .timeout = 30)
 {
 
@@ -513,8 +611,9 @@ strace_calls(const char * path, char (*names)[32], int max)
 Test(reload, the_supervisor_never_makes_a_workers_calls, .timeout = 60,
     .disabled = SANDBOX_TESTS_DISABLED)
 {
+	/* Not pipe2: a reload's ready pipe is the supervisor's. */
 	static const char * const workers_only[] = { "accept", "accept4",
-	    "connect", "socket", "recvfrom", "sendto", "splice", "pipe2",
+	    "connect", "socket", "recvfrom", "sendto", "splice",
 	    "epoll_wait", "epoll_ctl", "getsockname", "shutdown",
 	    "setsockopt", "getsockopt", NULL };
 	static char names[4096][32];
@@ -661,5 +760,103 @@ Test(reload, a_rotated_key_takes_over_at_reload, .timeout = 60)
 	(void)unlink(key);
 	(void)unlink(oldkey);
 	(void)unlink(newkey);
+	stop();
+}
+
+/*
+ * A serving worker dies while the old generation drains: the supervisor
+ * stops the serving ones only; the draining worker's session relays on,
+ * and once it has drained the supervisor exits 1.
+ */
+Test(reload, a_serving_death_spares_the_draining_workers, .timeout = 60)
+{
+	pid_t pids[8], old, young = 0;
+	char who[8];
+	int fd, i, n, st;
+
+	secrets(OLD_KNOCK);
+	start((const char *[]){ "--workers", "1", "--knock-file", knock_path,
+	    NULL });
+	cr_assert(h_relay_log_wait(&relay, "worker 0 ready", 5000) == 0);
+	cr_assert_eq(relay_pids(pids, 8), 2);
+	old = pids[1];
+	fd = dial(OLD_KNOCK, who, sizeof(who));
+	cr_assert_str_eq(who, "hidden");
+	echo_intact(fd, 10, 2);
+	rotate(NEW_KNOCK);
+	reload_and_wait(1, 1);
+	n = relay_pids(pids, 8);
+	for (i = 1; i < n; i++)
+		if (pids[i] != old)
+			young = pids[i];
+	cr_assert(young > 0, "no new worker");
+
+	cr_assert(kill(young, SIGKILL) == 0);
+	cr_assert(h_relay_log_wait(&relay, "a worker died: stopping the "
+	    "serving ones", 5000) == 0, "log:\n%s", relay.log);
+	usleep(200000);
+	echo_intact(fd, 11, 4);
+	cr_assert(kill(old, 0) == 0, "the draining worker was stopped");
+	close(fd);
+	cr_assert(h_relay_log_wait(&relay, "of generation 0 drained", 5000) ==
+	    0, "log:\n%s", relay.log);
+	st = h_relay_stop(&relay, 0, 5000);
+	cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 1, "status %d; log:\n%s",
+	    st, relay.log);
+	h_backend_stop(&normal);
+	h_backend_stop(&hidden);
+	rm_secrets();
+}
+
+/*
+ * A new worker that hangs in its start-up (strace holds its seccomp()
+ * call for 30 s): after WORKERS_READY_S (10 s) the reload fails, the new
+ * worker is killed, and the old one serves on, not draining.
+ */
+Test(reload, a_new_worker_not_ready_in_time_keeps_the_old_generation,
+    .timeout = 60, .disabled = SANDBOX_TESTS_DISABLED)
+{
+	char p[16], who[8];
+	int fd, i, null, st;
+	pid_t tr;
+
+	if (geteuid() != 0 || system("strace -V >/dev/null 2>&1") != 0)
+		cr_skip_test("needs root and strace");
+	secrets(OLD_KNOCK);
+	start((const char *[]){ "--workers", "1", "--knock-file", knock_path,
+	    NULL });
+	cr_assert(h_relay_log_wait(&relay, "worker 0 ready", 5000) == 0);
+	fd = dial(OLD_KNOCK, who, sizeof(who));
+	echo_intact(fd, 12, 2);
+
+	snprintf(p, sizeof(p), "%d", (int)relay.pid);
+	fflush(NULL);
+	cr_assert((tr = fork()) != -1);
+	if (tr == 0) {
+		if ((null = open("/dev/null", O_RDWR)) != -1) {
+			dup2(null, STDOUT_FILENO);
+			dup2(null, STDERR_FILENO);
+		}
+		execlp("strace", "strace", "-qq", "-f", "-p", p, "-o",
+		    "/dev/null", "-e", "trace=seccomp", "-e",
+		    "inject=seccomp:delay_enter=30000000", (char *)NULL);
+		_exit(127);
+	}
+	for (i = 0; i < 300 && tracer_of(relay.pid) != (long)tr; i++)
+		usleep(10000);
+	cr_assert_eq(tracer_of(relay.pid), (long)tr, "strace did not attach");
+
+	rotate(NEW_KNOCK);
+	cr_assert(kill(relay.pid, SIGHUP) == 0);
+	cr_assert(h_relay_log_wait(&relay, "reload failed: 0 of 1 new workers "
+	    "ready within 10 s; the old configuration serves on", 20000) == 0,
+	    "log:\n%s", relay.log);
+	kill(tr, SIGINT);
+	cr_assert(waitpid(tr, &st, 0) == tr);
+	echo_intact(fd, 13, 2);
+	cr_assert_eq(h_relay_log_count(&relay, "draining"), 0, "log:\n%s",
+	    relay.log);
+	expect_route(OLD_KNOCK, "hidden");
+	close(fd);
 	stop();
 }

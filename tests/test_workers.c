@@ -194,11 +194,12 @@ Test(workers, workers_die_with_the_supervisor, .timeout = 30)
 static int workers_forked_calls;
 
 static int
-refuse_work(void * cookie, size_t w)
+refuse_work(void * cookie, size_t w, int ready)
 {
 
 	(void)cookie;
 	(void)w;
+	(void)ready;
 	return (0);
 }
 
