@@ -11,7 +11,11 @@ CC	?= cc
 PKGS	 = libseccomp libcap-ng libsodium
 # Debian packages the build and the tests need (see tools/deps.sh).
 BUILD_DEPS = gcc make pkg-config libseccomp-dev libcap-ng-dev libsodium-dev
-TEST_DEPS  = libcriterion-dev apparmor
+# The real peers of the integration tests: nginx and haproxy (PROXY
+# protocol), fail2ban-regex, systemd-socket-activate and systemd-analyze,
+# strace, nft, python3 (an independent token maker), ip (network namespaces).
+TEST_DEPS  = libcriterion-dev apparmor nginx-light haproxy fail2ban systemd \
+	     strace nftables python3 iproute2
 DEMO_DEPS  = curl netcat-openbsd
 
 WARN	 = -Wall -Wextra -Werror -Wshadow -Wpointer-arith -Wstrict-prototypes \

@@ -13,6 +13,17 @@ if [ "$(id -u)" -ne 0 ]; then
 fi
 echo "installing:$missing"
 export DEBIAN_FRONTEND=noninteractive
+# The tests run their own servers (nginx, haproxy, sshd) on loopback ports:
+# installing them must not start the system's copies (port 80, 22, ...).
+# policy-rc.d(8) tells the packages' scripts not to start services; one
+# the admin has is left alone.
+norc=
+if [ ! -e /usr/sbin/policy-rc.d ]; then
+	norc=/usr/sbin/policy-rc.d
+	printf '#!/bin/sh\n# tools/deps.sh: no service starts while it installs\nexit 101\n' >"$norc"
+	chmod 0755 "$norc"
+	trap 'rm -f "$norc"' EXIT INT TERM
+fi
 apt-get update -q >/dev/null && apt-get install -y -q $missing >/dev/null || {
 	echo "apt-get install$missing failed" >&2
 	exit 1
