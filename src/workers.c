@@ -403,7 +403,7 @@ int
 workers_run(size_t n, int (*work)(void *, size_t, int),
     void (*forked)(void *), int (*reload)(void *), void * cookie)
 {
-	static const struct timespec tick = { 0, 100 * 1000 * 1000 };
+	static const struct timespec tick = { 0, 100L * 1000 * 1000 };
 	static struct workers W;
 	sigset_t set;
 	int sig;
