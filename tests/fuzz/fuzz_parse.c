@@ -14,7 +14,7 @@
  *     allow_zero): no sign, no space, nothing else;
  *   - parse_duration accepts exactly DIGITS, DIGITSs and DIGITSms with a
  *     value of 1 ms .. PARSE_DURATION_MAX, and stores milliseconds;
- *   - "Nms" and "Ns" round-trip for every N (refused iff out of range);
+ *   - "Nms" and "Ns" round-trip (and Nm, Nh are checked by the reference) for every N (refused iff out of range);
  *   - a refusal leaves the output untouched.
  *
  * parse_duration reads at most 23 digits (a stack buffer of 24): a longer
@@ -81,7 +81,7 @@ ref_uint(const char * s, unsigned long long min, unsigned long long max,
 	return (0);
 }
 
-/* Reference parse_duration. */
+/* Reference parse_duration: N, Nms, Ns, Nm, Nh. */
 static int
 ref_duration(const char * s, uint64_t * ms)
 {
@@ -93,6 +93,10 @@ ref_duration(const char * s, uint64_t * ms)
 		scale = 1;
 	else if (strcmp(s + n, "s") == 0 || s[n] == '\0')
 		scale = 1000;
+	else if (strcmp(s + n, "m") == 0)
+		scale = 60 * 1000ULL;
+	else if (strcmp(s + n, "h") == 0)
+		scale = 3600 * 1000ULL;
 	else
 		return (-1);
 	if (n > DURATION_DIGITS_MAX || ref_digits(s, n, &x, &over) || over)
