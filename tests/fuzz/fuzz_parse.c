@@ -14,7 +14,8 @@
  *     allow_zero): no sign, no space, nothing else;
  *   - parse_duration accepts exactly DIGITS, DIGITSs and DIGITSms with a
  *     value of 1 ms .. PARSE_DURATION_MAX, and stores milliseconds;
- *   - "Nms" and "Ns" round-trip (and Nm, Nh are checked by the reference) for every N (refused iff out of range);
+ *   - "Nms" and "Ns" round-trip for every N (refused iff out of range),
+ *     and the reference takes "Nm" and "Nh" as well;
  *   - a refusal leaves the output untouched.
  *
  * parse_duration reads at most 23 digits (a stack buffer of 24): a longer
