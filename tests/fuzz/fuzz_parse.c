@@ -12,8 +12,9 @@
  *     lies in [min, max] (leading zeros allowed), for several bounds;
  *   - parse_port accepts exactly the decimal strings 1..65535 (0..65535 with
  *     allow_zero): no sign, no space, nothing else;
- *   - parse_duration accepts exactly DIGITS, DIGITSs and DIGITSms with a
- *     value of 1 ms .. PARSE_DURATION_MAX, and stores milliseconds;
+ *   - parse_duration accepts exactly DIGITS, DIGITSs, DIGITSms, DIGITSm
+ *     and DIGITSh with a value of 1 ms .. PARSE_DURATION_MAX, and stores
+ *     milliseconds;
  *   - "Nms" and "Ns" round-trip for every N (refused iff out of range),
  *     and the reference takes "Nm" and "Nh" as well;
  *   - a refusal leaves the output untouched.
