@@ -215,11 +215,11 @@ install: install-client
 uninstall: uninstall-client
 clean: clean-client
 
-$(CLIENT): $(CLIENT_OBJS) $(CLIENT_SHARED)
+$(CLIENT): $(CLIENT_OBJS) $(CLIENT_SHARED) $(FLAGS_STAMP)
 	$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $(CLIENT_OBJS) \
 	    $(CLIENT_SHARED) $(CLIENT_LDLIBS)
 
-build/client/%.o: client/%.c $(CLIENT_HDRS) $(HDRS) | build
+build/client/%.o: client/%.c $(CLIENT_HDRS) $(HDRS) $(FLAGS_STAMP) | build
 	@mkdir -p build/client
 	$(CC) $(ALL_CFLAGS) -c -o $@ $<
 
@@ -227,7 +227,8 @@ build/client_policy_table.c: policy/client-seccomp.policy tools/policy2c.awk | b
 	awk -v table=client_policy_table -f tools/policy2c.awk \
 	    policy/client-seccomp.policy > $@.tmp && mv $@.tmp $@
 
-build/client_policy_table.o: build/client_policy_table.c $(CLIENT_HDRS) $(HDRS)
+build/client_policy_table.o: build/client_policy_table.c $(CLIENT_HDRS) $(HDRS) \
+    $(FLAGS_STAMP)
 	$(CC) $(ALL_CFLAGS) -c -o $@ $<
 
 build/tests/test_client.o: $(CLIENT_HDRS)
