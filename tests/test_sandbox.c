@@ -32,11 +32,9 @@
 #include <sys/wait.h>
 
 #include "log.h"
+#include "probe.h"
 #include "sandbox.h"
 
-#define PROBE_DONE	200	/* The attempt succeeded. */
-#define PROBE_NOSANDBOX	201	/* sandbox_enter() failed. */
-#define PROBE_BROKEN	202	/* A step of the positive control failed. */
 
 #define PAYLOAD		"hello through the sandbox"
 
@@ -119,48 +117,12 @@ probe_enter(void)
 		_exit(PROBE_NOSANDBOX);
 }
 
-/* In the child: end with the outcome of a call that returned ${rc}. */
-static void
-probe_result(long rc)
-{
-
-	_exit(rc == -1 ? errno : PROBE_DONE);
-}
-
 /* Run ${attempt} in a sandboxed child; its wait status. */
 static int
 probe_run(void (*attempt)(void))
 {
-	pid_t pid;
-	int st;
 
-	fflush(NULL);
-	cr_assert((pid = fork()) != -1);
-	if (pid == 0) {
-		probe_enter();
-		attempt();
-		_exit(PROBE_DONE);
-	}
-	cr_assert(waitpid(pid, &st, 0) == pid);
-	return (st);
-}
-
-/* How a child ended, for failure messages. */
-static const char *
-probe_how(int st)
-{
-	static char buf[64];
-
-	if (WIFSIGNALED(st))
-		snprintf(buf, sizeof(buf), "killed by signal %d", WTERMSIG(st));
-	else if (WEXITSTATUS(st) == PROBE_DONE)
-		snprintf(buf, sizeof(buf), "the attempt succeeded");
-	else if (WEXITSTATUS(st) == PROBE_NOSANDBOX)
-		snprintf(buf, sizeof(buf), "sandbox_enter failed");
-	else
-		snprintf(buf, sizeof(buf), "refused with errno %d (%s)",
-		    WEXITSTATUS(st), strerror(WEXITSTATUS(st)));
-	return (buf);
+	return (probe_fork(probe_enter, attempt));
 }
 
 /* The attempt must kill the child by SIGSYS. */
@@ -170,7 +132,7 @@ expect_sigsys(void (*attempt)(void), const char * what)
 	int st = probe_run(attempt);
 
 	cr_assert(WIFSIGNALED(st) && WTERMSIG(st) == SIGSYS,
-	    "%s: want death by SIGSYS, got: %s", what, probe_how(st));
+	    "%s: want death by SIGSYS, got: %s", what, probe_how(st, "sandbox_enter"));
 }
 
 /* The attempt must fail with ${err}. */
@@ -181,7 +143,7 @@ expect_errno(void (*attempt)(void), int err, const char * what)
 
 	cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == err,
 	    "%s: want errno %d (%s), got: %s", what, err, strerror(err),
-	    probe_how(st));
+	    probe_how(st, "sandbox_enter"));
 }
 
 /* The attempts, one per test. */
@@ -709,7 +671,7 @@ Test(sandbox, log_send_on_stderr_is_allowed)
 
 	/* Not a socket here (ENOTSOCK) or sent: either way not killed. */
 	cr_assert(!WIFSIGNALED(st), "send(2, MSG_DONTWAIT|MSG_NOSIGNAL): %s",
-	    probe_how(st));
+	    probe_how(st, "sandbox_enter"));
 }
 
 Test(sandbox, log_send_with_other_flags_kills)
@@ -797,7 +759,7 @@ Test(sandbox, drain_removes_only_listeners_from_epoll)
 	int st = probe_run(try_epoll_del_listener);
 
 	cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == PROBE_DONE,
-	    "EPOLL_CTL_DEL of a listener: %s", probe_how(st));
+	    "EPOLL_CTL_DEL of a listener: %s", probe_how(st, "sandbox_enter"));
 	expect_sigsys(try_epoll_del_other, "EPOLL_CTL_DEL of a non-listener");
 }
 
@@ -879,7 +841,7 @@ Test(sandbox, connect_to_other_port_is_refused_by_landlock)
 	/* The same call to the backend's port goes through. */
 	st = probe_run(try_connect_backend);
 	cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == PROBE_DONE,
-	    "connect to the backend port: %s", probe_how(st));
+	    "connect to the backend port: %s", probe_how(st, "sandbox_enter"));
 }
 
 static void
@@ -897,7 +859,7 @@ expect_chroot_refused(const char * dir)
 	probe_chroot = dir;
 	st = probe_run(try_nothing);
 	cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == PROBE_NOSANDBOX,
-	    "chroot %s: want refusal, got: %s", dir, probe_how(st));
+	    "chroot %s: want refusal, got: %s", dir, probe_how(st, "sandbox_enter"));
 }
 
 Test(sandbox, unsafe_chroot_dirs_are_refused)
@@ -1058,7 +1020,7 @@ Test(sandbox, the_relay_still_works)
 	buf[len] = '\0';
 	cr_assert(waitpid(pid, &st, 0) == pid);
 	cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == PROBE_DONE,
-	    "the sandboxed relay steps: %s", probe_how(st));
+	    "the sandboxed relay steps: %s", probe_how(st, "sandbox_enter"));
 	cr_assert_str_eq(buf, PAYLOAD);
 	close(c);
 }

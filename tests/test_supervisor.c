@@ -29,12 +29,10 @@
 #include "buildflags.h"
 #include "log.h"
 #include "policy_table.h"
+#include "probe.h"
 #include "sandbox.h"
 #include "secretfile.h"
 
-#define PROBE_DONE	200	/* The attempt succeeded. */
-#define PROBE_NOSANDBOX	201	/* sandbox_enter_supervisor() failed. */
-#define PROBE_BROKEN	202	/* A step of the attempt failed. */
 
 /* What the test made before forking; the child inherits it. */
 static struct {
@@ -123,48 +121,12 @@ sv_enter(void)
 		_exit(PROBE_NOSANDBOX);
 }
 
-/* In the child: end with the outcome of a call that returned ${rc}. */
-static void
-sv_result(long rc)
-{
-
-	_exit(rc == -1 ? errno : PROBE_DONE);
-}
-
 /* Run ${attempt} in a confined child; its wait status. */
 static int
 sv_run(void (*attempt)(void))
 {
-	pid_t pid;
-	int st;
 
-	fflush(NULL);
-	cr_assert((pid = fork()) != -1);
-	if (pid == 0) {
-		sv_enter();
-		attempt();
-		_exit(PROBE_DONE);
-	}
-	cr_assert(waitpid(pid, &st, 0) == pid);
-	return (st);
-}
-
-/* How a child ended, for failure messages. */
-static const char *
-sv_how(int st)
-{
-	static char buf[64];
-
-	if (WIFSIGNALED(st))
-		snprintf(buf, sizeof(buf), "killed by signal %d", WTERMSIG(st));
-	else if (WEXITSTATUS(st) == PROBE_DONE)
-		snprintf(buf, sizeof(buf), "the attempt succeeded");
-	else if (WEXITSTATUS(st) == PROBE_NOSANDBOX)
-		snprintf(buf, sizeof(buf), "sandbox_enter_supervisor failed");
-	else
-		snprintf(buf, sizeof(buf), "refused with errno %d (%s)",
-		    WEXITSTATUS(st), strerror(WEXITSTATUS(st)));
-	return (buf);
+	return (probe_fork(sv_enter, attempt));
 }
 
 static void
@@ -173,7 +135,7 @@ expect_sigsys(void (*attempt)(void), const char * what)
 	int st = sv_run(attempt);
 
 	cr_assert(WIFSIGNALED(st) && WTERMSIG(st) == SIGSYS,
-	    "%s: want death by SIGSYS, got: %s", what, sv_how(st));
+	    "%s: want death by SIGSYS, got: %s", what, probe_how(st, "sandbox_enter_supervisor"));
 }
 
 static void
@@ -182,7 +144,7 @@ expect_exit(void (*attempt)(void), int code, const char * what)
 	int st = sv_run(attempt);
 
 	cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == code,
-	    "%s: want exit %d, got: %s", what, code, sv_how(st));
+	    "%s: want exit %d, got: %s", what, code, probe_how(st, "sandbox_enter_supervisor"));
 }
 
 /* The attempts. */
@@ -191,7 +153,7 @@ try_read_secret(void)
 {
 	uint8_t buf[16];
 
-	sv_result(secretfile_read(P.secret, "knock file", buf, sizeof(buf)) ==
+	probe_result(secretfile_read(P.secret, "knock file", buf, sizeof(buf)) ==
 	    1 ? 0 : -1);
 }
 
@@ -206,7 +168,7 @@ try_open_other_dir(void)
 	if (secretfile_dirs(&dir, 1) != 1)
 		_exit(PROBE_BROKEN);
 	snprintf(rel, sizeof(rel), "../%s/knock", P.other + strlen("/tmp/"));
-	sv_result(openat(dir, rel, O_RDONLY | O_CLOEXEC));
+	probe_result(openat(dir, rel, O_RDONLY | O_CLOEXEC));
 }
 
 static void
@@ -214,14 +176,14 @@ try_open_other_path(void)
 {
 
 	/* By its full path: the chroot has nothing. */
-	sv_result(open(P.otherfile, O_RDONLY | O_CLOEXEC));
+	probe_result(open(P.otherfile, O_RDONLY | O_CLOEXEC));
 }
 
 static void
 try_open_write(void)
 {
 
-	sv_result(open(P.secret, O_WRONLY | O_CLOEXEC));
+	probe_result(open(P.secret, O_WRONLY | O_CLOEXEC));
 }
 
 static void
@@ -230,28 +192,28 @@ try_execve(void)
 	char * const argv[] = { "/bin/true", NULL };
 	char * const envp[] = { NULL };
 
-	sv_result(execve("/bin/true", argv, envp));
+	probe_result(execve("/bin/true", argv, envp));
 }
 
 static void
 try_ptrace(void)
 {
 
-	sv_result(ptrace(PTRACE_TRACEME, 0, NULL, NULL));
+	probe_result(ptrace(PTRACE_TRACEME, 0, NULL, NULL));
 }
 
 static void
 try_unix_socket(void)
 {
 
-	sv_result(socket(AF_UNIX, SOCK_STREAM, 0));
+	probe_result(socket(AF_UNIX, SOCK_STREAM, 0));
 }
 
 static void
 try_udp_socket(void)
 {
 
-	sv_result(socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, IPPROTO_UDP));
+	probe_result(socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, IPPROTO_UDP));
 }
 
 static void
@@ -259,14 +221,14 @@ try_accept(void)
 {
 
 	/* accept(2) itself, and accept4 without the workers' flags. */
-	sv_result(syscall(SYS_accept, P.lfd, NULL, NULL));
+	probe_result(syscall(SYS_accept, P.lfd, NULL, NULL));
 }
 
 static void
 try_accept4_blocking(void)
 {
 
-	sv_result(accept4(P.lfd, NULL, NULL, 0));
+	probe_result(accept4(P.lfd, NULL, NULL, 0));
 }
 
 static void
@@ -275,7 +237,7 @@ try_connect_unix_len(void)
 	struct sockaddr_storage ss;
 
 	memset(&ss, 0, sizeof(ss));
-	sv_result(connect(P.lfd, (struct sockaddr *)&ss, 110));
+	probe_result(connect(P.lfd, (struct sockaddr *)&ss, 110));
 }
 
 /*
@@ -290,42 +252,42 @@ try_bind(void)
 
 	memset(&ss, 0, sizeof(ss));
 	ss.ss_family = AF_UNIX;
-	sv_result(bind(P.lfd, (struct sockaddr *)&ss, 110));
+	probe_result(bind(P.lfd, (struct sockaddr *)&ss, 110));
 }
 
 static void
 try_listen(void)
 {
 
-	sv_result(listen(P.lfd, 1));
+	probe_result(listen(P.lfd, 1));
 }
 
 static void
 try_kill_hup(void)
 {
 
-	sv_result(kill(getppid(), SIGHUP));
+	probe_result(kill(getppid(), SIGHUP));
 }
 
 static void
 try_clone_newuser(void)
 {
 
-	sv_result(syscall(SYS_clone, CLONE_NEWUSER | SIGCHLD, 0, 0, 0, 0));
+	probe_result(syscall(SYS_clone, CLONE_NEWUSER | SIGCHLD, 0, 0, 0, 0));
 }
 
 static void
 try_clone3(void)
 {
 
-	sv_result(syscall(SYS_clone3, NULL, 0));
+	probe_result(syscall(SYS_clone3, NULL, 0));
 }
 
 static void
 try_setuid(void)
 {
 
-	sv_result(setuid(0));
+	probe_result(setuid(0));
 }
 
 static void
@@ -334,7 +296,7 @@ try_mmap_exec(void)
 	void * p = mmap(NULL, 4096, PROT_READ | PROT_EXEC,
 	    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 
-	sv_result(p == MAP_FAILED ? -1 : 0);
+	probe_result(p == MAP_FAILED ? -1 : 0);
 }
 
 static void
@@ -350,7 +312,7 @@ try_fork(void)
 	/* Reaped as the supervisor does: WNOHANG (no sleep call allowed). */
 	for (i = 0; i < 100000000 && waitpid(pid, &st, WNOHANG) != pid; i++)
 		;
-	sv_result(i < 100000000 ? 0 : -1);
+	probe_result(i < 100000000 ? 0 : -1);
 }
 
 static void
@@ -359,7 +321,7 @@ try_wait_blocking(void)
 	int st;
 
 	/* The supervisor only reaps with WNOHANG. */
-	sv_result(waitpid(-1, &st, 0));
+	probe_result(waitpid(-1, &st, 0));
 }
 
 /* kill(-1): every process the user may signal. */
@@ -367,7 +329,7 @@ static void
 try_kill_everyone(void)
 {
 
-	sv_result(kill(-1, SIGTERM));
+	probe_result(kill(-1, SIGTERM));
 }
 
 /* A process group (a negative pid). */
@@ -375,7 +337,7 @@ static void
 try_kill_group(void)
 {
 
-	sv_result(kill(-getpid(), SIGUSR1));
+	probe_result(kill(-getpid(), SIGUSR1));
 }
 
 /* The same -1, its upper 32 bits clear: the kernel reads it as -1 too. */
@@ -383,7 +345,7 @@ static void
 try_kill_everyone_32(void)
 {
 
-	sv_result(syscall(SYS_kill, 0xffffffffUL, SIGTERM));
+	probe_result(syscall(SYS_kill, 0xffffffffUL, SIGTERM));
 }
 
 /* The tests. */
