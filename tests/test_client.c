@@ -34,6 +34,7 @@
 #include "harness.h"
 #include "keyfile.h"
 #include "log.h"
+#include "probe.h"
 #include "run.h"
 #include "token.h"
 
@@ -1671,9 +1672,6 @@ Test(client_policy, printed_filter_matches_golden, .timeout = 30)
  * ---- Probes: a child confined like the client tries one thing ----
  */
 
-#define PROBE_DONE	200	/* The attempt succeeded. */
-#define PROBE_NOSANDBOX	201	/* client_sandbox_enter() failed. */
-
 /* The listener the probe's socket is connected to. */
 static int cl_probe_lfd = -1;
 static uint16_t cl_probe_port;
@@ -1698,32 +1696,14 @@ cl_probe_enter(void)
 		_exit(PROBE_NOSANDBOX);
 }
 
-/* In the child: end with the outcome of a call that returned ${rc}. */
-static void
-cl_probe_result(long rc)
-{
-
-	_exit(rc == -1 ? errno : PROBE_DONE);
-}
-
 /* Run ${attempt} in a confined child; its wait status. */
 static int
 cl_probe_run(void (*attempt)(void))
 {
-	pid_t pid;
-	int st;
 
 	if (cl_probe_lfd == -1)
 		cl_probe_lfd = cl_listen(&cl_probe_port);
-	fflush(NULL);
-	cr_assert((pid = fork()) != -1);
-	if (pid == 0) {
-		cl_probe_enter();
-		attempt();
-		_exit(PROBE_DONE);
-	}
-	cr_assert(waitpid(pid, &st, 0) == pid);
-	return (st);
+	return (probe_fork(cl_probe_enter, attempt));
 }
 
 /* The attempt must kill the child by SIGSYS. */
@@ -1740,21 +1720,21 @@ static void
 try_write_socket(void)
 {
 
-	cl_probe_result(write(CLIENT_SOCK_FD, "x", 1));
+	probe_result(write(CLIENT_SOCK_FD, "x", 1));
 }
 
 static void
 try_write_stderr(void)
 {
 
-	cl_probe_result(write(STDERR_FILENO, "", 0));
+	probe_result(write(STDERR_FILENO, "", 0));
 }
 
 static void
 try_open(void)
 {
 
-	cl_probe_result(open("/etc/passwd", O_RDONLY));
+	probe_result(open("/etc/passwd", O_RDONLY));
 }
 
 static void
@@ -1763,7 +1743,7 @@ try_execve(void)
 	char * const argv[] = { "/bin/true", NULL };
 	char * const envp[] = { NULL };
 
-	cl_probe_result(execve("/bin/true", argv, envp));
+	probe_result(execve("/bin/true", argv, envp));
 }
 
 static void
@@ -1773,14 +1753,14 @@ try_fork(void)
 
 	if (pid == 0)
 		_exit(0);
-	cl_probe_result(pid);
+	probe_result(pid);
 }
 
 static void
 try_socket(void)
 {
 
-	cl_probe_result(socket(AF_INET, SOCK_STREAM, 0));
+	probe_result(socket(AF_INET, SOCK_STREAM, 0));
 }
 
 static void
@@ -1792,7 +1772,7 @@ try_connect(void)
 	sin.sin_family = AF_INET;
 	sin.sin_port = htons(cl_probe_port);
 	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	cl_probe_result(connect(CLIENT_SOCK_FD, (struct sockaddr *)&sin,
+	probe_result(connect(CLIENT_SOCK_FD, (struct sockaddr *)&sin,
 	    sizeof(sin)));
 }
 
@@ -1801,7 +1781,7 @@ try_write_other_fd(void)
 {
 
 	/* Descriptor 5 is the same socket: only the number differs. */
-	cl_probe_result(write(5, "x", 1));
+	probe_result(write(5, "x", 1));
 }
 
 static void
@@ -1809,28 +1789,28 @@ try_read_other_fd(void)
 {
 	char c;
 
-	cl_probe_result(read(5, &c, 1));
+	probe_result(read(5, &c, 1));
 }
 
 static void
 try_close_socket(void)
 {
 
-	cl_probe_result(close(CLIENT_SOCK_FD));
+	probe_result(close(CLIENT_SOCK_FD));
 }
 
 static void
 try_shutdown_rd(void)
 {
 
-	cl_probe_result(shutdown(CLIENT_SOCK_FD, SHUT_RD));
+	probe_result(shutdown(CLIENT_SOCK_FD, SHUT_RD));
 }
 
 static void
 try_sendto(void)
 {
 
-	cl_probe_result(send(CLIENT_SOCK_FD, "x", 1, 0));
+	probe_result(send(CLIENT_SOCK_FD, "x", 1, 0));
 }
 
 static void
@@ -1842,7 +1822,7 @@ try_sendmsg_socket(void)
 	memset(&msg, 0, sizeof(msg));
 	msg.msg_iov = &iov;
 	msg.msg_iovlen = 1;
-	cl_probe_result(sendmsg(CLIENT_SOCK_FD, &msg, 0));
+	probe_result(sendmsg(CLIENT_SOCK_FD, &msg, 0));
 }
 
 static void
@@ -1851,21 +1831,21 @@ try_mmap(void)
 	void * p = mmap(NULL, 4096, PROT_READ | PROT_WRITE,
 	    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 
-	cl_probe_result(p == MAP_FAILED ? -1 : 0);
+	probe_result(p == MAP_FAILED ? -1 : 0);
 }
 
 static void
 try_ptrace(void)
 {
 
-	cl_probe_result(ptrace(PTRACE_TRACEME, 0, NULL, NULL));
+	probe_result(ptrace(PTRACE_TRACEME, 0, NULL, NULL));
 }
 
 static void
 try_prctl(void)
 {
 
-	cl_probe_result(prctl(PR_GET_DUMPABLE, 0, 0, 0, 0));
+	probe_result(prctl(PR_GET_DUMPABLE, 0, 0, 0, 0));
 }
 
 Test(client_sandbox, relaying_still_works)
