@@ -355,7 +355,9 @@ Test(routes, refused_tokens_reach_normal_intact_with_the_reason,
 	to_hidden(tok, &hidden, 1);	/* At most 29 s ahead when decided. */
 	mint(&K, now_s(), -1, tok);
 	to_hidden(tok, &hidden, 2);
-	cr_assert_eq(h_relay_log_count(&relay, "routed to hidden (token)"), 2);
+	/* The log is read by a thread: wait for the lines. */
+	cr_assert(h_relay_log_wait_count(&relay, "routed to hidden (token)", 2,
+	    2000) == 2, "%s", relay.log);
 	teardown();
 	unlink(K.path);
 	unlink(other.path);
