@@ -171,8 +171,8 @@ Test(attack, silent_host_held_to_its_share)
 	cr_expect_eq(at_closed(500), 24, "log:\n%s", relay.log);
 	ms = at_served();
 	cr_expect_lt(ms, 1000, "served after %llu ms", (unsigned long long)ms);
-	cr_expect_eq(h_relay_log_count(&relay,
-	    "refused from 127.0.0.2:"), 1, "refusals are rate-limited");
+	cr_expect_eq(h_relay_log_wait_count(&relay,
+	    "refused from 127.0.0.2:", 1, 2000), 1, "refusals are rate-limited");
 	cr_expect_eq(h_relay_log_count(&relay, ": per-source limit"), 1);
 	/* The 8 it holds are still there. */
 	cr_expect_eq(at_closed(200), 24);
