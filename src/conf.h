@@ -59,10 +59,16 @@ struct conf_route {
 	char path[CONF_PATH_MAX];	/* --route: the file either points to. */
 };
 
-/* Everything the command line says. */
 /* conf.print_seccomp: the supervisor's filter. */
 #define CONF_PRINT_SUPERVISOR	2
 
+/* Room for the option values kept as strings (paths, the user). */
+#define CONF_STORE_MAX	(4 * CONF_PATH_MAX)
+
+/*
+ * Everything the options say.  Its strings point into its own store: a
+ * struct conf is filled in place and never copied.
+ */
 struct conf {
 	struct knock knock;		/* Valid if have_knock. */
 	int have_knock;
@@ -95,6 +101,8 @@ struct conf {
 	uint64_t drain_ms;		/* --drain-timeout; 0: none. */
 	int workers_given;		/* --workers was given (any N). */
 	unsigned workers;		/* --workers: relay processes, 1-64. */
+	char store[CONF_STORE_MAX];	/* The strings above point here, */
+	size_t nstore;			/* (never copy a struct conf). */
 };
 
 /**
@@ -115,8 +123,32 @@ int conf_parse(struct conf *, int, char **);
 
 /**
  * conf_usage(fd):
- * Write the usage text to ${fd}.
+ * Write the usage text (--help), made from the option table, to ${fd}.
  */
 void conf_usage(int);
+
+/**
+ * conf_option_count(void):
+ * Return how many options the option table has; they are numbered from 0.
+ */
+size_t conf_option_count(void);
+
+/**
+ * conf_option_name(i):
+ * Return the long name (without "--") of option ${i}, or NULL past the end.
+ */
+const char * conf_option_name(size_t);
+
+/**
+ * conf_option_letter(i):
+ * Return the short alias of option ${i} ('p' for -p), or 0 if none.
+ */
+int conf_option_letter(size_t);
+
+/**
+ * conf_option_has_arg(i):
+ * Return 1 if option ${i} takes a value, 0 if it is a flag.
+ */
+int conf_option_has_arg(size_t);
 
 #endif /* !CONF_H_ */

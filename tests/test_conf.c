@@ -634,7 +634,7 @@ Test(conf, help_lists_every_option)
 	    "--hiddenPort", "--proxyTimeout", "--knockTimeout", "--verbose",
 	    "--quiet", "--version", "--help", "--listen ", "--normal ",
 	    "--hidden ", "--knock-file", "--connect-timeout", "--max-conns",
-	    "-p,", "-n,", "-s,", "-o,", "-k,", "-v,", "-q,", "-V,", "-?,",
+	    "-p,", "-n,", "-s,", "-o,", "-k,", "-v,", "-q,", "-V,", "-h,", "-?)",
 	    "--route ", "--key-file ", "--token-window ", "--replay-cache ",
 	    "--log-time", "--fin-timeout", "--workers", NULL };
 	struct run_redirect R;
@@ -981,4 +981,124 @@ Test(conf, token_window_edges_accepted)
 	args_set(&A, ten);
 	cr_assert_eq(parse_captured(&C, &A), CONF_RUN, "%s", err_buf);
 	cr_expect_eq(C.window_s, 600);
+}
+
+/* The options the man page lists: long names and short letters. */
+struct man_opts {
+	char names[64][40];
+	size_t n;
+	char letters[32];
+};
+
+/* Add the options named on the .TP tag line ${s} (roff "\-" unescaped). */
+static void
+man_opts_line(struct man_opts * M, const char * s)
+{
+	char line[512];
+	size_t i, j = 0, len;
+
+	for (i = 0; s[i] != '\0' && j < sizeof(line) - 1; i++)
+		if (!(s[i] == '\\' && s[i + 1] == '-'))
+			line[j++] = s[i];
+	line[j] = '\0';
+	for (i = 0; line[i] != '\0'; i++) {
+		if (line[i] != '-' || (i > 0 && line[i - 1] != ' ' &&
+		    line[i - 1] != '"'))
+			continue;
+		if (line[i + 1] == '-') {
+			len = strspn(&line[i + 2], "abcdefghijklmnopqrstuvwxyz"
+			    "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-");
+			cr_assert(M->n < 64 && len > 0 && len < 40);
+			memcpy(M->names[M->n], &line[i + 2], len);
+			M->names[M->n++][len] = '\0';
+		} else if (line[i + 1] != '\0' && strchr(" \",",
+		    line[i + 2]) != NULL) {
+			len = strlen(M->letters);
+			cr_assert_lt(len, sizeof(M->letters) - 1);
+			M->letters[len] = line[i + 1];
+		}
+	}
+}
+
+/* Read the tag lines (the line after each .TP) of the OPTIONS section. */
+static void
+man_opts_read(struct man_opts * M)
+{
+	char line[512];
+	int in = 0, tag = 0;
+	FILE * f;
+
+	memset(M, 0, sizeof(*M));
+	cr_assert_not_null(f = fopen("../l7knockknock.8", "r"));
+	while (fgets(line, sizeof(line), f) != NULL) {
+		if (strncmp(line, ".SH", 3) == 0)
+			in = (strncmp(line, ".SH OPTIONS", 11) == 0);
+		else if (in && strncmp(line, ".TP", 3) == 0)
+			tag = 1;
+		else if (tag) {
+			man_opts_line(M, line);
+			tag = 0;
+		}
+	}
+	fclose(f);
+}
+
+/* Every option of the table is in the man page, and vice versa. */
+Test(conf, man_page_lists_exactly_the_option_table)
+{
+	struct man_opts M;
+	const char * name;
+	size_t i, j;
+	int letter;
+
+	man_opts_read(&M);
+	cr_assert_gt(M.n, 10, "no options found in l7knockknock.8");
+	for (i = 0; (name = conf_option_name(i)) != NULL; i++) {
+		for (j = 0; j < M.n && strcmp(M.names[j], name) != 0; j++)
+			;
+		cr_expect_lt(j, M.n, "--%s is not in l7knockknock.8", name);
+		letter = conf_option_letter(i);
+		cr_expect(letter == 0 || strchr(M.letters, letter) != NULL,
+		    "-%c (--%s) is not in l7knockknock.8", letter, name);
+	}
+	cr_expect_eq(i, conf_option_count());
+	for (j = 0; j < M.n; j++) {
+		for (i = 0; (name = conf_option_name(i)) != NULL &&
+		    strcmp(M.names[j], name) != 0; i++)
+			;
+		cr_expect_not_null(name, "l7knockknock.8 lists --%s, which "
+		    "the option table lacks", M.names[j]);
+	}
+	for (j = 0; M.letters[j] != '\0'; j++) {
+		for (i = 0; i < conf_option_count() &&
+		    conf_option_letter(i) != M.letters[j]; i++)
+			;
+		/* -? is getopt's own way to ask for help. */
+		cr_expect(i < conf_option_count() || M.letters[j] == '?',
+		    "l7knockknock.8 lists -%c, which the option table lacks",
+		    M.letters[j]);
+	}
+}
+
+/* --help lists every option of the table, -h included. */
+Test(conf, help_lists_every_table_option)
+{
+	const char * const list[] = { "--help", NULL };
+	char want[64];
+	struct args A;
+	struct conf C;
+	size_t i;
+
+	args_set(&A, list);
+	cr_assert_eq(parse_captured(&C, &A), CONF_DONE);
+	for (i = 0; i < conf_option_count(); i++) {
+		snprintf(want, sizeof(want), "--%s", conf_option_name(i));
+		cr_expect_not_null(strstr(out_buf, want), "%s", want);
+		if (conf_option_letter(i) == 0)
+			continue;
+		snprintf(want, sizeof(want), "-%c, --%s",
+		    conf_option_letter(i), conf_option_name(i));
+		cr_expect_not_null(strstr(out_buf, want), "%s", want);
+	}
+	cr_expect_not_null(strstr(out_buf, "-h, --help"));
 }
