@@ -14,6 +14,7 @@
 #include "conf_internal.h"
 #include "log.h"
 #include "replay.h"
+#include "routes.h"
 
 /* What the options said that conf_finish() reconciles. */
 struct conf_seen {
@@ -56,7 +57,7 @@ static conf_setter conf_set_duration, conf_set_uint, conf_set_path,
     conf_set_flag, conf_set_listen_port, conf_set_listen, conf_set_port,
     conf_set_normal, conf_set_hidden, conf_set_route, conf_set_window,
     conf_set_ports, conf_set_chroot, conf_set_verbose, conf_set_quiet,
-    conf_set_version, conf_set_help;
+    conf_set_version, conf_set_help, conf_set_kind;
 
 /* What a file name option expects. */
 #define CONF_FILENAME	"a file name (one that starts with '-' as ./-name)"
@@ -83,11 +84,11 @@ static const struct conf_opt conf_options[] = {
 	    conf_set_hidden, 0, 0, 0, 0, 0, NULL },
 	{ "knock-file", 0, "PATH",
 	    "read the knock from PATH (one newline stripped)",
-	    conf_set_path, AT(knock_file), 0, 0, 0, CONF_FILENAME },
+	    conf_set_kind, 0, 0, 0, 0, 0, CONF_FILENAME },
 	{ "key-file", 0, "PATH",
 	    "the hidden route takes tokens under the key\n"
 	    "in PATH instead of a knock",
-	    conf_set_path, AT(key_file), 0, 0, 0, CONF_FILENAME },
+	    conf_set_kind, 0, 0, 0, 0, 0, CONF_FILENAME },
 	{ "route", 0, "HOST:PORT,SUB,...",
 	    "one more hidden route (repeatable; 16 hidden\n"
 	    "routes in all); SUB: key-file=PATH or\n"
@@ -249,6 +250,26 @@ conf_set_path(struct conf * C, struct conf_seen * S,
 		return (-1);
 	memcpy(MEMBER(C, O->off), &kept, sizeof(kept));
 	return (0);
+}
+
+/*
+ * The first hidden route's secret file of the kind named as ${O} (the
+ * option --knock-file gives a file of kind "knock-file": routes.c).
+ */
+static int
+conf_set_kind(struct conf * C, struct conf_seen * S,
+    const struct conf_opt * O, const char * v, const char * show)
+{
+	char n[CONF_OPTNAME_MAX];
+	int kind = routes_kind_find(O->name, strlen(O->name));
+
+	(void)S;
+	if (*v == '\0' || *v == '-')
+		return (conf_bad(conf_optname(O, n), show, O->expect));
+	if (strlen(v) >= CONF_PATH_MAX)
+		return (conf_bad(conf_optname(O, n), show, "a file name "
+		    "shorter than " CONF_STR(CONF_PATH_MAX) " bytes"));
+	return ((C->file[kind] = conf_keep(C, v)) == NULL ? -1 : 0);
 }
 
 /* A flag: the int at ${O}->off becomes ${O}->hi. */
@@ -688,34 +709,61 @@ conf_option(struct conf * C, struct conf_seen * S, int c, char ** argv)
 	return (conf_getopt_error(c, argv));
 }
 
-/* The first hidden route's knock: exactly one of KNOCK, the two files. */
+/* Append "--NAME PATH" of each kind option to ${buf}: the "no knock" list. */
+static void
+conf_kinds_expected(char * buf, size_t size)
+{
+	size_t i, n = 0, len;
+
+	for (i = 0; i < CONF_NOPTS; i++)
+		n += (conf_options[i].set == conf_set_kind);
+	for (i = 0; i < CONF_NOPTS; i++) {
+		if (conf_options[i].set != conf_set_kind)
+			continue;
+		len = strlen(buf);
+		snprintf(buf + len, size - len, "%s--%s %s", --n ? ", " :
+		    " or ", conf_options[i].name, conf_options[i].arg);
+	}
+}
+
+/*
+ * The first hidden route's knock: exactly one of KNOCK and the kind
+ * options (--knock-file, --key-file...), named in the option table's order.
+ */
 static int
 conf_finish_knock(struct conf * C)
 {
+	char given[2][CONF_PATH_MAX + CONF_OPTNAME_MAX], list[256] = "KNOCK";
+	struct conf_route * R = &C->routes[0];
+	size_t i, n = 0;
+	int kind;
 
-	if (C->have_knock && C->knock_file != NULL) {
-		log_err("two knocks given: KNOCK and '--knock-file %s'; "
-		    "give one of them", C->knock_file);
+	if (C->have_knock)
+		snprintf(given[n++], sizeof(given[0]), "KNOCK");
+	R->kind = routes_kind_argv();
+	R->path[0] = '\0';
+	for (i = 0; i < CONF_NOPTS && n < 2; i++) {
+		if (conf_options[i].set != conf_set_kind)
+			continue;
+		kind = routes_kind_find(conf_options[i].name,
+		    strlen(conf_options[i].name));
+		if (C->file[kind] == NULL)
+			continue;
+		snprintf(given[n++], sizeof(given[0]), "'--%s %s'",
+		    conf_options[i].name, C->file[kind]);
+		R->kind = kind;
+		snprintf(R->path, sizeof(R->path), "%s", C->file[kind]);
+	}
+	if (n == 2) {
+		log_err("two knocks given: %s and %s; give one of them",
+		    given[0], given[1]);
 		return (-1);
 	}
-	if (C->have_knock && C->key_file != NULL) {
-		log_err("two knocks given: KNOCK and '--key-file %s'; "
-		    "give one of them", C->key_file);
+	if (n == 0 && !C->print_seccomp) {
+		conf_kinds_expected(list, sizeof(list));
+		log_err("no knock given: expected %s (see --help)", list);
 		return (-1);
 	}
-	if (C->knock_file != NULL && C->key_file != NULL) {
-		log_err("two knocks given: '--knock-file %s' and '--key-file "
-		    "%s'; give one of them", C->knock_file, C->key_file);
-		return (-1);
-	}
-	if (!C->have_knock && C->knock_file == NULL && C->key_file == NULL &&
-	    !C->print_seccomp) {
-		log_err("no knock given: expected KNOCK, --knock-file PATH or "
-		    "--key-file PATH (see --help)");
-		return (-1);
-	}
-	C->routes[0].knock_file = C->knock_file;
-	C->routes[0].key_file = C->key_file;
 	return (0);
 }
 

@@ -46,6 +46,9 @@ struct conf_backend {
 	int proxy;			/* ,proxy=: PROXYHDR_OFF, _V1, _V2. */
 };
 
+/* Most kinds of knock (routes.c's kind table). */
+#define CONF_KINDS_MAX	8
+
 /*
  * A hidden route.  Route 0 is --hidden/-s, whose knock is KNOCK,
  * --knock-file or --key-file; the others are --route, in order.
@@ -53,10 +56,8 @@ struct conf_backend {
 struct conf_route {
 	struct conf_backend b;
 	char name[CONF_NAME_MAX + 1];	/* "hidden", "hidden2"... or name=. */
-	const char * key_file;		/* A token route's key file, or NULL. */
-	const char * knock_file;	/* A static knock's file, or NULL (route
-					   0 with KNOCK: conf.knock). */
-	char path[CONF_PATH_MAX];	/* --route: the file either points to. */
+	int kind;			/* Its kind of knock (routes_kind_*). */
+	char path[CONF_PATH_MAX];	/* Its secret file; "": the KNOCK. */
 };
 
 /* conf.print_seccomp: the supervisor's filter. */
@@ -72,11 +73,11 @@ struct conf_route {
 struct conf {
 	struct knock knock;		/* Valid if have_knock. */
 	int have_knock;
-	const char * knock_file;	/* --knock-file, or NULL. */
+	const char * file[CONF_KINDS_MAX];	/* --knock-file, --key-file...
+					   by kind, or NULL. */
 	struct net_addr listen[CONF_LISTEN_MAX];
 	size_t nlisten;
 	int listen_set;			/* -p or --listen given. */
-	const char * key_file;		/* --key-file, or NULL. */
 	struct conf_backend normal;
 	struct conf_route routes[CONF_ROUTES_MAX];	/* [0]: --hidden. */
 	size_t nroutes;
@@ -114,8 +115,8 @@ struct conf {
  * bad argument in one line (a usage error: exit 64).  Every route's idle
  * timeout is filled in (its ,idle=, else -o, else CONF_IDLE_NORMAL for the
  * normal route and CONF_IDLE_HIDDEN for hidden ones) and every route named;
- * route 0's knock_file and key_file are those of --knock-file and
- * --key-file.  Knock and key files are not read here (knockfile_read,
+ * route 0's kind and path are those of KNOCK, --knock-file or --key-file.
+ * Knock and key files are not read here (knockfile_read,
  * keyfile_read), so two routes with the same knock or key are found later
  * (knockset_add_*).
  */
@@ -150,5 +151,22 @@ int conf_option_letter(size_t);
  * Return 1 if option ${i} takes a value, 0 if it is a flag.
  */
 int conf_option_has_arg(size_t);
+
+struct relay_conf;
+struct sandbox_conf;
+
+/**
+ * conf_relay_conf(C, R):
+ * Copy the options of ${C} that the relay reads (timeouts, backend source
+ * ports) into ${R}.
+ */
+void conf_relay_conf(const struct conf *, struct relay_conf *);
+
+/**
+ * conf_sandbox_conf(C, SB):
+ * Copy the options of ${C} that the sandbox reads (--chroot, --user,
+ * backend source ports) into ${SB}.
+ */
+void conf_sandbox_conf(const struct conf *, struct sandbox_conf *);
 
 #endif /* !CONF_H_ */

@@ -11,6 +11,7 @@
 #include "conf_internal.h"
 #include "log.h"
 #include "proxyhdr.h"
+#include "routes.h"
 #include "token.h"
 /*
  * Report a bad option value ${val}, or without it if ${val} is NULL (it
@@ -136,7 +137,7 @@ struct conf_sub {
 	int seen;			/* SUB_* given so far. */
 	struct conf_backend * B;
 	struct conf_route * R;		/* NULL for --normal. */
-	int key;			/* The file is a key-file=. */
+	int kind;			/* The file's kind (routes.c). */
 };
 
 /* Report the sub-option ${item} (${len} bytes) as ${why}. */
@@ -156,23 +157,47 @@ conf_sub_bad(const struct conf_sub * S, const char * item, size_t len,
 	return (-1);
 }
 
-/* What the sub-options allowed in ${S} are, for messages. */
+/*
+ * The file sub-options of every kind, "key-file=, knock-file=", with
+ * ${last} (" or ", " and ") before the last one (", " if NULL), into
+ * ${buf} (${size} bytes).
+ */
 static const char *
-conf_sub_expected(const struct conf_sub * S)
+conf_kinds(char * buf, size_t size, const char * last)
 {
+	const char * f;
+	size_t len;
+	int i;
 
-	if (S->allowed & SUB_FILE)
-		return ("expected key-file=, knock-file=, name=, idle= or "
-		    "proxy=");
+	buf[0] = '\0';
+	for (i = 0; (f = routes_kind_file(i)) != NULL; i++) {
+		len = strlen(buf);
+		snprintf(buf + len, size - len, "%s%s=", i == 0 ? "" :
+		    (routes_kind_file(i + 1) == NULL && last) ? last : ", ", f);
+	}
+	return (buf);
+}
+
+/* What the sub-options allowed in ${S} are, for messages (into ${buf}). */
+static const char *
+conf_sub_expected(const struct conf_sub * S, char * buf, size_t size)
+{
+	char kinds[256];
+
+	if (S->allowed & SUB_FILE) {
+		snprintf(buf, size, "expected %s, name=, idle= or proxy=",
+		    conf_kinds(kinds, sizeof(kinds), NULL));
+		return (buf);
+	}
 	if (S->allowed & SUB_NAME)
 		return ("expected idle=, proxy= or name=");
 	return ("expected idle= or proxy=");
 }
 
-/* Copy the path ${v} (${len} bytes) of key-file= or knock-file=. */
+/* Copy the path ${v} (${len} bytes) of a file of kind ${kind}. */
 static int
 conf_sub_file(struct conf_sub * S, const char * item, size_t ilen,
-    const char * v, size_t len, int key)
+    const char * v, size_t len, int kind)
 {
 
 	if (len == 0 || len >= CONF_PATH_MAX || v[0] == '-' ||
@@ -182,16 +207,16 @@ conf_sub_file(struct conf_sub * S, const char * item, size_t ilen,
 		    CONF_STR(CONF_PATH_MAX) " bytes"));
 	memcpy(S->R->path, v, len);
 	S->R->path[len] = '\0';
-	S->key = key;
+	S->kind = kind;
 	return (0);
 }
 
 /*
- * Apply the value ${v} (${vlen} bytes) of the sub-option ${bit} (${key}:
- * key-file=, not knock-file=) given as ${item} (${len} bytes).
+ * Apply the value ${v} (${vlen} bytes) of the sub-option ${bit} (a file:
+ * of kind ${kind}) given as ${item} (${len} bytes).
  */
 static int
-conf_sub_value(struct conf_sub * S, int bit, int key, const char * item,
+conf_sub_value(struct conf_sub * S, int bit, int kind, const char * item,
     size_t len, const char * v, size_t vlen)
 {
 	int p;
@@ -217,47 +242,67 @@ conf_sub_value(struct conf_sub * S, int bit, int key, const char * item,
 		memcpy(S->R->name, v, vlen + 1);
 		return (0);
 	default:
-		return (conf_sub_file(S, item, len, v, vlen, key));
+		return (conf_sub_file(S, item, len, v, vlen, kind));
 	}
 }
 
-/* Apply one sub-option "KEY=VALUE" of ${len} bytes at ${item}. */
+/*
+ * Which sub-option ${item} (${len} bytes) is: its SUB_* bit, the length of
+ * its "KEY=" in ${klen} and, for a file, its kind in ${kind}; 0 if none.
+ */
 static int
-conf_sub_one(struct conf_sub * S, const char * item, size_t len)
+conf_sub_which(const struct conf_sub * S, const char * item, size_t len,
+    size_t * klen, int * kind)
 {
 	static const struct {
 		const char * key;
 		int bit;
 	} keys[] = {
 		{ "idle=", SUB_IDLE }, { "proxy=", SUB_PROXY },
-		{ "name=", SUB_NAME }, { "key-file=", SUB_FILE },
-		{ "knock-file=", SUB_FILE },
+		{ "name=", SUB_NAME },
 	};
-	char v[CONF_PATH_MAX];
-	size_t i, klen, vlen;
+	const char * eq = memchr(item, '=', len);
+	size_t i;
 
-	for (i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
-		klen = strlen(keys[i].key);
-		if (len >= klen && memcmp(item, keys[i].key, klen) == 0 &&
-		    (S->allowed & keys[i].bit))
-			break;
-	}
-	if (i == sizeof(keys) / sizeof(keys[0]))
-		return (conf_sub_bad(S, item, len, conf_sub_expected(S)));
-	if (S->seen & keys[i].bit)
-		return (conf_sub_bad(S, item, len, (keys[i].bit == SUB_FILE) ?
-		    "give one of key-file= and knock-file=, once" :
+	if (eq == NULL)
+		return (0);
+	*klen = (size_t)(eq - item) + 1;
+	*kind = routes_kind_find(item, *klen - 1);
+	if (*kind != -1)
+		return (S->allowed & SUB_FILE);
+	for (i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
+		if (strlen(keys[i].key) == *klen &&
+		    memcmp(item, keys[i].key, *klen) == 0)
+			return (S->allowed & keys[i].bit);
+	return (0);
+}
+
+/* Apply one sub-option "KEY=VALUE" of ${len} bytes at ${item}. */
+static int
+conf_sub_one(struct conf_sub * S, const char * item, size_t len)
+{
+	char v[CONF_PATH_MAX], why[256], kinds[200];
+	size_t klen, vlen;
+	int bit, kind;
+
+	if ((bit = conf_sub_which(S, item, len, &klen, &kind)) == 0)
+		return (conf_sub_bad(S, item, len,
+		    conf_sub_expected(S, why, sizeof(why))));
+	if (S->seen & bit) {
+		if (bit == SUB_FILE)
+			snprintf(why, sizeof(why), "give one of %s, once",
+			    conf_kinds(kinds, sizeof(kinds), " and "));
+		return (conf_sub_bad(S, item, len, (bit == SUB_FILE) ? why :
 		    "given twice: give it once"));
-	S->seen |= keys[i].bit;
+	}
+	S->seen |= bit;
 	vlen = len - klen;
 	if (vlen >= sizeof(v))
 		return (conf_sub_bad(S, item, len, "too long"));
 	memcpy(v, item + klen, vlen);
 	v[vlen] = '\0';
-	return (conf_sub_value(S, keys[i].bit, strcmp(keys[i].key,
-	    "key-file=") == 0, item, len, v, vlen));
+	return (conf_sub_value(S, bit, kind, item, len, v, vlen));
 }
-
 
 /* Apply the sub-options after the first ',' of ${S}->show's value ${s}. */
 static int
@@ -299,6 +344,7 @@ conf_route(struct conf * C, const char * s, const char * show)
 	struct conf_route * R = &C->routes[C->nroutes];
 	struct conf_sub S = { "--route", show, SUB_IDLE | SUB_PROXY |
 	    SUB_NAME | SUB_FILE, 0, &R->b, R, 0 };
+	char kinds[200];
 
 	if (C->nroutes == CONF_ROUTES_MAX) {
 		log_err("too many hidden routes at --route '%.64s': at most %d "
@@ -310,14 +356,12 @@ conf_route(struct conf * C, const char * s, const char * show)
 	if (conf_hostport(&R->b, "--route", s, show) || conf_subs(&S, s))
 		return (-1);
 	if (!(S.seen & SUB_FILE)) {
-		log_err("--route '%.64s' has no key-file= or knock-file=: give "
-		    "one of them", show != NULL ? show : "(not shown)");
+		log_err("--route '%.64s' has no %s: give one of them",
+		    show != NULL ? show : "(not shown)",
+		    conf_kinds(kinds, sizeof(kinds), " or "));
 		return (-1);
 	}
-	if (S.key)
-		R->key_file = R->path;
-	else
-		R->knock_file = R->path;
+	R->kind = S.kind;
 	C->nroutes++;
 	return (0);
 }

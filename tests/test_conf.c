@@ -14,6 +14,7 @@
 #include "net.h"
 #include "proxyhdr.h"
 #include "replay.h"
+#include "routes.h"
 #include "run.h"
 
 #define ARGS_MAX	40
@@ -63,6 +64,18 @@ parse_captured(struct conf * C, struct args * A)
 	return (rc);
 }
 
+/* Route ${i}'s secret file if of the kind of option ${file}, else NULL. */
+static const char *
+route_file(const struct conf * C, size_t i, const char * file)
+{
+	const struct conf_route * R = &C->routes[i];
+
+	if (R->path[0] == '\0' ||
+	    R->kind != routes_kind_find(file, strlen(file)))
+		return (NULL);
+	return (R->path);
+}
+
 /* Format listener ${i} of ${C}. */
 static const char *
 fmt_listen(const struct conf * C, size_t i, char * buf)
@@ -106,7 +119,7 @@ Test(conf, defaults)
 	cr_expect_eq(C.have_knock, 1);
 	cr_expect_eq(C.knock.len, 6);
 	cr_expect_arr_eq(C.knock.buf, "secret", 6);
-	cr_expect_null(C.knock_file);
+	cr_expect_null(route_file(&C, 0, "knock-file"));
 	cr_expect_str_eq(C.chroot_dir, "/var/empty");
 	cr_expect_null(C.user);
 	cr_expect_eq(C.print_seccomp, 0);
@@ -224,13 +237,15 @@ check_good(const struct conf * C, const struct good_case * c, const char * id)
 		cr_expect_null(C->user, "%s: user", id);
 	cr_expect_eq(C->print_seccomp, c->print_seccomp, "%s: seccomp", id);
 	if (c->knock_file != NULL) {
-		cr_expect_str_eq(C->knock_file ? C->knock_file : "(null)",
+		cr_expect_str_eq(route_file(C, 0, "knock-file") ?
+		    route_file(C, 0, "knock-file") : "(null)",
 		    c->knock_file, "%s: knock file", id);
 		cr_expect_eq(C->have_knock, 0, "%s: have_knock", id);
 	} else if (knock[0] == '\0') {
 		cr_expect_eq(C->have_knock, 0, "%s: have_knock", id);
 	} else {
-		cr_expect_null(C->knock_file, "%s: knock file", id);
+		cr_expect_null(route_file(C, 0, "knock-file"),
+		    "%s: knock file", id);
 		cr_expect_eq(C->have_knock, 1, "%s: have_knock", id);
 		cr_expect_eq(C->knock.len, strlen(knock), "%s: knock length",
 		    id);
@@ -777,27 +792,27 @@ Test(conf, routes_defaults_and_sub_options)
 	cr_expect_eq(C.normal.idle_ms, 30000);
 	cr_expect_eq(C.normal.proxy, PROXYHDR_V1);
 	cr_expect_str_eq(C.routes[0].name, "ssh");
-	cr_expect_str_eq(C.routes[0].key_file, "/etc/first.key");
-	cr_expect_null(C.routes[0].knock_file);
+	cr_expect_str_eq(route_file(&C, 0, "key-file"), "/etc/first.key");
+	cr_expect_null(route_file(&C, 0, "knock-file"));
 	cr_expect_eq(C.routes[0].b.idle_ms, 2 * 3600 * 1000);
 	cr_expect_eq(C.routes[0].b.proxy, PROXYHDR_OFF);
 	cr_expect_str_eq(C.routes[1].name, "hidden2");
 	cr_expect_str_eq(C.routes[1].b.host, "127.0.0.1");
 	cr_expect_eq(C.routes[1].b.port, 2222);
-	cr_expect_str_eq(C.routes[1].key_file, "/etc/a.key");
-	cr_expect_null(C.routes[1].knock_file);
+	cr_expect_str_eq(route_file(&C, 1, "key-file"), "/etc/a.key");
+	cr_expect_null(route_file(&C, 1, "knock-file"));
 	cr_expect_eq(C.routes[1].b.idle_ms, 2 * 3600 * 1000);
 	cr_expect_str_eq(C.routes[2].name, "tel_1");
 	cr_expect_str_eq(C.routes[2].b.host, "::1");
 	cr_expect_eq(C.routes[2].b.port, 23);
-	cr_expect_str_eq(C.routes[2].knock_file, "rel/knock");
-	cr_expect_null(C.routes[2].key_file);
+	cr_expect_str_eq(route_file(&C, 2, "knock-file"), "rel/knock");
+	cr_expect_null(route_file(&C, 2, "key-file"));
 	cr_expect_eq(C.routes[2].b.idle_ms, 300000);
 	cr_expect_eq(C.routes[2].b.proxy, PROXYHDR_V2);
 	cr_expect_str_eq(C.routes[3].name, "hidden4");
 	cr_expect_str_eq(C.routes[3].b.host, "example.com");
 	cr_expect_eq(C.routes[3].b.idle_ms, 90000);
-	cr_expect_str_eq(C.routes[3].key_file, "b.key");
+	cr_expect_str_eq(route_file(&C, 3, "key-file"), "b.key");
 	cr_expect_eq(C.window_s, 30);
 	cr_expect_eq(C.replay_n, REPLAY_DEFAULT);
 }

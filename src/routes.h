@@ -1,0 +1,118 @@
+#ifndef ROUTES_H_
+#define ROUTES_H_
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "conf.h"
+#include "knockset.h"
+#include "net.h"
+#include "relay.h"
+
+struct replay;
+
+/*
+ * The routes: every hidden route's knock or key loaded into the decision
+ * table (the knock set), their backends resolved, their summary logged,
+ * and the relay's view of them.  How a route's secret is given and read
+ * is one row of the table of knock kinds in routes.c (a static knock from
+ * a knock file, a key for tokens...): a new kind is one row there, plus
+ * its own module for the file and the check.
+ */
+
+
+
+
+/* Everything loaded for the routes, kept for the relay. */
+struct routes {
+	struct knockset knocks;		/* Route i's knock or key is r[i]. */
+	struct replay * replay;		/* NULL without a token route. */
+	struct net_addr normal;		/* The backends, resolved. */
+	struct net_addr hidden[CONF_ROUTES_MAX];
+	struct relay_route relay[CONF_ROUTES_MAX];	/* The relay's view. */
+	uint16_t ports[1 + CONF_ROUTES_MAX];	/* Every backend port. */
+};
+
+/**
+ * routes_kind_find(file, len):
+ * Return the kind whose file option is the ${len} bytes at ${file}
+ * ("knock-file", "key-file"), or -1 if none.
+ */
+int routes_kind_find(const char *, size_t);
+
+/**
+ * routes_kind_file(kind):
+ * Return the name of the option that gives a file of kind ${kind}
+ * ("knock-file"), or NULL past the last kind: kinds are numbered from 0.
+ */
+const char * routes_kind_file(int);
+
+/**
+ * routes_kind_argv(void):
+ * Return the kind of the KNOCK given on the command line (a static knock).
+ */
+int routes_kind_argv(void);
+
+/**
+ * routes_load(T, C):
+ * Initialise libsodium, then load every route's knock or key as ${C} says
+ * into ${T}'s knock set (route i is its route i), in the kind's way, and
+ * make the replay cache if a route takes tokens and ${T} has none yet.
+ * Return 0 or an exit status (EX_NOINPUT: a file refused; EX_USAGE: two
+ * routes clash, naming both; EX_SOFTWARE, EX_OSERR), reported.
+ */
+int routes_load(struct routes *, const struct conf *);
+
+/**
+ * routes_reload(T, C):
+ * As routes_load(), into a knock set emptied first, keeping ${T}'s replay
+ * cache and start time; on a refusal the knock set is wiped.  Return 0 or
+ * -1 (reported).
+ */
+int routes_reload(struct routes *, const struct conf *);
+
+/**
+ * routes_resolve(T, C):
+ * Resolve every backend of ${C} into ${T} (a name's addresses probed, for
+ * at most ${C}'s connect timeout or a second) and note its port.  Return
+ * 0 or -1 (reported).
+ */
+int routes_resolve(struct routes *, const struct conf *);
+
+/**
+ * routes_relay_conf(T, C, R):
+ * Hand the routes of ${T} and ${C} (backends, idle timeouts, PROXY
+ * versions, the knock set, the replay cache) to the relay's ${R}.
+ */
+void routes_relay_conf(struct routes *, const struct conf *,
+    struct relay_conf *);
+
+/**
+ * routes_summary(T, C, R):
+ * Log one line per route (never a knock or key), the token settings if a
+ * route takes tokens, and ${R}'s timeouts and limits.
+ */
+void routes_summary(const struct routes *, const struct conf *,
+    const struct relay_conf *);
+
+/**
+ * routes_hold(C):
+ * Keep the directory of every route's secret file open (secretfile_hold),
+ * so that a reload finds them after the chroot.  Return 0 or -1.
+ */
+int routes_hold(const struct conf *);
+
+/**
+ * routes_check_readable(C):
+ * Warn about each route's secret file that cannot be read now (a reload
+ * would fail).
+ */
+void routes_check_readable(const struct conf *);
+
+/**
+ * routes_wipe(T):
+ * Overwrite every knock and key held in ${T}.
+ */
+void routes_wipe(struct routes *);
+
+#endif /* !ROUTES_H_ */
