@@ -57,7 +57,7 @@ static conf_setter conf_set_duration, conf_set_uint, conf_set_path,
     conf_set_flag, conf_set_listen_port, conf_set_listen, conf_set_port,
     conf_set_normal, conf_set_hidden, conf_set_route, conf_set_window,
     conf_set_ports, conf_set_chroot, conf_set_verbose, conf_set_quiet,
-    conf_set_version, conf_set_help, conf_set_kind;
+    conf_set_version, conf_set_help, conf_set_kind, conf_set_config;
 
 /* What a file name option expects. */
 #define CONF_FILENAME	"a file name (one that starts with '-' as ./-name)"
@@ -151,6 +151,11 @@ static const struct conf_opt conf_options[] = {
 	    NULL },
 	{ "log-time", 0, NULL, "start log lines with the UTC time",
 	    conf_set_flag, AT(log_time), 0, 0, 1, NULL },
+	{ "config", 0, "FILE",
+	    "read options from FILE, one a line: NAME VALUE\n"
+	    "(a long option without its dashes), or NAME\n"
+	    "alone for a flag; # starts a comment",
+	    conf_set_config, 0, 0, 0, 0, 0, NULL },
 	{ "verbose", 'v', NULL, "debug messages",
 	    conf_set_verbose, 0, 0, 0, 0, 0, NULL },
 	{ "quiet", 'q', NULL, "errors only",
@@ -461,6 +466,65 @@ conf_set_help(struct conf * C, struct conf_seen * S,
 	return (CONF_DONE);
 }
 
+/* What a line of the configuration file is applied to. */
+struct conf_file_ctx {
+	struct conf * C;
+	struct conf_seen * S;
+};
+
+/* Apply the line "${name} ${value}" of the configuration file. */
+static int
+conf_file_line(void * cookie, const char * name, const char * value)
+{
+	struct conf_file_ctx * F = cookie;
+	const struct conf_opt * O;
+	size_t i;
+
+	for (i = 0; i < CONF_NOPTS; i++)
+		if (strcmp(conf_options[i].name, name) == 0)
+			break;
+	if (i == CONF_NOPTS) {
+		conf_err("unknown option '%.64s'", name);
+		return (-1);
+	}
+	O = &conf_options[i];
+	if (O->set == conf_set_config || O->set == conf_set_help ||
+	    O->set == conf_set_version) {
+		conf_err("option '%s' is for the command line only", name);
+		return (-1);
+	}
+	if (O->arg == NULL && value != NULL) {
+		conf_err("option '%s' takes no value (a flag is alone on its "
+		    "line)", name);
+		return (-1);
+	}
+	if (O->arg != NULL && value == NULL) {
+		conf_err("option '%s' needs a value (%s %s)", name, name,
+		    O->arg);
+		return (-1);
+	}
+	return (O->set(F->C, F->S, O, value, value));
+}
+
+/* --config FILE: apply its lines here, among the command line's. */
+static int
+conf_set_config(struct conf * C, struct conf_seen * S,
+    const struct conf_opt * O, const char * v, const char * show)
+{
+	struct conf_file_ctx F = { C, S };
+
+	(void)O;
+	if (C->config != NULL) {
+		conf_err("--config is given twice: give one file");
+		return (-1);
+	}
+	if (*v == '\0' || *v == '-')
+		return (conf_bad("--config", show, CONF_FILENAME));
+	if ((C->config = conf_keep(C, v)) == NULL)
+		return (-1);
+	return (conf_file_each(C->config, conf_file_line, &F));
+}
+
 /* The text before the options in --help. */
 static const char conf_usage_head[] =
 "usage: l7knockknock [options] [--] KNOCK\n"
@@ -575,7 +639,7 @@ conf_keep(struct conf * C, const char * s)
 	char * p;
 
 	if (len > sizeof(C->store) - C->nstore) {
-		log_err("too many long values: at most %zu bytes of names in "
+		conf_err("too many long values: at most %zu bytes of names in "
 		    "all", sizeof(C->store));
 		return (NULL);
 	}
@@ -634,7 +698,7 @@ conf_knock(struct conf * C, char * arg)
 	size_t len = strlen(arg);
 
 	if (knock_set(&C->knock, arg, len)) {
-		log_err("invalid knock of %zu bytes: expected 1 to %d bytes",
+		conf_err("invalid knock of %zu bytes: expected 1 to %d bytes",
 		    len, KNOCK_MAX);
 		return (-1);
 	}
@@ -655,15 +719,15 @@ conf_getopt_error(int c, char ** argv)
 	const char * arg = argv[optind - 1];
 
 	if (c == ':' && strncmp(arg, "--", 2) == 0)
-		log_err("option '%.*s' needs a value (see --help)",
+		conf_err("option '%.*s' needs a value (see --help)",
 		    (int)strcspn(arg, "="), arg);
 	else if (c == ':')
-		log_err("option '-%c' needs a value (see --help)", optopt);
+		conf_err("option '-%c' needs a value (see --help)", optopt);
 	else if (optopt != 0 && strncmp(arg, "--", 2) == 0)
-		log_err("option '%.*s' takes no value (see --help)",
+		conf_err("option '%.*s' takes no value (see --help)",
 		    (int)strcspn(arg, "="), arg);
 	else
-		log_err("unknown option (not shown: it may be a knock; a "
+		conf_err("unknown option (not shown: it may be a knock; a "
 		    "KNOCK that starts with '-' goes after '--'; see --help)");
 	return (-1);
 }
@@ -755,13 +819,13 @@ conf_finish_knock(struct conf * C)
 		snprintf(R->path, sizeof(R->path), "%s", C->file[kind]);
 	}
 	if (n == 2) {
-		log_err("two knocks given: %s and %s; give one of them",
+		conf_err("two knocks given: %s and %s; give one of them",
 		    given[0], given[1]);
 		return (-1);
 	}
 	if (n == 0 && !C->print_seccomp) {
 		conf_kinds_expected(list, sizeof(list));
-		log_err("no knock given: expected %s (see --help)", list);
+		conf_err("no knock given: expected %s (see --help)", list);
 		return (-1);
 	}
 	return (0);
@@ -800,14 +864,14 @@ conf_finish_names(struct conf * C)
 	}
 	for (i = 0; i < C->nroutes; i++) {
 		if (strcmp(C->routes[i].name, "normal") == 0) {
-			log_err("route name 'normal' is the normal route's: "
+			conf_err("route name 'normal' is the normal route's: "
 			    "give the hidden route another name");
 			return (-1);
 		}
 		for (j = 0; j < i; j++) {
 			if (strcmp(C->routes[i].name, C->routes[j].name) != 0)
 				continue;
-			log_err("route name '%s' is given to two routes (%zu "
+			conf_err("route name '%s' is given to two routes (%zu "
 			    "and %zu): give each route its own name",
 			    C->routes[i].name, j + 1, i + 1);
 			return (-1);
@@ -823,21 +887,21 @@ conf_finish(struct conf * C, const struct conf_seen * S)
 	uint16_t port;
 
 	if (S->verbose && S->quiet) {
-		log_err("conflicting options '-v' and '-q': give one of them");
+		conf_err("conflicting options '-v' and '-q': give one of them");
 		return (-1);
 	}
 	if (S->normal && S->normal_port) {
-		log_err("conflicting options '-n/--normalPort' and '--normal': "
+		conf_err("conflicting options '-n/--normalPort' and '--normal': "
 		    "give one of them");
 		return (-1);
 	}
 	if (S->hidden && S->hidden_port) {
-		log_err("conflicting options '-s/--hiddenPort' and '--hidden': "
+		conf_err("conflicting options '-s/--hiddenPort' and '--hidden': "
 		    "give one of them");
 		return (-1);
 	}
 	if (S->listen_port != NULL && C->nlisten > 0) {
-		log_err("conflicting options '-p/--listenPort' and '--listen': "
+		conf_err("conflicting options '-p/--listenPort' and '--listen': "
 		    "give one of them");
 		return (-1);
 	}
@@ -854,9 +918,13 @@ conf_finish(struct conf * C, const struct conf_seen * S)
 	return (conf_finish_names(C));
 }
 
-/* Parse the command line. */
-int
-conf_parse(struct conf * C, int argc, char ** argv)
+/*
+ * Parse the command line into ${C}; at a reload, ${old} is the
+ * configuration in force (its KNOCK is taken: argv's was wiped).
+ */
+static int
+conf_parse_argv(struct conf * C, const struct conf * old, int argc,
+    char ** argv)
 {
 	struct option longs[CONF_NOPTS + 1];
 	char shorts[2 + 2 * CONF_NOPTS];
@@ -874,9 +942,14 @@ conf_parse(struct conf * C, int argc, char ** argv)
 		if ((rc = conf_option(C, &S, c, argv)) != 0)
 			return (rc);
 	}
+	if (old != NULL) {
+		C->knock = old->knock;
+		C->have_knock = old->have_knock;
+		optind = argc;
+	}
 	for (; optind < argc; optind++) {
 		if (C->have_knock) {
-			log_err("unexpected extra argument after KNOCK "
+			conf_err("unexpected extra argument after KNOCK "
 			    "(argument %d; not shown, it may be secret): "
 			    "give one KNOCK, quoted if it has spaces", optind);
 			return (-1);
@@ -885,4 +958,94 @@ conf_parse(struct conf * C, int argc, char ** argv)
 			return (-1);
 	}
 	return (conf_finish(C, &S));
+}
+
+/* Parse the command line. */
+int
+conf_parse(struct conf * C, int argc, char ** argv)
+{
+
+	return (conf_parse_argv(C, NULL, argc, argv));
+}
+
+/* Are the listeners of ${a} and ${b} the same? */
+static int
+conf_same_listeners(const struct conf * a, const struct conf * b)
+{
+	size_t i;
+
+	if (a->nlisten != b->nlisten || a->listen_set != b->listen_set)
+		return (0);
+	for (i = 0; i < a->nlisten; i++)
+		if (a->listen[i].len != b->listen[i].len ||
+		    memcmp(&a->listen[i].ss, &b->listen[i].ss,
+		    a->listen[i].len) != 0)
+			return (0);
+	return (1);
+}
+
+/* Are the strings ${a} and ${b} (either may be NULL) the same? */
+static int
+conf_same_str(const char * a, const char * b)
+{
+
+	if (a == NULL || b == NULL)
+		return (a == b);
+	return (strcmp(a, b) == 0);
+}
+
+/* Say that ${what} changed and is kept until a restart. */
+static void
+conf_restart_needed(const char * what)
+{
+
+	log_warn("reload: %s changed: a restart is needed for it; the "
+	    "running value is kept", what);
+}
+
+/* Keep in ${C} what a reload cannot change from ${old}; 0 or -1. */
+static int
+conf_keep_fixed(struct conf * C, const struct conf * old)
+{
+
+	if (!conf_same_listeners(C, old)) {
+		conf_restart_needed("the listeners (--listen, -p)");
+		memcpy(C->listen, old->listen, sizeof(C->listen));
+		C->nlisten = old->nlisten;
+		C->listen_set = old->listen_set;
+	}
+	if (!conf_same_str(C->user, old->user)) {
+		conf_restart_needed("--user");
+		C->user = old->user ? conf_keep(C, old->user) : NULL;
+	}
+	if (!conf_same_str(C->chroot_dir, old->chroot_dir)) {
+		conf_restart_needed("--chroot");
+		C->chroot_dir = conf_keep(C, old->chroot_dir);
+	}
+	if (C->workers != old->workers ||
+	    C->workers_given != old->workers_given) {
+		conf_restart_needed("--workers");
+		C->workers = old->workers;
+		C->workers_given = old->workers_given;
+	}
+	if (C->replay_n != old->replay_n) {
+		conf_restart_needed("--replay-cache");
+		C->replay_n = old->replay_n;
+	}
+	if (C->log_time != old->log_time) {
+		conf_restart_needed("--log-time");
+		C->log_time = old->log_time;
+	}
+	return ((old->user != NULL && C->user == NULL) ||
+	    C->chroot_dir == NULL ? -1 : 0);
+}
+
+/* Parse again at a reload. */
+int
+conf_reload(struct conf * C, const struct conf * old, int argc, char ** argv)
+{
+
+	if (conf_parse_argv(C, old, argc, argv) != CONF_RUN)
+		return (-1);
+	return (conf_keep_fixed(C, old));
 }

@@ -102,13 +102,16 @@ struct conf {
 	uint64_t drain_ms;		/* --drain-timeout; 0: none. */
 	int workers_given;		/* --workers was given (any N). */
 	unsigned workers;		/* --workers: relay processes, 1-64. */
+	const char * config;		/* --config, or NULL. */
 	char store[CONF_STORE_MAX];	/* The strings above point here, */
 	size_t nstore;			/* (never copy a struct conf). */
 };
 
 /**
  * conf_parse(conf, argc, argv):
- * Fill ${conf} from the command line ${argc}/${argv}, defaults first.  A
+ * Fill ${conf} from the command line ${argc}/${argv}, defaults first; the
+ * lines of a --config file are applied where --config stands (conf_file.c),
+ * through the same option table, their errors prefixed "FILE:LINE: ".  A
  * knock given on the command line is copied and then wiped from ${argv} so
  * that /proc/PID/cmdline no longer shows it.  Return CONF_RUN, CONF_DONE
  * after printing --help or --version on stdout, or -1 after reporting the
@@ -121,6 +124,19 @@ struct conf {
  * (knockset_add_*).
  */
 int conf_parse(struct conf *, int, char **);
+
+/**
+ * conf_reload(C, old, argc, argv):
+ * Fill ${C} as conf_parse() did at start-up from the same ${argc}/${argv},
+ * the configuration file (--config) read afresh; ${old} is the
+ * configuration in force: the command line's KNOCK (wiped from ${argv}) is
+ * taken from it, and what a reload cannot change (the listeners, --user,
+ * --chroot, --workers, --replay-cache, --log-time) is kept from it with a
+ * warning naming each that changed ("a restart is needed").  ${C} and
+ * ${old} must differ.  Return CONF_RUN, or -1 after reporting (then ${old}
+ * stays in force).
+ */
+int conf_reload(struct conf *, const struct conf *, int, char **);
 
 /**
  * conf_usage(fd):

@@ -17,6 +17,33 @@ struct conf_route;
 #define CONF_DURATION	"a duration such as 500ms, 2s, 5m, 2h or 30 (seconds), " \
 			"up to 7 days"
 
+/* Largest configuration file. */
+#define CONF_FILE_MAX	65536
+
+/**
+ * conf_where(void):
+ * Return where the option being applied comes from as a message prefix:
+ * "FILE:LINE: " for a line of the configuration file, else "".  (The one
+ * piece of state of the parser, as getopt's optind is getopt's.)
+ */
+const char * conf_where(void);
+
+/* log_err() with conf_where() in front. */
+#define conf_err(fmt, ...)	log_err("%s" fmt, conf_where(), ##__VA_ARGS__)
+
+/**
+ * conf_file_each(path, line, cookie):
+ * Read the configuration file ${path} (through secretfile_read_public, so
+ * beneath its held directory after a chroot) and call ${line}(${cookie},
+ * name, value) for each line that is neither blank nor a comment: ${name}
+ * is its first word, ${value} the rest without surrounding white space, or
+ * NULL if there is none; meanwhile conf_where() names the file and line.
+ * Stop at the first non-zero return and return it; return 0 at the end, or
+ * -1 if the file cannot be read (reported).
+ */
+int conf_file_each(const char *, int (*)(void *, const char *, const char *),
+    void *);
+
 /**
  * conf_bad(opt, val, expected):
  * Report the bad value ${val} of the option ${opt} ("-p/--listenPort"),

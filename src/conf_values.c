@@ -22,14 +22,14 @@ conf_bad(const char * opt, const char * val, const char * expected)
 {
 
 	if (val == NULL) {
-		log_err("invalid value for %s (not shown: it may be a knock; "
+		conf_err("invalid value for %s (not shown: it may be a knock; "
 		    "a KNOCK that starts with '-' goes after '--'): "
 		    "expected %s", opt, expected);
 		return (-1);
 	}
 
 	/* A value too long for one line is shortened, never the message. */
-	log_err("invalid value '%.64s%s' for %s: expected %s", val,
+	conf_err("invalid value '%.64s%s' for %s: expected %s", val,
 	    strlen(val) > 64 ? "..." : "", opt, expected);
 	return (-1);
 }
@@ -60,7 +60,7 @@ conf_listen(struct conf * C, const char * s, const char * show)
 	uint16_t port;
 
 	if (C->nlisten == CONF_LISTEN_MAX) {
-		log_err("too many --listen addresses at '%s': at most %d",
+		conf_err("too many --listen addresses at '%s': at most %d",
 		    show != NULL ? show : "(not shown)", CONF_LISTEN_MAX);
 		return (-1);
 	}
@@ -70,7 +70,7 @@ conf_listen(struct conf * C, const char * s, const char * show)
 		    "IPV4:PORT or [IPV6]:PORT with PORT 0-65535"));
 	if (conf_listen_seen(C, &C->listen[C->nlisten])) {
 		/* A literal parsed, so ${show} is ${s}, never NULL. */
-		log_err("--listen '%s' is given twice: give each address once",
+		conf_err("--listen '%s' is given twice: give each address once",
 		    s);
 		return (-1);
 	}
@@ -147,11 +147,11 @@ conf_sub_bad(const struct conf_sub * S, const char * item, size_t len,
 {
 
 	if (S->show == NULL) {
-		log_err("%s in %s (not shown: it may be a knock): %s",
+		conf_err("%s in %s (not shown: it may be a knock): %s",
 		    "invalid sub-option", S->opt, why);
 		return (-1);
 	}
-	log_err("invalid sub-option '%.*s' in %s '%.64s%s': %s",
+	conf_err("invalid sub-option '%.*s' in %s '%.64s%s': %s",
 	    (int)(len > 64 ? 64 : len), item, S->opt, S->show,
 	    strlen(S->show) > 64 ? "..." : "", why);
 	return (-1);
@@ -347,7 +347,7 @@ conf_route(struct conf * C, const char * s, const char * show)
 	char kinds[200];
 
 	if (C->nroutes == CONF_ROUTES_MAX) {
-		log_err("too many hidden routes at --route '%.64s': at most %d "
+		conf_err("too many hidden routes at --route '%.64s': at most %d "
 		    "in all (--hidden and --route)", show != NULL ? show :
 		    "(not shown)", CONF_ROUTES_MAX);
 		return (-1);
@@ -356,7 +356,7 @@ conf_route(struct conf * C, const char * s, const char * show)
 	if (conf_hostport(&R->b, "--route", s, show) || conf_subs(&S, s))
 		return (-1);
 	if (!(S.seen & SUB_FILE)) {
-		log_err("--route '%.64s' has no %s: give one of them",
+		conf_err("--route '%.64s' has no %s: give one of them",
 		    show != NULL ? show : "(not shown)",
 		    conf_kinds(kinds, sizeof(kinds), " or "));
 		return (-1);

@@ -27,7 +27,10 @@
 
 /* The process's state, made before the sandbox. */
 struct setup {
-	struct conf conf;
+	struct conf confs[2];		/* In force and the next (a reload). */
+	struct conf * conf;		/* The one in force. */
+	int argc;			/* The command line, for a reload. */
+	char ** argv;
 	struct routes routes;		/* Knocks, keys, backends. */
 	struct resources res;		/* Descriptors. */
 	struct relay * relay;		/* Kept until exit, never freed: free()
@@ -44,12 +47,12 @@ main_confs(struct setup * S, struct sandbox_conf * SB)
 {
 
 	memset(SB, 0, sizeof(*SB));
-	conf_relay_conf(&S->conf, &S->rconf);
-	conf_sandbox_conf(&S->conf, SB);
-	routes_relay_conf(&S->routes, &S->conf, &S->rconf);
-	resources_confs(&S->res, &S->conf, &S->rconf, SB);
+	conf_relay_conf(S->conf, &S->rconf);
+	conf_sandbox_conf(S->conf, SB);
+	routes_relay_conf(&S->routes, S->conf, &S->rconf);
+	resources_confs(&S->res, S->conf, &S->rconf, SB);
 	SB->connect_ports = S->routes.ports;
-	SB->nports = 1 + S->conf.nroutes;
+	SB->nports = 1 + S->conf->nroutes;
 	SB->parent = S->supervisor;
 	SB->inherited = S->inherited;
 }
@@ -59,7 +62,7 @@ static void
 main_wipe(struct setup * S)
 {
 
-	knock_wipe(&S->conf.knock);
+	knock_wipe(&S->conf->knock);
 	routes_wipe(&S->routes);
 }
 
@@ -102,12 +105,12 @@ main_relay(struct setup * S, size_t w, int ready)
 	}
 	if ((rc = resources_descriptors(&S->res, w)) != 0)
 		return (rc);
-	resources_limits(&S->res, &S->conf, &S->rconf);
+	resources_limits(&S->res, S->conf, &S->rconf);
 	main_confs(S, &SB);
 	if ((R = S->relay = relay_init(&S->rconf)) == NULL)
 		return (EX_OSERR);
 	if (w == 0)
-		routes_summary(&S->routes, &S->conf, &S->rconf);
+		routes_summary(&S->routes, S->conf, &S->rconf);
 
 	/* One call: from here on the process can only relay. */
 	if (sandbox_enter(&SB))		/* Reported there, in one line. */
@@ -131,11 +134,11 @@ main_print_seccomp(struct setup * S)
 	struct sandbox_conf SB;
 	int rc;
 
-	if (S->conf.print_seccomp == CONF_PRINT_SUPERVISOR)
+	if (S->conf->print_seccomp == CONF_PRINT_SUPERVISOR)
 		return (sandbox_print_supervisor_seccomp(STDOUT_FILENO) ?
 		    EX_OSERR : 0);
-	S->conf.workers = 1;
-	if (resources_listen(&S->res, &S->conf))
+	S->conf->workers = 1;
+	if (resources_listen(&S->res, S->conf))
 		return (EX_UNAVAILABLE);
 	if ((rc = resources_descriptors(&S->res, 0)) != 0)
 		return (rc);
@@ -150,7 +153,7 @@ main_check_user(const struct setup * S)
 	struct sandbox_conf SB;
 
 	memset(&SB, 0, sizeof(SB));
-	SB.user = S->conf.user;
+	SB.user = S->conf->user;
 	return (sandbox_check_user(&SB));
 }
 
@@ -163,16 +166,34 @@ main_worker(void * cookie, size_t w, int ready)
 }
 
 /*
- * workers_run() callback, on SIGHUP: every route's knock or key again
- * (routes_reload); on a refusal no worker is forked, so the old ones
- * serve on.  Return 0 or -1 (reported).
+ * workers_run() callback, on SIGHUP: the configuration file, if any, read
+ * again into the other struct conf (conf_reload: what cannot change is
+ * kept), then every route's knock or key (routes_reload) and backend
+ * (routes_reresolve); the new configuration is put in force only then.
+ * On a refusal no worker is forked, so the old ones serve on with the
+ * old configuration.  Return 0 or -1 (reported).
  */
 static int
 main_reload(void * cookie)
 {
 	struct setup * S = cookie;
+	struct conf * next = (S->conf == &S->confs[0]) ? &S->confs[1] :
+	    &S->confs[0];
 
-	return (routes_reload(&S->routes, &S->conf));
+	if (S->conf->config == NULL)
+		return (routes_reload(&S->routes, S->conf));
+	if (conf_reload(next, S->conf, S->argc, S->argv) != CONF_RUN)
+		return (-1);
+	if (routes_reload(&S->routes, next))
+		return (-1);
+	if (routes_reresolve(&S->routes, next, S->conf)) {
+		routes_wipe(&S->routes);
+		return (-1);
+	}
+	S->conf = next;
+	log_setlevel(S->conf->loglevel);
+	log_info("reload: configuration file '%s' read", S->conf->config);
+	return (0);
 }
 
 /*
@@ -200,21 +221,22 @@ main_workers(struct setup * S)
 	int rc;
 
 	memset(&SB, 0, sizeof(SB));
-	conf_sandbox_conf(&S->conf, &SB);
+	conf_sandbox_conf(S->conf, &SB);
 	S->supervisor = getpid();
 	S->inherited = (geteuid() == 0) ? SANDBOX_INHERITED_ROOT :
 	    SANDBOX_INHERITED_USER;
-	if (routes_hold(&S->conf))
+	if (routes_hold(S->conf) || (S->conf->config != NULL &&
+	    secretfile_hold(S->conf->config)))
 		return (EX_NOINPUT);
 	SB.read_dirs = dirs;
 	SB.nread_dirs = secretfile_dirs(dirs, SECRETFILE_DIRS_MAX);
 	if (sandbox_enter_supervisor(&SB))
 		return (EX_OSERR);
-	routes_check_readable(&S->conf);
-	log_info("starting %u workers", S->conf.workers);
+	routes_check_readable(S->conf);
+	log_info("starting %u workers", S->conf->workers);
 	/* The listeners are open, so no client is refused meanwhile. */
 	notify_send(S->res.notify_fd, "READY=1");
-	rc = workers_run(S->conf.workers, main_worker, main_forked, main_reload,
+	rc = workers_run(S->conf->workers, main_worker, main_forked, main_reload,
 	    S);
 	if (rc == 0)
 		notify_send(S->res.notify_fd, "STOPPING=1");
@@ -227,13 +249,13 @@ main_serve(struct setup * S)
 {
 	int rc;
 
-	if ((rc = resources_activated(&S->res, &S->conf)) == -1)
+	if ((rc = resources_activated(&S->res, S->conf)) == -1)
 		return (EX_USAGE);
-	if (rc == 0 && resources_listen(&S->res, &S->conf))
+	if (rc == 0 && resources_listen(&S->res, S->conf))
 		return (EX_UNAVAILABLE);
 	if (notify_open(&S->res.notify_fd))
 		return (EX_OSERR);
-	if (!S->conf.workers_given)
+	if (!S->conf->workers_given)
 		return (main_relay(S, 0, -1));
 	return (main_workers(S));
 }
@@ -244,22 +266,26 @@ main(int argc, char * argv[])
 	static struct setup S;
 	int rc;
 
+	S.conf = &S.confs[0];
+	S.argc = argc;
+	S.argv = argv;
+
 	/* Descriptors 0-2 must exist, or a socket could become "stderr". */
 	if (resources_stdio())
 		exit(EX_OSERR);
 
 	/* Parse and validate; the knock is wiped from argv here. */
-	if ((rc = conf_parse(&S.conf, argc, argv)) == CONF_DONE)
+	if ((rc = conf_parse(S.conf, argc, argv)) == CONF_DONE)
 		exit(0);
 	if (rc != CONF_RUN)
 		exit(EX_USAGE);
-	log_setlevel(S.conf.loglevel);
-	log_open(S.conf.log_time);	/* Before the chroot: needs /proc. */
+	log_setlevel(S.conf->loglevel);
+	log_open(S.conf->log_time);	/* Before the chroot: needs /proc. */
 	if (signal(SIGPIPE, SIG_IGN) == SIG_ERR) {
 		log_errp("cannot ignore SIGPIPE");
 		exit(EX_OSERR);
 	}
-	if (S.conf.print_seccomp)
+	if (S.conf->print_seccomp)
 		exit(main_print_seccomp(&S));
 
 	/* The user to become, looked up before anything is bound. */
@@ -267,13 +293,13 @@ main(int argc, char * argv[])
 		exit(EX_USAGE);
 
 	/* Read the secrets; the replay cache before any worker is forked. */
-	if ((rc = routes_load(&S.routes, &S.conf)) != 0) {
+	if ((rc = routes_load(&S.routes, S.conf)) != 0) {
 		main_wipe(&S);
 		exit(rc);
 	}
 
 	/* Resolve the backends, once; a name's addresses are probed. */
-	if (routes_resolve(&S.routes, &S.conf)) {
+	if (routes_resolve(&S.routes, S.conf)) {
 		main_wipe(&S);
 		exit(EX_NOHOST);
 	}

@@ -231,6 +231,60 @@ routes_resolve(struct routes * T, const struct conf * C)
 	return (0);
 }
 
+/*
+ * Backend ${B}'s address at a reload, into ${a}: a literal as it is; a
+ * name only if ${old} (the configuration in force, resolved into ${T})
+ * has a backend of the same name and port (no name service in the
+ * sandbox).  Return 0 or -1 (reported).
+ */
+static int
+routes_reresolve_one(const struct routes * T, const struct conf * old,
+    const struct conf_backend * B, struct net_addr * a)
+{
+	size_t i;
+
+	if (net_literal(B->host, B->port, a) == 0)
+		return (0);
+	if (strcmp(old->normal.host, B->host) == 0 &&
+	    old->normal.port == B->port) {
+		*a = T->normal;
+		return (0);
+	}
+	for (i = 0; i < old->nroutes; i++) {
+		if (strcmp(old->routes[i].b.host, B->host) == 0 &&
+		    old->routes[i].b.port == B->port) {
+			*a = T->hidden[i];
+			return (0);
+		}
+	}
+	log_err("reload: backend '%s:%u' is a host name the relay did not "
+	    "resolve at start-up: a reload cannot resolve it (give an "
+	    "address, or restart)", B->host, (unsigned)B->port);
+	return (-1);
+}
+
+/* Every backend of ${C} at a reload, ${old} in force. */
+int
+routes_reresolve(struct routes * T, const struct conf * C,
+    const struct conf * old)
+{
+	struct net_addr normal, hidden[CONF_ROUTES_MAX];
+	size_t i;
+
+	if (routes_reresolve_one(T, old, &C->normal, &normal))
+		return (-1);
+	for (i = 0; i < C->nroutes; i++)
+		if (routes_reresolve_one(T, old, &C->routes[i].b, &hidden[i]))
+			return (-1);
+	T->normal = normal;
+	T->ports[0] = net_port((struct sockaddr *)&normal.ss);
+	for (i = 0; i < C->nroutes; i++) {
+		T->hidden[i] = hidden[i];
+		T->ports[1 + i] = net_port((struct sockaddr *)&hidden[i].ss);
+	}
+	return (0);
+}
+
 /* The relay's view of the routes. */
 void
 routes_relay_conf(struct routes * T, const struct conf * C,

@@ -80,6 +80,17 @@ int routes_reload(struct routes *, const struct conf *);
 int routes_resolve(struct routes *, const struct conf *);
 
 /**
+ * routes_reresolve(T, C, old):
+ * At a reload, inside the sandbox: every backend of ${C} into ${T}, where
+ * ${old} is the configuration in force (resolved into ${T}): an address
+ * literal as it is, a host name only if ${old} has a backend of that name
+ * and port (its address is kept: there is no name service there).  On a
+ * refusal ${T} is unchanged.  Return 0 or -1 (reported).
+ */
+int routes_reresolve(struct routes *, const struct conf *,
+    const struct conf *);
+
+/**
  * routes_relay_conf(T, C, R):
  * Hand the routes of ${T} and ${C} (backends, idle timeouts, PROXY
  * versions, the knock set, the replay cache) to the relay's ${R}.

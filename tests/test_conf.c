@@ -1117,3 +1117,166 @@ Test(conf, help_lists_every_table_option)
 	}
 	cr_expect_not_null(strstr(out_buf, "-h, --help"));
 }
+
+/* A configuration file holding ${text}; its path into ${path} (64 bytes). */
+static void
+conffile_make(char * path, const char * text)
+{
+	int fd;
+
+	strcpy(path, "/tmp/l7kk-conf-XXXXXX");
+	cr_assert_geq(fd = mkstemp(path), 0);
+	cr_assert_eq(write(fd, text, strlen(text)), (ssize_t)strlen(text));
+	close(fd);
+}
+
+/* Parse "--config ${text}" and ${list} around it; return conf_parse's. */
+static int
+parse_with_file(struct conf * C, const char * text, const char * const *
+    before, const char * const * after, char * path)
+{
+	const char * list[ARGS_MAX];
+	static struct args A;
+	size_t n = 0;
+	int rc;
+
+	conffile_make(path, text);
+	for (; before != NULL && *before != NULL; before++)
+		list[n++] = *before;
+	list[n++] = "--config";
+	list[n++] = path;
+	for (; after != NULL && *after != NULL; after++)
+		list[n++] = *after;
+	list[n] = NULL;
+	args_set(&A, list);
+	rc = parse_captured(C, &A);
+	unlink(path);
+	return (rc);
+}
+
+/* Every kind of value, a flag alone on its line, comments, blank lines. */
+Test(conf, config_file_sets_each_kind_of_value)
+{
+	static const char text[] =
+	    "# l7knockknock.conf\n"
+	    "\n"
+	    "   # indented comment\n"
+	    "listen 127.0.0.1:4443\n"
+	    "normal  127.0.0.1:8080,idle=5m\n"
+	    "hidden\t127.0.0.1:2222\n"
+	    "knock-file /etc/l7kk/knock\n"
+	    "route 127.0.0.1:23,key-file=/etc/l7kk/a.key,name=tel\n"
+	    "workers 2\n"
+	    "connect-timeout 3s\r\n"
+	    "log-time\n"
+	    "  verbose  \n"
+	    "replay-cache 100\n"
+	    "user nobody\n"
+	    "max-conns-per-source 0";
+	static struct conf C;
+	char path[64], buf[NET_ADDRSTR_MAX];
+
+	cr_assert_eq(parse_with_file(&C, text, NULL, NULL, path), CONF_RUN,
+	    "%s", err_buf);
+	cr_expect_str_eq(err_buf, "");
+	cr_expect_str_eq(C.config, path);
+	cr_assert_eq(C.nlisten, 1);
+	cr_expect_str_eq(fmt_listen(&C, 0, buf), "127.0.0.1:4443");
+	cr_expect_eq(C.normal.port, 8080);
+	cr_expect_eq(C.normal.idle_ms, 300000);
+	cr_expect_eq(C.routes[0].b.port, 2222);
+	cr_expect_str_eq(route_file(&C, 0, "knock-file"), "/etc/l7kk/knock");
+	cr_assert_eq(C.nroutes, 2);
+	cr_expect_str_eq(route_file(&C, 1, "key-file"), "/etc/l7kk/a.key");
+	cr_expect_str_eq(C.routes[1].name, "tel");
+	cr_expect_eq(C.workers, 2);
+	cr_expect_eq(C.workers_given, 1);
+	cr_expect_eq(C.connect_ms, 3000);
+	cr_expect_eq(C.log_time, 1);
+	cr_expect_eq(C.loglevel, LOG_DEBUG);
+	cr_expect_eq(C.replay_n, 100);
+	cr_expect_str_eq(C.user, "nobody");
+	cr_expect_eq(C.have_max_per_source, 1);
+	cr_expect_eq(C.max_per_source, 0);
+}
+
+/* The file is read where --config stands: later options win. */
+Test(conf, config_file_and_command_line_later_wins)
+{
+	static struct conf C;
+	char path[64];
+
+	cr_assert_eq(parse_with_file(&C, "knockTimeout 1s\nknock-file /k\n",
+	    NULL, (const char *[]){ "-k", "5s", NULL }, path), CONF_RUN, "%s",
+	    err_buf);
+	cr_expect_eq(C.knock_ms, 5000);
+	cr_assert_eq(parse_with_file(&C, "knockTimeout 1s\nknock-file /k\n",
+	    (const char *[]){ "-k", "5s", NULL }, NULL, path), CONF_RUN, "%s",
+	    err_buf);
+	cr_expect_eq(C.knock_ms, 1000);
+	/* Repeatable options add up; a knock on each side is two. */
+	cr_assert_eq(parse_with_file(&C, "listen 127.0.0.1:1\nknock-file /k\n",
+	    NULL, (const char *[]){ "--listen", "127.0.0.1:2", NULL }, path),
+	    CONF_RUN, "%s", err_buf);
+	cr_expect_eq(C.nlisten, 2);
+	cr_expect_eq(parse_with_file(&C, "key-file /k\n", NULL,
+	    (const char *[]){ "secret", NULL }, path), -1);
+	cr_expect_str_eq(err_buf, "l7knockknock: error: two knocks given: "
+	    "KNOCK and '--key-file /k'; give one of them\n");
+}
+
+/* Each refusal names the file and the line, in one line. */
+Test(conf, config_file_errors_name_file_and_line)
+{
+	static const struct {
+		const char * text;
+		const char * msg;	/* After "FILE:". */
+	} cases[] = {
+		{ "# c\n\nfrobnicate 1\n", "3: unknown option 'frobnicate'" },
+		{ "--listen 127.0.0.1:1\n", "1: unknown option '--listen'" },
+		{ "knock-file /k\nlog-time yes\n", "2: option 'log-time' takes "
+		    "no value (a flag is alone on its line)" },
+		{ "workers\n", "1: option 'workers' needs a value (workers N)" },
+		{ "workers 0\n", "1: invalid value '0' for --workers: expected "
+		    "a number of worker processes 1-64" },
+		{ "\n\n\n\nknockTimeout 5x\n", "5: invalid value '5x' for "
+		    "-k/--knockTimeout: expected a duration such as 500ms, 2s, "
+		    "5m, 2h or 30 (seconds), up to 7 days" },
+		{ "route 127.0.0.1:1,name=x\n", "1: --route '127.0.0.1:1,name=x' "
+		    "has no key-file= or knock-file=: give one of them" },
+		{ "help\n", "1: option 'help' is for the command line only" },
+		{ "config /etc/other\n", "1: option 'config' is for the "
+		    "command line only" },
+	};
+	static struct conf C;
+	char path[64], want[256];
+	size_t i;
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		cr_expect_eq(parse_with_file(&C, cases[i].text, NULL,
+		    (const char *[]){ "k", NULL }, path), -1, "case %zu", i);
+		snprintf(want, sizeof(want), "l7knockknock: error: %s:%s\n",
+		    path, cases[i].msg);
+		cr_expect_str_eq(err_buf, want, "case %zu", i);
+	}
+}
+
+/* A file that cannot be read, or given twice, is refused. */
+Test(conf, config_file_missing_or_twice)
+{
+	static const char * const missing[] = { "--config",
+	    "/nonexistent/l7kk.conf", "k", NULL };
+	static struct args A;
+	static struct conf C;
+	char path[64];
+
+	args_set(&A, missing);
+	cr_expect_eq(parse_captured(&C, &A), -1);
+	cr_expect_str_eq(err_buf, "l7knockknock: error: cannot read "
+	    "configuration file '/nonexistent/l7kk.conf': No such file or "
+	    "directory\n");
+	cr_expect_eq(parse_with_file(&C, "knock-file /k\n", NULL,
+	    (const char *[]){ "--config", "/etc/x", NULL }, path), -1);
+	cr_expect_str_eq(err_buf, "l7knockknock: error: --config is given "
+	    "twice: give one file\n");
+}

@@ -54,21 +54,32 @@ secrets(const char * knock)
 	}
 }
 
-/* Replace the knock file (a new file renamed over the old, as editors do). */
+/*
+ * Write ${text} to ${path} in the secret directory, the relay's user's,
+ * mode 0600 (a new file renamed over the old, as editors do).
+ */
 static void
-rotate(const char * knock)
+put(const char * path, const char * text)
 {
-	char tmp[128];
+	char tmp[160];
 	FILE * f;
 
-	snprintf(tmp, sizeof(tmp), "%s/knock.new", secret_dir);
+	snprintf(tmp, sizeof(tmp), "%s.new", path);
 	cr_assert((f = fopen(tmp, "w")) != NULL);
-	fputs(knock, f);
+	fputs(text, f);
 	fclose(f);
 	cr_assert(chmod(tmp, 0600) == 0);
 	if (geteuid() == 0)
 		cr_assert(chown(tmp, RL_UID, RL_GID) == 0);
-	cr_assert(rename(tmp, knock_path) == 0);
+	cr_assert(rename(tmp, path) == 0);
+}
+
+/* Replace the knock file. */
+static void
+rotate(const char * knock)
+{
+
+	put(knock_path, knock);
 }
 
 static void
@@ -859,4 +870,94 @@ Test(reload, a_new_worker_not_ready_in_time_keeps_the_old_generation,
 	expect_route(OLD_KNOCK, "hidden");
 	close(fd);
 	stop();
+}
+
+/* --config: the file's path, and a second knock file beside the first. */
+static char conf_path[96], knock2_path[96];
+
+/* The configuration file: the knock file, then ${more} lines. */
+static void
+conf_put(const char * more)
+{
+	char text[1024];
+
+	snprintf(text, sizeof(text), "# reload test\nknock-file %s\n%s",
+	    knock_path, more);
+	put(conf_path, text);
+}
+
+/* Secrets, the configuration file, a relay reading it. */
+static void
+conf_start(void)
+{
+
+	secrets(OLD_KNOCK);
+	snprintf(conf_path, sizeof(conf_path), "%s/l7kk.conf", secret_dir);
+	snprintf(knock2_path, sizeof(knock2_path), "%s/knock2", secret_dir);
+	put(knock2_path, NEW_KNOCK);
+	conf_put("");
+	start((const char *[]){ "--workers", "1", "--config", conf_path,
+	    NULL });
+	cr_assert(h_relay_log_wait(&relay, "worker 0 ready", 5000) == 0,
+	    "log:\n%s", relay.log);
+}
+
+static void
+conf_stop(void)
+{
+
+	(void)unlink(conf_path);
+	(void)unlink(knock2_path);
+	stop();
+}
+
+/* SIGHUP reads the file again: a new route takes; --workers is kept. */
+Test(reload, the_config_file_is_read_again, .timeout = 60)
+{
+	char line[512];
+
+	conf_start();
+	expect_route(NEW_KNOCK, "normal");
+	/* The second route goes to the same hidden backend. */
+	snprintf(line, sizeof(line), "route 127.0.0.1:%u,knock-file=%s,"
+	    "name=two\nworkers 3\n", (unsigned)hidden.port, knock2_path);
+	conf_put(line);
+	reload_and_wait(1, 1);
+	cr_assert_eq(h_relay_log_count(&relay, "reload: --workers changed: a "
+	    "restart is needed for it; the running value is kept"), 1,
+	    "log:\n%s", relay.log);
+	cr_assert_eq(h_relay_log_count(&relay, "reload: configuration file"),
+	    1, "log:\n%s", relay.log);
+	expect_route(NEW_KNOCK, "hidden");
+	expect_route(OLD_KNOCK, "hidden");
+	conf_stop();
+}
+
+/* A file that does not parse is refused at err; the old knock serves on. */
+Test(reload, a_broken_config_file_keeps_the_old_configuration, .timeout = 60)
+{
+	char want[160];
+	int errors;
+
+	conf_start();
+	put(conf_path, "# broken\n\nfrobnicate 1\n");
+	errors = h_relay_log_count(&relay, "error:");
+	cr_assert(kill(relay.pid, SIGHUP) == 0);
+	cr_assert(h_relay_log_wait(&relay, "reload refused: the old "
+	    "configuration serves on", 5000) == 0, "log:\n%s", relay.log);
+	snprintf(want, sizeof(want), "error: %s:3: unknown option "
+	    "'frobnicate'", conf_path);
+	cr_assert_eq(h_relay_log_count(&relay, want), 1, "log:\n%s",
+	    relay.log);
+	cr_assert_eq(h_relay_log_count(&relay, "error:"), errors + 1,
+	    "log:\n%s", relay.log);
+	cr_assert_eq(h_relay_log_count(&relay, "draining"), 0);
+	expect_route(OLD_KNOCK, "hidden");
+	expect_route(NEW_KNOCK, "normal");
+
+	/* Mended, a reload then takes. */
+	conf_put("");
+	reload_and_wait(1, 1);
+	expect_route(OLD_KNOCK, "hidden");
+	conf_stop();
 }
