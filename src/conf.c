@@ -156,6 +156,15 @@ static const struct conf_opt conf_options[] = {
 	    "(a long option without its dashes), or NAME\n"
 	    "alone for a flag; # starts a comment",
 	    conf_set_config, 0, 0, 0, 0, 0, NULL },
+	{ "check", 0, NULL,
+	    "check the configuration, read every secret as\n"
+	    "the relay's user, resolve the backends, bind\n"
+	    "nothing; exit 0 or one line per problem",
+	    conf_set_flag, AT(check), 0, 0, 1, NULL },
+	{ "gen-key", 0, "PATH",
+	    "write a new key to PATH (mode 0600, owned by\n"
+	    "the relay's user; never overwrites) and exit",
+	    conf_set_path, AT(gen_key), 0, 0, 0, CONF_FILENAME },
 	{ "verbose", 'v', NULL, "debug messages",
 	    conf_set_verbose, 0, 0, 0, 0, 0, NULL },
 	{ "quiet", 'q', NULL, "errors only",
@@ -489,7 +498,8 @@ conf_file_line(void * cookie, const char * name, const char * value)
 	}
 	O = &conf_options[i];
 	if (O->set == conf_set_config || O->set == conf_set_help ||
-	    O->set == conf_set_version) {
+	    O->set == conf_set_version || strcmp(name, "check") == 0 ||
+	    strcmp(name, "gen-key") == 0) {
 		conf_err("option '%s' is for the command line only", name);
 		return (-1);
 	}
@@ -823,7 +833,7 @@ conf_finish_knock(struct conf * C)
 		    given[0], given[1]);
 		return (-1);
 	}
-	if (n == 0 && !C->print_seccomp) {
+	if (n == 0 && !C->print_seccomp && C->gen_key == NULL) {
 		conf_kinds_expected(list, sizeof(list));
 		conf_err("no knock given: expected %s (see --help)", list);
 		return (-1);

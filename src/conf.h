@@ -103,6 +103,8 @@ struct conf {
 	int workers_given;		/* --workers was given (any N). */
 	unsigned workers;		/* --workers: relay processes, 1-64. */
 	const char * config;		/* --config, or NULL. */
+	const char * gen_key;		/* --gen-key, or NULL. */
+	int check;			/* --check. */
 	char store[CONF_STORE_MAX];	/* The strings above point here, */
 	size_t nstore;			/* (never copy a struct conf). */
 };

@@ -14,7 +14,9 @@
 #include <sysexits.h>
 #include <unistd.h>
 
+#include "check.h"
 #include "conf.h"
+#include "genkey.h"
 #include "knock.h"
 #include "log.h"
 #include "notify.h"
@@ -287,6 +289,10 @@ main(int argc, char * argv[])
 	}
 	if (S.conf->print_seccomp)
 		exit(main_print_seccomp(&S));
+	if (S.conf->gen_key != NULL)
+		exit(genkey_write(S.conf->gen_key, S.conf));
+	if (S.conf->check)		/* The child it forks exits here too. */
+		exit(check_run(S.conf));
 
 	/* The user to become, looked up before anything is bound. */
 	if (main_check_user(&S))

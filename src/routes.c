@@ -345,6 +345,32 @@ routes_summary(const struct routes * T, const struct conf * C,
 	    R->max_per_source);
 }
 
+/* --check: every route's secret and backend; count the problems. */
+size_t
+routes_check(struct routes * T, const struct conf * C)
+{
+	struct net_addr a;
+	size_t i, bad = 0;
+	uint64_t probe_ms;
+
+	if (token_init())
+		return (1);
+	knockset_init(&T->knocks, C->window_s, (uint64_t)time(NULL));
+	for (i = 0; i < C->nroutes; i++)
+		if (routes_kinds[C->routes[i].kind].load(T, C, i) != 0)
+			bad++;
+	routes_wipe(T);
+	probe_ms = (C->connect_ms < PROBE_MS_MAX) ? C->connect_ms :
+	    PROBE_MS_MAX;
+	if (net_resolve(C->normal.host, C->normal.port, probe_ms, &a))
+		bad++;
+	for (i = 0; i < C->nroutes; i++)
+		if (net_resolve(C->routes[i].b.host, C->routes[i].b.port,
+		    probe_ms, &a))
+			bad++;
+	return (bad);
+}
+
 /* Hold every secret file's directory. */
 int
 routes_hold(const struct conf * C)

@@ -107,6 +107,15 @@ void routes_summary(const struct routes *, const struct conf *,
     const struct relay_conf *);
 
 /**
+ * routes_check(T, C):
+ * --check: read every route's knock or key as routes_load() would (using
+ * ${T}'s knock set, wiped after), going on after a refusal, and resolve
+ * every backend as routes_resolve() would.  Return the number of problems,
+ * each reported in one line.
+ */
+size_t routes_check(struct routes *, const struct conf *);
+
+/**
  * routes_hold(C):
  * Keep the directory of every route's secret file open (secretfile_hold),
  * so that a reload finds them after the chroot.  Return 0 or -1.

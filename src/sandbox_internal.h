@@ -55,6 +55,14 @@ int sandbox_priv_prepare(const struct sandbox_conf *, struct sandbox_priv *);
 int sandbox_priv_check(const struct sandbox_conf *);
 
 /**
+ * sandbox_priv_ids(conf, uid, gid):
+ * Store in ${uid} and ${gid} the ids sandbox_enter(${conf}) would run as
+ * (as root: conf->user or the default user; else the current ids).
+ * Return 0, or -1 after reporting in one line.
+ */
+int sandbox_priv_ids(const struct sandbox_conf *, uid_t *, gid_t *);
+
+/**
  * sandbox_priv_drop(P):
  * As root: chroot into ${P}->dirfd, drop every supplementary group, set
  * the real, effective and saved gid and uid to ${P}'s, and verify all of
