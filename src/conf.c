@@ -278,6 +278,10 @@ conf_set_kind(struct conf * C, struct conf_seen * S,
 	int kind = routes_kind_find(O->name, strlen(O->name));
 
 	(void)S;
+	if (kind < 0 || kind >= CONF_KINDS_MAX) {
+		conf_err("--%s is not a kind of knock in routes.c", O->name);
+		return (-1);
+	}
 	if (*v == '\0' || *v == '-')
 		return (conf_bad(conf_optname(O, n), show, O->expect));
 	if (strlen(v) >= CONF_PATH_MAX)
@@ -821,7 +825,7 @@ conf_finish_knock(struct conf * C)
 			continue;
 		kind = routes_kind_find(conf_options[i].name,
 		    strlen(conf_options[i].name));
-		if (C->file[kind] == NULL)
+		if (kind < 0 || C->file[kind] == NULL)
 			continue;
 		snprintf(given[n++], sizeof(given[0]), "'--%s %s'",
 		    conf_options[i].name, C->file[kind]);

@@ -106,11 +106,12 @@ routes_knock_clash(const struct routes * T, const struct conf * C, size_t i,
 		log_err("route '%s': its knock and route '%s''s begin the "
 		    "same way (one is a prefix of the other, so the shorter "
 		    "would always win): give knocks that are not prefixes of "
-		    "one another", C->routes[i].name, C->routes[j].name);
+		    "one another", C->routes[i].name,
+		    C->routes[T->route[j]].name);
 	else
 		log_err("route '%s': its knock is route '%s''s knock too: "
 		    "give each route its own knock", C->routes[i].name,
-		    C->routes[j].name);
+		    C->routes[T->route[j]].name);
 }
 
 /* A static knock: from its file, or the command line's KNOCK. */
@@ -134,6 +135,7 @@ routes_load_knock(struct routes * T, const struct conf * C, size_t i)
 		knock_wipe(&T->knocks.r[T->knocks.n].knock);
 		return (EX_USAGE);
 	}
+	T->route[rc] = i;
 	return (0);
 }
 
@@ -154,6 +156,7 @@ routes_load_key(struct routes * T, const struct conf * C, size_t i)
 		    "too: give each route its own key", R->name, R->path);
 		return (EX_USAGE);
 	}
+	T->route[rc] = i;
 	return (0);
 }
 

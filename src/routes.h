@@ -26,6 +26,8 @@ struct replay;
 /* Everything loaded for the routes, kept for the relay. */
 struct routes {
 	struct knockset knocks;		/* Route i's knock or key is r[i]. */
+	size_t route[CONF_ROUTES_MAX];	/* The route of knocks.r[j] (they
+					   differ after a refusal: --check). */
 	struct replay * replay;		/* NULL without a token route. */
 	struct net_addr normal;		/* The backends, resolved. */
 	struct net_addr hidden[CONF_ROUTES_MAX];
