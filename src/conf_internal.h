@@ -93,4 +93,12 @@ int conf_window(struct conf *, const char *, const char *);
  */
 const char * conf_keep(struct conf *, const char *);
 
+/**
+ * conf_parse_argv(C, old, argc, argv):
+ * conf_parse(${C}, ${argc}, ${argv}); at a reload, ${old} is the
+ * configuration in force, whose KNOCK is taken (argv's was wiped) and the
+ * positional arguments are skipped.  Return as conf_parse().
+ */
+int conf_parse_argv(struct conf *, const struct conf *, int, char **);
+
 #endif /* !CONF_INTERNAL_H_ */
