@@ -75,9 +75,9 @@ struct setup {
 	int signal_fd;
 	int notify_fd;			/* $NOTIFY_SOCKET, or -1. */
 	uint16_t ports[1 + CONF_ROUTES_MAX];	/* Landlock's connect ports. */
-	pid_t supervisor;		/* --workers: the supervisor, else 0. */
-	int inherited;			/* --workers: how the supervisor was
-					   confined (SANDBOX_INHERITED_*). */
+	pid_t supervisor;		/* The supervisor (0 before it starts). */
+	int inherited;			/* How the supervisor was confined
+					   (SANDBOX_INHERITED_*). */
 	struct relay_conf rconf;
 };
 
@@ -386,18 +386,19 @@ main_wipe(struct setup * S)
 }
 
 /*
- * One relay process: epoll, signalfd, slots, the sandbox, the loop; once
+ * One relay process, worker ${w} (its listeners' row; ${id} names its
+ * connections): epoll, signalfd, slots, the sandbox, the loop; once
  * confined, one byte into ${ready} if not -1 (a worker tells its
  * supervisor it is up).  Return its exit status.
  */
 static int
-main_relay(struct setup * S, size_t w, int ready)
+main_relay(struct setup * S, size_t w, unsigned id, int ready)
 {
 	struct sandbox_conf SB;
 	struct relay * R;
 	int rc;
 
-	log_setworker((unsigned)w);
+	log_setworker(id);
 	if (S->supervisor != 0) {
 		/* Only the supervisor reads secrets and notifies. */
 		secretfile_release();
@@ -417,11 +418,7 @@ main_relay(struct setup * S, size_t w, int ready)
 	/* One call: from here on the process can only relay. */
 	if (sandbox_enter(&SB))		/* Reported there, in one line. */
 		return (EX_OSERR);
-	if (S->supervisor != 0)
-		log_info("worker %zu ready", w);
-	else
-		log_info("ready");
-	notify_send(S->notify_fd, "READY=1");
+	log_info("worker %zu ready", w);	/* The supervisor says "ready". */
 	if (ready != -1) {
 		if (write(ready, "", 1) != 1)
 			log_errp("cannot tell the supervisor 'ready'");
@@ -429,8 +426,6 @@ main_relay(struct setup * S, size_t w, int ready)
 	}
 
 	rc = relay_run(R);
-	if (rc == 0)
-		notify_send(S->notify_fd, "STOPPING=1");
 	main_wipe(S);		/* A worker ends here (workers_run exits). */
 	return (rc ? 1 : 0);
 }
@@ -582,12 +577,24 @@ main_knocks(struct setup * S)
 	return (0);
 }
 
+static const char * main_secret_next(const struct setup *, size_t *);
+
 /* workers_run() callback. */
 static int
-main_worker(void * cookie, size_t w, int ready)
+main_worker(void * cookie, size_t w, unsigned id, int ready)
 {
 
-	return (main_relay(cookie, w, ready));
+	return (main_relay(cookie, w, id, ready));
+}
+
+/* workers_run() callback, once the first workers are up. */
+static void
+main_up(void * cookie)
+{
+	struct setup * S = cookie;
+
+	log_info("ready");
+	notify_send(S->notify_fd, "READY=1");
 }
 
 /*
@@ -595,14 +602,22 @@ main_worker(void * cookie, size_t w, int ready)
  * the knock set (empty here: main_forked wiped it), with the start-up's
  * loader (main_knocks); on a refusal it is wiped again and no worker is
  * forked, so the old ones serve on.  The replay cache and the start time
- * are kept.  Return 0 or -1 (reported).
+ * are kept.  Return 0, 1 if no route has a file (a knock given on the
+ * command line: nothing to re-read), or -1 (reported).
  */
 static int
 main_reload(void * cookie)
 {
 	struct setup * S = cookie;
 	uint64_t start_s = S->knocks.start_s;
+	size_t i = 0;
 
+	if (main_secret_next(S, &i) == NULL) {
+		log_info("received SIGHUP: nothing to re-read (the knock is "
+		    "given on the command line); serving on");
+		return (1);
+	}
+	log_info("received SIGHUP: reloading the knock and key files");
 	if (main_knocks(S) != 0) {
 		knockset_wipe(&S->knocks);
 		return (-1);
@@ -673,12 +688,16 @@ main_check_secrets(const struct setup * S)
 }
 
 /*
- * Supervise --workers N relay processes: confine this process first (its
- * workers inherit the chroot, the user and its filters), then fork.
+ * Supervise --workers N relay processes (1 without --workers: one process
+ * model, so SIGHUP reloads in every mode; DESIGN.md says why): confine
+ * this process first (its workers inherit the chroot, the user and its
+ * filters), then fork; "ready" once every worker is.
  */
 static int
 main_workers(struct setup * S)
 {
+	const struct workers_conf WC = { S->conf.workers, main_worker,
+	    main_forked, main_up, main_reload, S };
 	int dirs[SECRETFILE_DIRS_MAX];
 	struct sandbox_conf SB;
 	int rc;
@@ -694,11 +713,9 @@ main_workers(struct setup * S)
 	if (sandbox_enter_supervisor(&SB))
 		return (EX_OSERR);
 	main_check_secrets(S);
-	log_info("starting %u workers", S->conf.workers);
-	/* The listeners are open, so no client is refused meanwhile. */
-	notify_send(S->notify_fd, "READY=1");
-	rc = workers_run(S->conf.workers, main_worker, main_forked, main_reload,
-	    S);
+	log_info("starting %u worker%s", S->conf.workers,
+	    S->conf.workers == 1 ? "" : "s");
+	rc = workers_run(&WC);
 	if (rc == 0)
 		notify_send(S->notify_fd, "STOPPING=1");
 	return (rc);
@@ -751,8 +768,6 @@ main(int argc, char * argv[])
 		rc = EX_UNAVAILABLE;
 	else if (notify_open(&S.notify_fd))
 		rc = EX_OSERR;
-	else if (!S.conf.workers_given)
-		rc = main_relay(&S, 0, -1);
 	else
 		rc = main_workers(&S);
 

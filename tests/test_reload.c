@@ -394,16 +394,30 @@ Test(reload, a_new_worker_that_cannot_start_keeps_the_old_generation,
 	stop();
 }
 
-Test(reload, sighup_without_workers_is_logged_and_ignored, .timeout = 30)
+/*
+ * A plain relay (no --workers) reloads too: the session open across the
+ * reload keeps relaying, the new knock is hidden, the old one normal.
+ */
+Test(reload, sighup_without_workers_reloads, .timeout = 60)
 {
+	char who[8];
+	int fd;
 
 	secrets(OLD_KNOCK);
 	start((const char *[]){ "--knock-file", knock_path, NULL });
-	cr_assert(kill(relay.pid, SIGHUP) == 0);
-	cr_assert(h_relay_log_wait(&relay, "reload needs --workers", 3000) ==
-	    0, "log:\n%s", relay.log);
-	expect_route(OLD_KNOCK, "hidden");
+	fd = dial(OLD_KNOCK, who, sizeof(who));
+	cr_assert_str_eq(who, "hidden");
+	echo_intact(fd, 20, 4);
+	rotate(NEW_KNOCK);
+	reload_and_wait(1, 1);
+	echo_intact(fd, 21, 4);
+	expect_route(NEW_KNOCK, "hidden");
+	expect_route(OLD_KNOCK, "normal");
 	cr_assert(h_relay_alive(&relay));
+	close(fd);
+	cr_assert(h_relay_log_wait(&relay, "of generation 0 drained", 5000) ==
+	    0, "log:\n%s", relay.log);
+	cr_assert_eq(h_relay_log_count(&relay, "a worker died"), 0);
 	stop();
 }
 
@@ -517,8 +531,8 @@ Test(reload, no_root_and_no_capability_without_workers, .timeout = 30,
 
 	if (geteuid() != 0)
 		cr_skip_test("needs root: the relay drops root itself");
-	check_all((const char *[]){ "--knock-file", knock_path, NULL }, 1,
-	    "ready");
+	check_all((const char *[]){ "--knock-file", knock_path, NULL }, 2,
+	    "worker 0 ready");
 }
 
 Test(reload, no_root_and_no_capability_after_a_reload, .timeout = 30,

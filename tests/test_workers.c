@@ -115,9 +115,9 @@ Test(workers, every_worker_is_sandboxed_and_serves, .timeout = 30)
 	if (!SANDBOX_TESTS_DISABLED)
 		cr_assert_eq(seccomp_mode(relay.pid), 2,
 		    "the supervisor is not under seccomp");
-	cr_assert_eq(h_relay_fds(&relay, "socket:"), 2,
+	cr_assert_eq(h_proc_fds(relay.pid, "socket:"), 2,
 	    "the supervisor holds %d sockets, want its 2 listeners",
-	    h_relay_fds(&relay, "socket:"));
+	    h_proc_fds(relay.pid, "socket:"));
 
 	/* SO_REUSEPORT spreads 64 connections: each worker numbers its own. */
 	for (i = 0; i < 64; i++) {
@@ -194,11 +194,12 @@ Test(workers, workers_die_with_the_supervisor, .timeout = 30)
 static int workers_forked_calls;
 
 static int
-refuse_work(void * cookie, size_t w, int ready)
+refuse_work(void * cookie, size_t w, unsigned id, int ready)
 {
 
 	(void)cookie;
 	(void)w;
+	(void)id;
 	(void)ready;
 	return (0);
 }
@@ -224,11 +225,13 @@ refuse_reload(void * cookie)
 Test(workers, more_than_workers_max_is_refused, .timeout = 30)
 {
 
+	struct workers_conf WC = { WORKERS_MAX + 1, refuse_work,
+	    refuse_forked, NULL, refuse_reload, NULL };
+
 	workers_forked_calls = 0;
-	cr_assert_eq(workers_run(WORKERS_MAX + 1, refuse_work, refuse_forked,
-	    refuse_reload, NULL), 1);
-	cr_assert_eq(workers_run(0, refuse_work, refuse_forked, refuse_reload,
-	    NULL), 1);
+	cr_assert_eq(workers_run(&WC), 1);
+	WC.n = 0;
+	cr_assert_eq(workers_run(&WC), 1);
 	cr_assert_eq(workers_forked_calls, 0, "workers were forked");
 	cr_assert_eq(CONF_WORKERS_MAX, WORKERS_MAX);
 }
