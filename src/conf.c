@@ -24,7 +24,7 @@ enum {
 	OPT_PRINT_SECCOMP, OPT_WORKERS, OPT_FIN_TIMEOUT, OPT_LOG_TIME,
 	OPT_ROUTE, OPT_KEY_FILE, OPT_TOKEN_WINDOW, OPT_REPLAY_CACHE,
 	OPT_DRAIN_TIMEOUT, OPT_PRINT_SUPERVISOR_SECCOMP, OPT_MAX_PER_SOURCE,
-	OPT_BACKEND_PORTS
+	OPT_BACKEND_PORTS, OPT_DRAIN_GRACE
 };
 
 static const struct option conf_longopts[] = {
@@ -56,6 +56,7 @@ static const struct option conf_longopts[] = {
 	{ "token-window",	required_argument, NULL, OPT_TOKEN_WINDOW },
 	{ "replay-cache",	required_argument, NULL, OPT_REPLAY_CACHE },
 	{ "drain-timeout",	required_argument, NULL, OPT_DRAIN_TIMEOUT },
+	{ "drain-grace",	required_argument, NULL, OPT_DRAIN_GRACE },
 	{ "print-supervisor-seccomp", no_argument, NULL,
 	    OPT_PRINT_SUPERVISOR_SECCOMP },
 	{ NULL, 0, NULL, 0 }
@@ -105,6 +106,9 @@ CONF_STR(REPLAY_DEFAULT) ", 8 bytes\n"
 "                             under a supervisor that reloads on SIGHUP\n"
 "      --drain-timeout DUR    after a reload, cut the old workers' sessions\n"
 "                             after DUR (default: never)\n"
+"      --drain-grace DUR      after a reload, close the old workers' normal-\n"
+"                             route sessions after DUR (default 60s);\n"
+"                             hidden-route ones keep --drain-timeout\n"
 "      --chroot DIR           empty directory to chroot into (default /var/empty)\n"
 "      --user NAME|UID[:GID]  user to run as (default l7knockknock or nobody)\n"
 "      --print-seccomp        print the seccomp filter and exit\n"
@@ -146,6 +150,7 @@ conf_defaults(struct conf * C)
 	C->loglevel = LOG_INFO;
 	C->chroot_dir = "/var/empty";
 	C->workers = 1;
+	C->drain_grace_ms = CONF_DRAIN_GRACE_MS;
 }
 
 /*
@@ -723,6 +728,9 @@ conf_option(struct conf * C, struct conf_seen * S, int c, char ** argv)
 	case OPT_DRAIN_TIMEOUT:
 		return (conf_duration(&C->drain_ms, "--drain-timeout", optarg,
 		    show));
+	case OPT_DRAIN_GRACE:
+		return (conf_duration(&C->drain_grace_ms, "--drain-grace",
+		    optarg, show));
 	case OPT_LOG_TIME:
 		C->log_time = 1;
 		return (0);
