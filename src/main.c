@@ -359,6 +359,7 @@ main_confs(struct setup * S, struct sandbox_conf * SB)
 	S->rconf.bind_lo = S->conf.bind_lo;
 	S->rconf.bind_hi = S->conf.bind_hi;
 	S->rconf.drain_ms = S->conf.drain_ms;
+	S->rconf.drain_grace_ms = S->conf.drain_grace_ms;
 
 	memset(SB, 0, sizeof(*SB));
 	SB->chroot_dir = S->conf.chroot_dir;

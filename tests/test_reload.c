@@ -421,6 +421,72 @@ Test(reload, sighup_without_workers_reloads, .timeout = 60)
 	stop();
 }
 
+/* Has ${pid} gone from /proc (reaped by the supervisor) within ${ms}? */
+static int
+gone_within(pid_t pid, int ms)
+{
+	uint64_t end = h_now_ms() + (uint64_t)ms;
+
+	while (kill(pid, 0) == 0 && h_now_ms() < end)
+		usleep(10000);
+	return (kill(pid, 0) == -1 && errno == ESRCH);
+}
+
+/*
+ * The public cannot keep an old generation: after a reload, an idle
+ * normal-route session on the old worker is closed after --drain-grace,
+ * while a hidden-route one outlives the grace (--drain-timeout is never
+ * here); the old worker leaves once the hidden one ends.
+ */
+Test(reload, drain_grace_closes_normal_sessions_not_hidden, .timeout = 60)
+{
+	char who[8], buf[16];
+	pid_t old;
+	int fh, fn;
+
+	secrets(OLD_KNOCK);
+	start((const char *[]){ "--knock-file", knock_path, "--drain-grace",
+	    "2s", NULL });
+	old = h_relay_worker(&relay);
+	cr_assert(old != relay.pid, "no worker");
+	fh = dial(OLD_KNOCK, who, sizeof(who));
+	cr_assert_str_eq(who, "hidden");
+	fn = dial("not-a-knock", who, sizeof(who));
+	cr_assert_str_eq(who, "normal");
+	/* The normal backend got the would-be knock too: its echo. */
+	cr_assert_eq(recv_n(fn, buf, 11), 11);
+	cr_assert(memcmp(buf, "not-a-knock", 11) == 0);
+	rotate(NEW_KNOCK);
+	reload_and_wait(1, 1);
+
+	/* Within the grace, both relay. */
+	echo_intact(fn, 30, 1);
+	echo_intact(fh, 31, 1);
+
+	/* Past it, the normal one is closed, logged; the hidden one lives. */
+	cr_assert(h_wait_closed(fn, 10000), "the normal session was not "
+	    "closed; log:\n%s", relay.log);
+	cr_assert(h_relay_log_wait(&relay, "drain grace: closed 1 "
+	    "normal-route connections, 1 left", 3000) == 0, "log:\n%s",
+	    relay.log);
+	cr_assert(h_relay_log_count(&relay, "closed: drain grace") == 1,
+	    "log:\n%s", relay.log);
+	usleep(500000);
+	echo_intact(fh, 32, 4);
+	cr_assert(kill(old, 0) == 0, "the old worker left with a hidden "
+	    "session open");
+	cr_assert_eq(h_relay_log_count(&relay, "of generation 0 drained"), 0);
+
+	/* The hidden one ends: so does the old worker. */
+	close(fh);
+	cr_assert(h_relay_log_wait(&relay, "of generation 0 drained", 5000) ==
+	    0, "log:\n%s", relay.log);
+	cr_assert(gone_within(old, 5000), "old worker %d still in /proc",
+	    (int)old);
+	close(fn);
+	stop();
+}
+
 /* ---- no root, no capability, in any process of the relay ---- */
 
 /* The line "${key}:" of /proc/${pid}/status, after the key, into ${val}. */
