@@ -103,7 +103,11 @@ struct relay_backend {
 #define RELAY_LIST_ROUTE	CONN_NSTATES
 #define RELAY_LISTS		(RELAY_LIST_ROUTE + RELAY_ROUTES_MAX)
 
-/* The worker number W of the log's "conn W.N": 1 .. --workers. */
+/*
+ * The worker number W of the log's "conn W.N": 1 .. --workers for the
+ * first workers, counting on at each reload (never reused), so an id is
+ * unique for the life of the supervisor.
+ */
 #define RELAY_WORKER()		(log_worker() + 1)
 
 /* One socket of a connection and its edge-triggered readiness. */

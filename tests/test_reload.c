@@ -487,6 +487,45 @@ Test(reload, drain_grace_closes_normal_sessions_not_hidden, .timeout = 60)
 	stop();
 }
 
+/*
+ * Connection ids stay unique across reloads: two connections in each of
+ * three generations, six distinct "conn W.N" in the log (a new worker
+ * does not start again at "conn 1.1").
+ */
+Test(reload, connection_ids_are_unique_across_reloads, .timeout = 60)
+{
+	char ids[6][32], * log, * p, * line;
+	int g, i, j, n = 0;
+
+	secrets(OLD_KNOCK);
+	start((const char *[]){ "--knock-file", knock_path, NULL });
+	for (g = 0; g < 3; g++) {
+		if (g > 0)
+			reload_and_wait(1, g);
+		for (i = 0; i < 2; i++)
+			expect_route(OLD_KNOCK, "hidden");
+	}
+	cr_assert(h_relay_log_wait_count(&relay, " closed: ", 6, 5000) == 6,
+	    "log:\n%s", relay.log);
+	pthread_mutex_lock(&relay.mtx);
+	log = strdup(relay.log);
+	pthread_mutex_unlock(&relay.mtx);
+	cr_assert(log != NULL);
+	for (p = log; n < 6 && (line = strstr(p, "conn ")) != NULL; p = line + 1)
+		if (strstr(line, " routed to ") != NULL &&
+		    strstr(line, " routed to ") < strchr(line, '\n'))
+			cr_assert(sscanf(line, "conn %31s", ids[n++]) == 1);
+	cr_assert_eq(n, 6, "%d routed lines; log:\n%s", n, log);
+	for (i = 0; i < n; i++)
+		for (j = i + 1; j < n; j++)
+			cr_assert(strcmp(ids[i], ids[j]) != 0, "conn %s twice; "
+			    "log:\n%s", ids[i], log);
+	cr_assert(strstr(log, "conn 3.1 routed to hidden") != NULL,
+	    "log:\n%s", log);
+	free(log);
+	stop();
+}
+
 /* ---- no root, no capability, in any process of the relay ---- */
 
 /* The line "${key}:" of /proc/${pid}/status, after the key, into ${val}. */
