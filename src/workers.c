@@ -376,12 +376,11 @@ workers_signals(sigset_t * set)
 	sigaddset(set, SIGINT);
 	sigaddset(set, SIGCHLD);
 	sigaddset(set, SIGHUP);
-	sigaddset(set, SIGUSR1);	/* Only blocked: for the workers. */
+	sigaddset(set, SIGUSR1);	/* Inherited blocked: a signalfd's. */
 	if (sigprocmask(SIG_BLOCK, set, NULL)) {
 		log_errp("cannot set up signal handling");
 		return (-1);
 	}
-	sigdelset(set, SIGUSR1);
 	return (0);
 }
 
@@ -410,6 +409,25 @@ workers_died(struct workers * W, int why)
 	workers_kill_serving(W);
 }
 
+/*
+ * SIGUSR1: a graceful stop.  Every worker drains (a pending reload's are
+ * killed: they never served), then the supervisor exits.
+ */
+static void
+workers_drain_all(struct workers * W)
+{
+
+	if (W->stopping)
+		return;
+	log_info("received SIGUSR1: every worker drains, then the supervisor "
+	    "exits");
+	if (W->rfd != -1 && !W->starting)
+		workers_abort(W);
+	W->stopping = 1;
+	workers_unpend(W);
+	(void)workers_drain(W, W->gen + 2);
+}
+
 /* Act on signal ${sig}. */
 static void
 workers_signal(struct workers * W, int sig)
@@ -427,6 +445,9 @@ workers_signal(struct workers * W, int sig)
 		W->stopping = 1;
 		workers_unpend(W);
 		workers_kill(W, SIGTERM);
+		break;
+	case SIGUSR1:
+		workers_drain_all(W);
 		break;
 	default:
 		workers_died(W, workers_reap(W));

@@ -37,7 +37,8 @@ struct workers_conf {
  * calling process calls ${forked}(${cookie}) if not NULL (to give up what
  * only the workers need); once every worker of the first generation wrote
  * its byte, ${up}(${cookie}) if not NULL (to say "ready").  Then
- * supervise: SIGTERM or SIGINT is passed on to every worker; a serving
+ * supervise: SIGTERM or SIGINT is passed on to every worker, SIGUSR1 too
+ * (a graceful stop: every worker drains, then the supervisor exits); a serving
  * worker that ends on its own (any status, any signal) is reported and
  * every other serving worker is stopped (SIGTERM), while draining ones
  * finish.  On SIGHUP, if ${reload} is not NULL and ${reload}(${cookie})

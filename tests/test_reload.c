@@ -526,6 +526,36 @@ Test(reload, connection_ids_are_unique_across_reloads, .timeout = 60)
 	stop();
 }
 
+/*
+ * SIGUSR1 to the relay (its supervisor) is a graceful stop, as it was
+ * for a single process: no new connection, the open session relays to
+ * its end, then exit 0.
+ */
+Test(reload, sigusr1_drains_then_exits_0, .timeout = 60)
+{
+	char who[8];
+	int fd, st;
+
+	secrets(OLD_KNOCK);
+	start((const char *[]){ "--knock-file", knock_path, NULL });
+	fd = dial(OLD_KNOCK, who, sizeof(who));
+	cr_assert_str_eq(who, "hidden");
+	cr_assert(kill(relay.pid, SIGUSR1) == 0);
+	cr_assert(h_relay_log_wait(&relay, "draining: no longer accepting",
+	    5000) == 0, "log:\n%s", relay.log);
+	echo_intact(fd, 40, 4);
+	cr_assert(h_relay_alive(&relay));
+	close(fd);
+	st = h_relay_stop(&relay, 0, 5000);
+	cr_assert(st != -1 && WIFEXITED(st) && WEXITSTATUS(st) == 0,
+	    "status %#x; log:\n%s", st, relay.log);
+	cr_assert(strstr(relay.log, "drained: exiting") != NULL, "log:\n%s",
+	    relay.log);
+	h_backend_stop(&normal);
+	h_backend_stop(&hidden);
+	rm_secrets();
+}
+
 /* ---- no root, no capability, in any process of the relay ---- */
 
 /* The line "${key}:" of /proc/${pid}/status, after the key, into ${val}. */
