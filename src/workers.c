@@ -338,7 +338,8 @@ workers_reload(struct workers * W)
 	}
 	if (workers_free(W) < W->n) {
 		log_err("reload refused: %zu old workers are still draining "
-		    "(--drain-timeout ends them)", W->left - W->n);
+		    "(hidden-route sessions: --drain-timeout ends them)",
+		    W->left - W->n);
 		return;
 	}
 	if (pipe2(p, O_NONBLOCK | O_CLOEXEC)) {

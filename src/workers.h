@@ -38,8 +38,8 @@ struct workers_conf {
  * only the workers need); once every worker of the first generation wrote
  * its byte, ${up}(${cookie}) if not NULL (to say "ready").  Then
  * supervise: SIGTERM or SIGINT is passed on to every worker, SIGUSR1 too
- * (a graceful stop: every worker drains, then the supervisor exits); a serving
- * worker that ends on its own (any status, any signal) is reported and
+ * (a graceful stop: every worker drains, then the supervisor exits); a
+ * serving worker that ends on its own (any status, any signal) is reported and
  * every other serving worker is stopped (SIGTERM), while draining ones
  * finish.  On SIGHUP, if ${reload} is not NULL and ${reload}(${cookie})
  * returns 0 (it returns 1 if there is nothing to reload, -1 if it refuses
@@ -50,12 +50,11 @@ struct workers_conf {
  * reload: the new workers are killed (SIGKILL), it is reported, and the
  * old ones serve on; a refused reload changes nothing.  A reload is
  * refused while one is pending (one during the first generation's start
- * waits for it) or
- * fewer than ${n} of WORKERS_SLOTS are free.  Return the exit status for
- * the supervisor, once no worker is left: 0 if stopped by a signal and
- * every serving worker exited 0; else the non-zero exit status of the
- * first serving worker that failed, or 1 (a signal, or ${n} out of range,
- * or the signals cannot be blocked, reported).
+ * waits for it) or fewer than ${n} of WORKERS_SLOTS are free.  Return the
+ * exit status for the supervisor, once no worker is left: 0 if stopped by
+ * a signal and every serving worker exited 0; else the non-zero exit
+ * status of the first serving worker that failed, or 1 (a signal, or ${n}
+ * out of range, or the signals cannot be blocked, reported).
  */
 int workers_run(const struct workers_conf *);
 
