@@ -14,6 +14,7 @@
 #include "buildflags.h"
 #include "conf.h"
 #include "harness.h"
+#include "run.h"
 #include "workers.h"
 
 static struct h_backend normal, hidden;
@@ -234,4 +235,44 @@ Test(workers, more_than_workers_max_is_refused, .timeout = 30)
 	cr_assert_eq(workers_run(&WC), 1);
 	cr_assert_eq(workers_forked_calls, 0, "workers were forked");
 	cr_assert_eq(CONF_WORKERS_MAX, WORKERS_MAX);
+}
+
+/*
+ * A worker that cannot start fails the relay's start with its own status
+ * (71, as a single process did): under descriptor limits from tight to
+ * roomy, one lets the supervisor fork but leaves its worker too few; that
+ * run exits 71 and never says "ready" (nor would it send READY=1).
+ */
+Test(workers, a_worker_that_cannot_start_fails_with_its_status,
+    .timeout = 60)
+{
+	static char err[16384];
+	char lim[32];
+	const char * argv[H_ARGV_MAX + 2];
+	struct h_argv A;
+	int n, i, st, seen = 0;
+
+	h_relay_argv(&(struct h_relay_conf){ .normal = 9, .hidden = 9,
+	    .knock = "knock" }, &A);
+	argv[0] = "/usr/bin/prlimit";
+	argv[1] = lim;
+	for (i = 0; A.v[i] != NULL; i++)
+		argv[i + 2] = A.v[i];
+	argv[i + 2] = NULL;
+	for (n = 5; n <= 16 && !seen; n++) {
+		snprintf(lim, sizeof(lim), "--nofile=%d:%d", n, n);
+		cr_assert(run_capture((char * const *)argv, 5000, &st, NULL, 0,
+		    err, sizeof(err)) == 0);
+		if (strstr(err, "worker 0 (pid ") == NULL)
+			continue;
+		seen = 1;
+		cr_assert(strstr(err, "exited with status 71") != NULL, "%s",
+		    err);
+		cr_assert(st != -1 && WIFEXITED(st) && WEXITSTATUS(st) == 71,
+		    "status %#x: %s", st, err);
+		cr_assert(strstr(err, "l7knockknock: ready\n") == NULL, "%s",
+		    err);
+	}
+	cr_assert(seen, "no descriptor limit from 5 to 16 made the worker "
+	    "fail alone; last log:\n%s", err);
 }
