@@ -129,7 +129,7 @@ static const struct conf_opt conf_options[] = {
 	    conf_set_ports, 0, 0, 0, 0, 0, NULL },
 	{ "workers", 0, "N",
 	    "N sandboxed relay processes, SO_REUSEPORT,\n"
-	    "under a supervisor that reloads on SIGHUP",
+	    "under the supervisor (default 1)",
 	    conf_set_uint, AT(workers), GIVEN(workers_given), 1,
 	    CONF_WORKERS_MAX, "a number of worker processes 1-"
 	    CONF_STR(CONF_WORKERS_MAX) },
@@ -137,6 +137,11 @@ static const struct conf_opt conf_options[] = {
 	    "after a reload, cut the old workers' sessions\n"
 	    "after DUR (default: never)",
 	    conf_set_duration, AT(drain_ms), 0, 0, 0, NULL },
+	{ "drain-grace", 0, "DUR",
+	    "after a reload, close the old workers' normal-\n"
+	    "route sessions after DUR (default 60s);\n"
+	    "hidden-route ones keep --drain-timeout",
+	    conf_set_duration, AT(drain_grace_ms), 0, 0, 0, NULL },
 	{ "chroot", 0, "DIR",
 	    "empty directory to chroot into (default /var/empty)",
 	    conf_set_chroot, 0, 0, 0, 0, 0, NULL },
@@ -683,6 +688,7 @@ conf_defaults(struct conf * C)
 	C->loglevel = LOG_INFO;
 	C->chroot_dir = "/var/empty";
 	C->workers = 1;
+	C->drain_grace_ms = CONF_DRAIN_GRACE_MS;
 }
 
 /*

@@ -37,6 +37,9 @@
 #define CONF_WINDOW_DEFAULT	30
 #define CONF_WINDOW_MIN		1
 
+/* Default --drain-grace (ms): a web client reconnects within it. */
+#define CONF_DRAIN_GRACE_MS	60000
+
 /* A backend as given: host name or literal, port, and its sub-options. */
 struct conf_backend {
 	char host[PARSE_HOST_MAX + 1];
@@ -100,6 +103,7 @@ struct conf {
 					   --print-supervisor-seccomp
 					   (CONF_PRINT_SUPERVISOR). */
 	uint64_t drain_ms;		/* --drain-timeout; 0: none. */
+	uint64_t drain_grace_ms;	/* --drain-grace. */
 	int workers_given;		/* --workers was given (any N). */
 	unsigned workers;		/* --workers: relay processes, 1-64. */
 	const char * config;		/* --config, or NULL. */

@@ -18,6 +18,7 @@ conf_relay_conf(const struct conf * C, struct relay_conf * R)
 	R->connect_ms = C->connect_ms;
 	R->fin_ms = C->fin_ms;
 	R->drain_ms = C->drain_ms;
+	R->drain_grace_ms = C->drain_grace_ms;
 	R->bind_lo = C->bind_lo;
 	R->bind_hi = C->bind_hi;
 }

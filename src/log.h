@@ -53,7 +53,8 @@ int log_enabled(int);
 
 /**
  * log_setworker(w):
- * Record that this process is worker ${w} (0 when there is only one), for
+ * Record that this process is worker process ${w} (0 for the first one
+ * started, counting on across reloads: see workers_run), for
  * log_worker().  Set once by main in each relay process.
  */
 void log_setworker(unsigned);
@@ -61,7 +62,7 @@ void log_setworker(unsigned);
 /**
  * log_worker():
  * Return the worker number given to log_setworker(), so that the relay can
- * name connections "conn W.N", unique across --workers.
+ * name connections "conn W.N", unique across workers and reloads.
  */
 unsigned log_worker(void);
 

@@ -68,16 +68,12 @@ main_wipe(struct setup * S)
 	routes_wipe(&S->routes);
 }
 
-/* Once confined: say so, to the log, systemd and the supervisor. */
+/* Once confined: say so, to the log and the supervisor (which says "ready"). */
 static void
-main_ready(struct setup * S, size_t w, int ready)
+main_ready(size_t w, int ready)
 {
 
-	if (S->supervisor != 0)
-		log_info("worker %zu ready", w);
-	else
-		log_info("ready");
-	notify_send(S->res.notify_fd, "READY=1");
+	log_info("worker %zu ready", w);
 	if (ready != -1) {
 		if (write(ready, "", 1) != 1)
 			log_errp("cannot tell the supervisor 'ready'");
@@ -86,18 +82,19 @@ main_ready(struct setup * S, size_t w, int ready)
 }
 
 /*
- * One relay process: epoll, signalfd, slots, the sandbox, the loop; once
+ * One relay process, worker ${w} (its listeners' row; ${id} names its
+ * connections): epoll, signalfd, slots, the sandbox, the loop; once
  * confined, one byte into ${ready} if not -1 (a worker tells its
  * supervisor it is up).  Return its exit status.
  */
 static int
-main_relay(struct setup * S, size_t w, int ready)
+main_relay(struct setup * S, size_t w, unsigned id, int ready)
 {
 	struct sandbox_conf SB;
 	struct relay * R;
 	int rc;
 
-	log_setworker((unsigned)w);
+	log_setworker(id);
 	if (S->supervisor != 0) {
 		/* Only the supervisor reads secrets and notifies. */
 		secretfile_release();
@@ -117,11 +114,9 @@ main_relay(struct setup * S, size_t w, int ready)
 	/* One call: from here on the process can only relay. */
 	if (sandbox_enter(&SB))		/* Reported there, in one line. */
 		return (EX_OSERR);
-	main_ready(S, w, ready);
+	main_ready(w, ready);
 
 	rc = relay_run(R);
-	if (rc == 0)
-		notify_send(S->res.notify_fd, "STOPPING=1");
 	main_wipe(S);		/* A worker ends here (workers_run exits). */
 	return (rc ? 1 : 0);
 }
@@ -161,10 +156,20 @@ main_check_user(const struct setup * S)
 
 /* workers_run() callback. */
 static int
-main_worker(void * cookie, size_t w, int ready)
+main_worker(void * cookie, size_t w, unsigned id, int ready)
 {
 
-	return (main_relay(cookie, w, ready));
+	return (main_relay(cookie, w, id, ready));
+}
+
+/* workers_run() callback, once the first workers are up. */
+static void
+main_up(void * cookie)
+{
+	struct setup * S = cookie;
+
+	log_info("ready");
+	notify_send(S->res.notify_fd, "READY=1");
 }
 
 /*
@@ -173,7 +178,8 @@ main_worker(void * cookie, size_t w, int ready)
  * kept), then every route's knock or key (routes_reload) and backend
  * (routes_reresolve); the new configuration is put in force only then.
  * On a refusal no worker is forked, so the old ones serve on with the
- * old configuration.  Return 0 or -1 (reported).
+ * old configuration.  Return 0, 1 if there is nothing to re-read (no
+ * file: the knock is on the command line), or -1 (reported).
  */
 static int
 main_reload(void * cookie)
@@ -182,6 +188,12 @@ main_reload(void * cookie)
 	struct conf * next = (S->conf == &S->confs[0]) ? &S->confs[1] :
 	    &S->confs[0];
 
+	if (S->conf->config == NULL && !routes_have_files(S->conf)) {
+		log_info("received SIGHUP: nothing to re-read (the knock is "
+		    "given on the command line); serving on");
+		return (1);
+	}
+	log_info("received SIGHUP: reloading");
 	if (S->conf->config == NULL)
 		return (routes_reload(&S->routes, S->conf));
 	if (conf_reload(next, S->conf, S->argc, S->argv) != CONF_RUN)
@@ -212,12 +224,16 @@ main_forked(void * cookie)
 }
 
 /*
- * Supervise --workers N relay processes: confine this process first (its
- * workers inherit the chroot, the user and its filters), then fork.
+ * Supervise --workers N relay processes (1 without --workers: one process
+ * model, so SIGHUP reloads in every mode; DESIGN.md says why): confine
+ * this process first (its workers inherit the chroot, the user and its
+ * filters), then fork; "ready" once every worker is.
  */
 static int
 main_workers(struct setup * S)
 {
+	const struct workers_conf WC = { S->conf->workers, main_worker,
+	    main_forked, main_up, main_reload, S };
 	int dirs[SECRETFILE_DIRS_MAX];
 	struct sandbox_conf SB;
 	int rc;
@@ -235,11 +251,9 @@ main_workers(struct setup * S)
 	if (sandbox_enter_supervisor(&SB))
 		return (EX_OSERR);
 	routes_check_readable(S->conf);
-	log_info("starting %u workers", S->conf->workers);
-	/* The listeners are open, so no client is refused meanwhile. */
-	notify_send(S->res.notify_fd, "READY=1");
-	rc = workers_run(S->conf->workers, main_worker, main_forked, main_reload,
-	    S);
+	log_info("starting %u worker%s", S->conf->workers,
+	    S->conf->workers == 1 ? "" : "s");
+	rc = workers_run(&WC);
 	if (rc == 0)
 		notify_send(S->res.notify_fd, "STOPPING=1");
 	return (rc);
@@ -257,8 +271,6 @@ main_serve(struct setup * S)
 		return (EX_UNAVAILABLE);
 	if (notify_open(&S->res.notify_fd))
 		return (EX_OSERR);
-	if (!S->conf->workers_given)
-		return (main_relay(S, 0, -1));
 	return (main_workers(S));
 }
 

@@ -373,7 +373,7 @@ relay_event_conn(struct relay * R, struct conn * C, int backend,
 
 /*
  * Read the signalfd: return 1 on SIGTERM/SIGINT; SIGUSR1 starts draining;
- * SIGHUP is logged (the --workers supervisor reloads, not a relay).
+ * SIGHUP is logged (the supervisor reloads, not a worker).
  */
 static int
 relay_signal(struct relay * R)
@@ -390,8 +390,8 @@ relay_signal(struct relay * R)
 		if (si.ssi_signo == SIGUSR1)
 			relay_drain_start(R);
 		if (si.ssi_signo == SIGHUP)
-			log_info("received SIGHUP: ignored (reload needs "
-			    "--workers: SIGHUP to its supervisor)");
+			log_info("received SIGHUP: ignored (a worker; the "
+			    "supervisor reloads)");
 	}
 	return (0);
 }

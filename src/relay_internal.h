@@ -103,7 +103,11 @@ struct relay_backend {
 #define RELAY_LIST_ROUTE	CONN_NSTATES
 #define RELAY_LISTS		(RELAY_LIST_ROUTE + RELAY_ROUTES_MAX)
 
-/* The worker number W of the log's "conn W.N": 1 .. --workers. */
+/*
+ * The worker number W of the log's "conn W.N": 1 .. --workers for the
+ * first workers, counting on at each reload (never reused), so an id is
+ * unique for the life of the supervisor.
+ */
 #define RELAY_WORKER()		(log_worker() + 1)
 
 /* One socket of a connection and its edge-triggered readiness. */
@@ -173,6 +177,8 @@ struct relay {
 	int draining;			/* Not accepting: finish, exit. */
 	uint64_t drain_end;		/* Cut what is left then (0: never). */
 	uint64_t drain_note;		/* Log what is left then. */
+	uint64_t drain_grace;		/* Close the normal route's
+					   connections then (0: done). */
 	struct log_rate log_pause, log_full;	/* Those two messages, */
 	struct log_rate log_cache;	/* and "the replay cache is full". */
 };
@@ -190,9 +196,10 @@ void relay_drain_start(struct relay *);
 
 /**
  * relay_drain_done(R):
- * If ${R} drains: 1 (logged) once no connection is left or the drain
- * timeout has passed; with no timeout, log what is left once an hour.
- * 0 otherwise.
+ * If ${R} drains: once the grace has passed, close the normal route's
+ * connections (again later while some are undecided); 1 (logged) once no
+ * connection is left or the drain timeout has passed; with no timeout,
+ * log what is left once an hour.  0 otherwise.
  */
 int relay_drain_done(struct relay *);
 

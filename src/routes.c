@@ -387,6 +387,18 @@ routes_hold(const struct conf * C)
 	return (0);
 }
 
+/* Whether any route has a file (a reload has something to re-read). */
+int
+routes_have_files(const struct conf * C)
+{
+	size_t i;
+
+	for (i = 0; i < C->nroutes; i++)
+		if (C->routes[i].path[0] != '\0')
+			return (1);
+	return (0);
+}
+
 /* Warn about each secret file a reload could not read. */
 void
 routes_check_readable(const struct conf * C)

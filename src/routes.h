@@ -125,6 +125,12 @@ size_t routes_check(struct routes *, const struct conf *);
 int routes_hold(const struct conf *);
 
 /**
+ * routes_have_files(C):
+ * Return 1 if any route of ${C} has a knock or key file, else 0.
+ */
+int routes_have_files(const struct conf *);
+
+/**
  * routes_check_readable(C):
  * Warn about each route's secret file that cannot be read now (a reload
  * would fail).

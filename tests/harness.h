@@ -373,6 +373,21 @@ int h_relay_log_wait(struct h_relay *, const char *, int);
 int h_relay_log_wait_count(struct h_relay *, const char *, int, int);
 
 /**
+ * h_relay_worker(P):
+ * The relay's serving worker: the youngest child of the supervisor
+ * ${P}->pid (the one worker without --workers), or ${P}->pid if it has no
+ * child.  The /proc helpers below read this process.
+ */
+pid_t h_relay_worker(const struct h_relay *);
+
+/**
+ * h_proc_fds(pid, kind):
+ * Open descriptors of process ${pid} whose /proc/PID/fd link starts with
+ * ${kind} ("socket:", "pipe:"; NULL: all), or -1.
+ */
+int h_proc_fds(pid_t, const char *);
+
+/**
  * h_relay_fds(P, kind):
  * Open descriptors of the relay whose /proc/PID/fd link starts with ${kind}
  * ("socket:", "pipe:"; NULL: all), or -1.

@@ -651,7 +651,8 @@ Test(conf, help_lists_every_option)
 	    "--hidden ", "--knock-file", "--connect-timeout", "--max-conns",
 	    "-p,", "-n,", "-s,", "-o,", "-k,", "-v,", "-q,", "-V,", "-h,", "-?)",
 	    "--route ", "--key-file ", "--token-window ", "--replay-cache ",
-	    "--log-time", "--fin-timeout", "--workers", NULL };
+	    "--log-time", "--fin-timeout", "--workers", "--drain-grace ",
+	    NULL };
 	struct run_redirect R;
 	char buf[8192];
 	size_t i;
@@ -836,6 +837,23 @@ Test(conf, o_sets_every_route_idle_wins)
 	cr_expect_eq(C.have_knock, 1);
 }
 
+/* --drain-grace: 60 s unless given. */
+Test(conf, drain_grace_default_and_given)
+{
+	static struct args A;
+	static const char * const def[] = { "knock", NULL };
+	static const char * const given[] = { "--drain-grace", "1500ms",
+	    "knock", NULL };
+	struct conf C;
+
+	args_set(&A, def);
+	cr_assert_eq(parse_captured(&C, &A), CONF_RUN, "%s", err_buf);
+	cr_expect_eq(C.drain_grace_ms, 60000);
+	args_set(&A, given);
+	cr_assert_eq(parse_captured(&C, &A), CONF_RUN, "%s", err_buf);
+	cr_expect_eq(C.drain_grace_ms, 1500);
+}
+
 Test(conf, sixteen_routes_then_too_many)
 {
 	static struct args A;
@@ -952,6 +970,9 @@ static const struct bad_case route_bad_cases[] = {
 	    "file name (one that starts with '-' as ./-name)" },
 	{ { "--route", "127.0.0.1:1,key-file=a" }, "no knock given: expected "
 	    "KNOCK, --knock-file PATH or --key-file PATH (see --help)" },
+	{ { "--drain-grace", "0", "k" }, "invalid value '0' for "
+	    "--drain-grace: expected a duration such as 500ms, 2s, 5m, 2h or 30 "
+	    "(seconds), up to 7 days" },
 	{ { "--token-window", "0", "k" }, "invalid value '0' for "
 	    "--token-window: expected a whole number of seconds from 1s to 10m, "
 	    "such as 30s or 2m" },

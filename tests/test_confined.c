@@ -110,7 +110,9 @@ Test(confined, as_root_drops_everything, .timeout = 20)
 		cr_skip_test("needs root");
 	start(NULL, 0, 0);
 	check_relays();
-	check_confined(relay.pid, 1);
+	check_confined(relay.pid, 1);		/* The supervisor, */
+	check_confined(h_relay_worker(&relay), 1);	/* its worker. */
+	cr_assert(h_relay_worker(&relay) != relay.pid, "no worker");
 
 	/* No root uid or gid, no supplementary groups. */
 	status_field(relay.pid, "Uid", v, sizeof(v));

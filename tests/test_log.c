@@ -575,19 +575,24 @@ sighup(const char * const * args, const char * line)
 	    P.log);
 }
 
-Test(log, sighup_is_logged_and_ignored, .timeout = 30)
+/*
+ * The knock on the command line: nothing to re-read, said, served on
+ * (with or without --workers); tests/test_reload.c reloads knock files.
+ */
+Test(log, sighup_with_a_command_line_knock_is_logged, .timeout = 30)
 {
 
-	sighup((const char *[]){ NULL }, "received SIGHUP: ignored (reload "
-	    "needs --workers: SIGHUP to its supervisor)\n");
+	sighup((const char *[]){ NULL }, "received SIGHUP: nothing to "
+	    "re-read (the knock is given on the command line); serving on\n");
 }
 
-/* With --workers the supervisor reloads (tests/test_reload.c has more). */
-Test(log, sighup_is_logged_and_reloads_with_workers, .timeout = 30)
+Test(log, sighup_with_a_command_line_knock_is_logged_with_workers,
+    .timeout = 30)
 {
 
-	sighup((const char *[]){ "--workers", "2", NULL },
-	    "reload: 2 workers of generation 1 started, 2 old ones draining\n");
+	sighup((const char *[]){ "--workers", "2", NULL }, "received SIGHUP: "
+	    "nothing to re-read (the knock is given on the command line); "
+	    "serving on\n");
 }
 
 Test(log, accept_pause_is_rate_limited, .timeout = 30)

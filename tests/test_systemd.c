@@ -325,6 +325,29 @@ Test(systemd, socket_activation_proxy_header_names_the_listener,
 }
 
 /*
+ * A knock file holding ${knock}, mode 0600, in a new directory (into
+ * ${dir}, the file's path into ${path}), both the relay user's (nobody)
+ * when the tests run as root.
+ */
+static void
+sd_knock_file(char * dir, size_t dlen, char * path, size_t plen,
+    const char * knock)
+{
+	FILE * f;
+
+	snprintf(dir, dlen, "/tmp/l7kk-sd-XXXXXX");
+	cr_assert(mkdtemp(dir) != NULL);
+	snprintf(path, plen, "%s/knock", dir);
+	cr_assert((f = fopen(path, "w")) != NULL);
+	fputs(knock, f);
+	fclose(f);
+	cr_assert(chmod(path, 0600) == 0);
+	if (geteuid() == 0)
+		cr_assert(chown(dir, 65534, 65534) == 0 &&
+		    chown(path, 65534, 65534) == 0);
+}
+
+/*
  * The unit's way: socket activation, --workers 1, the knock in a file.
  * SIGHUP with a new knock: a session on the passed listener goes on, the
  * new knock is hidden, the old one normal, on the same passed sockets.
@@ -339,16 +362,7 @@ Test(systemd, socket_activation_with_workers_1_reloads, .timeout = 30)
 
 	cr_assert(access(SA_BIN, X_OK) == 0, "%s missing (Debian's systemd)",
 	    SA_BIN);
-	snprintf(dir, sizeof(dir), "/tmp/l7kk-sd-XXXXXX");
-	cr_assert(mkdtemp(dir) != NULL);
-	snprintf(path, sizeof(path), "%s/knock", dir);
-	cr_assert((f = fopen(path, "w")) != NULL);
-	fputs("old-" KNOCK, f);
-	fclose(f);
-	cr_assert(chmod(path, 0600) == 0);
-	if (geteuid() == 0)
-		cr_assert(chown(dir, 65534, 65534) == 0 &&
-		    chown(path, 65534, 65534) == 0);
+	sd_knock_file(dir, sizeof(dir), path, sizeof(path), "old-" KNOCK);
 	h_backend_start(&N, &(struct h_backend_conf){ .family = AF_INET,
 	    .mode = H_GREET, .name = "normal" });
 	h_backend_start(&H, &(struct h_backend_conf){ .family = AF_INET,
@@ -1004,20 +1018,26 @@ Test(systemd, unit_syscall_filter_lets_the_relay_start, .timeout = 60)
 
 /*
  * The unit's ExecStart= runs --workers 1 and ExecReload= sends SIGHUP:
- * the supervisor starts, reloads and drains under the unit's filter too.
+ * the supervisor starts, reloads (a knock file: with the knock on the
+ * command line there is nothing to re-read) and drains under the unit's
+ * filter too.
  */
 Test(systemd, unit_syscall_filter_lets_the_supervisor_reload, .timeout = 60)
 {
+	char dir[64], path[96];
 	char * argv[] = { (char *)sd_bin(), "--workers", "1", "--listen",
 	    "127.0.0.1:0", "--normal", "127.0.0.1:9", "--hidden",
-	    "127.0.0.1:9", KNOCK, NULL };
+	    "127.0.0.1:9", "--knock-file", path, NULL };
 	int fd;
 
 	if (geteuid() != 0)
 		cr_skip_test("needs root to become nobody like User=");
+	sd_knock_file(dir, sizeof(dir), path, sizeof(path), KNOCK);
 	fd = sd_start_under_unit_filter(argv, "worker 0 ready\n");
 	kill(sd_pid, SIGHUP);
 	cr_assert(sd_wait_log(fd, "of generation 0 drained", 10000) == 0,
 	    "no reload under the unit's filter: %s", sd_log);
 	sd_stop_under_unit_filter(fd);
+	(void)unlink(path);
+	(void)rmdir(dir);
 }
