@@ -44,6 +44,20 @@ relay_drain_start(struct relay * R)
 		    R->nconns);
 }
 
+/*
+ * The drain timeout: cut every connection left, so that each side that
+ * loses bytes gets a reset rather than the FIN an exit would send.
+ */
+static void
+relay_drain_cut(struct relay * R)
+{
+	size_t i;
+
+	for (i = 0; i < R->conf->max_conns; i++)
+		if (R->conns[i].state != CONN_FREE)
+			relay_cut(R, &R->conns[i], "drain timeout", 0);
+}
+
 /* Is a draining relay done (no connection left, or its time is up)? */
 int
 relay_drain_done(struct relay * R)
@@ -58,6 +72,7 @@ relay_drain_done(struct relay * R)
 	if (R->drain_end != 0 && R->now >= R->drain_end) {
 		log_info("drain timeout: cutting %zu connections, exiting",
 		    R->nconns);
+		relay_drain_cut(R);
 		return (1);
 	}
 	if (R->drain_end == 0 && R->now >= R->drain_note) {

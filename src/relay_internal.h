@@ -142,6 +142,11 @@ struct conn {
 	struct half up;		/* Client to backend. */
 	struct half down;	/* Backend to client. */
 	struct srclimit_key src;	/* Counted in R->src until closed. */
+	uint64_t kmark;		/* The kernel's byte counters at the last
+				   idle check (relay_queues_moved). */
+	uint64_t lost_client;	/* Bytes a cut lost for the client, */
+	uint64_t lost_backend;	/* and for the backend (the log). */
+	uint32_t hdrlen;	/* PROXY header bytes sent to the backend. */
 	uint64_t id;		/* For the log. */
 	uint64_t start;		/* Accept time, ms. */
 	uint32_t next;		/* Free list link. */
@@ -254,6 +259,34 @@ void relay_pump(struct relay *, struct conn *);
  * descriptors (a side marked ${reset} with a reset) and free its slot.
  */
 void relay_close(struct relay *, struct conn *, const char *, int);
+
+/**
+ * relay_cut(R, C, reason, err):
+ * Close ${C} before both ways ended (a timeout, an error): each side for
+ * which bytes are still held -- in a pipe, or unacknowledged in the
+ * relay's socket to it -- gets a reset rather than a FIN, so that a cut
+ * transfer cannot pass for a complete one, and the log line counts the
+ * bytes lost; then relay_close(${R}, ${C}, ${reason}, ${err}).
+ */
+void relay_cut(struct relay *, struct conn *, const char *, int);
+
+/**
+ * relay_queues_moved(R, C):
+ * Did bytes of ${C} move in the kernel (acknowledged by a peer, or
+ * arrived from one) since the last call?  1 or 0.  0 at once when
+ * nothing is held (every pipe and send queue empty).  Call when an idle
+ * timer expired, so that the relay's own moves (which restart the timer)
+ * cannot count.  (relay_queues.c)
+ */
+int relay_queues_moved(struct relay *, struct conn *);
+
+/**
+ * relay_queues_lost(R, C):
+ * Count in ${C}->lost_client and ->lost_backend the bytes ${C} holds for
+ * each side (its pipe, its socket's unacknowledged bytes), and mark each
+ * side that has some to be reset.
+ */
+void relay_queues_lost(struct relay *, struct conn *);
 
 /**
  * relay_enter(R, C, state):

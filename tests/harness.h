@@ -105,6 +105,8 @@ enum h_mode {
 	H_CLOSE_AFTER,	/* Read ${n} bytes, then close(). */
 	H_SEND,		/* Send ${n} bytes of the stream of ${seed}, FIN,
 			   then read and drop until the client's EOF. */
+	H_SEND_OPEN,	/* H_SEND without the FIN: the connection stays
+			   open until the client's EOF. */
 	H_SILENT	/* Listen with backlog 0 and never accept. */
 };
 
@@ -113,8 +115,8 @@ struct h_backend_conf {
 	int family;		/* AF_INET (or 0): 127.0.0.1; AF_INET6: ::1. */
 	enum h_mode mode;
 	const char * name;	/* H_GREET: the name in the greeting. */
-	uint64_t n;		/* H_RESET_AFTER, H_CLOSE_AFTER, H_SEND. */
-	uint64_t seed;		/* H_SEND. */
+	uint64_t n;		/* H_RESET_AFTER, H_CLOSE_AFTER, H_SEND*. */
+	uint64_t seed;		/* H_SEND*. */
 };
 
 /* What a backend read of its most recent connection (reading modes). */
