@@ -111,10 +111,14 @@ void
 relay_enter(struct relay * R, struct conn * C, enum conn_state state)
 {
 
-	if (C->state == CONN_KNOCK)
+	if (C->state == CONN_KNOCK) {
 		R->nknock--;
-	if (state == CONN_KNOCK)
+		relay_source_unlink(R, C);
+	}
+	if (state == CONN_KNOCK) {
 		R->nknock++;
+		relay_source_link(R, C);
+	}
 	C->state = state;
 	relay_touch(R, C);
 }
@@ -289,12 +293,14 @@ relay_close(struct relay * R, struct conn * C, const char * reason, int err)
 		pipepool_put(R->pipes, C->down.pipe, C->down.inpipe == 0);
 	relay_close_side(&C->backend);
 	relay_close_side(&C->client);
+
+	/* Free the slot (off its source's list), then give the count back. */
+	relay_enter(R, C, CONN_FREE);
 	if (R->src != NULL)
 		srclimit_put(R->src, &C->src);
 	C->src.kind = SRCLIMIT_NONE;
 
-	/* Free the slot; a paused accept may resume. */
-	relay_enter(R, C, CONN_FREE);
+	/* A paused accept may resume. */
 	C->next = R->free_head;
 	R->free_head = relay_slot(R, C);
 	R->nconns--;

@@ -56,7 +56,10 @@ struct pipepool;
  * timer list; closed, not routed) when no slot is free, so that a flood
  * of silent connections never keeps a new one out; no other state is
  * ever evicted.  Each slot's source is counted (srclimit) from accept to
- * relay_close.
+ * relay_close; a source at its limit gives up its own oldest connection
+ * in KNOCK (reset) for a new one (relay_source.c), and only a source
+ * whose connections all left KNOCK is refused (a reset, logged at most
+ * once per SRCLIMIT_LOG_MS).
  */
 enum conn_state {
 	CONN_FREE = 0,		/* Slot unused. */
@@ -142,6 +145,9 @@ struct conn {
 	struct half up;		/* Client to backend. */
 	struct half down;	/* Backend to client. */
 	struct srclimit_key src;	/* Counted in R->src until closed. */
+	uint32_t src_next;	/* The source's connections in KNOCK, */
+	uint32_t src_prev;	/* oldest first (relay_source.c), */
+	int src_linked;		/* when this one is on that list. */
 	uint64_t kmark;		/* The kernel's byte counters at the last
 				   idle check (relay_queues_moved). */
 	uint64_t lost_client;	/* Bytes a cut lost for the client, */
@@ -287,6 +293,27 @@ int relay_queues_moved(struct relay *, struct conn *);
  * side that has some to be reset.
  */
 void relay_queues_lost(struct relay *, struct conn *);
+
+/**
+ * relay_source_link(R, C):
+ * Add ${C}, entering KNOCK, to the list of its source's connections in
+ * KNOCK, as the newest (when sources are counted).  (relay_source.c)
+ */
+void relay_source_link(struct relay *, struct conn *);
+
+/**
+ * relay_source_unlink(R, C):
+ * Take ${C}, leaving KNOCK, off that list; before its source's count is
+ * given back.
+ */
+void relay_source_unlink(struct relay *, struct conn *);
+
+/**
+ * relay_source_oldest(R, src):
+ * Return the connection of the source ${src} that has been in KNOCK
+ * longest, or NULL if it has none there (or sources are not counted).
+ */
+struct conn * relay_source_oldest(struct relay *, const struct srclimit_key *);
 
 /**
  * relay_enter(R, C, state):

@@ -79,6 +79,14 @@ size_t h_recv(int fd, void * buf, size_t max, int ms);
 /* Is the next event on ${fd} an EOF or reset within ${ms}?  1, else 0. */
 int h_wait_closed(int fd, int ms);
 
+/**
+ * h_wait_end(fd, ms):
+ * Read (and drop) what ${fd} receives until it ends, within ${ms}: 0 for a
+ * clean EOF, the errno of a reset (ECONNRESET) or other error, or -1 if it
+ * is still open.
+ */
+int h_wait_end(int fd, int ms);
+
 
 /* Raise this process's RLIMIT_NOFILE to at least ${n}. */
 void h_raise_nofile(unsigned long n);
