@@ -68,7 +68,8 @@ relay_accept_refuse(int fd)
  * (silent, or partway through a first message) makes room: it is reset.
  * Connections past the knock phase are never taken; a source that holds
  * only those is refused.  Return 0, or -1 after refusing ${fd} (logged at
- * most once per SRCLIMIT_LOG_MS for the source).
+ * most once per SRCLIMIT_LOG_MS for the source, in the words that
+ * contrib/fail2ban's filter matches).
  */
 static int
 relay_accept_source(struct relay * R, int fd,
@@ -92,11 +93,9 @@ relay_accept_source(struct relay * R, int fd,
 		return (0);
 	id = R->next_id++;
 	if (rc == SRCLIMIT_REFUSED_LOG && log_enabled(LOG_INFO))
-		log_info("conn %u.%llu refused from %s: per-source limit, "
-		    "every connection past the knock phase (reset; logged "
-		    "once per %d s)", RELAY_WORKER(), (unsigned long long)id,
-		    net_format((const struct sockaddr *)peer, str, sizeof(str)),
-		    SRCLIMIT_LOG_MS / 1000);
+		log_info("conn %u.%llu refused from %s: per-source limit",
+		    RELAY_WORKER(), (unsigned long long)id, net_format(
+		    (const struct sockaddr *)peer, str, sizeof(str)));
 	relay_accept_refuse(fd);
 	return (-1);
 }

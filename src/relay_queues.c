@@ -54,17 +54,36 @@ queues_unacked(uint64_t written, const struct queues_counts * q)
 	return ((written > q->acked) ? written - q->acked : 0);
 }
 
-/* The bytes ${C} holds for its client: its pipe and the send queue. */
+/*
+ * The bytes of the backend's that ${C} holds for its client: its send
+ * queue to the client, its pipe, and what arrived from the backend but was
+ * not read (acknowledged to the backend, so lost as well; a FIN counts one
+ * in ${be}'s received count, and one that came but was not read yet makes
+ * this one too many).
+ */
 static uint64_t
-queues_for_client(const struct conn * C, const struct queues_counts * q)
+queues_for_client(const struct conn * C, const struct queues_counts * cl,
+    const struct queues_counts * be)
 {
+	uint64_t n = C->down.inpipe, taken;
 
-	if (C->client.fd == -1)
-		return (C->down.inpipe);
-	return (C->down.inpipe + queues_unacked(C->down.bytes, q));
+	if (C->client.fd != -1)
+		n += queues_unacked(C->down.bytes, cl);
+	if (C->backend.fd != -1 && C->state != CONN_KNOCK &&
+	    C->state != CONN_CONNECT) {
+		taken = C->down.bytes + C->down.inpipe + (C->down.eof ? 1 : 0);
+		if (be->received > taken)
+			n += be->received - taken;
+	}
+	return (n);
 }
 
-/* The bytes ${C} holds for its backend: its pipe and the send queue. */
+/*
+ * The bytes of the client's that ${C} holds for its backend: its pipe and
+ * its send queue to the backend.  (What it did not read from the client is
+ * not counted: a hidden route consumed the knock, which was never meant
+ * for the backend.)
+ */
 static uint64_t
 queues_for_backend(const struct conn * C, const struct queues_counts * q)
 {
@@ -90,7 +109,7 @@ relay_queues_moved(struct relay * R, struct conn * C)
 	 * Nothing held anywhere: nothing can be moving, and a close loses
 	 * nothing.  Idle, however recent the last check.
 	 */
-	if (queues_for_client(C, &cl) + queues_for_backend(C, &be) == 0)
+	if (queues_for_client(C, &cl, &be) + queues_for_backend(C, &be) == 0)
 		return (0);
 	/*
 	 * The counters only grow, and while the timer ran the relay moved
@@ -115,7 +134,7 @@ relay_queues_lost(struct relay * R, struct conn * C)
 	(void)R;
 	queues_read(C->client.fd, &cl);
 	queues_read(C->backend.fd, &be);
-	C->lost_client = queues_for_client(C, &cl);
+	C->lost_client = queues_for_client(C, &cl, &be);
 	C->lost_backend = queues_for_backend(C, &be);
 	if (C->lost_client > 0)
 		C->client.reset = 1;
