@@ -37,11 +37,16 @@ struct pipepool;
  *   state       entered by (file)                 timer       on expiry
  *   KNOCK       relay_accept_slot (relay_accept)  knock_ms    decide now
  *   CONNECT     relay_connect_start (connect)     connect_ms  close
- *   RELAY       relay_connected (relay_connect)   route idle  close
- *   HALFCLOSED  relay_pump (relay_pump)           fin_ms      close
+ *   RELAY       relay_connected (relay_connect)   route idle  close, unless
+ *                                                             the kernel moved
+ *                                                             bytes (again)
+ *   HALFCLOSED  relay_pump (relay_pump)           fin_ms      as RELAY
  *   FREE        relay_close (relay.c)             none        -
  *
- * In RELAY and HALFCLOSED, activity restarts the timer (relay_touch).  A new
+ * In RELAY and HALFCLOSED, activity restarts the timer (relay_touch), and
+ * at expiry so do bytes the kernel moved meanwhile (relay_queues_moved); a
+ * close there, or after an error, goes through relay_cut, which resets a
+ * side that loses bytes.  A new
  * state with a timer of its own is one value here and one line in
  * relay_states[].  A timer list holds timers of one length (timer.h), so a
  * state whose length is the route's (RELAY: each route's idle timeout) has
