@@ -81,6 +81,20 @@ relay_drain_grace(struct relay * R)
 	R->drain_grace = (undecided > 0) ? R->now + DRAIN_GRACE_AGAIN_MS : 0;
 }
 
+/*
+ * The drain timeout: cut every connection left, so that each side that
+ * loses bytes gets a reset rather than the FIN an exit would send.
+ */
+static void
+relay_drain_cut(struct relay * R)
+{
+	size_t i;
+
+	for (i = 0; i < R->conf->max_conns; i++)
+		if (R->conns[i].state != CONN_FREE)
+			relay_cut(R, &R->conns[i], "drain timeout", 0);
+}
+
 /* Is a draining relay done (no connection left, or its time is up)? */
 int
 relay_drain_done(struct relay * R)
@@ -97,6 +111,7 @@ relay_drain_done(struct relay * R)
 	if (R->drain_end != 0 && R->now >= R->drain_end) {
 		log_info("drain timeout: cutting %zu connections, exiting",
 		    R->nconns);
+		relay_drain_cut(R);
 		return (1);
 	}
 	if (R->drain_end == 0 && R->now >= R->drain_note) {

@@ -79,6 +79,14 @@ size_t h_recv(int fd, void * buf, size_t max, int ms);
 /* Is the next event on ${fd} an EOF or reset within ${ms}?  1, else 0. */
 int h_wait_closed(int fd, int ms);
 
+/**
+ * h_wait_end(fd, ms):
+ * Read (and drop) what ${fd} receives until it ends, within ${ms}: 0 for a
+ * clean EOF, the errno of a reset (ECONNRESET) or other error, or -1 if it
+ * is still open.
+ */
+int h_wait_end(int fd, int ms);
+
 
 /* Raise this process's RLIMIT_NOFILE to at least ${n}. */
 void h_raise_nofile(unsigned long n);
@@ -105,6 +113,8 @@ enum h_mode {
 	H_CLOSE_AFTER,	/* Read ${n} bytes, then close(). */
 	H_SEND,		/* Send ${n} bytes of the stream of ${seed}, FIN,
 			   then read and drop until the client's EOF. */
+	H_SEND_OPEN,	/* H_SEND without the FIN: the connection stays
+			   open until the client's EOF. */
 	H_SILENT	/* Listen with backlog 0 and never accept. */
 };
 
@@ -113,8 +123,8 @@ struct h_backend_conf {
 	int family;		/* AF_INET (or 0): 127.0.0.1; AF_INET6: ::1. */
 	enum h_mode mode;
 	const char * name;	/* H_GREET: the name in the greeting. */
-	uint64_t n;		/* H_RESET_AFTER, H_CLOSE_AFTER, H_SEND. */
-	uint64_t seed;		/* H_SEND. */
+	uint64_t n;		/* H_RESET_AFTER, H_CLOSE_AFTER, H_SEND*. */
+	uint64_t seed;		/* H_SEND*. */
 };
 
 /* What a backend read of its most recent connection (reading modes). */

@@ -309,6 +309,50 @@ Test(reload, drain_timeout_cuts_the_old_sessions, .timeout = 60)
 }
 
 /*
+ * The drain timeout cuts a session that still holds bytes for its client
+ * (a long download the client stopped reading; 16 KiB buffers in a
+ * namespace of the test's own): the client gets a reset, not a clean FIN
+ * after whatever fitted (before, the worker's exit sent FINs), and the log
+ * line counts the bytes lost.
+ */
+Test(reload, drain_timeout_resets_a_session_holding_bytes, .timeout = 60)
+{
+	char buf[1000];
+	int fd, end;
+
+	if (h_small_buffers())
+		cr_skip_test("no network namespace of our own: %s",
+		    strerror(errno));
+	secrets(OLD_KNOCK);
+	h_backend_start(&normal, &(struct h_backend_conf){ .mode = H_GREET,
+	    .name = "normal" });
+	h_backend_start(&hidden, &(struct h_backend_conf){
+	    .mode = H_SEND_OPEN, .n = 8 << 20, .seed = 3 });
+	h_relay_start(&relay, &(struct h_relay_conf){ .normal = normal.port,
+	    .hidden = hidden.port, .extra = (const char *[]){ "--workers",
+	    "1", "--knock-file", knock_path, "--drain-timeout", "1s", NULL } });
+	cr_assert(h_relay_log_wait(&relay, "worker 0 ready", 5000) == 0);
+	fd = h_connect(AF_INET, relay.port);
+	h_send_all(fd, OLD_KNOCK, strlen(OLD_KNOCK));
+	/* Read a little, then nothing: the way fills up, then stands. */
+	cr_assert_eq(recv_n(fd, buf, sizeof(buf)), sizeof(buf));
+	usleep(500000);
+	reload_and_wait(1, 1);
+	cr_assert(h_relay_log_wait(&relay, "drain timeout: cutting 1 "
+	    "connections", 5000) == 0, "log:\n%s", relay.log);
+	end = h_wait_end(fd, 3000);
+	cr_assert_eq(end, ECONNRESET, "the cut session got %s, not a reset; "
+	    "log:\n%s", end == -1 ? "nothing" : end == 0 ? "a FIN" :
+	    strerror(end), relay.log);
+	cr_assert(h_relay_log_wait(&relay, "closed: drain timeout", 3000) == 0,
+	    "log:\n%s", relay.log);
+	cr_assert_eq(h_relay_log_count(&relay, "bytes lost ("), 1, "log:\n%s",
+	    relay.log);
+	close(fd);
+	stop();
+}
+
+/*
  * The lowest descriptor limit that leaves process ${pid} exactly ${nfree}
  * descriptors free (below it); 0 if /proc cannot tell.
  */
