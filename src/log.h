@@ -23,6 +23,17 @@ struct log_rate {
 };
 
 /**
+ * log_journal():
+ * If the environment's JOURNAL_STREAM names stderr's device and inode, give
+ * every line from now on its syslog priority ("<3>error: ...") instead of
+ * the program name, so that journald files it at that priority.  main calls
+ * it first, before the options are parsed: an option error is an error in
+ * the journal too (without it journald files the line at its default,
+ * info).  log_open decides the same again.
+ */
+void log_journal(void);
+
+/**
  * log_open(timestamps):
  * Prepare stderr so that writing a line never blocks, without changing it
  * for any other holder of the same open file description: a pipe, FIFO or

@@ -287,6 +287,7 @@ main(int argc, char * argv[])
 	/* Descriptors 0-2 must exist, or a socket could become "stderr". */
 	if (resources_stdio())
 		exit(EX_OSERR);
+	log_journal();		/* Option errors at their journal priority. */
 
 	/* Parse and validate; the knock is wiped from argv here. */
 	if ((rc = conf_parse(S.conf, argc, argv)) == CONF_DONE)

@@ -123,8 +123,10 @@ struct sandbox_landlock {
  * and signal scoping.  SANDBOX_SUPERVISOR: only reading files beneath
  * conf->read_dirs; TCP not handled (its workers add their rules); from ABI
  * 6 abstract UNIX socket and signal scoping (its workers are in nested
- * domains, so it may still signal them).  A kernel without Landlock is a
- * warning (${L}->fd is -1).  Return 0, or -1 after reporting.
+ * domains, so it may still signal them).  A kernel without Landlock, or
+ * Landlock refused with EPERM (a container's seccomp filter), is a warning
+ * naming the likely cause (${L}->fd is -1).  Return 0, or -1 after
+ * reporting.
  */
 int sandbox_landlock_prepare(const struct sandbox_conf *, int,
     struct sandbox_landlock *);

@@ -309,6 +309,9 @@ struct h_relay_conf {
 	unsigned nofile;	/* RLIMIT_NOFILE soft = hard (0: inherited). */
 	uid_t uid;		/* Run as ${uid}/${gid}, no supplementary */
 	gid_t gid;		/* groups (uid 0: as the test runs). */
+	void (*pre_exec)(void);	/* Called in the child just before the
+				   exec, to wrap the relay (NULL: none);
+				   it _exit()s on failure. */
 };
 
 /* The relay's argv (h_relay_argv) and the strings it points to. */

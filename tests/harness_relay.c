@@ -130,6 +130,8 @@ h_rl_child(const struct h_relay_conf * conf, const char ** argv, int errfd)
 		_exit(126);
 	/* Nothing of Criterion's may leak into the relay. */
 	close_range(3, ~0U, 0);
+	if (conf->pre_exec != NULL)
+		conf->pre_exec();
 	execv(argv[0], (char * const *)argv);
 	_exit(127);
 }

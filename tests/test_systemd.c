@@ -851,6 +851,56 @@ Test(systemd, service_exposure_at_most_1_2, .timeout = 90)
 	    EXPOSURE_MAX, out);
 }
 
+/* Read the unit file ${name} of systemd/ into ${buf}. */
+static void
+sd_unit_read(const char * name, char * buf, size_t len)
+{
+	char path[128];
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof(path), "../systemd/%s", name);
+	cr_assert((fd = open(path, O_RDONLY)) != -1, "%s", path);
+	n = read(fd, buf, len - 1);
+	close(fd);
+	cr_assert(n > 0);
+	buf[n] = '\0';
+}
+
+/*
+ * The port stays served: a start that fails is retried with a pause and
+ * without a start limit, since a start limit fails the socket too
+ * (service-start-limit-hit, systemd.socket(5)) and closes 443; the reload
+ * checks the file before the signal, so a bad one fails `systemctl
+ * reload`.  (tests/system/run.sh shows both on a booted system.)
+ */
+Test(systemd, unit_retries_without_limit_and_checks_before_reload)
+{
+	static const char want[] = "\nExecReload=/usr/sbin/l7knockknock "
+	    "--check --config /etc/l7knockknock/l7knockknock.conf\n"
+	    "ExecReload=/bin/kill -HUP $MAINPID\n";
+	char unit[16384], sock[4096];
+	const char * reload;
+
+	sd_unit_read("l7knockknock.service", unit, sizeof(unit));
+	cr_assert(strstr(unit, "\nStartLimitIntervalSec=0\n") != NULL,
+	    "the service has a start limit");
+	cr_assert(strstr(unit, "\nStartLimitIntervalSec=0\n") <
+	    strstr(unit, "\n[Service]\n"), "StartLimitIntervalSec= is not "
+	    "in [Unit]");
+	cr_assert(strstr(unit, "\nRestart=on-failure\n") != NULL);
+	cr_assert(strstr(unit, "\nRestartSec=5s\n") != NULL,
+	    "no pause between restarts");
+	cr_assert(strstr(unit, "\nExecStart=/usr/sbin/l7knockknock --config "
+	    "/etc/l7knockknock/l7knockknock.conf\n") != NULL);
+	cr_assert((reload = strstr(unit, "\nExecReload=")) != NULL);
+	cr_assert(strncmp(reload, want, strlen(want)) == 0,
+	    "the reload does not check first: %.120s", reload);
+	sd_unit_read("l7knockknock.socket", sock, sizeof(sock));
+	cr_assert(strstr(sock, "\nConditionPathExistsGlob=|/etc/l7knockknock/"
+	    "*.key\n") != NULL, "the socket does not wait for a key");
+}
+
 /* ---- the unit's SystemCallFilter= lets the relay start ---- */
 
 /* Syscall groups as systemd-analyze syscall-filter prints them. */
