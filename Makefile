@@ -1,7 +1,7 @@
 # l7knockknock -- see README.md.  `make`, `make test`, `make demo`.
 
 PROG	 = l7knockknock
-VERSION	 = 0.2.0
+VERSION	 = 0.3.0
 PREFIX	?= /usr/local
 DESTDIR	?=
 SBINDIR	 = $(PREFIX)/sbin
