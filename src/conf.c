@@ -812,10 +812,12 @@ conf_kinds_expected(char * buf, size_t size)
 
 /*
  * The first hidden route's knock: exactly one of KNOCK and the kind
- * options (--knock-file, --key-file...), named in the option table's order.
+ * options (--knock-file, --key-file...), named in the option table's order;
+ * or none of them, with neither -s nor --hidden but a --route (a
+ * configuration of --route lines only): then route 0 is dropped.
  */
 static int
-conf_finish_knock(struct conf * C)
+conf_finish_knock(struct conf * C, const struct conf_seen * S)
 {
 	char given[2][CONF_PATH_MAX + CONF_OPTNAME_MAX], list[256] = "KNOCK";
 	struct conf_route * R = &C->routes[0];
@@ -842,6 +844,12 @@ conf_finish_knock(struct conf * C)
 		conf_err("two knocks given: %s and %s; give one of them",
 		    given[0], given[1]);
 		return (-1);
+	}
+	if (n == 0 && !S->hidden && !S->hidden_port && C->nroutes > 1) {
+		C->nroutes--;
+		memmove(&C->routes[0], &C->routes[1],
+		    C->nroutes * sizeof(C->routes[0]));
+		return (0);
 	}
 	if (n == 0 && !C->print_seccomp && C->gen_key == NULL) {
 		conf_kinds_expected(list, sizeof(list));
@@ -932,7 +940,7 @@ conf_finish(struct conf * C, const struct conf_seen * S)
 		(void)net_literal("0.0.0.0", port, &C->listen[0]);
 		C->nlisten = 1;
 	}
-	if (conf_finish_knock(C))
+	if (conf_finish_knock(C, S))
 		return (-1);
 	conf_finish_idle(C);
 	return (conf_finish_names(C));

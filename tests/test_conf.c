@@ -968,8 +968,8 @@ static const struct bad_case route_bad_cases[] = {
 	    "'--knock-file /f' and '--key-file /k'; give one of them" },
 	{ { "--key-file", "" }, "invalid value '' for --key-file: expected a "
 	    "file name (one that starts with '-' as ./-name)" },
-	{ { "--route", "127.0.0.1:1,key-file=a" }, "no knock given: expected "
-	    "KNOCK, --knock-file PATH or --key-file PATH (see --help)" },
+	{ { "-s", "22", "--route", "127.0.0.1:1,key-file=a" }, "no knock "
+	    "given: expected KNOCK, --knock-file PATH or --key-file PATH (see --help)" },
 	{ { "--drain-grace", "0", "k" }, "invalid value '0' for "
 	    "--drain-grace: expected a duration such as 500ms, 2s, 5m, 2h or 30 "
 	    "(seconds), up to 7 days" },
@@ -1300,4 +1300,39 @@ Test(conf, config_file_missing_or_twice)
 	    (const char *[]){ "--config", "/etc/x", NULL }, path), -1);
 	cr_expect_str_eq(err_buf, "l7knockknock: error: --config is given "
 	    "twice: give one file\n");
+}
+
+/*
+ * The packaged file has --route lines only (no --hidden, no KNOCK): the
+ * routes are those lines, in order; with neither, no knock is refused.
+ */
+Test(conf, config_of_route_lines_only)
+{
+	static const char text[] =
+	    "normal 127.0.0.1:80\n"
+	    "route 127.0.0.1:22,key-file=/etc/l7kk/ssh.key,name=ssh\n"
+	    "route 127.0.0.1:23,knock-file=/etc/l7kk/knock\n";
+	static const char none[] = "normal 127.0.0.1:80\n";
+	static const char * const hidden[] = { "--hidden", "127.0.0.1:24",
+	    NULL };
+	static struct conf C;
+	char path[64], buf[NET_ADDRSTR_MAX + PARSE_HOST_MAX];
+
+	cr_assert_eq(parse_with_file(&C, text, NULL, NULL, path), CONF_RUN,
+	    "stderr: %s", err_buf);
+	cr_expect_eq(C.nroutes, 2);
+	cr_expect_str_eq(C.routes[0].name, "ssh");
+	cr_expect_str_eq(fmt_backend(&C.routes[0].b, buf, sizeof(buf)),
+	    "127.0.0.1:22");
+	cr_expect_str_eq(route_file(&C, 0, "key-file"), "/etc/l7kk/ssh.key");
+	cr_expect_str_eq(C.routes[1].name, "hidden2");
+	cr_expect_str_eq(route_file(&C, 1, "knock-file"), "/etc/l7kk/knock");
+
+	/* --hidden given without its knock: still refused. */
+	cr_expect_eq(parse_with_file(&C, text, hidden, NULL, path), -1);
+	cr_expect(strstr(err_buf, "no knock given") != NULL, "%s", err_buf);
+	/* No route at all: refused, naming what is expected. */
+	cr_expect_eq(parse_with_file(&C, none, NULL, NULL, path), -1);
+	cr_expect(strstr(err_buf, "no knock given: expected KNOCK") != NULL,
+	    "%s", err_buf);
 }
