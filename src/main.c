@@ -28,6 +28,7 @@
 #include "log.h"
 #include "net.h"
 #include "notify.h"
+#include "pipepool.h"
 #include "proxyhdr.h"
 #include "relay.h"
 #include "replay.h"
@@ -56,6 +57,14 @@
 /* Most pipes at once, and most empty ones kept for reuse. */
 #define PIPES_CAP		32768
 #define PIPES_KEEP		64
+
+/*
+ * Bulk pipes grow to PIPEPOOL_BIG (1 MiB) within this budget, shared by the
+ * workers: a quarter of the kernel's default fs.pipe-user-pages-soft
+ * (64 MiB for all of a user's pipes, past which the kernel refuses to grow
+ * one and the pool keeps the default size).  DESIGN.md, "Pipe sizes".
+ */
+#define PIPES_BIG_BUDGET	(16 << 20)
 
 /* The process's resources, made before the sandbox. */
 struct setup {
@@ -171,6 +180,9 @@ main_limits(struct setup * S)
 	S->rconf.max_per_source = main_per_source(&S->conf, conns);
 	S->rconf.max_pipes = pipes;
 	S->rconf.keep_pipes = (pipes < PIPES_KEEP) ? pipes : PIPES_KEEP;
+	S->rconf.big_pipe = PIPEPOOL_BIG;
+	S->rconf.pipe_budget = PIPES_BIG_BUDGET /
+	    (S->conf.workers > 0 ? S->conf.workers : 1);
 }
 
 /*
