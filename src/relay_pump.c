@@ -206,7 +206,10 @@ pump_copy(struct relay * R, struct dir * D, int peek)
 	}
 	/*
 	 * A full buffer: more is coming, splice it.  Short: src drained,
-	 * unless a FIN, an error or an urgent mark waits behind.
+	 * unless a FIN, an error or an urgent mark waits behind.  A short
+	 * read after the FIN was seen (EPOLLRDHUP, no error) took everything
+	 * before it: that is the EOF, without the recv that would return 0
+	 * (the kernel queues a FIN in sequence, behind every byte before it).
 	 */
 	if (src->urg)
 		;
@@ -214,6 +217,8 @@ pump_copy(struct relay * R, struct dir * D, int peek)
 		h->bulk = 1;
 	else if (!src->hup)
 		src->rd = 0;
+	else if (!peek && !src->errev)
+		h->eof = 1;
 
 	/* What dst does not take (it is full: a short send) waits in a pipe. */
 	if ((m = send(dst->fd, buf, (size_t)n, 0)) == -1) {
