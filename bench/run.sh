@@ -8,7 +8,7 @@
 # each figure is the median of the runs.  Prints a markdown table and writes
 # it to bench/results.md.
 #
-# Environment: BENCH_QUICK=1 (about 2 minutes), BENCH_REPS, BENCH_DUR
+# Environment: BENCH_QUICK=1 (about 3 minutes; a full run 7-9), BENCH_REPS, BENCH_DUR
 # (seconds per run), BENCH_OUT (the results file), BENCH_NETNS=0 (stay in
 # the host's network namespace), BENCH_PORT (first port; default 20000).
 set -u
