@@ -825,6 +825,7 @@ echo "the machine's CPUs; $(($T1 - $T0)) s in all; load average $LOAD0 at the st
 echo "(CPU $BUSY0% busy before the first run), $LOAD1 at the end. Higher is better except p99"
 echo "latencies, descriptors and memory. Ratios compare medians; compare ratios"
 echo "across runs, not absolute numbers (the machine is shared and noisy)."
+[ -n "${BENCH_NOTE:-}" ] && { echo; echo "Note: $BENCH_NOTE"; }
 if [ -s "$TMP/cpuother" ]; then
 	echo
 	printf "Other work's share of the machine's CPU time during the runs, median (max):"
