@@ -45,6 +45,8 @@ struct relay_conf {
 	uint16_t bind_lo, bind_hi;	/* Backend source ports; 0: the kernel's. */
 	size_t max_pipes;		/* Most pipes at once (2 fds each). */
 	size_t keep_pipes;		/* Empty pipes kept for reuse. */
+	size_t big_pipe;		/* Bytes a bulk pipe grows to; 0: none. */
+	size_t pipe_budget;		/* Most bytes of grown pipes at once. */
 };
 
 /*
