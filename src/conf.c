@@ -3,6 +3,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "cidr.h"
 #include "conf.h"
 #include "log.h"
 #include "proxyhdr.h"
@@ -24,7 +25,7 @@ enum {
 	OPT_PRINT_SECCOMP, OPT_WORKERS, OPT_FIN_TIMEOUT, OPT_LOG_TIME,
 	OPT_ROUTE, OPT_KEY_FILE, OPT_TOKEN_WINDOW, OPT_REPLAY_CACHE,
 	OPT_DRAIN_TIMEOUT, OPT_PRINT_SUPERVISOR_SECCOMP, OPT_MAX_PER_SOURCE,
-	OPT_BACKEND_PORTS
+	OPT_BACKEND_PORTS, OPT_ACCEPT_PROXY
 };
 
 static const struct option conf_longopts[] = {
@@ -46,6 +47,7 @@ static const struct option conf_longopts[] = {
 	{ "max-conns",		required_argument, NULL, OPT_MAX_CONNS },
 	{ "max-conns-per-source", required_argument, NULL, OPT_MAX_PER_SOURCE },
 	{ "backend-ports",	required_argument, NULL, OPT_BACKEND_PORTS },
+	{ "accept-proxy",	required_argument, NULL, OPT_ACCEPT_PROXY },
 	{ "chroot",		required_argument, NULL, OPT_CHROOT },
 	{ "user",		required_argument, NULL, OPT_USER },
 	{ "print-seccomp",	no_argument,	   NULL, OPT_PRINT_SECCOMP },
@@ -101,6 +103,9 @@ CONF_STR(REPLAY_DEFAULT) ", 8 bytes\n"
 "      --backend-ports LO-HI  bind backend sockets to these source ports in\n"
 "                             turn, so TIME_WAIT is reused (default: the\n"
 "                             kernel picks)\n"
+"      --accept-proxy CIDR    clients from CIDR (a balancer) must begin\n"
+"                             with a PROXY v1/v2 header naming the real\n"
+"                             client (repeatable; e.g. 192.0.2.10/32)\n"
 "      --workers N            N sandboxed relay processes, SO_REUSEPORT,\n"
 "                             under a supervisor that reloads on SIGHUP\n"
 "      --drain-timeout DUR    after a reload, cut the old workers' sessions\n"
@@ -204,6 +209,23 @@ conf_listen_seen(const struct conf * C, const struct net_addr * a)
 		if (C->listen[i].len == a->len &&
 		    memcmp(&C->listen[i].ss, &a->ss, a->len) == 0)
 			return (1);
+	return (0);
+}
+
+/* --accept-proxy CIDR: one more network whose clients send PROXY headers. */
+static int
+conf_accept_proxy(struct conf * C, const char * s, const char * show)
+{
+
+	if (C->naccept_proxy == CONF_ACCEPT_PROXY_MAX) {
+		log_err("too many --accept-proxy networks at '%s': at most %d",
+		    show != NULL ? show : "(not shown)", CONF_ACCEPT_PROXY_MAX);
+		return (-1);
+	}
+	if (cidr_parse(s, &C->accept_proxy[C->naccept_proxy]))
+		return (conf_bad("--accept-proxy", show, "an IPv4 or IPv6 "
+		    "network ADDR/BITS (no host bits set) or one ADDR"));
+	C->naccept_proxy++;
 	return (0);
 }
 
@@ -695,6 +717,8 @@ conf_option(struct conf * C, struct conf_seen * S, int c, char ** argv)
 		return (0);
 	case OPT_BACKEND_PORTS:
 		return (conf_port_range(C, optarg, show));
+	case OPT_ACCEPT_PROXY:
+		return (conf_accept_proxy(C, optarg, show));
 	case OPT_WORKERS:
 		if (parse_uint(optarg, 1, CONF_WORKERS_MAX, &n))
 			return (conf_bad("--workers", show,

@@ -37,7 +37,7 @@ FUZZ_SRCS_knock		= src/knock.c
 FUZZ_SRCS_parse		= src/parse.c
 FUZZ_SRCS_hostport	= src/parse.c src/net.c src/log.c
 FUZZ_SRCS_knockfile	= src/knockfile.c src/secretfile.c src/knock.c src/log.c
-FUZZ_SRCS_cmdline	= src/conf.c src/parse.c src/net.c src/knock.c src/log.c src/proxyhdr.c
+FUZZ_SRCS_cmdline	= src/conf.c src/cidr.c src/parse.c src/net.c src/knock.c src/log.c src/proxyhdr.c
 FUZZ_SRCS_token		= src/token.c src/log.c
 # Libraries a harness links besides its sources.
 FUZZ_LIBS_token		= -lsodium
