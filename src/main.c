@@ -358,6 +358,8 @@ main_confs(struct setup * S, struct sandbox_conf * SB)
 	S->rconf.fin_ms = S->conf.fin_ms;
 	S->rconf.bind_lo = S->conf.bind_lo;
 	S->rconf.bind_hi = S->conf.bind_hi;
+	S->rconf.accept_proxy = S->conf.accept_proxy;
+	S->rconf.naccept_proxy = S->conf.naccept_proxy;
 	S->rconf.drain_ms = S->conf.drain_ms;
 
 	memset(SB, 0, sizeof(*SB));
