@@ -23,7 +23,14 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <signal.h>
+#include <sodium.h>
+#include <sys/stat.h>
+
 #include "harness.h"
+#include "keyfile.h"
+#include "proxy_consumer.h"
+#include "token.h"
 
 /* The knock: longer than anything the tests send without it. */
 #define BAL_KNOCK	"knock-for-the-balancer-test"
@@ -95,15 +102,15 @@ static const uint8_t bal_blk6[36] = {
 	0x9c, 0x40, 0x01, 0xbb };
 
 /*
- * From ${src}, send ${len} bytes of ${buf} (in two parts if ${split}, 200 ms
+ * From ${src} to ${port}, send ${len} bytes of ${buf} (in two parts if ${split}, 200 ms
  * apart, the first ${split} bytes), half-close, and read the answer to EOF
  * into ${out} (NUL-terminated); return its length, or -1 on a reset.
  */
 static ssize_t
-bal_exchange(const char * src, const void * buf, size_t len, size_t split,
-    char * out, size_t outlen)
+bal_exchange_split(const char * src, uint16_t port, const void * buf,
+    size_t len, size_t split, char * out, size_t outlen)
 {
-	int fd = h_connect_from(src, bal_relay.port);
+	int fd = h_connect_from(src, port);
 	struct pollfd p;
 	size_t got = 0;
 	ssize_t n = 0;
@@ -134,6 +141,25 @@ bal_exchange(const char * src, const void * buf, size_t len, size_t split,
 	if (n == -1 && errno == ECONNRESET)
 		return (-1);
 	return ((ssize_t)got);
+}
+
+/* bal_exchange_split to the relay. */
+static ssize_t
+bal_exchange(const char * src, const void * buf, size_t len, size_t split,
+    char * out, size_t outlen)
+{
+
+	return (bal_exchange_split(src, bal_relay.port, buf, len, split, out,
+	    outlen));
+}
+
+/* bal_exchange_split to ${port}, in one part. */
+static ssize_t
+bal_exchange_to(const char * src, uint16_t port, const void * buf,
+    size_t len, char * out, size_t outlen)
+{
+
+	return (bal_exchange_split(src, port, buf, len, 0, out, outlen));
 }
 
 /* Expect the echo to be exactly ${want}. */
@@ -340,4 +366,208 @@ Test(accept_proxy, limit_per_real_client)
 	close(fa);
 	cr_expect_eq(h_relay_log_count(&bal_relay, "refused from 127.0.0.1"),
 	    0);
+}
+
+/* ---- real haproxy in front of three relays (contrib/haproxy) ---- */
+
+/* Relays behind the balancer; fresh tokens, unknocked payloads sent. */
+#define HA_RELAYS	3
+#define HA_TOKENS	12
+#define HA_WEB		30
+
+static struct h_backend ha_normal[HA_RELAYS], ha_hidden[HA_RELAYS];
+static struct h_relay ha_relay[HA_RELAYS];
+static struct proxy_consumer ha_bal;
+static char ha_key[64];
+
+/* Stop everything, remove the key file. */
+static void
+ha_fini(void)
+{
+	int i;
+
+	proxy_consumer_stop(&ha_bal);
+	for (i = 0; i < HA_RELAYS; i++) {
+		if (ha_relay[i].pid > 0)
+			h_relay_down(&ha_relay[i]);
+		h_backend_stop(&ha_normal[i]);
+		h_backend_stop(&ha_hidden[i]);
+	}
+	if (ha_key[0] != '\0')
+		unlink(ha_key);
+}
+
+/* A fresh key in a mode-0600 file (ha_key); the key into ${key}. */
+static void
+ha_make_key(uint8_t key[KEYFILE_KEYLEN])
+{
+	char line[KEYFILE_B64LEN + 2];
+	int fd;
+
+	cr_assert_eq(token_init(), 0);
+	randombytes_buf(key, KEYFILE_KEYLEN);
+	keyfile_format(key, line);
+	snprintf(ha_key, sizeof(ha_key), "/tmp/l7kk-bal-key-XXXXXX");
+	cr_assert((fd = mkstemp(ha_key)) != -1);
+	cr_assert_eq(fchmod(fd, 0600), 0);
+	cr_assert_eq(write(fd, line, strlen(line)), (ssize_t)strlen(line));
+	close(fd);
+}
+
+/* Relay ${i}: its own two backends, the key, --accept-proxy 127.0.0.1. */
+static void
+ha_start_relay(int i)
+{
+	static char normal[HA_RELAYS][64], hidden[HA_RELAYS][64],
+	    gn[HA_RELAYS][16], gh[HA_RELAYS][16];
+	static const char * extra[HA_RELAYS][16];
+
+	snprintf(gn[i], sizeof(gn[i]), "normal%d", i + 1);
+	snprintf(gh[i], sizeof(gh[i]), "hidden%d", i + 1);
+	h_backend_start(&ha_normal[i], &(struct h_backend_conf){
+	    .mode = H_GREET, .name = gn[i] });
+	h_backend_start(&ha_hidden[i], &(struct h_backend_conf){
+	    .mode = H_GREET, .name = gh[i] });
+	snprintf(normal[i], sizeof(normal[i]), "127.0.0.1:%u,proxy=v1",
+	    ha_normal[i].port);
+	snprintf(hidden[i], sizeof(hidden[i]), "127.0.0.1:%u",
+	    ha_hidden[i].port);
+	memcpy(extra[i], (const char *[]){ "--normal", normal[i], "--hidden",
+	    hidden[i], "--key-file", ha_key, "--accept-proxy", "127.0.0.1",
+	    "-v", NULL }, 10 * sizeof(const char *));
+	h_relay_start(&ha_relay[i], &(struct h_relay_conf){
+	    .extra = extra[i] });
+}
+
+/*
+ * Through the balancer, from 127.0.0.2: send ${len} bytes of ${buf},
+ * half-close, read to EOF.  Return the relay that answered (0-based) and
+ * whether it was the hidden route (${hidden}); check that a normal answer
+ * carries the relay's PROXY header naming 127.0.0.2 and the balancer's
+ * address and port, then the bytes sent.
+ */
+static int
+ha_send(const void * buf, size_t len, int * hidden)
+{
+	char out[1024], want[128];
+	const char * p;
+	ssize_t n;
+	int r;
+
+	n = bal_exchange_to("127.0.0.2", ha_bal.port4, buf, len, out,
+	    sizeof(out));
+	cr_assert_gt(n, 0, "no answer through haproxy");
+	if (sscanf(out, "GREET hidden%d\n", &r) == 1) {
+		*hidden = 1;
+		return (r - 1);
+	}
+	cr_assert_eq(sscanf(out, "GREET normal%d\n", &r), 1, "answer \"%s\"",
+	    out);
+	*hidden = 0;
+	p = strchr(out, '\n') + 1;
+	cr_assert(strncmp(p, "PROXY TCP4 127.0.0.2 127.0.0.1 ", 31) == 0,
+	    "the normal backend got \"%s\"", p);
+	snprintf(want, sizeof(want), " %u\r\n", ha_bal.port4);
+	cr_assert_not_null(strstr(p, want), "not the balancer's port: \"%s\"",
+	    p);
+	cr_assert_eq(memcmp(strstr(p, "\r\n") + 2, buf, len), 0);
+	return (r - 1);
+}
+
+/* An unknocked payload of 60+ bytes: a web request with a unique path. */
+static size_t
+ha_web(char * buf, size_t len, int j)
+{
+
+	return ((size_t)snprintf(buf, len, "GET /page-%d-%08x HTTP/1.1\r\n"
+	    "Host: www.example.org\r\n\r\n", j, (unsigned)(j * 2654435761U)));
+}
+
+Test(haproxy_affinity, three_relays, .fini = ha_fini, .timeout = 120)
+{
+	uint8_t key[KEYFILE_KEYLEN];
+	char tok[HA_TOKENS][TOKEN_LEN], more[TOKEN_LEN], web[128];
+	int tr[HA_TOKENS], wr[HA_WEB], share[HA_RELAYS] = { 0 };
+	int i, j, r, hidden, took;
+	uint16_t ports[HA_RELAYS];
+	size_t n;
+
+	if (!proxy_have(PROXY_HAPROXY))
+		cr_skip_test("haproxy is not installed");
+	ha_make_key(key);
+	for (i = 0; i < HA_RELAYS; i++) {
+		ha_start_relay(i);
+		ports[i] = ha_relay[i].port;
+	}
+	cr_assert_eq(proxy_balancer_start(&ha_bal,
+	    "../contrib/haproxy/haproxy.cfg", ports, HA_RELAYS), 0);
+
+	/* Fresh tokens reach a hidden backend. */
+	for (i = 0; i < HA_TOKENS; i++) {
+		token_mint_now(key, tok[i]);
+		tr[i] = ha_send(tok[i], TOKEN_LEN, &hidden);
+		cr_assert(hidden, "fresh token %d went to normal%d", i,
+		    tr[i] + 1);
+	}
+	/* Every replay meets the relay that took it: normal, logged there. */
+	for (i = 0; i < HA_TOKENS; i++) {
+		r = ha_send(tok[i], TOKEN_LEN, &hidden);
+		cr_assert(!hidden && r == tr[i], "replay %d: %s%d, token on "
+		    "relay %d", i, hidden ? "hidden" : "normal", r + 1,
+		    tr[i] + 1);
+	}
+	for (r = 0; r < HA_RELAYS; r++) {
+		for (i = 0, n = 0; i < HA_TOKENS; i++)
+			n += (tr[i] == r);
+		cr_expect_eq(h_relay_log_wait_count(&ha_relay[r],
+		    "(replayed token) from 127.0.0.2:", (int)n, 3000), (int)n);
+	}
+	/* Unknocked connections spread over the three. */
+	for (j = 0; j < HA_WEB; j++) {
+		n = ha_web(web, sizeof(web), j);
+		wr[j] = ha_send(web, n, &hidden);
+		cr_assert(!hidden);
+		share[wr[j]]++;
+	}
+	for (r = 0; r < HA_RELAYS; r++)
+		cr_expect_gt(share[r], 0, "relay %d got none of %d", r + 1,
+		    HA_WEB);
+	/* The real client is in every relay's log, never the balancer. */
+	for (r = 0, took = 0; r < HA_RELAYS; r++) {
+		took += h_relay_log_count(&ha_relay[r],
+		    "routed to hidden (token) from 127.0.0.2:");
+		cr_expect_eq(h_relay_log_count(&ha_relay[r],
+		    "routed to normal (mismatch) from 127.0.0.1:"), 0);
+		cr_expect_eq(h_relay_log_count(&ha_relay[r],
+		    "(token) from 127.0.0.1:"), 0);
+	}
+	cr_expect_eq(took, HA_TOKENS);
+
+	/* Relay 2 stops: only its share moves; tokens still work. */
+	cr_assert_eq(h_relay_stop(&ha_relay[1], SIGTERM, 3000) & 0xff7f, 0);
+	usleep(1500000);
+	for (j = 0; j < HA_WEB; j++) {
+		n = ha_web(web, sizeof(web), j);
+		r = ha_send(web, n, &hidden);
+		if (wr[j] == 1) {
+			cr_expect_neq(r, 1, "payload %d still on relay 2", j);
+		} else {
+			cr_expect_eq(r, wr[j], "payload %d moved from relay "
+			    "%d to %d", j, wr[j] + 1, r + 1);
+		}
+	}
+	for (i = 0; i < HA_TOKENS / 2; i++) {
+		token_mint_now(key, more);
+		r = ha_send(more, TOKEN_LEN, &hidden);
+		cr_expect(hidden && r != 1, "fresh token after the stop: %s%d",
+		    hidden ? "hidden" : "normal", r + 1);
+	}
+	/* Tokens taken by the relays still up are still refused there. */
+	for (i = 0; i < HA_TOKENS; i++) {
+		if (tr[i] == 1)
+			continue;
+		r = ha_send(tok[i], TOKEN_LEN, &hidden);
+		cr_expect(!hidden && r == tr[i], "replay %d after the stop: "
+		    "%s%d", i, hidden ? "hidden" : "normal", r + 1);
+	}
 }
