@@ -483,6 +483,67 @@ ha_web(char * buf, size_t len, int j)
 	    "Host: www.example.org\r\n\r\n", j, (unsigned)(j * 2654435761U)));
 }
 
+/*
+ * From 127.0.0.2, send ${s} through the balancer without a FIN: how long
+ * until a relay logs its PROXY header (haproxy chose a relay), at most
+ * ${ms}; -1 if none did.
+ */
+static long
+ha_choose_ms(const char * s, int ms)
+{
+	struct sockaddr_in sin;
+	socklen_t len = sizeof(sin);
+	char want[64];
+	uint64_t t0, end;
+	int fd, r;
+
+	fd = h_connect_from("127.0.0.2", ha_bal.port4);
+	cr_assert(getsockname(fd, (struct sockaddr *)&sin, &len) == 0);
+	snprintf(want, sizeof(want), "client 127.0.0.2:%u ",
+	    ntohs(sin.sin_port));
+	t0 = h_now_ms();
+	end = t0 + (uint64_t)ms;
+	h_send_all(fd, s, strlen(s));
+	while (h_now_ms() < end) {
+		for (r = 0; r < HA_RELAYS; r++)
+			if (ha_relay[r].pid > 0 &&
+			    h_relay_log_count(&ha_relay[r], want) > 0) {
+				close(fd);
+				return ((long)(h_now_ms() - t0));
+			}
+		usleep(10000);
+	}
+	close(fd);
+	return (-1);
+}
+
+Test(haproxy_affinity, early_not_a_token, .fini = ha_fini, .timeout = 60)
+{
+	uint8_t key[KEYFILE_KEYLEN];
+	uint16_t ports[HA_RELAYS];
+	long ms;
+	int i;
+
+	if (!proxy_have(PROXY_HAPROXY))
+		cr_skip_test("haproxy is not installed");
+	ha_make_key(key);
+	for (i = 0; i < HA_RELAYS; i++) {
+		ha_start_relay(i);
+		ports[i] = ha_relay[i].port;
+	}
+	cr_assert_eq(proxy_balancer_start(&ha_bal,
+	    "../contrib/haproxy/haproxy.cfg", ports, HA_RELAYS), 0);
+	/* A byte outside base64url: haproxy chooses at once, not at 2 s. */
+	ms = ha_choose_ms("GET / HTTP/1.0\r\n\r\n", 1000);
+	cr_expect(ms >= 0, "a web request waited for inspect-delay");
+	ms = ha_choose_ms("\x16\x03\x01", 1000);
+	cr_expect(ms >= 0, "a TLS record waited for inspect-delay");
+	/* 20 characters of a token: haproxy waits for more (inspect-delay). */
+	ms = ha_choose_ms("AAAAAAAAAAAAAAAAAAAA", 4000);
+	cr_expect_geq(ms, 1500, "20 base64url characters: chosen after %ld "
+	    "ms", ms);
+}
+
 Test(haproxy_affinity, three_relays, .fini = ha_fini, .timeout = 120)
 {
 	uint8_t key[KEYFILE_KEYLEN];
