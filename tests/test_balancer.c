@@ -26,10 +26,12 @@
 #include <signal.h>
 #include <sodium.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 
 #include "harness.h"
 #include "keyfile.h"
 #include "proxy_consumer.h"
+#include "run.h"
 #include "token.h"
 
 /* The knock: longer than anything the tests send without it. */
@@ -185,6 +187,34 @@ bal_with(uint8_t * buf, const void * hdr, size_t hlen, const char * data)
 	return (hlen + strlen(data));
 }
 
+/*
+ * Debian's fail2ban-regex with contrib/fail2ban's filter over the relay's
+ * log so far: exactly the addresses ${want} (one a line) come out.
+ */
+static void
+bal_fail2ban(const char * want)
+{
+	char path[] = "/tmp/l7kk-bal-log-XXXXXX";
+	char * argv[] = { "/usr/bin/fail2ban-regex", "--out", "ip", path,
+	    "../contrib/fail2ban/filter.d/l7knockknock.conf", NULL };
+	char out[1024], err[1024];
+	int fd, st;
+
+	if (access(argv[0], X_OK) != 0)
+		cr_skip_test("fail2ban-regex is not installed");
+	cr_assert((fd = mkstemp(path)) != -1);
+	pthread_mutex_lock(&bal_relay.mtx);
+	cr_assert_eq(write(fd, bal_relay.log, bal_relay.loglen),
+	    (ssize_t)bal_relay.loglen);
+	pthread_mutex_unlock(&bal_relay.mtx);
+	close(fd);
+	cr_assert_eq(run_capture(argv, 50000, &st, out, sizeof(out), err,
+	    sizeof(err)), 0, "fail2ban-regex timed out");
+	unlink(path);
+	cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0, "%s", err);
+	cr_expect_str_eq(out, want, "fail2ban found:\n%s", out);
+}
+
 TestSuite(accept_proxy, .fini = bal_fini, .timeout = 60);
 
 Test(accept_proxy, client_from_header)
@@ -309,6 +339,8 @@ Test(accept_proxy, refused)
 	cr_expect_eq(bal_normal.conns, before);
 	cr_expect_eq(bal_hidden.conns, 0);
 	cr_expect(h_relay_alive(&bal_relay));
+	/* A balancer's bad headers never get it banned. */
+	bal_fail2ban("");
 }
 
 Test(accept_proxy, other_sources_untouched)
@@ -366,6 +398,7 @@ Test(accept_proxy, limit_per_real_client)
 	close(fa);
 	cr_expect_eq(h_relay_log_count(&bal_relay, "refused from 127.0.0.1"),
 	    0);
+	bal_fail2ban("203.0.113.7\n");
 }
 
 /* ---- real haproxy in front of three relays (contrib/haproxy) ---- */
