@@ -63,7 +63,8 @@ cidr_parse(const char * s, struct cidr * net)
 	const char * slash;
 	struct cidr n;
 	uint8_t a4[4];
-	int bits = -1;
+	unsigned base, max;
+	int bits;
 
 	if (strlen(s) > CIDR_STR_MAX)
 		return (-1);
@@ -73,16 +74,18 @@ cidr_parse(const char * s, struct cidr * net)
 	if (inet_pton(AF_INET, buf, a4) == 1) {
 		memcpy(n.addr, cidr_mapped, 12);
 		memcpy(&n.addr[12], a4, 4);
-		if (slash != NULL && (bits = cidr_bits(slash + 1, 32)) == -1)
-			return (-1);
-		n.bits = 96 + (unsigned)(slash != NULL ? bits : 32);
+		base = 96;
+		max = 32;
 	} else if (inet_pton(AF_INET6, buf, n.addr) == 1) {
-		if (slash != NULL && (bits = cidr_bits(slash + 1, 128)) == -1)
-			return (-1);
-		n.bits = (unsigned)(slash != NULL ? bits : 128);
+		base = 0;
+		max = 128;
 	} else {
 		return (-1);
 	}
+	bits = (slash != NULL) ? cidr_bits(slash + 1, max) : (int)max;
+	if (bits == -1)
+		return (-1);
+	n.bits = base + (unsigned)bits;
 	if (!cidr_hostzero(n.addr, n.bits))
 		return (-1);
 	*net = n;

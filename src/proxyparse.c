@@ -199,9 +199,9 @@ static int
 proxyparse_v1_end(const uint8_t * buf, size_t len, size_t from, int tcp,
     size_t * linelen)
 {
-	size_t i, n = (len < PROXYPARSE_V1_MAX) ? len : PROXYPARSE_V1_MAX;
+	size_t i;
 
-	for (i = from; i < n; i++) {
+	for (i = from; i < len && i < PROXYPARSE_V1_MAX; i++) {
 		if (buf[i] == '\n')
 			return (PROXYPARSE_INVALID);
 		if (buf[i] == '\r')
@@ -209,9 +209,11 @@ proxyparse_v1_end(const uint8_t * buf, size_t len, size_t from, int tcp,
 		if (tcp && !proxyparse_v1_char(buf[i]))
 			return (PROXYPARSE_INVALID);
 	}
-	if (i == n)
-		return (n == PROXYPARSE_V1_MAX ? PROXYPARSE_INVALID :
-		    PROXYPARSE_NEED_MORE);
+	/* No CR within the longest line; or none yet. */
+	if (i >= PROXYPARSE_V1_MAX)
+		return (PROXYPARSE_INVALID);
+	if (i == len)
+		return (PROXYPARSE_NEED_MORE);
 	/* A CR: the next byte must be the LF, within the longest line. */
 	if (i + 1 >= PROXYPARSE_V1_MAX)
 		return (PROXYPARSE_INVALID);
