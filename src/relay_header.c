@@ -87,7 +87,8 @@ relay_header_take(struct relay * R, struct conn * C,
 	}
 	if (h->kind == PROXYPARSE_TCP) {
 		C->peer = h->src;
-		C->dst = h->dst;
+		/* AF_INET or AF_INET6: it fits (relay_internal.h). */
+		memcpy(&C->dst, &h->dst, sizeof(C->dst));
 		C->dst_set = 1;
 	}
 	relay_header_log(C, &bal, h);

@@ -7,6 +7,7 @@
 #include <stdint.h>
 #include <sys/epoll.h>
 
+#include <netinet/in.h>
 #include <sys/socket.h>
 
 #include "knockset.h"
@@ -144,8 +145,9 @@ struct conn {
 	const char * why;	/* Why it was chosen: "knock", "mismatch"... */
 	struct sockaddr_storage peer;	/* The client's address (accept, or
 					   the PROXY header that came). */
-	struct sockaddr_storage dst;	/* Where it connected, if the PROXY
-					   header said (dst_set). */
+	struct sockaddr_in6 dst;	/* Where it connected, if the PROXY
+					   header said (dst_set): AF_INET6, or
+					   AF_INET (a sockaddr_in fits). */
 	int dst_set;
 	int proxy_wait;		/* KNOCK: waiting for the PROXY header. */
 	uint32_t listener;	/* The listener it came through (index). */
@@ -241,9 +243,10 @@ void relay_knock(struct relay *, struct conn *, int);
  * whole, consume exactly it, make its source ${C}'s client (counted against
  * the per-source limit) and restart the knock timer; return 0 so that the
  * knock phase goes on at once.  Return 1 while it is incomplete, or after
- * closing ${C} (with a reset, logged) for a header that is invalid, of
+ * closing ${C}: with a reset, logged, for a header that is invalid, of
  * another family, incomplete at the EOF or when ${final} (the knock
- * timeout passed).  (relay_header.c)
+ * timeout passed); as at accept for a client past its per-source limit.
+ * (relay_header.c)
  */
 int relay_header(struct relay *, struct conn *, int);
 
