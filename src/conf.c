@@ -56,7 +56,7 @@ struct conf_opt {
 static conf_setter conf_set_duration, conf_set_uint, conf_set_path,
     conf_set_flag, conf_set_listen_port, conf_set_listen, conf_set_port,
     conf_set_normal, conf_set_hidden, conf_set_route, conf_set_window,
-    conf_set_ports, conf_set_chroot, conf_set_verbose, conf_set_quiet,
+    conf_set_ports, conf_set_accept_proxy, conf_set_chroot, conf_set_verbose, conf_set_quiet,
     conf_set_version, conf_set_help, conf_set_kind, conf_set_config;
 
 /* What a file name option expects. */
@@ -127,6 +127,11 @@ static const struct conf_opt conf_options[] = {
 	    "bind backend sockets to these source ports in\n"
 	    "turn, so TIME_WAIT is reused (default: the\nkernel picks)",
 	    conf_set_ports, 0, 0, 0, 0, 0, NULL },
+	{ "accept-proxy", 0, "CIDR",
+	    "clients from CIDR (a balancer) must begin\n"
+	    "with a PROXY v1/v2 header naming the real\n"
+	    "client (repeatable; e.g. 192.0.2.10/32)",
+	    conf_set_accept_proxy, 0, 0, 0, 0, 0, NULL },
 	{ "workers", 0, "N",
 	    "N sandboxed relay processes, SO_REUSEPORT,\n"
 	    "under the supervisor (default 1)",
@@ -410,6 +415,17 @@ conf_set_ports(struct conf * C, struct conf_seen * S,
 	(void)S;
 	(void)O;
 	return (conf_port_range(C, v, show));
+}
+
+/* --accept-proxy: one more balancer network. */
+static int
+conf_set_accept_proxy(struct conf * C, struct conf_seen * S,
+    const struct conf_opt * O, const char * v, const char * show)
+{
+
+	(void)S;
+	(void)O;
+	return (conf_accept_proxy(C, v, show));
 }
 
 /* --chroot: an absolute path. */

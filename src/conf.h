@@ -4,6 +4,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "cidr.h"
 #include "knock.h"
 #include "knockset.h"
 #include "net.h"
@@ -15,6 +16,9 @@
 
 /* Most --listen addresses. */
 #define CONF_LISTEN_MAX	16
+
+/* Most --accept-proxy networks. */
+#define CONF_ACCEPT_PROXY_MAX	16
 
 /* conf_parse() results besides -1. */
 #define CONF_RUN	0	/* Run the relay. */
@@ -95,6 +99,8 @@ struct conf {
 	unsigned long max_per_source;	/* --max-conns-per-source; 0: off. */
 	int have_max_per_source;	/* Given; else a share of the slots. */
 	uint16_t bind_lo, bind_hi;	/* --backend-ports; 0: the kernel's. */
+	struct cidr accept_proxy[CONF_ACCEPT_PROXY_MAX];	/* --accept-proxy: */
+	size_t naccept_proxy;		/* clients that send PROXY headers. */
 	int loglevel;			/* LOG_ERR .. LOG_DEBUG. */
 	int log_time;			/* --log-time. */
 	const char * chroot_dir;	/* --chroot. */

@@ -4,11 +4,13 @@
  * one-line message, and the wiping of the knock from the argument memory.
  */
 #include <criterion/criterion.h>
+#include <arpa/inet.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "cidr.h"
 #include "conf.h"
 #include "log.h"
 #include "net.h"
@@ -769,6 +771,43 @@ Test(conf, per_source_and_backend_ports)
 		cr_expect_eq(C.bind_lo, cases[i].lo, "case %zu", i);
 		cr_expect_eq(C.bind_hi, cases[i].hi, "case %zu", i);
 	}
+}
+
+/* --accept-proxy: networks kept in order; bad ones and the 17th refused. */
+Test(conf, accept_proxy)
+{
+	const char * argv[40];
+	struct sockaddr_in6 sin6;
+	struct conf C;
+	struct args A;
+	size_t i;
+
+	args_set(&A, (const char *[]){ "--accept-proxy", "192.0.2.0/24",
+	    "--accept-proxy=2001:db8::/32", "k", NULL });
+	cr_assert_eq(parse_captured(&C, &A), CONF_RUN, "%s", err_buf);
+	cr_assert_eq(C.naccept_proxy, 2);
+	memset(&sin6, 0, sizeof(sin6));
+	sin6.sin6_family = AF_INET6;
+	inet_pton(AF_INET6, "2001:db8:ffff::1", &sin6.sin6_addr);
+	cr_expect(!cidr_match(C.accept_proxy, 1, (struct sockaddr *)&sin6));
+	cr_expect(cidr_match(C.accept_proxy, 2, (struct sockaddr *)&sin6));
+	args_set(&A, (const char *[]){ "k", NULL });
+	cr_assert_eq(parse_captured(&C, &A), CONF_RUN);
+	cr_expect_eq(C.naccept_proxy, 0);
+	args_set(&A, (const char *[]){ "--accept-proxy", "192.0.2.1/24", "k",
+	    NULL });
+	cr_expect_eq(parse_captured(&C, &A), -1);
+	cr_expect_not_null(strstr(err_buf, "'192.0.2.1/24' for "
+	    "--accept-proxy"), "%s", err_buf);
+	for (i = 0; i < 2 * (CONF_ACCEPT_PROXY_MAX + 1); i += 2) {
+		argv[i] = "--accept-proxy";
+		argv[i + 1] = "10.0.0.0/8";
+	}
+	argv[i++] = "k";
+	argv[i] = NULL;
+	args_set(&A, argv);
+	cr_expect_eq(parse_captured(&C, &A), -1);
+	cr_expect_not_null(strstr(err_buf, "at most 16"), "%s", err_buf);
 }
 
 /* ---- Several routes, tokens, idle= and proxy= ---- */
