@@ -34,6 +34,7 @@ struct proxy_consumer {
 	uint16_t port4;		/* Its PROXY listener on 127.0.0.1. */
 	uint16_t port6;		/* Its PROXY listener on [::1]. */
 	char dir[64];		/* Its directory: config, logs, temp files. */
+	int plain;		/* nginx: listeners without proxy_protocol. */
 };
 
 /**
@@ -54,6 +55,13 @@ int proxy_have(int);
  * why on stderr (nothing left running or on disk).
  */
 int proxy_nginx_start(struct proxy_consumer *);
+
+/**
+ * proxy_nginx_plain_start(P):
+ * As proxy_nginx_start, but the listeners take no PROXY header: a web
+ * server as a prober meets it (tests/test_fidelity.c).
+ */
+int proxy_nginx_plain_start(struct proxy_consumer *);
 
 /**
  * proxy_haproxy_start(P):
