@@ -1022,23 +1022,28 @@ Test(resets, connect_timeout_resets_a_silent_client, .timeout = 30)
 }
 
 /*
- * After the backend's FIN, send again, wait, send once more: what the
- * second send returns (0 or its errno).
+ * After the backend's FIN, send again, then send until a send fails (3 s
+ * at most): 0, or the errno of the failed send.
  */
 static int
 fid_send_after_fin(uint16_t port)
 {
 	uint8_t buf[64];
+	uint64_t end;
 	int fd = h_connect(AF_INET, port), err = 0;
 
 	h_send_all(fd, "GET / HTTP/1.0\r\n\r\n", 18);
 	cr_assert_eq(h_recv(fd, buf, 18, 5000), 18, "no echo");
 	cr_assert_eq(fid_client_end(fd, 5000), 0, "no FIN");
-	/* The backend is gone: its host answers this with a reset. */
+	/*
+	 * The backend is gone: its host answers this with a reset, which a
+	 * later send meets (tried for 3 s, not once after a fixed pause).
+	 */
 	cr_assert_eq(send(fd, "more", 4, MSG_NOSIGNAL), 4);
-	usleep(300000);
-	if (send(fd, "more", 4, MSG_NOSIGNAL) == -1)
-		err = errno;
+	for (end = h_now_ms() + 3000; err == 0 && h_now_ms() < end;
+	    usleep(20000))
+		if (send(fd, "more", 4, MSG_NOSIGNAL) == -1)
+			err = errno;
 	close(fd);
 	return (err);
 }
