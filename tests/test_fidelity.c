@@ -764,6 +764,7 @@ Test(fidelity, probers_short_messages_look_like_nginx_in_time_too,
 	uint8_t key[TOKEN_KEYLEN], real[TOKEN_LEN + 32], buf[32];
 	const struct fid_obs * d, * r;
 	size_t i, n, rlen;
+	long long diff, worst = 0;
 	int fd;
 
 	if (!proxy_have(PROXY_NGINX))
@@ -818,7 +819,12 @@ Test(fidelity, probers_short_messages_look_like_nginx_in_time_too,
 		    "after %lld ms (-1: not within %d ms)", P[i].name,
 		    P[i].len, d->seen ? (long long)d->first : -1LL,
 		    r->seen ? (long long)r->first : -1LL, WATCH_MS);
+		diff = (long long)r->first - (long long)d->first;
+		if (diff > worst || -diff > worst)
+			worst = (diff < 0) ? -diff : diff;
 	}
+	cr_log_info("%zu probes; the largest difference in time to the first "
+	    "answer: %lld ms", n, worst);
 	cr_expect_eq(hidden.conns, 1, "a probe reached the hidden backend");
 	h_relay_down(&relay);
 	h_backend_stop(&hidden);
