@@ -28,30 +28,6 @@ knock_decide(const struct knock * k, const uint8_t * buf, size_t len,
 	return (knock_equal(buf, k->buf, k->len) ? KNOCK_HIDDEN : KNOCK_NORMAL);
 }
 
-/* Return 1 if ${lo} <= ${c} <= ${hi}, else 0, without a branch. */
-static uint32_t
-knock_inrange(uint32_t c, uint32_t lo, uint32_t hi)
-{
-
-	return (1 ^ (((c - lo) | (hi - c)) >> 31));
-}
-
-/* Are all ${len} bytes at ${buf} base64url?  No early exit. */
-int
-knock_b64url(const uint8_t * buf, size_t len)
-{
-	uint32_t bad = 0, c;
-	size_t i;
-
-	for (i = 0; i < len; i++) {
-		c = buf[i];
-		bad |= 1 ^ (knock_inrange(c, 'A', 'Z') |
-		    knock_inrange(c, 'a', 'z') | knock_inrange(c, '0', '9') |
-		    knock_inrange(c, '-', '-') | knock_inrange(c, '_', '_'));
-	}
-	return (bad == 0);
-}
-
 /* Store the knock. */
 int
 knock_set(struct knock * k, const void * buf, size_t len)

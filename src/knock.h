@@ -31,14 +31,6 @@ struct knock {
 int knock_decide(const struct knock *, const uint8_t *, size_t, int);
 
 /**
- * knock_b64url(buf, len):
- * Return 1 if each of the ${len} bytes at ${buf} is in the base64url
- * alphabet (RFC 4648 section 5: A-Z a-z 0-9 - _), else 0, in time that
- * depends on ${len} only.
- */
-int knock_b64url(const uint8_t *, size_t);
-
-/**
  * knock_set(k, buf, len):
  * Store the ${len} bytes at ${buf} as the knock ${k}.  Return 0, or -1 if
  * ${len} is 0 or more than KNOCK_MAX (nothing reported).

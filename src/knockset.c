@@ -38,7 +38,7 @@ knockset_add_knock(struct knockset * S, const struct knock * k)
 		return ((S->r[i].knock.len == k->len) ? KNOCKSET_EDUP :
 		    KNOCKSET_EPREFIX);
 	}
-	if (!knock_b64url(k->buf, k->len))
+	if (!token_b64url(k->buf, k->len))
 		S->nother++;
 	S->r[S->n].token = 0;
 	S->r[S->n].knock = *k;
@@ -175,7 +175,7 @@ knockset_decide(const struct knockset * S, const uint8_t * buf, size_t len,
 		v->verdict = KNOCK_NORMAL;
 		if (v->why == 0)
 			v->why = KNOCKSET_SHORT;
-	} else if (knockset_b64url(S) && !knock_b64url(buf, len)) {
+	} else if (knockset_b64url(S) && !token_b64url(buf, len)) {
 		v->verdict = KNOCK_NORMAL;
 		if (v->why == 0)
 			v->why = KNOCKSET_NOTB64;

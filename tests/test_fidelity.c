@@ -509,6 +509,28 @@ fid_watch(const uint16_t * ports, const struct fid_probe * const * probes,
 			close(p[i].fd);
 }
 
+/*
+ * Send each of the ${n} probes ${P} both to ${direct} and to ${via}, all at
+ * once (fid_watch): what the first saw in ${obs}[i], the second in
+ * ${obs}[n + i].
+ */
+static void
+fid_watch_both(const struct fid_probe * P, size_t n, uint16_t direct,
+    uint16_t via, struct fid_obs * obs)
+{
+	const struct fid_probe * probes[FID_CLIENTS_MAX];
+	uint16_t ports[FID_CLIENTS_MAX];
+	size_t i;
+
+	cr_assert(2 * n <= FID_CLIENTS_MAX);
+	for (i = 0; i < n; i++) {
+		probes[i] = probes[n + i] = &P[i];
+		ports[i] = direct;
+		ports[n + i] = via;
+	}
+	fid_watch(ports, probes, obs, 2 * n);
+}
+
 /* The probes: nothing, 1 byte, knock_len - 1, a wrong knock, HTTP, 1 KiB. */
 static void
 fid_probes(struct fid_probe * P)
@@ -583,20 +605,13 @@ fid_compare(enum fid_mode mode)
 {
 	static struct fid_probe P[FID_NPROBES];
 	static struct fid_obs obs[2 * FID_NPROBES];
-	const struct fid_probe * probes[2 * FID_NPROBES];
-	uint16_t ports[2 * FID_NPROBES];
 	const struct fid_obs * d, * r;
 	size_t i;
 
 	fid_backend_start(&fb, mode);
 	fid_relay_start(&fb, (const char *[]){ "-k", "300ms", NULL });
 	fid_probes(P);
-	for (i = 0; i < FID_NPROBES; i++) {
-		probes[i] = probes[FID_NPROBES + i] = &P[i];
-		ports[i] = fb.port;
-		ports[FID_NPROBES + i] = relay.port;
-	}
-	fid_watch(ports, probes, obs, 2 * FID_NPROBES);
+	fid_watch_both(P, FID_NPROBES, fb.port, relay.port, obs);
 	for (i = 0; i < FID_NPROBES; i++) {
 		d = &obs[i];
 		r = &obs[FID_NPROBES + i];
@@ -756,8 +771,6 @@ Test(fidelity, probers_short_messages_look_like_nginx_in_time_too,
 {
 	static struct fid_probe P[FID_NGFW];
 	static struct fid_obs obs[2 * FID_NGFW];
-	const struct fid_probe * probes[2 * FID_NGFW];
-	uint16_t ports[2 * FID_NGFW];
 	struct proxy_consumer ngx;
 	const char * extra[6];
 	char kf[64], ks[16], tok[TOKEN_LEN];
@@ -795,12 +808,7 @@ Test(fidelity, probers_short_messages_look_like_nginx_in_time_too,
 	close(fd);
 
 	n = fid_gfw_probes(P, real, rlen);
-	for (i = 0; i < n; i++) {
-		probes[i] = probes[n + i] = &P[i];
-		ports[i] = ngx.port4;
-		ports[n + i] = relay.port;
-	}
-	fid_watch(ports, probes, obs, 2 * n);
+	fid_watch_both(P, n, ngx.port4, relay.port, obs);
 	for (i = 0; i < n; i++) {
 		d = &obs[i];
 		r = &obs[n + i];
