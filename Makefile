@@ -113,6 +113,8 @@ deps:
 test: deps
 	@$(MAKE) --no-print-directory check
 
+# Every test has a time bound (tests/main.c: 60 s unless it says, x4 with
+# VALGRIND=1, x2 with SANITIZE=1), so a regression fails, never hangs.
 check: $(PROG) build/test_all
 	apparmor_parser -QK apparmor/usr.sbin.l7knockknock
 	cd build && $(TEST_ENV) ./test_all --jobs 2 $(TEST_ARGS)

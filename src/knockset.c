@@ -38,6 +38,8 @@ knockset_add_knock(struct knockset * S, const struct knock * k)
 		return ((S->r[i].knock.len == k->len) ? KNOCKSET_EDUP :
 		    KNOCKSET_EPREFIX);
 	}
+	if (!token_b64url(k->buf, k->len))
+		S->nother++;
 	S->r[S->n].token = 0;
 	S->r[S->n].knock = *k;
 	return ((int)S->n++);
@@ -81,6 +83,14 @@ knockset_maxlen(const struct knockset * S)
 			max = knockset_len(S, i);
 	}
 	return (max);
+}
+
+/* Is every knock base64url? */
+int
+knockset_b64url(const struct knockset * S)
+{
+
+	return (S->nother == 0);
 }
 
 /* Record a match of route ${i} in ${v} unless an earlier one is there. */
@@ -153,7 +163,11 @@ knockset_decide(const struct knockset * S, const uint8_t * buf, size_t len,
 	if (v->verdict == KNOCK_HIDDEN)
 		return;
 
-	/* No match: wait for the next length, or give up. */
+	/*
+	 * No match: wait for the next length, or give up: at the longest
+	 * knock, when final, or when a byte outside base64url shows that no
+	 * knock can follow (every complete one was checked above).
+	 */
 	if (len >= knockset_maxlen(S)) {
 		v->verdict = KNOCK_NORMAL;
 		if (v->why == 0)
@@ -162,6 +176,10 @@ knockset_decide(const struct knockset * S, const uint8_t * buf, size_t len,
 		v->verdict = KNOCK_NORMAL;
 		if (v->why == 0)
 			v->why = KNOCKSET_SHORT;
+	} else if (knockset_b64url(S) && !token_b64url(buf, len)) {
+		v->verdict = KNOCK_NORMAL;
+		if (v->why == 0)
+			v->why = KNOCKSET_NOTB64;
 	} else {
 		v->why = 0;
 	}
@@ -181,4 +199,5 @@ knockset_wipe(struct knockset * S)
 	explicit_bzero(S->ready, sizeof(S->ready));
 	S->n = 0;
 	S->nkeys = 0;
+	S->nother = 0;
 }

@@ -23,6 +23,7 @@
 #define KNOCKSET_SHORT		4	/* Final before the longest knock. */
 #define KNOCKSET_EXPIRED	5	/* A token outside the window. */
 #define KNOCKSET_EARLY		6	/* A token minted before the start. */
+#define KNOCKSET_NOTB64		7	/* A byte no knock has (all base64url). */
 
 /* knockset_add_*() errors besides -1 for a full set. */
 #define KNOCKSET_EDUP		-2	/* The same knock or key twice. */
@@ -41,6 +42,7 @@ struct knockset {
 	struct token_key ready[KNOCKSET_MAX];	/* made ready (token.h), */
 	size_t keyroute[KNOCKSET_MAX];	/* and the route of each. */
 	size_t nkeys;
+	size_t nother;			/* Static knocks not all base64url. */
 	uint64_t window_s;		/* Tokens: |now - t| at most this. */
 	uint64_t start_s;		/* Tokens: t at least this - 1. */
 };
@@ -84,6 +86,15 @@ int knockset_add_key(struct knockset *, const uint8_t *);
 size_t knockset_maxlen(const struct knockset *);
 
 /**
+ * knockset_b64url(S):
+ * Return 1 if every route's knock is base64url (a key's tokens always are;
+ * a static knock if each of its bytes is), else 0: then knockset_decide()
+ * decides a short first message at once when it has another byte, and
+ * otherwise only at the longest knock or when final.
+ */
+int knockset_b64url(const struct knockset *);
+
+/**
  * knockset_decide(S, buf, len, final, now_s, v):
  * Decide the route of a connection whose first ${len} bytes are ${buf};
  * ${final} when no more bytes can be waited for; ${now_s} is the Unix time.
@@ -91,8 +102,11 @@ size_t knockset_maxlen(const struct knockset *);
  * them, in time that depends on ${len} and the set only (every token key's
  * HMACs run whatever the bytes are).  A matching route gives KNOCK_HIDDEN;
  * otherwise KNOCK_WAIT while ${len} is below the longest knock and
- * !${final}, KNOCK_NORMAL after.  So the moment of the decision depends on
- * how many bytes arrived and on whether a complete knock matched, never on
+ * !${final}, KNOCK_NORMAL after; except that when knockset_b64url(${S}),
+ * a byte outside base64url among the ${len} gives KNOCK_NORMAL at once
+ * (KNOCKSET_NOTB64): no knock can follow.  So the moment of the decision
+ * depends on how many bytes arrived, on whether a complete knock matched
+ * and on whether one still can (which tells only the alphabet), never on
  * a partial match.  A token's replay is not checked here (replay.c).
  */
 void knockset_decide(const struct knockset *, const uint8_t *, size_t, int,

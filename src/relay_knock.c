@@ -20,6 +20,8 @@ relay_knock_why(int why, int final)
 		return ("stale token (minted before the relay started)");
 	case KNOCKSET_MISMATCH:
 		return ("mismatch");
+	case KNOCKSET_NOTB64:
+		return ("not base64url");
 	default:
 		return (final ? "timeout" : "EOF");
 	}

@@ -336,6 +336,11 @@ routes_summary(const struct routes * T, const struct conf * C,
 		    kind, (unsigned long long)C->routes[i].b.idle_ms,
 		    routes_proxy_name(C->routes[i].b.proxy));
 	}
+	if (!knockset_b64url(&T->knocks))
+		log_info("a static knock has bytes outside base64url: a first "
+		    "message shorter than the longest knock waits for the "
+		    "knock timeout (a knock of A-Z a-z 0-9 - _ only lets the "
+		    "relay send it on at once)");
 	if (T->knocks.nkeys > 0)
 		log_info("tokens: window %llu s, replay cache of %zu entries "
 		    "(%zu KiB)", (unsigned long long)C->window_s, C->replay_n,

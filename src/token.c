@@ -159,26 +159,20 @@ token_inrange(uint32_t c, uint32_t lo, uint32_t hi)
 	return (1 ^ (((c - lo) | (hi - c)) >> 31));
 }
 
-/*
- * Return 0 if all TOKEN_LEN bytes at ${buf} are in the base64url alphabet,
- * else non-zero, in time independent of the bytes.  libsodium 1.0.18's
- * decoder reads the characters as (signed) char and so decodes some bytes
- * >= 0x80 as if they were letters: without this check, a string with such
- * a byte would be taken for a valid token.
- */
-static uint32_t
-token_badchars(const uint8_t * buf)
+/* Are all ${len} bytes at ${buf} base64url?  No branch, no early exit. */
+int
+token_b64url(const uint8_t * buf, size_t len)
 {
 	uint32_t bad = 0, c;
 	size_t i;
 
-	for (i = 0; i < TOKEN_LEN; i++) {
+	for (i = 0; i < len; i++) {
 		c = buf[i];
 		bad |= 1 ^ (token_inrange(c, 'A', 'Z') |
 		    token_inrange(c, 'a', 'z') | token_inrange(c, '0', '9') |
 		    token_inrange(c, '-', '-') | token_inrange(c, '_', '_'));
 	}
-	return (bad);
+	return (bad == 0);
 }
 
 /* Decode ${buf} into ${raw}; return 0 or -1 (then ${raw} is all zero). */
@@ -189,7 +183,12 @@ token_decode(const uint8_t * buf, uint8_t raw[TOKEN_RAWLEN])
 	uint32_t bad;
 	int rc;
 
-	bad = token_badchars(buf);
+	/*
+	 * libsodium 1.0.18's decoder reads the characters as (signed) char
+	 * and so decodes some bytes >= 0x80 as if they were letters: without
+	 * this check, a string with such a byte would be taken for a token.
+	 */
+	bad = !token_b64url(buf, TOKEN_LEN);
 	rc = sodium_base642bin(raw, TOKEN_RAWLEN, (const char *)buf,
 	    TOKEN_LEN, NULL, &binlen, NULL,
 	    sodium_base64_VARIANT_URLSAFE_NO_PADDING);

@@ -67,6 +67,14 @@ void token_mint(const uint8_t[TOKEN_KEYLEN], uint64_t,
 void token_mint_now(const uint8_t[TOKEN_KEYLEN], char[TOKEN_LEN]);
 
 /**
+ * token_b64url(buf, len):
+ * Return 1 if each of the ${len} bytes at ${buf} is in the base64url
+ * alphabet (RFC 4648 section 5: A-Z a-z 0-9 - _), the alphabet of every
+ * token, else 0, in time that depends on ${len} only.  Pure.
+ */
+int token_b64url(const uint8_t *, size_t);
+
+/**
  * token_check(keys, nkeys, buf, now, window, start, out):
  * Check the TOKEN_LEN bytes at ${buf} (the first bytes of a connection)
  * against each of the ${nkeys} keys ${keys}[0 .. nkeys - 1], at Unix time

@@ -130,13 +130,14 @@ static void
 nginx_conf(const struct proxy_consumer * P, char * s, size_t len)
 {
 	const char * d = P->dir;
+	const char * pp = P->plain ? "" : " proxy_protocol";
 
 	snprintf(s, len,
 	    "master_process off;\n"
 	    "daemon off;\n"
 	    "pid %s/nginx.pid;\n"
 	    "error_log %s/error.log info;\n"
-	    "events { worker_connections 64; }\n"
+	    "events { worker_connections 256; }\n"
 	    "http {\n"
 	    "    client_body_temp_path %s/body;\n"
 	    "    proxy_temp_path %s/proxy;\n"
@@ -146,12 +147,12 @@ nginx_conf(const struct proxy_consumer * P, char * s, size_t len)
 	    "    log_format pp '$proxy_protocol_addr $proxy_protocol_port "
 	    "$proxy_protocol_server_addr $proxy_protocol_server_port';\n"
 	    "    server {\n"
-	    "        listen 127.0.0.1:%u proxy_protocol;\n"
-	    "        listen [::1]:%u proxy_protocol;\n"
+	    "        listen 127.0.0.1:%u%s;\n"
+	    "        listen [::1]:%u%s;\n"
 	    "        access_log %s/access.log pp;\n"
 	    "        location / { return 200 \"ok\\n\"; }\n"
 	    "    }\n"
-	    "}\n", d, d, d, d, d, d, d, P->port4, P->port6, d);
+	    "}\n", d, d, d, d, d, d, d, P->port4, pp, P->port6, pp, d);
 }
 
 /* The haproxy configuration for ${P}. */
@@ -423,9 +424,12 @@ start_once(struct proxy_consumer * P)
 	return (wait_listening(P));
 }
 
-/* Start the consumer ${kind} as ${P} (zeroed, but for a balancer's). */
+/*
+ * Start the consumer ${kind} as ${P} (zeroed, but for a balancer's;
+ * ${plain}: nginx without PROXY headers).
+ */
 static int
-consumer_start(struct proxy_consumer * P, int kind)
+consumer_start(struct proxy_consumer * P, int kind, int plain)
 {
 	char log[4096];
 	int i, rc = 1;
@@ -433,6 +437,7 @@ consumer_start(struct proxy_consumer * P, int kind)
 	if (kind != PROXY_BALANCER)
 		memset(P, 0, sizeof(*P));
 	P->kind = kind;
+	P->plain = plain;
 	P->pid = -1;
 	snprintf(P->dir, sizeof(P->dir), "/tmp/l7kk-proxy-XXXXXX");
 	if (mkdtemp(P->dir) == NULL) {
@@ -468,7 +473,15 @@ int
 proxy_nginx_start(struct proxy_consumer * P)
 {
 
-	return (consumer_start(P, PROXY_NGINX));
+	return (consumer_start(P, PROXY_NGINX, 0));
+}
+
+/* Start nginx with plain listeners. */
+int
+proxy_nginx_plain_start(struct proxy_consumer * P)
+{
+
+	return (consumer_start(P, PROXY_NGINX, 1));
 }
 
 /* Start haproxy with PROXY listeners. */
@@ -476,7 +489,7 @@ int
 proxy_haproxy_start(struct proxy_consumer * P)
 {
 
-	return (consumer_start(P, PROXY_HAPROXY));
+	return (consumer_start(P, PROXY_HAPROXY, 0));
 }
 
 /* Start haproxy as a balancer in front of the relays at ${ports}. */
@@ -491,7 +504,7 @@ proxy_balancer_start(struct proxy_consumer * P, const char * path,
 	snprintf(P->src, sizeof(P->src), "%s", path);
 	memcpy(P->servers, ports, n * sizeof(ports[0]));
 	P->nservers = n;
-	return (consumer_start(P, PROXY_BALANCER));
+	return (consumer_start(P, PROXY_BALANCER, 0));
 }
 
 /* Stop a consumer and remove its directory. */

@@ -41,6 +41,7 @@ struct proxy_consumer {
 	char src[256];		/* PROXY_BALANCER: the configuration read, */
 	uint16_t servers[PROXY_SERVERS_MAX];	/* the servers' ports on */
 	size_t nservers;			/* 127.0.0.1. */
+	int plain;		/* nginx: listeners without proxy_protocol. */
 };
 
 /**
@@ -61,6 +62,13 @@ int proxy_have(int);
  * why on stderr (nothing left running or on disk).
  */
 int proxy_nginx_start(struct proxy_consumer *);
+
+/**
+ * proxy_nginx_plain_start(P):
+ * As proxy_nginx_start, but the listeners take no PROXY header: a web
+ * server as a prober meets it (tests/test_fidelity.c).
+ */
+int proxy_nginx_plain_start(struct proxy_consumer *);
 
 /**
  * proxy_haproxy_start(P):

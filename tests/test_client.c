@@ -1043,6 +1043,7 @@ cl_secret_left(const char * opt, const char * path, size_t len, char * got,
 	struct cproc C;
 	char port[8], err[1024];
 	uint16_t lport;
+	uint64_t end;
 	int lfd, sfd, in[2], st, held, control;
 
 	lfd = cl_listen(&lport);
@@ -1053,12 +1054,18 @@ cl_secret_left(const char * opt, const char * path, size_t len, char * got,
 	close(in[0]);
 	sfd = cl_accept(lfd, 5000);
 	cr_assert(cl_recv(sfd, got, len, 3000) == len);
-	usleep(100000);
 
 	/* The control: the scan finds what the client still holds. */
 	control = cl_mem_holds(C.pid, "l7knockknock-client", 19);
-	held = cl_mem_holds(C.pid, needle != NULL ? needle : got,
-	    needle != NULL ? nlen : len);
+	/*
+	 * The client wipes right after its send: scan until the secret is
+	 * gone, or 3 s (not once after a fixed pause, which a slow build can
+	 * outlast).
+	 */
+	end = cl_now() + 3000;
+	while ((held = cl_mem_holds(C.pid, needle != NULL ? needle : got,
+	    needle != NULL ? nlen : len)) && cl_now() < end)
+		usleep(20000);
 	close(in[1]);
 	cr_expect(cl_closed(sfd, 3000));
 	close(sfd);
@@ -1937,6 +1944,7 @@ Test(client_sandbox, no_new_privs_and_seccomp_are_on)
 {
 	char path[64], line[256];
 	int p[2], nnp = -1, sec = -1, st;
+	uint64_t end;
 	FILE * f;
 	pid_t pid;
 	char c;
@@ -1955,14 +1963,20 @@ Test(client_sandbox, no_new_privs_and_seccomp_are_on)
 		_exit(PROBE_DONE);
 	}
 	close(p[0]);
-	usleep(200000);
+	/*
+	 * Read the child's status until its sandbox is on, or 5 s (not once
+	 * after a fixed pause, which a slow build can outlast).
+	 */
 	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
-	cr_assert((f = fopen(path, "r")) != NULL);
-	while (fgets(line, sizeof(line), f) != NULL) {
-		(void)sscanf(line, "NoNewPrivs: %d", &nnp);
-		(void)sscanf(line, "Seccomp: %d", &sec);
+	for (end = cl_now() + 5000; !(nnp == 1 && sec == 2) &&
+	    cl_now() < end; usleep(10000)) {
+		cr_assert((f = fopen(path, "r")) != NULL);
+		while (fgets(line, sizeof(line), f) != NULL) {
+			(void)sscanf(line, "NoNewPrivs: %d", &nnp);
+			(void)sscanf(line, "Seccomp: %d", &sec);
+		}
+		fclose(f);
 	}
-	fclose(f);
 	close(p[1]);
 	cr_assert(waitpid(pid, &st, 0) == pid);
 	cr_expect(nnp == 1, "NoNewPrivs: %d", nnp);

@@ -112,24 +112,24 @@ Test(knockset, each_route_at_its_own_length)
 
 /*
  * Below the longest knock, not final: WAIT for every prefix of the long
- * knock with any one byte changed, and for every prefix of it unchanged,
- * as long as the short knock is not complete.  A partial match of either
- * knock never decides.
+ * knock ${longk} with any one byte changed by ${flip}, and for every prefix
+ * of it unchanged, as long as the short knock ${shortk} is not complete.
  */
-Test(knockset, partial_matches_never_decide)
+static void
+partial_check(const char * shortk, const char * longk,
+    uint8_t (*flip)(uint8_t))
 {
-	static const char * longk = "0123456789abcdef";
 	struct knockset S;
 	struct knockset_verdict v;
 	char buf[32];
 	size_t len, pos;
 
-	two_knocks(&S, "zyxw", longk);
+	two_knocks(&S, shortk, longk);
 	for (len = 0; len < strlen(longk); len++) {
 		for (pos = 0; pos <= len; pos++) {
-			memcpy(buf, longk, sizeof("0123456789abcdef"));
+			memcpy(buf, longk, strlen(longk) + 1);
 			if (pos < len)
-				buf[pos] ^= 0x20;
+				buf[pos] = (char)flip((uint8_t)buf[pos]);
 			v = decide(&S, buf, len, 0);
 			cr_expect_eq(v.verdict, KNOCK_WAIT,
 			    "%zu bytes, byte %zu changed: expected WAIT", len,
@@ -137,10 +137,36 @@ Test(knockset, partial_matches_never_decide)
 			v = decide(&S, buf, len, 1);
 			cr_expect_eq(v.verdict, KNOCK_NORMAL);
 		}
-		memcpy(buf, "zyx", 3);
+		memcpy(buf, shortk, 3);
 		v = decide(&S, buf, len < 3 ? len : 3, 0);
 		cr_expect_eq(v.verdict, KNOCK_WAIT, "a prefix of the short knock");
 	}
+}
+
+/* Any other byte. */
+static uint8_t
+flip_any(uint8_t c)
+{
+
+	return (c ^ 0x20);
+}
+
+/* Another base64url byte. */
+static uint8_t
+flip_b64url(uint8_t c)
+{
+
+	return ((c == 'A') ? 'B' : 'A');
+}
+
+/* A partial match of either knock never decides. */
+Test(knockset, partial_matches_never_decide)
+{
+
+	/* A knock with a space: every byte can still be a knock's. */
+	partial_check("zy w", "0123456789abcdef", flip_any);
+	/* All base64url: a partial match with a base64url byte changed. */
+	partial_check("zyxw", "0123456789abcdef", flip_b64url);
 }
 
 Test(knockset, wipe_zeroes)
@@ -259,4 +285,75 @@ Test(knockset, tokens_refused_say_why)
 	tok[10] = (tok[10] == 'A') ? 'B' : 'A';
 	v = decide(&S, tok, TOKEN_LEN, 0);
 	cr_expect_eq(v.why, KNOCKSET_MISMATCH, "a changed character");
+}
+
+/*
+ * Every knock base64url: a byte outside the alphabet decides NORMAL at
+ * once, wherever it is and however much of a knock came before it; a
+ * complete knock before it still routes.
+ */
+Test(knockset, a_byte_outside_base64url_decides_at_once)
+{
+	static const char http[] = "GET / HTTP/1.0\r\n\r\n";
+	static const uint8_t bin[12] = { 0x16, 0x03, 0x01, 0x00, 0xa5, 0x01,
+	    0x00, 0x00, 0xa1, 0x03, 0x03, 0x7f };
+	struct knockset S;
+	struct knockset_verdict v;
+	uint8_t keys[2][TOKEN_KEYLEN];
+	char tok[TOKEN_LEN + 1], buf[TOKEN_LEN + 1];
+	size_t len;
+
+	cr_assert_eq(token_init(), 0);
+	tokens_and_knock(&S, keys);
+	cr_expect_eq(knockset_b64url(&S), 1);
+	for (len = 0; len <= 3; len++)
+		cr_expect_eq(decide(&S, http, len, 0).verdict, KNOCK_WAIT,
+		    "\"GET\" is base64url: %zu bytes wait", len);
+	for (len = 4; len <= 18; len++) {
+		v = decide(&S, http, len, 0);
+		cr_expect_eq(v.verdict, KNOCK_NORMAL, "%zu bytes of HTTP", len);
+		cr_expect_eq(v.why, KNOCKSET_NOTB64);
+	}
+	knockset_decide(&S, bin, sizeof(bin), 0, NOW, &v);
+	cr_expect_eq(v.verdict, KNOCK_NORMAL, "12 bytes of binary");
+	cr_expect_eq(v.why, KNOCKSET_NOTB64);
+
+	/* Base64url only: wait, however it looks. */
+	cr_expect_eq(decide(&S, "abcdefghijkl", 12, 0).verdict, KNOCK_WAIT);
+	cr_expect_eq(decide(&S, "abcdefghijkl", 12, 1).why, KNOCKSET_SHORT);
+
+	/* Any prefix of a valid token, then another byte: NORMAL at once. */
+	mint(keys[0], NOW, tok);
+	for (len = 0; len < TOKEN_LEN; len++) {
+		memcpy(buf, tok, len);
+		buf[len] = '.';
+		v = decide(&S, buf, len + 1, 0);
+		cr_expect_eq(v.verdict, KNOCK_NORMAL, "%zu token bytes, '.'",
+		    len);
+	}
+
+	/* A complete knock first: it routes, whatever follows. */
+	v = decide(&S, "short!!", 7, 0);
+	cr_expect_eq(v.verdict, KNOCK_HIDDEN);
+	cr_expect_eq(v.route, 0);
+}
+
+/* A static knock outside base64url: today's rule, short messages wait. */
+Test(knockset, a_knock_outside_base64url_keeps_waiting)
+{
+	struct knockset S;
+	struct knock k;
+	uint8_t key[TOKEN_KEYLEN];
+
+	knockset_init(&S, WINDOW, NOW - 100);
+	memset(key, 9, sizeof(key));
+	cr_assert_eq(knockset_add_key(&S, key), 0);
+	cr_expect_eq(knockset_b64url(&S), 1, "tokens are base64url");
+	cr_assert_eq(knock_set(&k, "open sesame", 11), 0);
+	cr_assert_eq(knockset_add_knock(&S, &k), 1);
+	cr_expect_eq(knockset_b64url(&S), 0, "a knock with a space");
+	cr_expect_eq(decide(&S, "GET / HTTP/1.0\r\n\r\n", 18, 0).verdict,
+	    KNOCK_WAIT);
+	knockset_wipe(&S);
+	cr_expect_eq(knockset_b64url(&S), 1, "an empty set");
 }

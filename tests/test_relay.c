@@ -372,9 +372,10 @@ urgent(size_t before, size_t after, int pause)
 	    (unsigned long long)h);
 	fd = h_connect(AF_INET, relay.port);
 	h_send_all(fd, buf, before);
-	/* Let the relay route and relay the first part. */
+	/* Let the relay route the first part (its log says when). */
 	if (pause)
-		usleep(100000);
+		cr_assert(h_relay_log_wait(&relay, "routed to", 3000) == 0,
+		    "not routed; log:\n%s", relay.log);
 	cr_assert_eq(send(fd, buf + before, 1, MSG_OOB), 1, "send(MSG_OOB)");
 	h_send_all(fd, buf + before + 1, after);
 	shutdown(fd, SHUT_WR);
@@ -783,7 +784,9 @@ Test(relay, pipe2_out_of_descriptors_lowers_the_budget, .timeout = 60)
 		transfer_start(&C[i], 0, 1 << 20, (uint64_t)i + 200);
 		cr_assert_eq(h_client_push(&C[i], KLEN, 1000, 3000), KLEN);
 	}
-	usleep(200000);
+	/* Routed (so connecting), before the held pipes take the rest. */
+	cr_assert_eq(h_relay_log_wait_count(&relay, "routed to", 24, 3000), 24,
+	    "not all routed; log:\n%s", relay.log);
 	hold_pipes(held, 3);
 	cr_assert(h_relay_log_wait(&relay, "pipe budget lowered from 5 to 2",
 	    3000) == 0, "pipe2 never ran out; log:\n%s", relay.log);

@@ -365,3 +365,23 @@ Test(token, ready_keys_give_the_same_results, .init = tk_init)
 	cr_assert_eq(b.verdict, TOKEN_OK);
 	explicit_bzero(ready, sizeof(ready));
 }
+
+/* Exactly the 64 characters of RFC 4648 section 5, in any position. */
+Test(token, b64url_is_the_rfc4648_url_alphabet)
+{
+	static const char alpha[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+	    "abcdefghijklmnopqrstuvwxyz0123456789-_";
+	uint8_t buf[3] = { 'a', 'b', 'c' };
+	unsigned c, n = 0;
+
+	for (c = 0; c < 256; c++) {
+		buf[1] = (uint8_t)c;
+		if (token_b64url(buf, sizeof(buf))) {
+			n++;
+			cr_expect_neq(strchr(alpha, (int)c), NULL, "%#x", c);
+		}
+	}
+	cr_expect_eq(n, 64);
+	cr_expect_eq(token_b64url(buf, 0), 1, "no bytes");
+	cr_expect_eq(token_b64url((const uint8_t *)"a=", 2), 0, "padding");
+}

@@ -10,7 +10,10 @@
  *     otherwise a matching key must re-mint exactly these characters from
  *     the decoded nonce and t, and no match means TOKEN_BADTAG; the key
  *     index is -1 unless some key matched; the verdict follows the time
- *     rules (window, start) for the matched t;
+ *     rules (window, start) for the matched t; and token_b64url() of all
+ *     the input's bytes (any length, in an exact heap block) is 1 exactly
+ *     when each is base64url (knockset.c's early "not a knock" rests on
+ *     it);
  *   - byte 0 odd: t (8 bytes), nonce (16), key (1) from the input; the
  *     minted token has 54 base64url characters and checks TOKEN_OK under
  *     that key at now = t; every character changed (to the input's next
@@ -106,6 +109,24 @@ ref_when(uint64_t t, uint64_t now, uint64_t w, uint64_t start)
 	return (TOKEN_OK);
 }
 
+/* token_b64url() of ${d}[0 .. n) against ref_val(), on an exact copy. */
+static void
+b64url_check(const uint8_t * d, size_t n)
+{
+	uint8_t * copy;
+	size_t i;
+	int ref = 1;
+
+	for (i = 0; i < n; i++)
+		ref &= (ref_val(d[i]) >= 0);
+	if ((copy = malloc(n ? n : 1)) == NULL)
+		abort();
+	memcpy(copy, d, n);
+	if (token_b64url(copy, n) != ref)
+		abort();
+	free(copy);
+}
+
 /* Arbitrary bytes. */
 static void
 fuzz_bytes(const uint8_t * d, size_t n)
@@ -116,6 +137,7 @@ fuzz_bytes(const uint8_t * d, size_t n)
 	uint64_t now = 1700000000, w = 30;
 	int k, ok;
 
+	b64url_check(d, n);
 	memset(tok, 'A', sizeof(tok));
 	memcpy(tok, d, n < TOKEN_LEN ? n : TOKEN_LEN);
 	k = check(tok, now, w, now - 100, &r);
