@@ -24,7 +24,7 @@ enum {
 	OPT_PRINT_SECCOMP, OPT_WORKERS, OPT_FIN_TIMEOUT, OPT_LOG_TIME,
 	OPT_ROUTE, OPT_KEY_FILE, OPT_TOKEN_WINDOW, OPT_REPLAY_CACHE,
 	OPT_DRAIN_TIMEOUT, OPT_PRINT_SUPERVISOR_SECCOMP, OPT_MAX_PER_SOURCE,
-	OPT_BACKEND_PORTS
+	OPT_BACKEND_PORTS, OPT_REPLAY_STORE, OPT_REPLAY_STORE_PASSWORD_FILE
 };
 
 static const struct option conf_longopts[] = {
@@ -56,6 +56,9 @@ static const struct option conf_longopts[] = {
 	{ "token-window",	required_argument, NULL, OPT_TOKEN_WINDOW },
 	{ "replay-cache",	required_argument, NULL, OPT_REPLAY_CACHE },
 	{ "drain-timeout",	required_argument, NULL, OPT_DRAIN_TIMEOUT },
+	{ "replay-store",	required_argument, NULL, OPT_REPLAY_STORE },
+	{ "replay-store-password-file", required_argument, NULL,
+	    OPT_REPLAY_STORE_PASSWORD_FILE },
 	{ "print-supervisor-seccomp", no_argument, NULL,
 	    OPT_PRINT_SUPERVISOR_SECCOMP },
 	{ NULL, 0, NULL, 0 }
@@ -88,6 +91,12 @@ static const char conf_usage_text[] =
 "      --replay-cache N       tokens remembered (default "
 CONF_STR(REPLAY_DEFAULT) ", 8 bytes\n"
 "                             each, shared by the workers)\n"
+"      --replay-store HOST:PORT  also claim each token in this Redis or\n"
+"                             Valkey server, shared by several relays (SET\n"
+"                             NX PX); unreachable, slow or failing: the\n"
+"                             token goes to the normal route\n"
+"      --replay-store-password-file PATH\n"
+"                             AUTH to the store with the password in PATH\n"
 "  -o, --proxyTimeout DUR     close after DUR without a byte, every route\n"
 "                             (default: 30s normal, 2h hidden routes)\n"
 "  -k, --knockTimeout DUR     wait DUR for the knock (default 2s)\n"
@@ -593,6 +602,41 @@ conf_window(struct conf * C, const char * s, const char * show)
 	return (0);
 }
 
+/* --replay-store HOST:PORT: no sub-options. */
+static int
+conf_store(struct conf * C, const char * s, const char * show)
+{
+
+	if (strchr(s, ',') != NULL)
+		return (conf_bad("--replay-store", show, "HOST:PORT, IPV4:PORT "
+		    "or [IPV6]:PORT with PORT 1-65535 (no options)"));
+	if (conf_hostport(&C->store, "--replay-store", s, show))
+		return (-1);
+	C->have_store = 1;
+	return (0);
+}
+
+/* The replay store needs a token route; its password file needs it. */
+static int
+conf_finish_store(const struct conf * C)
+{
+	size_t i;
+
+	if (C->store_password_file != NULL && !C->have_store) {
+		log_err("'--replay-store-password-file %s' given without "
+		    "--replay-store HOST:PORT", C->store_password_file);
+		return (-1);
+	}
+	if (!C->have_store)
+		return (0);
+	for (i = 0; i < C->nroutes; i++)
+		if (C->routes[i].key_file != NULL)
+			return (0);
+	log_err("--replay-store is given but no route takes tokens: give "
+	    "--key-file PATH or --route ...,key-file=PATH");
+	return (-1);
+}
+
 /* What the options said that conf_finish() reconciles. */
 struct conf_seen {
 	const char * listen_port;	/* -p value, or NULL. */
@@ -719,6 +763,14 @@ conf_option(struct conf * C, struct conf_seen * S, int c, char ** argv)
 		return (0);
 	case OPT_PRINT_SUPERVISOR_SECCOMP:
 		C->print_seccomp = CONF_PRINT_SUPERVISOR;
+		return (0);
+	case OPT_REPLAY_STORE:
+		return (conf_store(C, optarg, show));
+	case OPT_REPLAY_STORE_PASSWORD_FILE:
+		if (*optarg == '\0' || *optarg == '-')
+			return (conf_bad("--replay-store-password-file", show,
+			    "a file name (one that starts with '-' as ./-name)"));
+		C->store_password_file = optarg;
 		return (0);
 	case OPT_DRAIN_TIMEOUT:
 		return (conf_duration(&C->drain_ms, "--drain-timeout", optarg,
@@ -853,6 +905,8 @@ conf_finish(struct conf * C, const struct conf_seen * S)
 	if (conf_finish_knock(C))
 		return (-1);
 	conf_finish_idle(C);
+	if (conf_finish_store(C))
+		return (-1);
 	return (conf_finish_names(C));
 }
 

@@ -85,6 +85,11 @@ struct conf {
 	unsigned long max_per_source;	/* --max-conns-per-source; 0: off. */
 	int have_max_per_source;	/* Given; else a share of the slots. */
 	uint16_t bind_lo, bind_hi;	/* --backend-ports; 0: the kernel's. */
+	struct conf_backend store;	/* --replay-store HOST:PORT (host and
+					   port only), if have_store. */
+	int have_store;
+	const char * store_password_file;	/* --replay-store-password-file,
+					   or NULL. */
 	int loglevel;			/* LOG_ERR .. LOG_DEBUG. */
 	int log_time;			/* --log-time. */
 	const char * chroot_dir;	/* --chroot. */
