@@ -34,6 +34,7 @@
 #include "sandbox.h"
 #include "sdlisten.h"
 #include "secretfile.h"
+#include "store.h"
 #include "token.h"
 #include "workers.h"
 
@@ -52,6 +53,9 @@
 
 /* Longest start-up probe of one address of a backend name (ms). */
 #define PROBE_MS_MAX		1000
+
+/* Longest wait (ms) for the replay store's answer to a token's claim. */
+#define MAIN_STORE_MS		200
 
 /* Most pipes at once, and most empty ones kept for reuse. */
 #define PIPES_CAP		32768
@@ -74,7 +78,12 @@ struct setup {
 	int epoll_fd;
 	int signal_fd;
 	int notify_fd;			/* $NOTIFY_SOCKET, or -1. */
-	uint16_t ports[1 + CONF_ROUTES_MAX];	/* Landlock's connect ports. */
+	uint16_t ports[2 + CONF_ROUTES_MAX];	/* Landlock's connect ports:
+					   the backends', the store's. */
+	struct net_addr store;		/* --replay-store, if given. */
+	uint8_t store_pw[STORE_PASSWORD_MAX + 1];	/* Its password. */
+	size_t store_pwlen;
+	int have_store_pw;
 	pid_t supervisor;		/* --workers: the supervisor, else 0. */
 	int inherited;			/* --workers: how the supervisor was
 					   confined (SANDBOX_INHERITED_*). */
@@ -319,6 +328,10 @@ main_summary(const struct setup * S)
 		log_info("tokens: window %llu s, replay cache of %zu entries "
 		    "(%zu KiB)", (unsigned long long)C->window_s, C->replay_n,
 		    C->replay_n * 8 / 1024);
+	if (C->have_store)
+		log_info("replay store: %s%s, answers awaited %d ms", net_format(
+		    (const struct sockaddr *)&S->store.ss, a, sizeof(a)),
+		    S->have_store_pw ? " with AUTH" : "", MAIN_STORE_MS);
 	log_info("timeouts: knock %llu ms, connect %llu ms, fin %llu ms; "
 	    "%zu connection slots, %zu pipes; %zu per source",
 	    (unsigned long long)C->knock_ms,
@@ -359,6 +372,15 @@ main_confs(struct setup * S, struct sandbox_conf * SB)
 	S->rconf.bind_lo = S->conf.bind_lo;
 	S->rconf.bind_hi = S->conf.bind_hi;
 	S->rconf.drain_ms = S->conf.drain_ms;
+	if (S->conf.have_store) {
+		S->ports[1 + S->conf.nroutes] =
+		    net_port((struct sockaddr *)&S->store.ss);
+		S->rconf.store = &S->store;
+		S->rconf.store_password = S->have_store_pw ? S->store_pw :
+		    NULL;
+		S->rconf.store_password_len = S->store_pwlen;
+		S->rconf.store_ms = MAIN_STORE_MS;
+	}
 
 	memset(SB, 0, sizeof(*SB));
 	SB->chroot_dir = S->conf.chroot_dir;
@@ -369,7 +391,7 @@ main_confs(struct setup * S, struct sandbox_conf * SB)
 	SB->signal_fd = S->signal_fd;
 	SB->notify_fd = S->notify_fd;
 	SB->connect_ports = S->ports;
-	SB->nports = 1 + S->conf.nroutes;
+	SB->nports = 1 + S->conf.nroutes + (S->conf.have_store ? 1 : 0);
 	SB->bind_lo = S->conf.bind_lo;
 	SB->bind_hi = S->conf.bind_hi;
 	SB->parent = S->supervisor;
@@ -383,6 +405,7 @@ main_wipe(struct setup * S)
 
 	knock_wipe(&S->conf.knock);
 	knockset_wipe(&S->knocks);
+	explicit_bzero(S->store_pw, sizeof(S->store_pw));
 }
 
 /*
@@ -485,6 +508,38 @@ main_resolve(struct setup * S)
 		    probe_ms, &S->hidden[i]))
 			return (-1);
 	}
+	if (C->have_store && net_resolve(C->store.host, C->store.port,
+	    probe_ms, &S->store))
+		return (-1);
+	return (0);
+}
+
+/*
+ * --replay-store-password-file: the password (one trailing newline
+ * stripped), read once at start-up and kept for reconnects.  Return 0 or
+ * an exit status, reported.
+ */
+static int
+main_store_password(struct setup * S)
+{
+	const char * path = S->conf.store_password_file;
+	ssize_t n;
+
+	if (path == NULL)
+		return (0);
+	if ((n = secretfile_read(path, "replay store password file",
+	    S->store_pw, sizeof(S->store_pw))) == -1)
+		return (EX_NOINPUT);
+	if (n > 0 && S->store_pw[n - 1] == '\n')
+		n--;
+	if (n == 0 || n > STORE_PASSWORD_MAX ||
+	    memchr(S->store_pw, '\n', (size_t)n) != NULL) {
+		log_err("replay store password file '%s': expected one line "
+		    "of 1 to %d bytes", path, STORE_PASSWORD_MAX);
+		return (EX_DATAERR);
+	}
+	S->store_pwlen = (size_t)n;
+	S->have_store_pw = 1;
 	return (0);
 }
 
@@ -734,6 +789,11 @@ main(int argc, char * argv[])
 
 	/* Read the secrets; the replay cache before any worker is forked. */
 	if ((rc = main_knocks(&S)) != 0) {
+		main_wipe(&S);
+		exit(rc);
+	}
+
+	if ((rc = main_store_password(&S)) != 0) {
 		main_wipe(&S);
 		exit(rc);
 	}

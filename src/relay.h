@@ -43,6 +43,10 @@ struct relay_conf {
 	uint16_t bind_lo, bind_hi;	/* Backend source ports; 0: the kernel's. */
 	size_t max_pipes;		/* Most pipes at once (2 fds each). */
 	size_t keep_pipes;		/* Empty pipes kept for reuse. */
+	const struct net_addr * store;	/* --replay-store, or NULL. */
+	const uint8_t * store_password;	/* Its AUTH password, or NULL. */
+	size_t store_password_len;
+	uint64_t store_ms;		/* A claim's longest wait (STORE). */
 };
 
 /*

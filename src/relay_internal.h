@@ -26,7 +26,9 @@ struct pipepool;
  * sits in says nothing the state does not.
  *
  *   FREE --accept--> KNOCK --knock decided--> CONNECT --connected--> RELAY
- *    ^                 |                         |                     |
+ *    ^                 |  \                  ^   |                     |
+ *    |                 |   +-token--> STORE -+   |                     |
+ *    |                 |   (--replay-store)      |                     |
  *    |                 |                         |    the backend's    |
  *    |                 |                         |  FIN passed on      v
  *    |                 |                         |                HALFCLOSED
@@ -36,6 +38,7 @@ struct pipepool;
  *
  *   state       entered by (file)                 timer       on expiry
  *   KNOCK       relay_accept_slot (relay_accept)  knock_ms    decide now
+ *   STORE       relay_store_claim (relay_store)   store_ms    normal route
  *   CONNECT     relay_connect_start (connect)     connect_ms  close
  *   RELAY       relay_connected (relay_connect)   route idle  close
  *   HALFCLOSED  relay_pump (relay_pump)           fin_ms      close
@@ -52,6 +55,11 @@ struct pipepool;
  * client): a client that half-closed first is waiting for its answer,
  * which may take as long as the idle timeout allows.
  *
+ * STORE: a token the local replay cache accepted waits for the shared
+ * replay store's answer to its claim (relay_store.c); nothing else ever
+ * waits on the store.  The answer, a failed store or the timer route it:
+ * hidden only on the store's "+OK", else normal with every byte.
+ *
  * Accepting evicts the oldest connection in KNOCK (the head of the KNOCK
  * timer list; closed, not routed) when no slot is free, so that a flood
  * of silent connections never keeps a new one out; no other state is
@@ -61,6 +69,7 @@ struct pipepool;
 enum conn_state {
 	CONN_FREE = 0,		/* Slot unused. */
 	CONN_KNOCK,		/* Waiting for the first bytes. */
+	CONN_STORE,		/* A token waits for the replay store. */
 	CONN_CONNECT,		/* Connecting to the backend. */
 	CONN_RELAY,		/* Relaying both ways. */
 	CONN_HALFCLOSED,	/* The backend's FIN passed to the client. */
@@ -77,6 +86,7 @@ enum conn_state {
 #define EV_SIGNAL	2ULL
 #define EV_CLIENT	3ULL
 #define EV_BACKEND	4ULL
+#define EV_STORE	5ULL
 #define EV_DATA(type, idx, gen)	(((uint64_t)(gen) << 36) | ((type) << 32) | \
 				 (uint64_t)(idx))
 #define EV_GEN(data)		((uint32_t)((data) >> 36))
@@ -136,6 +146,9 @@ struct conn {
 	struct side backend;
 	const struct relay_backend * route;	/* Chosen backend, or NULL. */
 	const char * why;	/* Why it was chosen: "knock", "mismatch"... */
+	const struct relay_backend * claim;	/* STORE: the route if the
+					   store accepts the token. */
+	size_t consume;		/* STORE: the knock's bytes, to consume then. */
 	struct sockaddr_storage peer;	/* The client's address (accept). */
 	uint32_t listener;	/* The listener it came through (index). */
 	int again;		/* On the list of connections to pump again. */
@@ -160,6 +173,7 @@ struct relay {
 	uint32_t next_port;		/* Next of bind_lo..bind_hi, offset. */
 	uint32_t again_head;		/* Connections to pump again. */
 	struct pipepool * pipes;
+	struct store * store;		/* --replay-store client, or NULL. */
 	struct timer_list timers[RELAY_LISTS];	/* Per state, per route. */
 	size_t nlists;			/* Lists in use. */
 	struct relay_backend normal;
@@ -223,6 +237,55 @@ void relay_accept_resume(struct relay *);
  * relay_connect_start(); ${final} when the knock timeout has passed.
  */
 void relay_knock(struct relay *, struct conn *, int);
+
+/**
+ * relay_knock_route(R, C, backend, consume):
+ * Send ${C} to ${backend}: consume the ${consume} bytes of the knock first
+ * unless it is the normal route (every byte of a refused token goes on),
+ * then relay_connect_start(); on a failure ${C} is closed.
+ */
+void relay_knock_route(struct relay *, struct conn *,
+    const struct relay_backend *, size_t);
+
+/**
+ * relay_store_init(R):
+ * Start the --replay-store client if R->conf asks for one (before the
+ * sandbox).  Return 0, or -1 after reporting.
+ */
+int relay_store_init(struct relay *);
+
+/**
+ * relay_store_claim(R, C, tag, expiry, hidden, consume):
+ * The local cache accepted the token of ${C} whose tag is ${tag}, valid
+ * until Unix time ${expiry}: without a store, return ${hidden}.  Else
+ * claim it in the store and enter STORE (return NULL: the answer routes
+ * ${C} to ${hidden}, consuming ${consume} bytes, or to the normal route),
+ * or, if the store cannot be asked now, return the normal route.
+ */
+const struct relay_backend * relay_store_claim(struct relay *,
+    struct conn *, const uint8_t *, uint64_t, const struct relay_backend *,
+    size_t);
+
+/**
+ * relay_store_event(R, events):
+ * The store's socket had ${events}.
+ */
+void relay_store_event(struct relay *, uint32_t);
+
+/**
+ * relay_store_expired(R, C):
+ * ${C} waited for the store longer than store_ms: give the store up (it
+ * reconnects later) and send every waiting token, ${C}'s too, to the
+ * normal route.
+ */
+void relay_store_expired(struct relay *, struct conn *);
+
+/**
+ * relay_store_tick(R), relay_store_wait(R, wait):
+ * Reconnect to the store when due; shorten ${wait} (ms, -1: none) to then.
+ */
+void relay_store_tick(struct relay *);
+int relay_store_wait(const struct relay *, int);
 
 /**
  * relay_connect_start(R, C, backend):
