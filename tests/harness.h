@@ -70,6 +70,9 @@ void h_close_reset(int fd);
 /* Connect (blocking, TCP_NODELAY) to 127.0.0.1 or ::1 (${family}):${port}. */
 int h_connect(int family, uint16_t port);
 
+/* A port of the loopback of ${family} that was free a moment ago; 0. */
+uint16_t h_free_port(int family);
+
 /* Send all ${len} bytes of ${buf} on ${fd} (blocking). */
 void h_send_all(int fd, const void * buf, size_t len);
 
