@@ -91,13 +91,15 @@ relay_store_event(struct relay * R, uint32_t events)
 void
 relay_store_expired(struct relay * R, struct conn * C)
 {
-	uint32_t gen = C->gen;
 
 	store_fail(R->store, "no answer in time", R->now, relay_store_reply,
 	    R);
-	/* Not in the ring (it cannot be): route it all the same. */
-	if (C->state == CONN_STORE && C->gen == gen)
-		relay_store_reply(R, relay_slot(R, C), gen, STORE_FAILED);
+	/*
+	 * Not in the ring (it cannot be): route it all the same.  No slot is
+	 * reused meanwhile (nothing is accepted), so still STORE means ${C}.
+	 */
+	if (C->state == CONN_STORE)
+		relay_store_reply(R, relay_slot(R, C), C->gen, STORE_FAILED);
 }
 
 /* Reconnect when due. */
