@@ -90,12 +90,15 @@ encode(const uint8_t * d, size_t n)
 	struct resp_reply R;
 	uint8_t * buf;
 
-	while (argc < RESP_ARGS_MAX) {
-		q = memchr(p, 0xff, (size_t)(d + n - p));
+	/* The last argument takes the rest, 0xff bytes and all. */
+	for (;;) {
+		q = (argc + 1 < RESP_ARGS_MAX) ?
+		    memchr(p, 0xff, (size_t)(d + n - p)) : NULL;
 		argv[argc] = p;
-		lens[argc++] = (q == NULL || argc == RESP_ARGS_MAX) ?
-		    (size_t)(d + n - p) : (size_t)(q - p);
-		if (q == NULL || argc == RESP_ARGS_MAX)
+		lens[argc] = (q == NULL) ? (size_t)(d + n - p) :
+		    (size_t)(q - p);
+		argc++;
+		if (q == NULL)
 			break;
 		p = q + 1;
 	}
