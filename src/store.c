@@ -71,7 +71,10 @@ store_init_auth(struct store * S, const struct store_conf * conf)
 	return (0);
 }
 
-/* Drop the socket, if any. */
+/*
+ * Drop the socket, if any, with what was to be sent and the reply being
+ * read; the ring is left to store_fail_all (its claims must be failed).
+ */
 static void
 store_close(struct store * S)
 {
@@ -81,7 +84,6 @@ store_close(struct store * S)
 	S->fd = -1;
 	S->state = ST_DOWN;
 	S->wr = 0;
-	S->head = S->n = 0;
 	S->out_off = S->out_len = 0;
 	resp_parse_init(&S->P);
 }
