@@ -9,7 +9,10 @@
  * module: commands encoded into a caller's buffer, replies parsed
  * incrementally from whatever bytes came, without allocation and without
  * keeping a reply's bytes (only the first RESP_MSG_MAX of a top-level
- * simple string or error, for the log).
+ * simple string or error, for the log).  Written from the Redis
+ * serialization protocol specification (https://redis.io/topics/protocol/,
+ * RESP2, and its RESP3 types: null, double, boolean, big number, blob
+ * error, verbatim string, map, set, push, attribute).
  */
 
 /* Most arguments of one command. */
