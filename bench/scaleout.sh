@@ -3,7 +3,7 @@
 # replay store (--replay-store), beside one relay, in one run (issue 20).
 #
 #   sh bench/scaleout.sh            # about 40 s: 3 runs of 2 s per figure
-#   SCALE_DUR=1 SCALE_REPS=1 sh bench/scaleout.sh   # a sanity run, ~10 s
+#   SCALE_DUR=1 SCALE_REPS=1 sh bench/scaleout.sh   # a sanity run, ~12 s
 #
 # Prints a markdown table of medians and ratios:
 #   - new connections per second without a knock and with a fresh token
@@ -18,15 +18,18 @@
 # load tool share them: the ratios show the cost of scaling out, not a
 # speed-up.
 #
-# Hosts: each relay listens on an address of its own (127.0.0.11-13), in a
-# private network namespace when `unshare -n` is allowed (root), else on
-# the host's loopback with free ports.  haproxy sends no PROXY header
+# Hosts: as root, everything runs in a private network namespace (the
+# balancer's side: haproxy, the backends, redis, the load tool) and each of
+# the three relays in a network namespace of its own, a host at 10.77.0.11-13
+# behind a veth pair on a bridge (10.77.0.1); if the namespaces cannot be
+# made, each relay listens on an address of its own (127.0.0.11-13) on
+# loopback.  haproxy sends no PROXY header
 # (--accept-proxy is another branch's): the relays see haproxy's address.
 #
 # Needs: ./l7knockknock, build/bench/knockload (make build/bench/knockload),
 # haproxy, nginx (nginx-light), redis-server, ss.  Environment: SCALE_REPS,
 # SCALE_DUR (seconds per run), SCALE_CONNS (knockload loops, default 20),
-# SCALE_KEEP_TMP=1.
+# SCALE_KEEP_TMP=1, SCALE_LOGOPT (the relays' log option, default -q).
 set -u
 
 SELF=$(cd "$(dirname "$0")" && pwd)/$(basename "$0")
@@ -67,6 +70,7 @@ cleanup() {
 	for p in $PIDS; do kill "$p" 2>/dev/null; done
 	sleep 0.3
 	for p in $PIDS; do kill -9 "$p" 2>/dev/null; done
+	for n in ${NSNAMES:-}; do ip netns del $n 2>/dev/null; done
 	[ -n "${SCALE_KEEP_TMP:-}" ] && echo "scaleout: kept $TMP" >&2 ||
 	    rm -rf "$TMP"
 }
@@ -99,6 +103,36 @@ wait_port() {
 	done
 }
 
+# Hosts: network namespaces on a bridge if possible, else loopback
+# addresses.  BK: where the backends and the store listen; H1-H3: the
+# relays' addresses; NSX1-3: the command prefix that runs in that host.
+BK=127.0.0.1 H1=127.0.0.11 H2=127.0.0.12 H3=127.0.0.13 NSX1= NSX2= NSX3=
+HOSTS="loopback addresses"
+NSNAMES=
+hosts_netns() {
+	ip link add l7sbr type bridge 2>/dev/null || return 1
+	ip addr add 10.77.0.1/24 dev l7sbr && ip link set l7sbr up || return 1
+	for i in 1 2 3; do
+		_ns=l7scale$$-h$i
+		ip netns add $_ns || return 1
+		NSNAMES="$NSNAMES $_ns"
+		ip link add l7sv$i type veth peer name eth0 netns $_ns &&
+		ip link set l7sv$i master l7sbr up &&
+		ip -n $_ns addr add 10.77.0.1$i/24 dev eth0 &&
+		ip -n $_ns link set eth0 up &&
+		ip -n $_ns link set lo up || return 1
+		eval "NSX$i=\"ip netns exec $_ns\""
+	done
+	BK=10.77.0.1 H1=10.77.0.11 H2=10.77.0.12 H3=10.77.0.13
+	HOSTS="3 network namespaces on a bridge"
+}
+if [ "$NETNS" = private ] && ! hosts_netns; then
+	say "scaleout: no network namespaces for the hosts: loopback addresses"
+	for n in $NSNAMES; do ip netns del $n 2>/dev/null; done
+	NSNAMES= NSX1= NSX2= NSX3=
+	BK=127.0.0.1 H1=127.0.0.11 H2=127.0.0.12 H3=127.0.0.13
+fi
+
 # A port free on every address we use (the host's loopback is shared).
 NEXT=${SCALE_PORT:-21000}
 port() {
@@ -125,45 +159,55 @@ http {
 	scgi_temp_path $TMP/b_scgi;
 	default_type text/plain;
 	server {
-		listen 127.0.0.1:$NB backlog=4096;
+		listen $BK:$NB backlog=4096;
 		location / { return 200 "normal backend\n"; }
 	}
 	server {
-		listen 127.0.0.1:$HB backlog=4096;
+		listen $BK:$HB backlog=4096;
 		location / { return 200 "hidden backend\n"; }
 	}
 }
 EOF
 bg backend nginx -p "$TMP" -c "$TMP/backend.conf" -e "$TMP/backend.err"
-wait_port 127.0.0.1 $NB $LASTPID backend
-wait_port 127.0.0.1 $HB $LASTPID backend
+wait_port $BK $NB $LASTPID backend
+wait_port $BK $HB $LASTPID backend
 
 port; RP=$PORT
-bg redis redis-server --port $RP --bind 127.0.0.1 --save '' --appendonly no
-wait_port 127.0.0.1 $RP $LASTPID redis
+# No protected mode: the relays' hosts are not its loopback (without this,
+# redis answers -DENIED and the relays refuse every token, as they should).
+bg redis redis-server --port $RP --bind $BK --save '' --appendonly no \
+    --protected-mode no
+wait_port $BK $RP $LASTPID redis
 
 KEYF=$TMP/bench.key
 ( umask 077; head -c 32 /dev/urandom | base64 >"$KEYF" )
 
 # ---- relays ----------------------------------------------------------------
-# relay NAME ADDR PORT [ARGS...]: a token relay on ADDR:PORT.
+# relay NAME NSX ADDR PORT [ARGS...]: a token relay on ADDR:PORT, run with
+# the prefix NSX ("" or "ip netns exec NS": in that host).
 relay() {
-	_n=$1 _a=$2 _p=$3; shift 3
-	bg "$_n" $BIN --listen $_a:$_p --normal 127.0.0.1:$NB \
-	    --hidden 127.0.0.1:$HB -q --key-file "$KEYF" \
+	_n=$1 _x=$2 _a=$3 _p=$4; shift 4
+	bg "$_n" $_x $BIN --listen $_a:$_p --normal $BK:$NB \
+	    --hidden $BK:$HB ${SCALE_LOGOPT:--q} --key-file "$KEYF" \
 	    --token-window 5s --replay-cache 262144 "$@"
-	wait_port $_a $_p $LASTPID "$_n"
+	_i=0
+	while [ -z "$($_x ss -Hltn "src $_a:$_p" 2>/dev/null)" ]; do
+		kill -0 $LASTPID 2>/dev/null ||
+		    { tail -n 5 "$TMP/$_n.log" >&2; die "$_n exited at start"; }
+		[ $_i -ge 100 ] && die "$_n does not listen on $_a:$_p"
+		sleep 0.05; _i=$((_i + 1))
+	done
 }
 
-STORE="--replay-store 127.0.0.1:$RP"
-port; RPORT=$PORT		# the three "hosts" share one port number
-for i in 1 2 3; do
-	relay r$i 127.0.0.1$i $RPORT $STORE
-done
+STORE="--replay-store $BK:$RP"
+port; RPORT=$PORT		# the three hosts share one port number
+relay r1 "$NSX1" $H1 $RPORT $STORE
+relay r2 "$NSX2" $H2 $RPORT $STORE
+relay r3 "$NSX3" $H3 $RPORT $STORE
 port; ONE=$PORT
-relay one 127.0.0.1 $ONE $STORE
+relay one "" 127.0.0.1 $ONE $STORE
 port; BARE=$PORT
-relay bare 127.0.0.1 $BARE
+relay bare "" 127.0.0.1 $BARE
 
 # haproxy NAME PORT SERVERS...: round robin over ADDR:PORT servers.
 haproxy_start() {
@@ -185,7 +229,7 @@ haproxy_start() {
 	wait_port 127.0.0.1 $_p $LASTPID "$_n"
 }
 port; HA3=$PORT
-haproxy_start ha3 $HA3 127.0.0.11:$RPORT 127.0.0.12:$RPORT 127.0.0.13:$RPORT
+haproxy_start ha3 $HA3 $H1:$RPORT $H2:$RPORT $H3:$RPORT
 port; HA1=$PORT
 haproxy_start ha1 $HA1 127.0.0.1:$ONE
 
@@ -229,7 +273,7 @@ for i in (2, 4):
                else "none")
 print(" ".join(out))
 EOF
-r=$(timeout 10 python3 "$TMP/probe.py" "$KEYF" 127.0.0.11 $RPORT 127.0.0.12 $RPORT)
+r=$(timeout 10 python3 "$TMP/probe.py" "$KEYF" $H1 $RPORT $H2 $RPORT)
 [ "$r" = "hidden normal" ] ||
     die "the store is not shared: relays 1 and 2 gave '$r' (expected 'hidden normal')"
 say "shared store: a token used on relay 1 is refused on relay 2"
@@ -248,7 +292,7 @@ kl() {
 	*) say "  $_k: $_o" ;;
 	esac
 }
-say "scaleout: $REPS runs of $DUR s per figure ($NETNS network namespace)"
+say "scaleout: $REPS runs of $DUR s per figure (hosts: $HOSTS)"
 i=0
 while [ $i -lt $REPS ]; do
 	kl plain_ha3 $HA3 -c $CONNS -r "$REQ" -m normal
@@ -288,4 +332,4 @@ echo "| with --replay-store | $LS |"
 echo "| without | $LB |"
 echo "| added by the store's claim | $ADD (ratio $(ratio "$LS" "$LB")) |"
 echo
-echo "Medians of $REPS runs of $DUR s, $CONNS loops (knockload), $NETNS network namespace; every relay has --replay-store 127.0.0.1:$RP except the 'without' one; haproxy balances round robin, no PROXY header; all on one $(nproc)-core machine, so this shows cost, not speed-up."
+echo "Medians of $REPS runs of $DUR s, $CONNS loops (knockload); hosts: $HOSTS; every relay has --replay-store $BK:$RP except the 'without' one; haproxy balances round robin, no PROXY header; all on one $(nproc)-core machine, so this shows cost, not speed-up."

@@ -339,6 +339,10 @@ store_reply(struct store * S, const struct resp_reply * R, uint64_t now,
 	struct store_wait W;
 
 	if (S->n == 0) {
+		/* Redis's protected mode says -DENIED so, for one. */
+		log_rate(&S->log_reply, now, LOG_ERR, "replay store %s: a reply "
+		    "to nothing asked%s%s", S->name, R->msg[0] != '\0' ? ": " :
+		    "", R->msg);
 		*why = "a reply to nothing asked";
 		return (-1);
 	}
