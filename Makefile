@@ -1,7 +1,7 @@
 # l7knockknock -- see README.md.  `make`, `make test`, `make demo`.
 
 PROG	 = l7knockknock
-VERSION	 = 0.2.0
+VERSION	 = 0.3.0
 PREFIX	?= /usr/local
 DESTDIR	?=
 SBINDIR	 = $(PREFIX)/sbin
@@ -169,6 +169,17 @@ deb:
 
 test-deb:
 	sh tests/test_deb.sh build/deb
+
+# The booted-system test: the package built by `make deb`, installed and
+# run as README.Debian says on a Debian 12 that debootstrap makes (from
+# this machine's apt mirror, once: cached in build/system/) and
+# systemd-nspawn boots.  Root only; fails, never skips, where nspawn
+# cannot run.
+SYSTEM_DEPS = debootstrap systemd-container
+.PHONY: test-system
+test-system:
+	@sh tools/deps.sh $(SYSTEM_DEPS)
+	sh tests/system/run.sh
 
 # In `make check` only where the package tools are there (about 15 s).
 check-deb:

@@ -29,6 +29,7 @@ struct knock;
 #define CLIENT_ERR_NOHOST	-1	/* The name does not resolve. */
 #define CLIENT_ERR_PEER		-2	/* Unreachable, refused, timed out. */
 #define CLIENT_ERR_SYS		-3	/* A local system error. */
+#define CLIENT_ERR_LOST		-4	/* Reset (or failed) after the knock. */
 
 /* The command line. */
 struct client_conf {
@@ -87,8 +88,10 @@ int client_dial(const struct addrinfo *, const char *, uint64_t);
  * NULL it is sent first, in one write together with whatever stdin gives
  * within CLIENT_COALESCE_MS, and wiped (both ${secret} and the buffer) once
  * written.  Makes only the syscalls policy/client-seccomp.policy allows;
- * no heap.  Return 0, or CLIENT_ERR_PEER if the secret could not be sent
- * (reported).
+ * no heap.  Return 0 when both directions ended in order (EOFs), or
+ * CLIENT_ERR_LOST if the socket was reset or failed on the way (reported
+ * once: a truncated session must not look like a complete one), or
+ * CLIENT_ERR_PEER if the secret could not be sent (reported).
  */
 int client_relay(struct knock *);
 

@@ -31,6 +31,9 @@ struct client_dir {
 /* Up is stdin -> socket, down is socket -> stdout. */
 static struct client_dir client_up, client_down;
 
+/* The errno that ended the connection (a reset...), or 0: an orderly end. */
+static int client_lost;
+
 /* Pass the end of direction ${D} on: shut the socket down or close stdout. */
 static void
 client_relay_finish(struct client_dir * D)
@@ -46,11 +49,18 @@ client_relay_finish(struct client_dir * D)
 	D->len = D->off = 0;
 }
 
-/* The socket failed: nothing more goes up; down writes what it holds. */
+/*
+ * The socket failed (a reset from the server or the relay, or another
+ * error): say so once, nothing more goes up; down writes what it holds.
+ */
 static void
 client_relay_dead(void)
 {
 
+	if (client_lost == 0) {
+		client_lost = errno;
+		log_errno(LOG_ERR, "connection lost");
+	}
 	client_relay_finish(&client_up);
 	client_down.eof = 1;
 }
@@ -67,10 +77,8 @@ client_relay_read(struct client_dir * D)
 	} else if (n == 0) {
 		D->eof = 1;
 	} else if (errno != EAGAIN && errno != EINTR) {
-		if (D->in == CLIENT_SOCK_FD) {
-			log_errno(LOG_DEBUG, "connection lost");
+		if (D->in == CLIENT_SOCK_FD)
 			client_relay_dead();
-		}
 		D->eof = 1;
 	}
 }
@@ -220,5 +228,5 @@ client_relay(struct knock * secret)
 	if (secret != NULL && client_relay_first(secret))
 		return (CLIENT_ERR_PEER);
 	client_relay_loop();
-	return (0);
+	return (client_lost != 0 ? CLIENT_ERR_LOST : 0);
 }

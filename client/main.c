@@ -171,6 +171,9 @@ main_run(const struct client_conf * C, struct secret * S)
 		rc = client_relay(k);
 	if (rc == CLIENT_ERR_PEER)
 		return (EX_UNAVAILABLE);
+	/* A reset is not an orderly end: ssh (or a script) must see it. */
+	if (rc == CLIENT_ERR_LOST)
+		return (EX_IOERR);
 	return ((rc == 0) ? 0 : EX_OSERR);
 }
 

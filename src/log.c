@@ -18,7 +18,10 @@
 /* Room for a "dropped" line and one line, written at once (< PIPE_BUF). */
 #define LOG_BUF_MAX	(2 * LOG_LINE_MAX)
 
-/* Set once at start-up (log_open, log_setlevel, log_setworker). */
+/*
+ * Set once at start-up (log_journal, log_open, log_setlevel,
+ * log_setworker).
+ */
 static struct {
 	int level;
 	int out;			/* LOG_OUT_*. */
@@ -123,6 +126,16 @@ err1:
 err0:
 	/* Failure! */
 	return (-1);
+}
+
+/* Prefix lines with their priority if stderr is the journal. */
+void
+log_journal(void)
+{
+	struct stat st;
+
+	if (fstat(STDERR_FILENO, &st) == 0)
+		log_conf.journal = log_is_journal(&st);
 }
 
 /* Make stderr never block; choose the line prefix. */

@@ -23,6 +23,17 @@ struct log_rate {
 };
 
 /**
+ * log_journal():
+ * If the environment's JOURNAL_STREAM names stderr's device and inode, give
+ * every line from now on its syslog priority ("<3>error: ...") instead of
+ * the program name, so that journald files it at that priority.  main calls
+ * it first, before the options are parsed: an option error is an error in
+ * the journal too (without it journald files the line at its default,
+ * info).  log_open decides the same again.
+ */
+void log_journal(void);
+
+/**
  * log_open(timestamps):
  * Prepare stderr so that writing a line never blocks, without changing it
  * for any other holder of the same open file description: a pipe, FIFO or
@@ -53,7 +64,8 @@ int log_enabled(int);
 
 /**
  * log_setworker(w):
- * Record that this process is worker ${w} (0 when there is only one), for
+ * Record that this process is worker process ${w} (0 for the first one
+ * started, counting on across reloads: see workers_run), for
  * log_worker().  Set once by main in each relay process.
  */
 void log_setworker(unsigned);
@@ -61,7 +73,7 @@ void log_setworker(unsigned);
 /**
  * log_worker():
  * Return the worker number given to log_setworker(), so that the relay can
- * name connections "conn W.N", unique across --workers.
+ * name connections "conn W.N", unique across workers and reloads.
  */
 unsigned log_worker(void);
 

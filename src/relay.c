@@ -35,6 +35,7 @@ typedef void relay_expire_fn(struct relay *, struct conn *);
 
 static relay_expire_fn relay_expire_knock;
 static relay_expire_fn relay_expire_close;
+static relay_expire_fn relay_expire_idle;
 
 /* A state whose timer's length is the route's (struct relay_state). */
 #define RELAY_PER_ROUTE	((size_t)-1)
@@ -60,9 +61,9 @@ static const struct relay_state {
 				  relay_expire_close, "backend connect timed out",
 				  1 },
 	[CONN_RELAY] =		{ RELAY_PER_ROUTE,
-				  relay_expire_close, "idle timeout", 0 },
+				  relay_expire_idle, "idle timeout", 0 },
 	[CONN_HALFCLOSED] =	{ offsetof(struct relay_conf, fin_ms),
-				  relay_expire_close, "fin timeout", 0 },
+				  relay_expire_idle, "fin timeout", 0 },
 };
 
 /* The knock timeout: decide with what came. */
@@ -82,6 +83,23 @@ relay_expire_close(struct relay * R, struct conn * C)
 	relay_close(R, C, relay_states[C->state].expired, 0);
 }
 
+/*
+ * No byte moved in user space for the timer's length: idle only if none
+ * moved in the kernel either (a slow reader draining what the relay wrote
+ * is busy, DESIGN.md); else start again.  Idle: cut, resetting each side
+ * that loses bytes.
+ */
+static void
+relay_expire_idle(struct relay * R, struct conn * C)
+{
+
+	if (relay_queues_moved(R, C)) {
+		relay_touch(R, C);
+		return;
+	}
+	relay_cut(R, C, relay_states[C->state].expired, 0);
+}
+
 /* The length of state ${s}'s timer, from the conf. */
 static uint64_t
 relay_state_ms(const struct relay_conf * conf, enum conn_state s)
@@ -96,10 +114,14 @@ void
 relay_enter(struct relay * R, struct conn * C, enum conn_state state)
 {
 
-	if (C->state == CONN_KNOCK)
+	if (C->state == CONN_KNOCK) {
 		R->nknock--;
-	if (state == CONN_KNOCK)
+		relay_source_unlink(R, C);
+	}
+	if (state == CONN_KNOCK) {
 		R->nknock++;
+		relay_source_link(R, C);
+	}
 	C->state = state;
 	relay_touch(R, C);
 }
@@ -251,17 +273,24 @@ relay_close(struct relay * R, struct conn * C, const char * reason, int err)
 {
 	uint64_t ms = R->now - C->start;
 
-	if (err != 0)
-		log_info("conn %u.%llu closed: %s: %s; %llu bytes in, %llu bytes "
-		    "out, %llu ms", RELAY_WORKER(), (unsigned long long)C->id,
-		    reason,
-		    strerrordesc_np(err) ? strerrordesc_np(err) : "error",
-		    (unsigned long long)C->up.bytes,
-		    (unsigned long long)C->down.bytes, (unsigned long long)ms);
+	const char * desc = (err == 0) ? NULL : strerrordesc_np(err);
+
+	if (err != 0 && desc == NULL)
+		desc = "error";
+	if (C->lost_client + C->lost_backend > 0)
+		log_info("conn %u.%llu closed: %s%s%s; %llu bytes in, %llu bytes "
+		    "out, %llu ms; %llu bytes lost (%llu for the client, %llu "
+		    "for the backend): reset", RELAY_WORKER(),
+		    (unsigned long long)C->id, reason, desc ? ": " : "",
+		    desc ? desc : "", (unsigned long long)C->up.bytes,
+		    (unsigned long long)C->down.bytes, (unsigned long long)ms,
+		    (unsigned long long)(C->lost_client + C->lost_backend),
+		    (unsigned long long)C->lost_client,
+		    (unsigned long long)C->lost_backend);
 	else
-		log_info("conn %u.%llu closed: %s; %llu bytes in, %llu bytes "
+		log_info("conn %u.%llu closed: %s%s%s; %llu bytes in, %llu bytes "
 		    "out, %llu ms", RELAY_WORKER(), (unsigned long long)C->id,
-		    reason,
+		    reason, desc ? ": " : "", desc ? desc : "",
 		    (unsigned long long)C->up.bytes,
 		    (unsigned long long)C->down.bytes, (unsigned long long)ms);
 
@@ -271,15 +300,26 @@ relay_close(struct relay * R, struct conn * C, const char * reason, int err)
 		pipepool_put(R->pipes, C->down.pipe, C->down.inpipe == 0);
 	relay_close_side(&C->backend);
 	relay_close_side(&C->client);
+
+	/* Free the slot (off its source's list), then give the count back. */
+	relay_enter(R, C, CONN_FREE);
 	if (R->src != NULL)
 		srclimit_put(R->src, &C->src);
 	C->src.kind = SRCLIMIT_NONE;
 
-	/* Free the slot; a paused accept may resume. */
-	relay_enter(R, C, CONN_FREE);
+	/* A paused accept may resume. */
 	C->next = R->free_head;
 	R->free_head = relay_slot(R, C);
 	R->nconns--;
+}
+
+/* Close a connection cut short; reset the sides that lose bytes. */
+void
+relay_cut(struct relay * R, struct conn * C, const char * reason, int err)
+{
+
+	relay_queues_lost(R, C);
+	relay_close(R, C, reason, err);
 }
 
 /* The connection whose timer this is. */
@@ -383,7 +423,7 @@ relay_event_conn(struct relay * R, struct conn * C, int backend,
 
 /*
  * Read the signalfd: return 1 on SIGTERM/SIGINT; SIGUSR1 starts draining;
- * SIGHUP is logged (the --workers supervisor reloads, not a relay).
+ * SIGHUP is logged (the supervisor reloads, not a worker).
  */
 static int
 relay_signal(struct relay * R)
@@ -400,8 +440,8 @@ relay_signal(struct relay * R)
 		if (si.ssi_signo == SIGUSR1)
 			relay_drain_start(R);
 		if (si.ssi_signo == SIGHUP)
-			log_info("received SIGHUP: ignored (reload needs "
-			    "--workers: SIGHUP to its supervisor)");
+			log_info("received SIGHUP: ignored (a worker; the "
+			    "supervisor reloads)");
 	}
 	return (0);
 }

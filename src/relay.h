@@ -37,6 +37,8 @@ struct relay_conf {
 	uint64_t fin_ms;		/* Idle timeout once one way ended. */
 	uint64_t drain_ms;		/* Draining (SIGUSR1): cut after this
 					   long (0: never). */
+	uint64_t drain_grace_ms;	/* Draining: close the normal route's
+					   connections after this long. */
 	size_t max_conns;		/* Connection slots. */
 	size_t max_per_source;		/* Slots one source may hold; 0 (or
 					   max_conns or more): any. */
@@ -71,10 +73,11 @@ struct relay * relay_init(const struct relay_conf *);
  * relay_run(R):
  * Relay connections until SIGTERM or SIGINT arrives (return 0) or the
  * event loop fails (return -1 after reporting).  SIGUSR1 (from the
- * supervisor, after a reload) drains: the listeners are closed and the
- * loop returns 0 once no connection is left or conf->drain_ms passed.  Makes no heap allocation,
- * opens no file and writes only log lines to stderr, so it runs inside the
- * sandbox.
+ * supervisor, after a reload) drains: the listeners are closed, the
+ * normal route's connections are closed after conf->drain_grace_ms, and
+ * the loop returns 0 once no connection is left or conf->drain_ms passed.
+ * Makes no heap allocation, opens no file and writes only log lines to
+ * stderr, so it runs inside the sandbox.
  */
 int relay_run(struct relay *);
 

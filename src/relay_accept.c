@@ -49,20 +49,46 @@ relay_accept_slot(struct relay * R, int fd, const struct sockaddr_storage * peer
 }
 
 /*
- * Count the new client ${fd} from ${peer} against its source's limit:
- * return 0, or -1 after closing ${fd} (logged now and then).
+ * Refuse the new client ${fd}: a reset, as a full backlog would give, not
+ * a FIN that says a service answered and hung up.
+ */
+static void
+relay_accept_refuse(int fd)
+{
+	struct linger lg = { 1, 0 };
+
+	if (setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg)))
+		log_errno(LOG_DEBUG, "SO_LINGER");
+	close(fd);
+}
+
+/*
+ * Count the new client ${fd} from ${peer} against its source's limit.  At
+ * the limit, the source's own oldest connection still in the knock phase
+ * (silent, or partway through a first message) makes room: it is reset.
+ * Connections past the knock phase are never taken; a source that holds
+ * only those is refused.  Return 0, or -1 after refusing ${fd} (logged at
+ * most once per SRCLIMIT_LOG_MS for the source, in the words that
+ * contrib/fail2ban's filter matches).
  */
 static int
 relay_accept_source(struct relay * R, int fd,
     const struct sockaddr_storage * peer, struct srclimit_key * src)
 {
 	char str[NET_ADDRSTR_MAX];
+	struct conn * O;
 	uint64_t id;
 	int rc;
 
 	srclimit_key((const struct sockaddr *)peer, src);
 	if (R->src == NULL)
 		return (0);
+	if (srclimit_count(R->src, src) >= R->conf->max_per_source &&
+	    (O = relay_source_oldest(R, src)) != NULL) {
+		O->client.reset = 1;
+		relay_close(R, O, "evicted in the knock phase: per-source limit",
+		    0);
+	}
 	if ((rc = srclimit_take(R->src, src, R->now)) == SRCLIMIT_OK)
 		return (0);
 	id = R->next_id++;
@@ -70,7 +96,7 @@ relay_accept_source(struct relay * R, int fd,
 		log_info("conn %u.%llu refused from %s: per-source limit",
 		    RELAY_WORKER(), (unsigned long long)id, net_format(
 		    (const struct sockaddr *)peer, str, sizeof(str)));
-	close(fd);
+	relay_accept_refuse(fd);
 	return (-1);
 }
 

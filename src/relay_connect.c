@@ -245,8 +245,10 @@ relay_connect_proxy(struct relay * R, struct conn * C)
 	 * most; a short send would cut the header, so close rather than let
 	 * the backend read a corrupt stream.
 	 */
-	if ((n = send(C->backend.fd, buf, (size_t)len, 0)) == len)
+	if ((n = send(C->backend.fd, buf, (size_t)len, 0)) == len) {
+		C->hdrlen = (uint32_t)len;
 		return (0);
+	}
 	err = (n == -1) ? errno : 0;
 	if (err == ECONNRESET || err == EPIPE)
 		C->client.reset = 1;

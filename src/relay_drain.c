@@ -1,7 +1,9 @@
 /*
  * Draining, after a reload (SIGUSR1 from the supervisor): stop accepting
- * and let the connections already here run to their end, or until
- * --drain-timeout; then the worker exits 0.
+ * and let the connections already here run to their end; the normal
+ * route's are closed after --drain-grace (a web client reconnects, to the
+ * new workers; so the public cannot keep an old generation alive), the
+ * hidden routes' run on until --drain-timeout; then the worker exits 0.
  */
 #include <sys/epoll.h>
 
@@ -11,6 +13,9 @@
 
 /* With no --drain-timeout, a line saying what is left this often (ms). */
 #define DRAIN_NOTE_MS	(3600ULL * 1000)
+
+/* Past the grace, look again this often while a knock is undecided (ms). */
+#define DRAIN_GRACE_AGAIN_MS	250
 
 /*
  * Stop accepting: every listener out of the epoll set.  The descriptors
@@ -35,13 +40,59 @@ relay_drain_start(struct relay * R)
 	R->drain_end = (R->conf->drain_ms != 0) ? R->now + R->conf->drain_ms :
 	    0;
 	R->drain_note = R->now + DRAIN_NOTE_MS;
+	R->drain_grace = R->now + R->conf->drain_grace_ms;
 	if (R->conf->drain_ms != 0)
 		log_info("draining: no longer accepting; %zu connections left, "
-		    "cut after %llu ms", R->nconns,
+		    "normal-route ones closed after %llu ms, all cut after "
+		    "%llu ms", R->nconns,
+		    (unsigned long long)R->conf->drain_grace_ms,
 		    (unsigned long long)R->conf->drain_ms);
 	else
-		log_info("draining: no longer accepting; %zu connections left",
-		    R->nconns);
+		log_info("draining: no longer accepting; %zu connections left, "
+		    "normal-route ones closed after %llu ms", R->nconns,
+		    (unsigned long long)R->conf->drain_grace_ms);
+}
+
+/*
+ * The grace has passed: close every connection on the normal route.  One
+ * whose knock is still undecided may yet go there: while there is one,
+ * look again a little later.
+ */
+static void
+relay_drain_grace(struct relay * R)
+{
+	size_t i, closed = 0, undecided = 0;
+	struct conn * C;
+
+	for (i = 0; i < R->conf->max_conns; i++) {
+		C = &R->conns[i];
+		if (C->state == CONN_FREE)
+			continue;
+		if (C->route == NULL)
+			undecided++;
+		else if (C->route == &R->normal) {
+			relay_close(R, C, "drain grace", 0);
+			closed++;
+		}
+	}
+	if (closed > 0)
+		log_info("drain grace: closed %zu normal-route connections, "
+		    "%zu left", closed, R->nconns);
+	R->drain_grace = (undecided > 0) ? R->now + DRAIN_GRACE_AGAIN_MS : 0;
+}
+
+/*
+ * The drain timeout: cut every connection left, so that each side that
+ * loses bytes gets a reset rather than the FIN an exit would send.
+ */
+static void
+relay_drain_cut(struct relay * R)
+{
+	size_t i;
+
+	for (i = 0; i < R->conf->max_conns; i++)
+		if (R->conns[i].state != CONN_FREE)
+			relay_cut(R, &R->conns[i], "drain timeout", 0);
 }
 
 /* Is a draining relay done (no connection left, or its time is up)? */
@@ -51,6 +102,8 @@ relay_drain_done(struct relay * R)
 
 	if (!R->draining)
 		return (0);
+	if (R->drain_grace != 0 && R->now >= R->drain_grace)
+		relay_drain_grace(R);
 	if (R->nconns == 0) {
 		log_info("drained: exiting");
 		return (1);
@@ -58,6 +111,7 @@ relay_drain_done(struct relay * R)
 	if (R->drain_end != 0 && R->now >= R->drain_end) {
 		log_info("drain timeout: cutting %zu connections, exiting",
 		    R->nconns);
+		relay_drain_cut(R);
 		return (1);
 	}
 	if (R->drain_end == 0 && R->now >= R->drain_note) {
@@ -76,6 +130,8 @@ relay_drain_wait(const struct relay * R, int wait)
 	if (!R->draining)
 		return (wait);
 	at = (R->drain_end != 0) ? R->drain_end : R->drain_note;
+	if (R->drain_grace != 0 && R->drain_grace < at)
+		at = R->drain_grace;
 	left = (at > R->now) ? at - R->now : 0;
 	if (left > (uint64_t)INT32_MAX)
 		left = INT32_MAX;

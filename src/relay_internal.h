@@ -40,11 +40,16 @@ struct pipepool;
  *   KNOCK       relay_accept_slot (relay_accept)  knock_ms    decide now
  *   STORE       relay_store_claim (relay_store)   store_ms    normal route
  *   CONNECT     relay_connect_start (connect)     connect_ms  close
- *   RELAY       relay_connected (relay_connect)   route idle  close
- *   HALFCLOSED  relay_pump (relay_pump)           fin_ms      close
+ *   RELAY       relay_connected (relay_connect)   route idle  close, unless
+ *                                                             the kernel moved
+ *                                                             bytes (again)
+ *   HALFCLOSED  relay_pump (relay_pump)           fin_ms      as RELAY
  *   FREE        relay_close (relay.c)             none        -
  *
- * In RELAY and HALFCLOSED, activity restarts the timer (relay_touch).  A new
+ * In RELAY and HALFCLOSED, activity restarts the timer (relay_touch), and
+ * at expiry so do bytes the kernel moved meanwhile (relay_queues_moved); a
+ * close there, or after an error, goes through relay_cut, which resets a
+ * side that loses bytes.  A new
  * state with a timer of its own is one value here and one line in
  * relay_states[].  A timer list holds timers of one length (timer.h), so a
  * state whose length is the route's (RELAY: each route's idle timeout) has
@@ -64,7 +69,15 @@ struct pipepool;
  * timer list; closed, not routed) when no slot is free, so that a flood
  * of silent connections never keeps a new one out; no other state is
  * ever evicted.  Each slot's source is counted (srclimit) from accept to
- * relay_close.
+ * relay_close; a source at its limit gives up its own oldest connection
+ * in KNOCK (reset) for a new one (relay_source.c), and only a source
+ * whose connections all left KNOCK is refused (a reset, logged at most
+ * once per SRCLIMIT_LOG_MS).  STORE is past the knock phase for both: its
+ * token is valid and fresh here, and it waits store_ms at most, so it is
+ * on neither list and never evicted.  Should it close while its claim is
+ * in the store client's ring (a drain's cut), the answer names its slot
+ * and generation, which no longer match: it is dropped, never applied to
+ * the slot's next connection (relay_store.c).
  */
 enum conn_state {
 	CONN_FREE = 0,		/* Slot unused. */
@@ -113,7 +126,11 @@ struct relay_backend {
 #define RELAY_LIST_ROUTE	CONN_NSTATES
 #define RELAY_LISTS		(RELAY_LIST_ROUTE + RELAY_ROUTES_MAX)
 
-/* The worker number W of the log's "conn W.N": 1 .. --workers. */
+/*
+ * The worker number W of the log's "conn W.N": 1 .. --workers for the
+ * first workers, counting on at each reload (never reused), so an id is
+ * unique for the life of the supervisor.
+ */
 #define RELAY_WORKER()		(log_worker() + 1)
 
 /* One socket of a connection and its edge-triggered readiness. */
@@ -155,6 +172,14 @@ struct conn {
 	struct half up;		/* Client to backend. */
 	struct half down;	/* Backend to client. */
 	struct srclimit_key src;	/* Counted in R->src until closed. */
+	uint32_t src_next;	/* The source's connections in KNOCK, */
+	uint32_t src_prev;	/* oldest first (relay_source.c), */
+	int src_linked;		/* when this one is on that list. */
+	uint64_t kmark;		/* The kernel's byte counters at the last
+				   idle check (relay_queues_moved). */
+	uint64_t lost_client;	/* Bytes a cut lost for the client, */
+	uint64_t lost_backend;	/* and for the backend (the log). */
+	uint32_t hdrlen;	/* PROXY header bytes sent to the backend. */
 	uint64_t id;		/* For the log. */
 	uint64_t start;		/* Accept time, ms. */
 	uint32_t next;		/* Free list link. */
@@ -187,6 +212,8 @@ struct relay {
 	int draining;			/* Not accepting: finish, exit. */
 	uint64_t drain_end;		/* Cut what is left then (0: never). */
 	uint64_t drain_note;		/* Log what is left then. */
+	uint64_t drain_grace;		/* Close the normal route's
+					   connections then (0: done). */
 	struct log_rate log_pause, log_full;	/* Those two messages, */
 	struct log_rate log_cache;	/* and "the replay cache is full". */
 };
@@ -204,9 +231,10 @@ void relay_drain_start(struct relay *);
 
 /**
  * relay_drain_done(R):
- * If ${R} drains: 1 (logged) once no connection is left or the drain
- * timeout has passed; with no timeout, log what is left once an hour.
- * 0 otherwise.
+ * If ${R} drains: once the grace has passed, close the normal route's
+ * connections (again later while some are undecided); 1 (logged) once no
+ * connection is left or the drain timeout has passed; with no timeout,
+ * log what is left once an hour.  0 otherwise.
  */
 int relay_drain_done(struct relay *);
 
@@ -317,6 +345,55 @@ void relay_pump(struct relay *, struct conn *);
  * descriptors (a side marked ${reset} with a reset) and free its slot.
  */
 void relay_close(struct relay *, struct conn *, const char *, int);
+
+/**
+ * relay_cut(R, C, reason, err):
+ * Close ${C} before both ways ended (a timeout, an error): each side for
+ * which bytes are still held -- in a pipe, or unacknowledged in the
+ * relay's socket to it -- gets a reset rather than a FIN, so that a cut
+ * transfer cannot pass for a complete one, and the log line counts the
+ * bytes lost; then relay_close(${R}, ${C}, ${reason}, ${err}).
+ */
+void relay_cut(struct relay *, struct conn *, const char *, int);
+
+/**
+ * relay_queues_moved(R, C):
+ * Did bytes of ${C} move in the kernel (acknowledged by a peer, or
+ * arrived from one) since the last call?  1 or 0.  0 at once when
+ * nothing is held (every pipe and send queue empty).  Call when an idle
+ * timer expired, so that the relay's own moves (which restart the timer)
+ * cannot count.  (relay_queues.c)
+ */
+int relay_queues_moved(struct relay *, struct conn *);
+
+/**
+ * relay_queues_lost(R, C):
+ * Count in ${C}->lost_client and ->lost_backend the bytes ${C} holds for
+ * each side (its pipe, its socket's unacknowledged bytes), and mark each
+ * side that has some to be reset.
+ */
+void relay_queues_lost(struct relay *, struct conn *);
+
+/**
+ * relay_source_link(R, C):
+ * Add ${C}, entering KNOCK, to the list of its source's connections in
+ * KNOCK, as the newest (when sources are counted).  (relay_source.c)
+ */
+void relay_source_link(struct relay *, struct conn *);
+
+/**
+ * relay_source_unlink(R, C):
+ * Take ${C}, leaving KNOCK, off that list; before its source's count is
+ * given back.
+ */
+void relay_source_unlink(struct relay *, struct conn *);
+
+/**
+ * relay_source_oldest(R, src):
+ * Return the connection of the source ${src} that has been in KNOCK
+ * longest, or NULL if it has none there (or sources are not counted).
+ */
+struct conn * relay_source_oldest(struct relay *, const struct srclimit_key *);
 
 /**
  * relay_enter(R, C, state):

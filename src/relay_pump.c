@@ -402,7 +402,8 @@ pump_is_reset(int err)
 /*
  * Close ${C} after an error: a reset from one side is passed on to the
  * other as a reset (SO_LINGER 0), so that a prober sees what it would see
- * without the relay (DESIGN.md, "What a prober can still tell").
+ * without the relay (DESIGN.md, "What a prober can still tell"); so is
+ * any close that loses bytes held for a side (relay_cut).
  */
 static void
 pump_close(struct relay * R, struct conn * C, const char * reason, int err)
@@ -416,7 +417,7 @@ pump_close(struct relay * R, struct conn * C, const char * reason, int err)
 		C->client.reset = 1;
 		reason = "backend reset";
 	}
-	relay_close(R, C, reason, err);
+	relay_cut(R, C, reason, err);
 }
 
 /*

@@ -130,6 +130,14 @@ sandbox_check_user(const struct sandbox_conf * conf)
 	return (sandbox_priv_check(conf));
 }
 
+/* The ids the relay will run as. */
+int
+sandbox_user_ids(const struct sandbox_conf * conf, uid_t * uid, gid_t * gid)
+{
+
+	return (sandbox_priv_ids(conf, uid, gid));
+}
+
 /* Print the filter sandbox_enter(conf) would load. */
 int
 sandbox_print_seccomp(const struct sandbox_conf * conf, int fd)

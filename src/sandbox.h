@@ -82,6 +82,15 @@ int sandbox_print_supervisor_seccomp(int);
 int sandbox_check_user(const struct sandbox_conf *);
 
 /**
+ * sandbox_user_ids(conf, uid, gid):
+ * Store in ${uid} and ${gid} the ids sandbox_enter(${conf}) would run as:
+ * as root, conf->user (else "l7knockknock", else "nobody"; never 0); not
+ * as root, the current ones.  Only conf->user is read.  Return 0, or -1
+ * after reporting in one line.
+ */
+int sandbox_user_ids(const struct sandbox_conf *, uid_t *, gid_t *);
+
+/**
  * sandbox_print_seccomp(conf, fd):
  * Write the seccomp filter that sandbox_enter(${conf}) would load, in
  * libseccomp's pseudo-filter-code, to ${fd}.  Return 0 or -1.

@@ -55,6 +55,14 @@ int sandbox_priv_prepare(const struct sandbox_conf *, struct sandbox_priv *);
 int sandbox_priv_check(const struct sandbox_conf *);
 
 /**
+ * sandbox_priv_ids(conf, uid, gid):
+ * Store in ${uid} and ${gid} the ids sandbox_enter(${conf}) would run as
+ * (as root: conf->user or the default user; else the current ids).
+ * Return 0, or -1 after reporting in one line.
+ */
+int sandbox_priv_ids(const struct sandbox_conf *, uid_t *, gid_t *);
+
+/**
  * sandbox_priv_drop(P):
  * As root: chroot into ${P}->dirfd, drop every supplementary group, set
  * the real, effective and saved gid and uid to ${P}'s, and verify all of
@@ -115,8 +123,10 @@ struct sandbox_landlock {
  * and signal scoping.  SANDBOX_SUPERVISOR: only reading files beneath
  * conf->read_dirs; TCP not handled (its workers add their rules); from ABI
  * 6 abstract UNIX socket and signal scoping (its workers are in nested
- * domains, so it may still signal them).  A kernel without Landlock is a
- * warning (${L}->fd is -1).  Return 0, or -1 after reporting.
+ * domains, so it may still signal them).  A kernel without Landlock, or
+ * Landlock refused with EPERM (a container's seccomp filter), is a warning
+ * naming the likely cause (${L}->fd is -1).  Return 0, or -1 after
+ * reporting.
  */
 int sandbox_landlock_prepare(const struct sandbox_conf *, int,
     struct sandbox_landlock *);

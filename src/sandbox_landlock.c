@@ -47,7 +47,12 @@ struct ll_net_port_attr {
 	uint64_t port;
 };
 
-/* The ABI version the kernel offers; 0 if it has no Landlock. */
+/*
+ * The ABI version the kernel offers; 0, after a warning, if it has no
+ * Landlock or Landlock is refused with EPERM: that is not the kernel but a
+ * seccomp filter around us (Debian 12's systemd-nspawn, some container
+ * runtimes), and the relay is as confined as on a kernel without it.
+ */
 static int
 sandbox_landlock_abi(void)
 {
@@ -55,13 +60,21 @@ sandbox_landlock_abi(void)
 
 	abi = syscall(SYS_landlock_create_ruleset, NULL, 0,
 	    LL_CREATE_RULESET_VERSION);
-	if (abi < 0) {
-		if (errno == ENOSYS || errno == EOPNOTSUPP)
-			return (0);
-		log_errp("landlock: cannot read the ABI version");
-		return (-1);
+	if (abi >= 0)
+		return ((int)abi);
+	if (errno == ENOSYS || errno == EOPNOTSUPP) {
+		log_warn("landlock: not offered by this kernel; "
+		    "relying on chroot and seccomp for the file system");
+		return (0);
 	}
-	return ((int)abi);
+	if (errno == EPERM) {
+		log_warn("landlock: refused with EPERM, most likely by a "
+		    "container's seccomp filter (systemd-nspawn, docker); "
+		    "relying on chroot and seccomp for the file system");
+		return (0);
+	}
+	log_errp("landlock: cannot read the ABI version");
+	return (-1);
 }
 
 /*
@@ -167,11 +180,8 @@ sandbox_landlock_prepare(const struct sandbox_conf * conf, int who,
 	L->bind = (conf->bind_lo != 0);
 	if ((L->kernel_abi = sandbox_landlock_abi()) == -1)
 		goto err0;
-	if (L->kernel_abi == 0) {
-		log_warn("landlock: not offered by this kernel; "
-		    "relying on chroot and seccomp for the file system");
+	if (L->kernel_abi == 0)
 		return (0);
-	}
 	L->abi = (L->kernel_abi < LL_ABI_KNOWN) ? L->kernel_abi : LL_ABI_KNOWN;
 	size = sandbox_landlock_attr(L->abi, who, &attr);
 	if ((fd = syscall(SYS_landlock_create_ruleset, &attr, size, 0)) < 0) {

@@ -234,6 +234,23 @@ sandbox_priv_check(const struct sandbox_conf * conf)
 	return (priv_find_user(conf, &P));
 }
 
+/* The ids the relay will run as. */
+int
+sandbox_priv_ids(const struct sandbox_conf * conf, uid_t * uid, gid_t * gid)
+{
+	struct sandbox_priv P;
+
+	memset(&P, 0, sizeof(P));
+	if (geteuid() != 0) {
+		if (priv_keep_user(conf, &P))
+			return (-1);
+	} else if (priv_find_user(conf, &P))
+		return (-1);
+	*uid = P.uid;
+	*gid = P.gid;
+	return (0);
+}
+
 /* Enter the verified directory for good. */
 static int
 priv_chroot(struct sandbox_priv * P)

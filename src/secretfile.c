@@ -13,7 +13,7 @@
 
 /* A held directory: the path of a file in it, the directory's length. */
 struct secretfile_dir {
-	const char * path;	/* Kept by the caller (argv). */
+	char path[SECRETFILE_PATH_MAX];	/* A file in it (a copy). */
 	size_t dirlen;		/* Bytes of ${path} before the last '/'. */
 	int fd;			/* O_PATH descriptor of the directory. */
 };
@@ -88,7 +88,12 @@ secretfile_hold(const char * path)
 		log_errp("cannot open the directory '%s' of '%s'", dir, path);
 		return (-1);
 	}
-	secretfile_held[secretfile_nheld].path = path;
+	if (strlen(path) >= sizeof(secretfile_held[0].path)) {
+		log_err("cannot hold the directory of '%s': too long", path);
+		close(fd);
+		return (-1);
+	}
+	strcpy(secretfile_held[secretfile_nheld].path, path);
 	secretfile_held[secretfile_nheld].dirlen = (size_t)len;
 	secretfile_held[secretfile_nheld++].fd = fd;
 	return (0);
@@ -148,9 +153,9 @@ secretfile_slurp(int fd, uint8_t * buf, size_t size)
 	return ((ssize_t)len);
 }
 
-/* Check the file's type and permissions. */
+/* Check the file's type and, if ${secret}, its permissions. */
 static int
-secretfile_check(int fd, const char * path, const char * what)
+secretfile_check(int fd, const char * path, const char * what, int secret)
 {
 	struct stat st;
 
@@ -162,17 +167,17 @@ secretfile_check(int fd, const char * path, const char * what)
 		log_err("cannot read %s '%s': not a regular file", what, path);
 		return (-1);
 	}
-	if (st.st_mode & (S_IRWXG | S_IRWXO))
+	if (secret && (st.st_mode & (S_IRWXG | S_IRWXO)))
 		log_warn("%s '%s' is accessible by group or others "
 		    "(mode %04o): chmod 600 it", what, path,
 		    (unsigned)(st.st_mode & 07777));
 	return (0);
 }
 
-/* Read a secret file. */
-ssize_t
-secretfile_read(const char * path, const char * what, uint8_t * buf,
-    size_t size)
+/* Read a file; warn about its permissions if ${secret}. */
+static ssize_t
+secretfile_read_any(const char * path, const char * what, uint8_t * buf,
+    size_t size, int secret)
 {
 	ssize_t len;
 	int fd;
@@ -181,7 +186,7 @@ secretfile_read(const char * path, const char * what, uint8_t * buf,
 		log_errp("cannot read %s '%s'", what, path);
 		goto err0;
 	}
-	if (secretfile_check(fd, path, what))
+	if (secretfile_check(fd, path, what, secret))
 		goto err1;
 	if ((len = secretfile_slurp(fd, buf, size)) == -1) {
 		log_errp("cannot read %s '%s'", what, path);
@@ -197,4 +202,22 @@ err1:
 err0:
 	/* Failure! */
 	return (-1);
+}
+
+/* Read a secret file. */
+ssize_t
+secretfile_read(const char * path, const char * what, uint8_t * buf,
+    size_t size)
+{
+
+	return (secretfile_read_any(path, what, buf, size, 1));
+}
+
+/* Read a file that need not be private. */
+ssize_t
+secretfile_read_public(const char * path, const char * what, uint8_t * buf,
+    size_t size)
+{
+
+	return (secretfile_read_any(path, what, buf, size, 0));
 }

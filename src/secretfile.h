@@ -18,6 +18,16 @@
  */
 ssize_t secretfile_read(const char *, const char *, uint8_t *, size_t);
 
+/**
+ * secretfile_read_public(path, what, buf, size):
+ * As secretfile_read(), for a file that need not be private (the
+ * configuration file): no warning about its permissions.
+ */
+ssize_t secretfile_read_public(const char *, const char *, uint8_t *, size_t);
+
+/* Longest path whose directory secretfile_hold() keeps, NUL included. */
+#define SECRETFILE_PATH_MAX	4096
+
 /* Most directories secretfile_hold() keeps. */
 #define SECRETFILE_DIRS_MAX	32
 
@@ -26,7 +36,7 @@ ssize_t secretfile_read(const char *, const char *, uint8_t *, size_t);
  * Open the directory of the secret file ${path} (O_PATH | O_DIRECTORY)
  * and keep it, so that secretfile_read(${path}, ...) still finds the file
  * by name after a chroot: it then opens it with openat() beneath that
- * descriptor.  A directory already held is not opened twice.  This table
+ * descriptor (so does any file of that directory).  ${path} is copied.  A directory already held is not opened twice.  This table
  * is the module's only state, set at start-up before the chroot.  Return
  * 0, or -1 after reporting.
  */

@@ -13,6 +13,7 @@ struct srclimit_ent {
 	uint64_t logged;	/* Last refusal logged, ms; 0: never. */
 	uint32_t count;		/* Connections held. */
 	uint32_t home;		/* Its hash, masked: where it belongs. */
+	uint32_t head;		/* The caller's word (srclimit_head). */
 	uint8_t kind;
 };
 
@@ -130,6 +131,7 @@ srclimit_take(struct srclimit * S, const struct srclimit_key * key,
 		E->home = (uint32_t)srclimit_home(S, key);
 		E->count = 0;
 		E->logged = 0;
+		E->head = SRCLIMIT_HEAD_NONE;
 		S->nsources++;
 	}
 	if (E->count < S->limit) {
@@ -200,6 +202,18 @@ srclimit_count(const struct srclimit * S, const struct srclimit_key * key)
 		return (0);
 	E = srclimit_find(S, key);
 	return (E->kind == SRCLIMIT_NONE ? 0 : E->count);
+}
+
+/* The caller's word for a source that holds connections. */
+uint32_t *
+srclimit_head(struct srclimit * S, const struct srclimit_key * key)
+{
+	struct srclimit_ent * E;
+
+	if (key->kind == SRCLIMIT_NONE)
+		return (NULL);
+	E = srclimit_find(S, key);
+	return (E->kind == SRCLIMIT_NONE ? NULL : &E->head);
 }
 
 /* How many sources hold a connection. */

@@ -73,6 +73,20 @@ void srclimit_put(struct srclimit *, const struct srclimit_key *);
  */
 size_t srclimit_count(const struct srclimit *, const struct srclimit_key *);
 
+/* What srclimit_head() points to for a source just counted. */
+#define SRCLIMIT_HEAD_NONE	UINT32_MAX
+
+/**
+ * srclimit_head(S, key):
+ * Return a pointer to a word that ${S} keeps for the caller beside the
+ * count of ${key} (SRCLIMIT_HEAD_NONE when the source was first counted;
+ * the relay keeps there the first of the source's connections in the
+ * knock phase), or NULL if ${key} holds no connection or is not counted.
+ * The pointer is valid until the next srclimit_take() or srclimit_put():
+ * entries move.
+ */
+uint32_t * srclimit_head(struct srclimit *, const struct srclimit_key *);
+
 /**
  * srclimit_sources(S):
  * Return how many sources hold a connection in ${S}.

@@ -1,5 +1,6 @@
 /*
- * The --workers supervisor: it forks the workers, passes SIGTERM/SIGINT
+ * The supervisor (always: one worker without --workers): it forks the
+ * workers, says "up" once the first ones are, passes SIGTERM/SIGINT
  * on, treats a serving worker's death as fatal, and on SIGHUP starts a new
  * generation of workers on the same listeners (through the caller's
  * reload callback); once every new worker has reported ready (a byte on a
@@ -35,15 +36,18 @@ struct workers {
 	size_t n;		/* Workers per generation. */
 	size_t left;		/* Slots in use. */
 	unsigned gen;		/* The serving generation. */
+	unsigned ids;		/* Worker processes started so far. */
+	int starting;		/* The first generation is not all up. */
+	int hup;		/* SIGHUP while starting: reload once up. */
 	int stopping;
 	int failed;
-	int rfd;		/* A reload's ready pipe; -1: none pending. */
+	int status;		/* The first failed serving worker's exit
+				   status, if non-zero. */
+	int rfd;		/* A generation's ready pipe; -1: none
+				   pending. */
 	size_t ready;		/* New workers ready so far. */
 	uint64_t deadline_ms;	/* Not all ready by then: the reload fails. */
-	int (*work)(void *, size_t, int);
-	void (*forked)(void *);
-	int (*reload)(void *);
-	void * cookie;
+	const struct workers_conf * conf;
 };
 
 /* Reasons workers_ended() gives. */
@@ -97,7 +101,8 @@ static int
 workers_is_new(const struct workers * W, const struct workers_slot * S)
 {
 
-	return (W->rfd != -1 && S->gen == W->gen + 1 && !S->draining);
+	return (W->rfd != -1 && !W->starting && S->gen == W->gen + 1 &&
+	    !S->draining);
 }
 
 /*
@@ -158,6 +163,8 @@ workers_ended(struct workers * W, struct workers_slot * S, int st)
 		workers_log_end(S, st, LOG_WARN);
 	else if (!(clean && W->stopping)) {
 		workers_log_end(S, st, LOG_ERR);
+		if (W->status == 0 && WIFEXITED(st))
+			W->status = WEXITSTATUS(st);
 		failed = WORKERS_FAILED;
 	}
 	S->pid = 0;
@@ -215,16 +222,18 @@ workers_fork(struct workers * W, unsigned gen, int wfd)
 		if (pid == 0) {
 			if (W->rfd != -1)
 				(void)close(W->rfd);
-			_exit(W->work(W->cookie, i, wfd));	/* It ends here. */
+			/* It ends here. */
+			_exit(W->conf->work(W->conf->cookie, i, W->ids, wfd));
 		}
+		W->ids++;
 		W->w[j] = (struct workers_slot){ pid, i, gen, 0 };
 		W->left++;
 		started++;
 	}
 	if (wfd != -1)
 		(void)close(wfd);
-	if (W->forked != NULL)
-		W->forked(W->cookie);
+	if (W->conf->forked != NULL)
+		W->conf->forked(W->conf->cookie);
 	if (started == W->n)
 		return (0);
 	for (j = 0; j < WORKERS_SLOTS; j++) {
@@ -265,7 +274,26 @@ workers_take(struct workers * W)
 	    "draining", W->n, W->gen, old);
 }
 
-/* A reload is pending: count the ready bytes, take it or time it out. */
+static void workers_reload(struct workers *);
+
+/* The first generation is up: say so (and reload if SIGHUP came). */
+static void
+workers_up(struct workers * W)
+{
+
+	workers_unpend(W);
+	W->starting = 0;
+	if (W->conf->up != NULL)
+		W->conf->up(W->conf->cookie);
+	if (W->hup)
+		workers_reload(W);
+	W->hup = 0;
+}
+
+/*
+ * A generation is starting: count the ready bytes; take it (or, the
+ * first, say it is up) or time a reload out.
+ */
 static void
 workers_poll(struct workers * W)
 {
@@ -276,9 +304,11 @@ workers_poll(struct workers * W)
 		W->ready += (size_t)n;
 	if (W->rfd == -1)
 		return;
-	if (W->ready >= W->n)
+	if (W->ready >= W->n && W->starting)
+		workers_up(W);
+	else if (W->ready >= W->n)
 		workers_take(W);
-	else if (workers_now_ms() >= W->deadline_ms) {
+	else if (!W->starting && workers_now_ms() >= W->deadline_ms) {
 		workers_abort(W);
 		log_err("reload failed: %zu of %zu new workers ready within "
 		    "%d s; the old configuration serves on", W->ready, W->n,
@@ -293,10 +323,14 @@ workers_poll(struct workers * W)
 static void
 workers_reload(struct workers * W)
 {
-	int p[2];
+	int p[2], rc;
 
 	if (W->stopping)
 		return;
+	if (W->starting) {
+		W->hup = 1;		/* workers_up() reloads. */
+		return;
+	}
 	if (W->rfd != -1) {
 		log_err("reload refused: the last reload's workers are still "
 		    "starting");
@@ -304,19 +338,21 @@ workers_reload(struct workers * W)
 	}
 	if (workers_free(W) < W->n) {
 		log_err("reload refused: %zu old workers are still draining "
-		    "(--drain-timeout ends them)", W->left - W->n);
+		    "(hidden-route sessions: --drain-timeout ends them)",
+		    W->left - W->n);
 		return;
 	}
-	log_info("received SIGHUP: reloading the knock and key files");
 	if (pipe2(p, O_NONBLOCK | O_CLOEXEC)) {
 		log_errp("reload failed: pipe2; the old configuration serves "
 		    "on");
 		return;
 	}
-	if (W->reload(W->cookie)) {
+	if ((rc = W->conf->reload(W->conf->cookie)) != 0) {
 		(void)close(p[0]);
 		(void)close(p[1]);
-		log_warn("reload refused: the old configuration serves on");
+		if (rc < 0)
+			log_warn("reload refused: the old configuration "
+			    "serves on");
 		return;
 	}
 	W->rfd = p[0];		/* Each new worker closes it. */
@@ -341,12 +377,11 @@ workers_signals(sigset_t * set)
 	sigaddset(set, SIGINT);
 	sigaddset(set, SIGCHLD);
 	sigaddset(set, SIGHUP);
-	sigaddset(set, SIGUSR1);	/* Only blocked: for the workers. */
+	sigaddset(set, SIGUSR1);	/* Inherited blocked: a signalfd's. */
 	if (sigprocmask(SIG_BLOCK, set, NULL)) {
 		log_errp("cannot set up signal handling");
 		return (-1);
 	}
-	sigdelset(set, SIGUSR1);
 	return (0);
 }
 
@@ -375,6 +410,25 @@ workers_died(struct workers * W, int why)
 	workers_kill_serving(W);
 }
 
+/*
+ * SIGUSR1: a graceful stop.  Every worker drains (a pending reload's are
+ * killed: they never served), then the supervisor exits.
+ */
+static void
+workers_drain_all(struct workers * W)
+{
+
+	if (W->stopping)
+		return;
+	log_info("received SIGUSR1: every worker drains, then the supervisor "
+	    "exits");
+	if (W->rfd != -1 && !W->starting)
+		workers_abort(W);
+	W->stopping = 1;
+	workers_unpend(W);
+	(void)workers_drain(W, W->gen + 2);
+}
+
 /* Act on signal ${sig}. */
 static void
 workers_signal(struct workers * W, int sig)
@@ -382,7 +436,7 @@ workers_signal(struct workers * W, int sig)
 
 	switch (sig) {
 	case SIGHUP:
-		if (W->reload == NULL)
+		if (W->conf->reload == NULL)
 			log_info("received SIGHUP: no reload here, ignored");
 		else
 			workers_reload(W);
@@ -393,30 +447,54 @@ workers_signal(struct workers * W, int sig)
 		workers_unpend(W);
 		workers_kill(W, SIGTERM);
 		break;
+	case SIGUSR1:
+		workers_drain_all(W);
+		break;
 	default:
 		workers_died(W, workers_reap(W));
 	}
 }
 
+/*
+ * Fork the first generation, with a ready pipe (workers_poll says when it
+ * is up).  Return 0 or -1 (reported; the ones started are told to stop).
+ */
+static int
+workers_start(struct workers * W)
+{
+	int p[2];
+
+	if (pipe2(p, O_NONBLOCK | O_CLOEXEC)) {
+		log_errp("cannot start the workers: pipe2");
+		return (-1);
+	}
+	W->rfd = p[0];		/* Each worker closes it. */
+	W->starting = 1;
+	if (workers_fork(W, 0, p[1])) {
+		workers_unpend(W);
+		return (-1);
+	}
+	return (0);
+}
+
 /* Fork and supervise the workers. */
 int
-workers_run(size_t n, int (*work)(void *, size_t, int),
-    void (*forked)(void *), int (*reload)(void *), void * cookie)
+workers_run(const struct workers_conf * conf)
 {
 	static const struct timespec tick = { 0, 100L * 1000 * 1000 };
 	static struct workers W;
 	sigset_t set;
 	int sig;
 
-	if (n == 0 || n > WORKERS_MAX) {
-		log_err("cannot start %zu workers: 1 to %d", n, WORKERS_MAX);
+	if (conf->n == 0 || conf->n > WORKERS_MAX) {
+		log_err("cannot start %zu workers: 1 to %d", conf->n,
+		    WORKERS_MAX);
 		return (1);
 	}
 	if (workers_signals(&set))
 		return (1);
-	W = (struct workers){ .n = n, .work = work, .forked = forked,
-	    .reload = reload, .cookie = cookie, .rfd = -1 };
-	if (workers_fork(&W, 0, -1)) {
+	W = (struct workers){ .n = conf->n, .conf = conf, .rfd = -1 };
+	if (workers_start(&W)) {
 		W.failed = W.stopping = 1;
 		workers_kill(&W, SIGTERM);
 	}
@@ -433,5 +511,7 @@ workers_run(size_t n, int (*work)(void *, size_t, int),
 			workers_signal(&W, sig);
 		workers_poll(&W);
 	}
-	return ((W.failed || !W.stopping) ? 1 : 0);
+	if (!W.failed && W.stopping)
+		return (0);
+	return (W.status != 0 ? W.status : 1);
 }

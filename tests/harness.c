@@ -113,6 +113,22 @@ h_wait_closed(int fd, int ms)
 	return (0);
 }
 
+int
+h_wait_end(int fd, int ms)
+{
+	uint64_t end = h_now_ms() + (uint64_t)ms;
+	char c[4096];
+	ssize_t n;
+
+	while (h_readable(fd, end)) {
+		if ((n = recv(fd, c, sizeof(c), 0)) == 0)
+			return (0);
+		if (n == -1 && errno != EINTR && errno != EAGAIN)
+			return (errno);
+	}
+	return (-1);
+}
+
 void
 h_raise_nofile(unsigned long n)
 {

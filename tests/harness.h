@@ -82,6 +82,14 @@ size_t h_recv(int fd, void * buf, size_t max, int ms);
 /* Is the next event on ${fd} an EOF or reset within ${ms}?  1, else 0. */
 int h_wait_closed(int fd, int ms);
 
+/**
+ * h_wait_end(fd, ms):
+ * Read (and drop) what ${fd} receives until it ends, within ${ms}: 0 for a
+ * clean EOF, the errno of a reset (ECONNRESET) or other error, or -1 if it
+ * is still open.
+ */
+int h_wait_end(int fd, int ms);
+
 
 /* Raise this process's RLIMIT_NOFILE to at least ${n}. */
 void h_raise_nofile(unsigned long n);
@@ -108,6 +116,8 @@ enum h_mode {
 	H_CLOSE_AFTER,	/* Read ${n} bytes, then close(). */
 	H_SEND,		/* Send ${n} bytes of the stream of ${seed}, FIN,
 			   then read and drop until the client's EOF. */
+	H_SEND_OPEN,	/* H_SEND without the FIN: the connection stays
+			   open until the client's EOF. */
 	H_SILENT	/* Listen with backlog 0 and never accept. */
 };
 
@@ -116,8 +126,8 @@ struct h_backend_conf {
 	int family;		/* AF_INET (or 0): 127.0.0.1; AF_INET6: ::1. */
 	enum h_mode mode;
 	const char * name;	/* H_GREET: the name in the greeting. */
-	uint64_t n;		/* H_RESET_AFTER, H_CLOSE_AFTER, H_SEND. */
-	uint64_t seed;		/* H_SEND. */
+	uint64_t n;		/* H_RESET_AFTER, H_CLOSE_AFTER, H_SEND*. */
+	uint64_t seed;		/* H_SEND*. */
 };
 
 /* What a backend read of its most recent connection (reading modes). */
@@ -302,6 +312,9 @@ struct h_relay_conf {
 	unsigned nofile;	/* RLIMIT_NOFILE soft = hard (0: inherited). */
 	uid_t uid;		/* Run as ${uid}/${gid}, no supplementary */
 	gid_t gid;		/* groups (uid 0: as the test runs). */
+	void (*pre_exec)(void);	/* Called in the child just before the
+				   exec, to wrap the relay (NULL: none);
+				   it _exit()s on failure. */
 };
 
 /* The relay's argv (h_relay_argv) and the strings it points to. */
@@ -374,6 +387,21 @@ int h_relay_log_wait(struct h_relay *, const char *, int);
  * Wait until the log holds ${n} occurrences of ${s}; return the count.
  */
 int h_relay_log_wait_count(struct h_relay *, const char *, int, int);
+
+/**
+ * h_relay_worker(P):
+ * The relay's serving worker: the youngest child of the supervisor
+ * ${P}->pid (the one worker without --workers), or ${P}->pid if it has no
+ * child.  The /proc helpers below read this process.
+ */
+pid_t h_relay_worker(const struct h_relay *);
+
+/**
+ * h_proc_fds(pid, kind):
+ * Open descriptors of process ${pid} whose /proc/PID/fd link starts with
+ * ${kind} ("socket:", "pipe:"; NULL: all), or -1.
+ */
+int h_proc_fds(pid_t, const char *);
 
 /**
  * h_relay_fds(P, kind):

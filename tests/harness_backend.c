@@ -173,7 +173,10 @@ h_be_read_then_go(struct h_backend * B, int fd)
 	return (got == B->conf.n);
 }
 
-/* SEND: send ${n} bytes of the stream, FIN, drain; 1 if all were sent. */
+/*
+ * SEND: send ${n} bytes of the stream, FIN (not in SEND_OPEN), drain; 1 if
+ * all were sent.
+ */
 static int
 h_be_send_stream(struct h_backend * B, int fd)
 {
@@ -201,7 +204,8 @@ h_be_send_stream(struct h_backend * B, int fd)
 	}
 	if (off < B->conf.n)
 		return (0);
-	shutdown(fd, SHUT_WR);
+	if (B->conf.mode == H_SEND)
+		shutdown(fd, SHUT_WR);
 	while (h_be_recv(B, fd, buf, sizeof(buf)) > 0)
 		;
 	return (1);
@@ -225,6 +229,7 @@ h_be_serve(void * cookie)
 		fd = -1;	/* Closed there. */
 		break;
 	case H_SEND:
+	case H_SEND_OPEN:
 		done = h_be_send_stream(B, fd);
 		break;
 	default:

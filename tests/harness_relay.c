@@ -130,6 +130,8 @@ h_rl_child(const struct h_relay_conf * conf, const char ** argv, int errfd)
 		_exit(126);
 	/* Nothing of Criterion's may leak into the relay. */
 	close_range(3, ~0U, 0);
+	if (conf->pre_exec != NULL)
+		conf->pre_exec();
 	execv(argv[0], (char * const *)argv);
 	_exit(127);
 }
@@ -300,23 +302,42 @@ h_relay_log_wait_count(struct h_relay * P, const char * s, int n, int ms)
 	return (got);
 }
 
-/* Call ${fn}(fd, link, cookie) for each descriptor of ${P}; 0 or -1. */
+pid_t
+h_relay_worker(const struct h_relay * P)
+{
+	char path[64];
+	pid_t pid = P->pid;
+	FILE * f;
+	int c;
+
+	snprintf(path, sizeof(path), "/proc/%d/task/%d/children", (int)P->pid,
+	    (int)P->pid);
+	if ((f = fopen(path, "r")) == NULL)
+		return (pid);
+	/* The kernel lists children oldest first. */
+	while (fscanf(f, "%d", &c) == 1)
+		pid = c;
+	fclose(f);
+	return (pid);
+}
+
+/* Call ${fn}(fd, link, cookie) for each descriptor of ${pid}; 0 or -1. */
 static int
-h_rl_each_fd(const struct h_relay * P, void (* fn)(int, const char *,
-    void *), void * cookie)
+h_rl_each_fd(pid_t pid, void (* fn)(int, const char *, void *),
+    void * cookie)
 {
 	char path[300], target[128];
 	struct dirent * d;
 	DIR * dir;
 	ssize_t len;
 
-	snprintf(path, sizeof(path), "/proc/%d/fd", (int)P->pid);
+	snprintf(path, sizeof(path), "/proc/%d/fd", (int)pid);
 	if ((dir = opendir(path)) == NULL)
 		return (-1);
 	while ((d = readdir(dir)) != NULL) {
 		if (d->d_name[0] == '.')
 			continue;
-		snprintf(path, sizeof(path), "/proc/%d/fd/%s", (int)P->pid,
+		snprintf(path, sizeof(path), "/proc/%d/fd/%s", (int)pid,
 		    d->d_name);
 		if ((len = readlink(path, target, sizeof(target) - 1)) < 0)
 			continue;
@@ -345,11 +366,18 @@ h_rl_count_kind(int fd, const char * link, void * cookie)
 }
 
 int
-h_relay_fds(const struct h_relay * P, const char * kind)
+h_proc_fds(pid_t pid, const char * kind)
 {
 	struct h_rl_kind K = { kind, 0 };
 
-	return (h_rl_each_fd(P, h_rl_count_kind, &K) ? -1 : K.n);
+	return (h_rl_each_fd(pid, h_rl_count_kind, &K) ? -1 : K.n);
+}
+
+int
+h_relay_fds(const struct h_relay * P, const char * kind)
+{
+
+	return (h_proc_fds(h_relay_worker(P), kind));
 }
 
 int
@@ -395,7 +423,8 @@ h_relay_fd_others(const struct h_relay * P)
 {
 	int n = 0;
 
-	return (h_rl_each_fd(P, h_rl_count_other, &n) ? -1 : n);
+	return (h_rl_each_fd(h_relay_worker(P), h_rl_count_other, &n) ? -1 :
+	    n);
 }
 
 long
@@ -406,7 +435,7 @@ h_relay_cpu_ticks(const struct h_relay * P)
 	ssize_t n;
 	int fd;
 
-	snprintf(path, sizeof(path), "/proc/%d/stat", (int)P->pid);
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)h_relay_worker(P));
 	if ((fd = open(path, O_RDONLY)) == -1)
 		return (-1);
 	n = read(fd, buf, sizeof(buf) - 1);
@@ -429,7 +458,8 @@ h_relay_rss_kib(const struct h_relay * P)
 	long kib = -1;
 	FILE * f;
 
-	snprintf(path, sizeof(path), "/proc/%d/status", (int)P->pid);
+	snprintf(path, sizeof(path), "/proc/%d/status",
+	    (int)h_relay_worker(P));
 	if ((f = fopen(path, "r")) == NULL)
 		return (-1);
 	while (fgets(line, sizeof(line), f) != NULL)
@@ -467,7 +497,7 @@ h_relay_dump_sockets(const struct h_relay * P)
 	size_t i;
 	FILE * f;
 
-	if (h_rl_each_fd(P, h_rl_note_inode, &I) ||
+	if (h_rl_each_fd(h_relay_worker(P), h_rl_note_inode, &I) ||
 	    (f = fopen("/proc/net/tcp", "r")) == NULL)
 		return;
 	while (fgets(line, sizeof(line), f) != NULL) {

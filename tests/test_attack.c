@@ -158,8 +158,9 @@ TestSuite(attack, .fini = at_teardown, .timeout = 60);
 
 /*
  * 4 x the per-source limit of silent connections from 127.0.0.2, as many
- * as there are slots: the limit (8) stay, the rest are closed at once and
- * logged once; a client from 127.0.0.1 is served at once.
+ * as there are slots: each past the limit (8) takes the place of the
+ * source's oldest silent one, which is closed; 8 stay, and a client from
+ * 127.0.0.1 is served at once.
  */
 Test(attack, silent_host_held_to_its_share)
 {
@@ -172,10 +173,85 @@ Test(attack, silent_host_held_to_its_share)
 	ms = at_served();
 	cr_expect_lt(ms, 1000, "served after %llu ms", (unsigned long long)ms);
 	cr_expect_eq(h_relay_log_wait_count(&relay,
-	    "refused from 127.0.0.2:", 1, 2000), 1, "refusals are rate-limited");
-	cr_expect_eq(h_relay_log_count(&relay, ": per-source limit"), 1);
+	    "evicted in the knock phase: per-source limit", 24, 2000), 24,
+	    "log:\n%s", relay.log);
+	cr_expect_eq(h_relay_log_count(&relay, "refused from"), 0);
 	/* The 8 it holds are still there. */
 	cr_expect_eq(at_closed(200), 24);
+}
+
+/*
+ * Users behind one address (a NAT): with the source at its limit (4) with
+ * silent connections, a user from that address who speaks at once is
+ * served, and the source's oldest silent connection (or one partway
+ * through its first message) is reset to make room.  Before, the new
+ * connection was refused: one silent neighbour locked everyone out.
+ */
+Test(attack, nat_neighbour_takes_the_place_of_a_silent_one)
+{
+	char buf[64];
+	int fd, i, end;
+
+	at_start((const char *[]){ "--max-conns", "32",
+	    "--max-conns-per-source", "4", "-k", "20s", NULL });
+	at_open("127.0.0.2", 2, NULL);
+	at_open("127.0.0.2", 1, "open-");	/* Partway through a knock. */
+	at_open("127.0.0.2", 1, NULL);
+	usleep(200000);
+	for (i = 0; i < 2; i++) {
+		fd = at_connect_from("127.0.0.2", relay.port);
+		h_send_all(fd, KNOCK, KLEN);
+		cr_assert_eq(h_recv(fd, buf, 13, 3000), 13, "a neighbour who "
+		    "knocked was not served; log:\n%s", relay.log);
+		cr_assert(memcmp(buf, "GREET hidden\n", 13) == 0);
+		/* The oldest in the knock phase went, with a reset. */
+		end = h_wait_end(at[i], 2000);
+		cr_assert_eq(end, ECONNRESET, "the oldest silent one %s, not a "
+		    "reset; log:\n%s", end == -1 ? "stayed" : end == 0 ?
+		    "got a FIN" : strerror(end), relay.log);
+		close(at[i]);
+		at[i] = -1;
+		close(fd);
+	}
+	/* The others (the partial one is next) are still there. */
+	cr_expect_eq(at_closed(300), 2, "log:\n%s", relay.log);
+	cr_expect_eq(h_relay_log_count(&relay, "refused from"), 0);
+}
+
+/*
+ * A source whose connections are all past the knock phase is refused
+ * (established sessions are never taken): with a reset, as a full backlog
+ * would give, and logged once per rate-limit period however many come.
+ */
+Test(attack, established_source_is_refused_with_a_reset)
+{
+	char buf[64];
+	int fd, i, end;
+
+	at_start((const char *[]){ "--max-conns", "32",
+	    "--max-conns-per-source", "4", NULL });
+	for (i = 0; i < 4; i++) {
+		at_open("127.0.0.2", 1, JUNK);
+		cr_assert_eq(h_recv(at[i], buf, strlen(JUNK), 2000),
+		    strlen(JUNK));
+	}
+	for (i = 0; i < 3; i++) {
+		fd = at_connect_from("127.0.0.2", relay.port);
+		end = h_wait_end(fd, 2000);
+		cr_assert_eq(end, ECONNRESET, "%s, not refused with a reset; "
+		    "log:\n%s", end == -1 ? "still open" : end == 0 ?
+		    "a FIN" : strerror(end), relay.log);
+		close(fd);
+	}
+	cr_expect_eq(h_relay_log_wait_count(&relay, "refused from 127.0.0.2:",
+	    1, 1000), 1, "refusals are logged once per period; log:\n%s",
+	    relay.log);
+	cr_expect_eq(h_relay_log_count(&relay, "evicted"), 0);
+	/* The sessions go on. */
+	for (i = 0; i < 4; i++) {
+		h_send_all(at[i], "ping", 4);
+		cr_assert_eq(h_recv(at[i], buf, 4, 2000), 4);
+	}
 }
 
 /*
@@ -248,7 +324,8 @@ Test(attack, knock_flood_from_many_hosts)
  * Every way a connection can end gives its count back exactly once: after
  * 120 connections from 127.0.0.3 (resets before and after the knock, early
  * closes, a refused backend, refusals at the limit, complete exchanges),
- * the source holds nothing: 4 silent connections stay, the 5th is refused.
+ * the source holds nothing: 4 silent connections stay, the 5th takes the
+ * place of the oldest.
  */
 Test(attack, source_counts_return_to_zero)
 {
@@ -294,8 +371,17 @@ Test(attack, source_counts_return_to_zero)
 			/* Once the relay saw the closes before. */
 			cr_assert_eq(h_relay_log_wait_count(&relay, "closed:",
 			    i / 6 * 9 + 5, 3000), i / 6 * 9 + 5);
-			for (k = 0; k < 6; k++)
-				at_open("127.0.0.3", 1, JUNK);
+			/* Each past the knock phase: none can be evicted. */
+			h_send_all(fd, JUNK, strlen(JUNK));
+			(void)h_recv(fd, buf, strlen(JUNK), 2000);
+			for (k = 0; k < 6; k++) {
+				at_open("127.0.0.3", 1, NULL);
+				/* Refused ones are reset: the send may fail. */
+				(void)send(at[nat - 1], JUNK, strlen(JUNK),
+				    MSG_NOSIGNAL);
+				(void)h_recv(at[nat - 1], buf, strlen(JUNK),
+				    2000);
+			}
 			cr_assert_eq(at_closed(300), 3, "log:\n%s", relay.log);
 			for (k = 0; k < nat; k++)
 				if (at[k] != -1)

@@ -20,6 +20,7 @@
 #include <sysexits.h>
 #include <unistd.h>
 
+#include "keyfile.h"
 #include "knock.h"
 #include "run.h"
 
@@ -787,4 +788,91 @@ Test(cli, backend_name_uses_the_address_that_answers, .timeout = 30)
 	    "addresses and none accepted a connection now: using the first, "
 	    "[::1]:%u", (unsigned)port);
 	cr_expect_neq(strstr(cli_err, want), NULL, "%s", cli_err);
+}
+
+/* The number of error lines the last run wrote. */
+static int
+cli_errors(void)
+{
+	const char * p;
+	int n = 0;
+
+	for (p = cli_err; (p = strstr(p, "l7knockknock: error: ")) != NULL;
+	    p++)
+		n++;
+	return (n);
+}
+
+/* --gen-key: mode 0600, the relay's user's, a key keyfile reads, once. */
+Test(cli, gen_key_makes_a_private_key_never_overwritten, .timeout = 30,
+    .init = cli_dir_make, .fini = cli_dir_remove)
+{
+	const char * args[] = { "--gen-key", cli_file, "--user", "65534:65534",
+	    NULL };
+	const char * mine[] = { "--gen-key", cli_file, NULL };
+	const char * want[] = { cli_file, "exists", "never overwritten", NULL };
+	uint8_t key[KEYFILE_KEYLEN];
+	char buf[128];
+	struct stat st;
+	ssize_t n;
+	int fd;
+
+	cr_assert_eq(cli_run(geteuid() == 0 ? args : mine), 0, "%s", cli_err);
+	cr_assert_eq(stat(cli_file, &st), 0);
+	cr_expect_eq(st.st_mode & 07777, 0600, "mode %o", st.st_mode & 07777);
+	cr_expect_eq(st.st_uid, geteuid() == 0 ? 65534 : geteuid());
+	cr_expect_eq(st.st_gid, geteuid() == 0 ? 65534 : getegid());
+	cr_assert_geq(fd = open(cli_file, O_RDONLY), 0);
+	n = read(fd, buf, sizeof(buf));
+	close(fd);
+	cr_assert_eq(n, KEYFILE_B64LEN + 1);
+	cr_expect_eq(keyfile_parse(buf, (size_t)n, key), KEYFILE_OK);
+
+	/* Never overwritten: refused, naming it, the key unchanged. */
+	cli_expect("gen-key again", cli_run(mine), EX_CANTCREAT, want,
+	    cli_err);
+	cr_assert_geq(fd = open(cli_file, O_RDONLY), 0);
+	cr_expect_eq(read(fd, buf + 64, 64), KEYFILE_B64LEN + 1);
+	close(fd);
+	cr_expect_eq(memcmp(buf, buf + 64, KEYFILE_B64LEN + 1), 0);
+}
+
+/* --check: 0 when good; one line per problem, non-zero, otherwise. */
+Test(cli, check_reads_secrets_as_the_user_and_resolves, .timeout = 60,
+    .init = cli_dir_make, .fini = cli_dir_remove)
+{
+	const char * gen[] = { "--gen-key", cli_file, "--user", "65534:65534",
+	    NULL };
+	const char * mine[] = { "--gen-key", cli_file, NULL };
+	const char * ok[] = { "--check", "--key-file", cli_file, "--user",
+	    "65534:65534", "--normal", "127.0.0.1:1", NULL };
+	const char * bad_opt[] = { "--check", "--frobnicate", NULL };
+	const char * bad_host[] = { "--check", "--key-file", cli_file,
+	    "--user", "65534:65534", "--hidden", "no-such-host.invalid:22",
+	    NULL };
+	const char * want_host[] = { "no-such-host.invalid", NULL };
+	const char * want_key[] = { cli_file, "Permission denied", NULL };
+
+	if (geteuid() != 0) {
+		ok[3] = bad_host[3] = NULL;
+		cr_assert_eq(cli_run(mine), 0, "%s", cli_err);
+	} else {
+		cr_assert_eq(chmod(cli_dir, 0755), 0);
+		cr_assert_eq(cli_run(gen), 0, "%s", cli_err);
+	}
+	cr_expect_eq(cli_run(ok), 0, "check: %s", cli_err);
+	cr_expect_eq(cli_errors(), 0, "%s", cli_err);
+	cr_expect_eq(cli_run(bad_opt), EX_USAGE);
+	cr_expect_eq(cli_errors(), 1, "%s", cli_err);
+	cli_expect("check, unresolvable backend", cli_run(bad_host), EX_CONFIG,
+	    want_host, cli_err);
+	if (geteuid() != 0)
+		return;
+
+	/* A key only root can read: refused as the relay's user. */
+	cr_assert_eq(chown(cli_file, 0, 0), 0);
+	cli_expect("check, key unreadable by the user", cli_run(ok), EX_CONFIG,
+	    want_key, cli_err);
+	cr_expect_eq(cli_run(bad_host), EX_CONFIG);
+	cr_expect_eq(cli_errors(), 2, "one line per problem: %s", cli_err);
 }

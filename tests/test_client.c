@@ -716,11 +716,13 @@ Test(client, server_close_reaches_ssh_and_client_exits, .timeout = 30)
 }
 
 /*
- * The relay passes a backend's reset on as a close (FIN), handled above;
- * the client's own handling of a reset is tested against a listener that
- * resets the connection itself.
+ * A reset is not an orderly end: the client exits 74 (EX_IOERR) with one
+ * line naming it, distinct from the 0 of an orderly end (above), so that
+ * ssh and scripts can tell a cut session from a complete one.  First a
+ * listener that resets the connection itself (stdin still open: the reset
+ * alone must end the client).
  */
-Test(client, reset_ends_the_client_with_stdin_open, .timeout = 30)
+Test(client, reset_ends_the_client_with_status_74, .timeout = 30)
 {
 	struct cproc C;
 	char kf[64], port[8], err[1024], buf[64];
@@ -738,17 +740,59 @@ Test(client, reset_ends_the_client_with_stdin_open, .timeout = 30)
 	sfd = cl_accept(lfd, 5000);
 	cr_assert(cl_recv(sfd, buf, strlen(CL_KNOCK), 3000) ==
 	    strlen(CL_KNOCK));
+	cl_send(sfd, "partial\n", 8);
+	usleep(100000);
 	cl_reset(sfd);
 
-	/* stdin still open: the reset alone must end it. */
+	/* What came before the reset still arrives; then the end. */
+	cr_expect_eq(cl_read_until(out[0], buf, 8, 3000), 8);
 	cr_expect(cl_pipe_eof(out[0], 3000), "stdout not closed after a reset");
 	st = cproc_wait(&C, 3000, err, sizeof(err));
-	cr_expect(cl_exited(st, 0), "client status %d after the reset: %s",
-	    st, err);
+	cr_expect(cl_exited(st, 74), "client status %d after the reset (want "
+	    "exit 74): %s", st, err);
+	cr_expect(strstr(err, "connection lost") != NULL &&
+	    strstr(err, "reset") != NULL, "no line names the reset: %s", err);
 	close(in[1]);
 	close(out[0]);
 	close(lfd);
 	unlink(kf);
+}
+
+/*
+ * The same through the relay: the hidden backend resets after 4 bytes, the
+ * relay passes the reset on, the client exits 74.
+ */
+Test(client, backend_reset_through_the_relay_exits_74, .timeout = 30)
+{
+	struct h_backend normal, hidden;
+	struct h_relay R;
+	struct cproc C;
+	char kf[64], port[8], err[1024];
+	int in[2], out[2], st;
+
+	cl_backend_start(&normal, "normal");
+	h_backend_start(&hidden, &(struct h_backend_conf){ .family = AF_INET,
+	    .mode = H_RESET_AFTER, .n = 4 });
+	cl_file(kf, CL_KNOCK);
+	cl_relay_start(&R, normal.port, hidden.port, kf);
+	snprintf(port, sizeof(port), "%u", (unsigned)cl_relay_port(&R));
+	cr_assert(pipe2(in, O_CLOEXEC) == 0 && pipe2(out, O_CLOEXEC) == 0);
+	cproc_start(&C, (const char *[]){ "--knock-file", kf, "127.0.0.1",
+	    port, NULL }, in[0], out[1]);
+	close(in[0]);
+	close(out[1]);
+	cr_assert(write(in[1], "ping", 4) == 4);
+	cr_expect(cl_pipe_eof(out[0], 5000), "stdout not closed after a reset");
+	st = cproc_wait(&C, 3000, err, sizeof(err));
+	cr_expect(cl_exited(st, 74), "client status %d after the backend's "
+	    "reset (want exit 74): %s", st, err);
+	cr_expect(cl_relay_logged(&R, "backend reset"), "log:\n%s", R.log);
+	close(in[1]);
+	close(out[0]);
+	unlink(kf);
+	cl_relay_stop(&R);
+	h_backend_stop(&hidden);
+	cl_backend_stop(&normal);
 }
 
 /*

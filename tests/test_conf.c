@@ -14,6 +14,7 @@
 #include "net.h"
 #include "proxyhdr.h"
 #include "replay.h"
+#include "routes.h"
 #include "run.h"
 
 #define ARGS_MAX	40
@@ -63,6 +64,18 @@ parse_captured(struct conf * C, struct args * A)
 	return (rc);
 }
 
+/* Route ${i}'s secret file if of the kind of option ${file}, else NULL. */
+static const char *
+route_file(const struct conf * C, size_t i, const char * file)
+{
+	const struct conf_route * R = &C->routes[i];
+
+	if (R->path[0] == '\0' ||
+	    R->kind != routes_kind_find(file, strlen(file)))
+		return (NULL);
+	return (R->path);
+}
+
 /* Format listener ${i} of ${C}. */
 static const char *
 fmt_listen(const struct conf * C, size_t i, char * buf)
@@ -106,7 +119,7 @@ Test(conf, defaults)
 	cr_expect_eq(C.have_knock, 1);
 	cr_expect_eq(C.knock.len, 6);
 	cr_expect_arr_eq(C.knock.buf, "secret", 6);
-	cr_expect_null(C.knock_file);
+	cr_expect_null(route_file(&C, 0, "knock-file"));
 	cr_expect_str_eq(C.chroot_dir, "/var/empty");
 	cr_expect_null(C.user);
 	cr_expect_eq(C.print_seccomp, 0);
@@ -224,13 +237,15 @@ check_good(const struct conf * C, const struct good_case * c, const char * id)
 		cr_expect_null(C->user, "%s: user", id);
 	cr_expect_eq(C->print_seccomp, c->print_seccomp, "%s: seccomp", id);
 	if (c->knock_file != NULL) {
-		cr_expect_str_eq(C->knock_file ? C->knock_file : "(null)",
+		cr_expect_str_eq(route_file(C, 0, "knock-file") ?
+		    route_file(C, 0, "knock-file") : "(null)",
 		    c->knock_file, "%s: knock file", id);
 		cr_expect_eq(C->have_knock, 0, "%s: have_knock", id);
 	} else if (knock[0] == '\0') {
 		cr_expect_eq(C->have_knock, 0, "%s: have_knock", id);
 	} else {
-		cr_expect_null(C->knock_file, "%s: knock file", id);
+		cr_expect_null(route_file(C, 0, "knock-file"),
+		    "%s: knock file", id);
 		cr_expect_eq(C->have_knock, 1, "%s: have_knock", id);
 		cr_expect_eq(C->knock.len, strlen(knock), "%s: knock length",
 		    id);
@@ -634,9 +649,10 @@ Test(conf, help_lists_every_option)
 	    "--hiddenPort", "--proxyTimeout", "--knockTimeout", "--verbose",
 	    "--quiet", "--version", "--help", "--listen ", "--normal ",
 	    "--hidden ", "--knock-file", "--connect-timeout", "--max-conns",
-	    "-p,", "-n,", "-s,", "-o,", "-k,", "-v,", "-q,", "-V,", "-?,",
+	    "-p,", "-n,", "-s,", "-o,", "-k,", "-v,", "-q,", "-V,", "-h,", "-?)",
 	    "--route ", "--key-file ", "--token-window ", "--replay-cache ",
-	    "--log-time", "--fin-timeout", "--workers", NULL };
+	    "--log-time", "--fin-timeout", "--workers", "--drain-grace ",
+	    NULL };
 	struct run_redirect R;
 	char buf[8192];
 	size_t i;
@@ -777,27 +793,27 @@ Test(conf, routes_defaults_and_sub_options)
 	cr_expect_eq(C.normal.idle_ms, 30000);
 	cr_expect_eq(C.normal.proxy, PROXYHDR_V1);
 	cr_expect_str_eq(C.routes[0].name, "ssh");
-	cr_expect_str_eq(C.routes[0].key_file, "/etc/first.key");
-	cr_expect_null(C.routes[0].knock_file);
+	cr_expect_str_eq(route_file(&C, 0, "key-file"), "/etc/first.key");
+	cr_expect_null(route_file(&C, 0, "knock-file"));
 	cr_expect_eq(C.routes[0].b.idle_ms, 2 * 3600 * 1000);
 	cr_expect_eq(C.routes[0].b.proxy, PROXYHDR_OFF);
 	cr_expect_str_eq(C.routes[1].name, "hidden2");
 	cr_expect_str_eq(C.routes[1].b.host, "127.0.0.1");
 	cr_expect_eq(C.routes[1].b.port, 2222);
-	cr_expect_str_eq(C.routes[1].key_file, "/etc/a.key");
-	cr_expect_null(C.routes[1].knock_file);
+	cr_expect_str_eq(route_file(&C, 1, "key-file"), "/etc/a.key");
+	cr_expect_null(route_file(&C, 1, "knock-file"));
 	cr_expect_eq(C.routes[1].b.idle_ms, 2 * 3600 * 1000);
 	cr_expect_str_eq(C.routes[2].name, "tel_1");
 	cr_expect_str_eq(C.routes[2].b.host, "::1");
 	cr_expect_eq(C.routes[2].b.port, 23);
-	cr_expect_str_eq(C.routes[2].knock_file, "rel/knock");
-	cr_expect_null(C.routes[2].key_file);
+	cr_expect_str_eq(route_file(&C, 2, "knock-file"), "rel/knock");
+	cr_expect_null(route_file(&C, 2, "key-file"));
 	cr_expect_eq(C.routes[2].b.idle_ms, 300000);
 	cr_expect_eq(C.routes[2].b.proxy, PROXYHDR_V2);
 	cr_expect_str_eq(C.routes[3].name, "hidden4");
 	cr_expect_str_eq(C.routes[3].b.host, "example.com");
 	cr_expect_eq(C.routes[3].b.idle_ms, 90000);
-	cr_expect_str_eq(C.routes[3].key_file, "b.key");
+	cr_expect_str_eq(route_file(&C, 3, "key-file"), "b.key");
 	cr_expect_eq(C.window_s, 30);
 	cr_expect_eq(C.replay_n, REPLAY_DEFAULT);
 }
@@ -819,6 +835,23 @@ Test(conf, o_sets_every_route_idle_wins)
 	cr_expect_eq(C.window_s, 120);
 	cr_expect_eq(C.replay_n, 1);
 	cr_expect_eq(C.have_knock, 1);
+}
+
+/* --drain-grace: 60 s unless given. */
+Test(conf, drain_grace_default_and_given)
+{
+	static struct args A;
+	static const char * const def[] = { "knock", NULL };
+	static const char * const given[] = { "--drain-grace", "1500ms",
+	    "knock", NULL };
+	struct conf C;
+
+	args_set(&A, def);
+	cr_assert_eq(parse_captured(&C, &A), CONF_RUN, "%s", err_buf);
+	cr_expect_eq(C.drain_grace_ms, 60000);
+	args_set(&A, given);
+	cr_assert_eq(parse_captured(&C, &A), CONF_RUN, "%s", err_buf);
+	cr_expect_eq(C.drain_grace_ms, 1500);
 }
 
 Test(conf, sixteen_routes_then_too_many)
@@ -937,6 +970,9 @@ static const struct bad_case route_bad_cases[] = {
 	    "file name (one that starts with '-' as ./-name)" },
 	{ { "--route", "127.0.0.1:1,key-file=a" }, "no knock given: expected "
 	    "KNOCK, --knock-file PATH or --key-file PATH (see --help)" },
+	{ { "--drain-grace", "0", "k" }, "invalid value '0' for "
+	    "--drain-grace: expected a duration such as 500ms, 2s, 5m, 2h or 30 "
+	    "(seconds), up to 7 days" },
 	{ { "--token-window", "0", "k" }, "invalid value '0' for "
 	    "--token-window: expected a whole number of seconds from 1s to 10m, "
 	    "such as 30s or 2m" },
@@ -1032,8 +1068,291 @@ Test(conf, replay_store)
 			    "case %zu: %s", i, err_buf);
 			continue;
 		}
-		cr_expect(C.have_store, "case %zu", i);
-		cr_expect_str_eq(C.store.host, cases[i].host, "case %zu", i);
-		cr_expect_eq(C.store.port, cases[i].port, "case %zu", i);
+		cr_expect(C.have_replay_store, "case %zu", i);
+		cr_expect_str_eq(C.replay_store.host, cases[i].host, "case %zu", i);
+		cr_expect_eq(C.replay_store.port, cases[i].port, "case %zu", i);
 	}
+}
+
+/* The options the man page lists: long names and short letters. */
+struct man_opts {
+	char names[64][40];
+	size_t n;
+	char letters[32];
+};
+
+/* Add the options named on the .TP tag line ${s} (roff "\-" unescaped). */
+static void
+man_opts_line(struct man_opts * M, const char * s)
+{
+	char line[512];
+	size_t i, j = 0, len;
+
+	for (i = 0; s[i] != '\0' && j < sizeof(line) - 1; i++)
+		if (!(s[i] == '\\' && s[i + 1] == '-'))
+			line[j++] = s[i];
+	line[j] = '\0';
+	for (i = 0; line[i] != '\0'; i++) {
+		if (line[i] != '-' || (i > 0 && line[i - 1] != ' ' &&
+		    line[i - 1] != '"'))
+			continue;
+		if (line[i + 1] == '-') {
+			len = strspn(&line[i + 2], "abcdefghijklmnopqrstuvwxyz"
+			    "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-");
+			cr_assert(M->n < 64 && len > 0 && len < 40);
+			memcpy(M->names[M->n], &line[i + 2], len);
+			M->names[M->n++][len] = '\0';
+		} else if (line[i + 1] != '\0' && strchr(" \",",
+		    line[i + 2]) != NULL) {
+			len = strlen(M->letters);
+			cr_assert_lt(len, sizeof(M->letters) - 1);
+			M->letters[len] = line[i + 1];
+		}
+	}
+}
+
+/* Read the tag lines (the line after each .TP) of the OPTIONS section. */
+static void
+man_opts_read(struct man_opts * M)
+{
+	char line[512];
+	int in = 0, tag = 0;
+	FILE * f;
+
+	memset(M, 0, sizeof(*M));
+	cr_assert_not_null(f = fopen("../l7knockknock.8", "r"));
+	while (fgets(line, sizeof(line), f) != NULL) {
+		if (strncmp(line, ".SH", 3) == 0)
+			in = (strncmp(line, ".SH OPTIONS", 11) == 0);
+		else if (in && strncmp(line, ".TP", 3) == 0)
+			tag = 1;
+		else if (tag) {
+			man_opts_line(M, line);
+			tag = 0;
+		}
+	}
+	fclose(f);
+}
+
+/* Every option of the table is in the man page, and vice versa. */
+Test(conf, man_page_lists_exactly_the_option_table)
+{
+	struct man_opts M;
+	const char * name;
+	size_t i, j;
+	int letter;
+
+	man_opts_read(&M);
+	cr_assert_gt(M.n, 10, "no options found in l7knockknock.8");
+	for (i = 0; (name = conf_option_name(i)) != NULL; i++) {
+		for (j = 0; j < M.n && strcmp(M.names[j], name) != 0; j++)
+			;
+		cr_expect_lt(j, M.n, "--%s is not in l7knockknock.8", name);
+		letter = conf_option_letter(i);
+		cr_expect(letter == 0 || strchr(M.letters, letter) != NULL,
+		    "-%c (--%s) is not in l7knockknock.8", letter, name);
+	}
+	cr_expect_eq(i, conf_option_count());
+	for (j = 0; j < M.n; j++) {
+		for (i = 0; (name = conf_option_name(i)) != NULL &&
+		    strcmp(M.names[j], name) != 0; i++)
+			;
+		cr_expect_not_null(name, "l7knockknock.8 lists --%s, which "
+		    "the option table lacks", M.names[j]);
+	}
+	for (j = 0; M.letters[j] != '\0'; j++) {
+		for (i = 0; i < conf_option_count() &&
+		    conf_option_letter(i) != M.letters[j]; i++)
+			;
+		/* -? is getopt's own way to ask for help. */
+		cr_expect(i < conf_option_count() || M.letters[j] == '?',
+		    "l7knockknock.8 lists -%c, which the option table lacks",
+		    M.letters[j]);
+	}
+}
+
+/* --help lists every option of the table, -h included. */
+Test(conf, help_lists_every_table_option)
+{
+	const char * const list[] = { "--help", NULL };
+	char want[64];
+	struct args A;
+	struct conf C;
+	size_t i;
+
+	args_set(&A, list);
+	cr_assert_eq(parse_captured(&C, &A), CONF_DONE);
+	for (i = 0; i < conf_option_count(); i++) {
+		snprintf(want, sizeof(want), "--%s", conf_option_name(i));
+		cr_expect_not_null(strstr(out_buf, want), "%s", want);
+		if (conf_option_letter(i) == 0)
+			continue;
+		snprintf(want, sizeof(want), "-%c, --%s",
+		    conf_option_letter(i), conf_option_name(i));
+		cr_expect_not_null(strstr(out_buf, want), "%s", want);
+	}
+	cr_expect_not_null(strstr(out_buf, "-h, --help"));
+}
+
+/* A configuration file holding ${text}; its path into ${path} (64 bytes). */
+static void
+conffile_make(char * path, const char * text)
+{
+	int fd;
+
+	strcpy(path, "/tmp/l7kk-conf-XXXXXX");
+	cr_assert_geq(fd = mkstemp(path), 0);
+	cr_assert_eq(write(fd, text, strlen(text)), (ssize_t)strlen(text));
+	close(fd);
+}
+
+/* Parse "--config ${text}" and ${list} around it; return conf_parse's. */
+static int
+parse_with_file(struct conf * C, const char * text, const char * const *
+    before, const char * const * after, char * path)
+{
+	const char * list[ARGS_MAX];
+	static struct args A;
+	size_t n = 0;
+	int rc;
+
+	conffile_make(path, text);
+	for (; before != NULL && *before != NULL; before++)
+		list[n++] = *before;
+	list[n++] = "--config";
+	list[n++] = path;
+	for (; after != NULL && *after != NULL; after++)
+		list[n++] = *after;
+	list[n] = NULL;
+	args_set(&A, list);
+	rc = parse_captured(C, &A);
+	unlink(path);
+	return (rc);
+}
+
+/* Every kind of value, a flag alone on its line, comments, blank lines. */
+Test(conf, config_file_sets_each_kind_of_value)
+{
+	static const char text[] =
+	    "# l7knockknock.conf\n"
+	    "\n"
+	    "   # indented comment\n"
+	    "listen 127.0.0.1:4443\n"
+	    "normal  127.0.0.1:8080,idle=5m\n"
+	    "hidden\t127.0.0.1:2222\n"
+	    "knock-file /etc/l7kk/knock\n"
+	    "route 127.0.0.1:23,key-file=/etc/l7kk/a.key,name=tel\n"
+	    "workers 2\n"
+	    "connect-timeout 3s\r\n"
+	    "log-time\n"
+	    "  verbose  \n"
+	    "replay-cache 100\n"
+	    "user nobody\n"
+	    "max-conns-per-source 0";
+	static struct conf C;
+	char path[64], buf[NET_ADDRSTR_MAX];
+
+	cr_assert_eq(parse_with_file(&C, text, NULL, NULL, path), CONF_RUN,
+	    "%s", err_buf);
+	cr_expect_str_eq(err_buf, "");
+	cr_expect_str_eq(C.config, path);
+	cr_assert_eq(C.nlisten, 1);
+	cr_expect_str_eq(fmt_listen(&C, 0, buf), "127.0.0.1:4443");
+	cr_expect_eq(C.normal.port, 8080);
+	cr_expect_eq(C.normal.idle_ms, 300000);
+	cr_expect_eq(C.routes[0].b.port, 2222);
+	cr_expect_str_eq(route_file(&C, 0, "knock-file"), "/etc/l7kk/knock");
+	cr_assert_eq(C.nroutes, 2);
+	cr_expect_str_eq(route_file(&C, 1, "key-file"), "/etc/l7kk/a.key");
+	cr_expect_str_eq(C.routes[1].name, "tel");
+	cr_expect_eq(C.workers, 2);
+	cr_expect_eq(C.workers_given, 1);
+	cr_expect_eq(C.connect_ms, 3000);
+	cr_expect_eq(C.log_time, 1);
+	cr_expect_eq(C.loglevel, LOG_DEBUG);
+	cr_expect_eq(C.replay_n, 100);
+	cr_expect_str_eq(C.user, "nobody");
+	cr_expect_eq(C.have_max_per_source, 1);
+	cr_expect_eq(C.max_per_source, 0);
+}
+
+/* The file is read where --config stands: later options win. */
+Test(conf, config_file_and_command_line_later_wins)
+{
+	static struct conf C;
+	char path[64];
+
+	cr_assert_eq(parse_with_file(&C, "knockTimeout 1s\nknock-file /k\n",
+	    NULL, (const char *[]){ "-k", "5s", NULL }, path), CONF_RUN, "%s",
+	    err_buf);
+	cr_expect_eq(C.knock_ms, 5000);
+	cr_assert_eq(parse_with_file(&C, "knockTimeout 1s\nknock-file /k\n",
+	    (const char *[]){ "-k", "5s", NULL }, NULL, path), CONF_RUN, "%s",
+	    err_buf);
+	cr_expect_eq(C.knock_ms, 1000);
+	/* Repeatable options add up; a knock on each side is two. */
+	cr_assert_eq(parse_with_file(&C, "listen 127.0.0.1:1\nknock-file /k\n",
+	    NULL, (const char *[]){ "--listen", "127.0.0.1:2", NULL }, path),
+	    CONF_RUN, "%s", err_buf);
+	cr_expect_eq(C.nlisten, 2);
+	cr_expect_eq(parse_with_file(&C, "key-file /k\n", NULL,
+	    (const char *[]){ "secret", NULL }, path), -1);
+	cr_expect_str_eq(err_buf, "l7knockknock: error: two knocks given: "
+	    "KNOCK and '--key-file /k'; give one of them\n");
+}
+
+/* Each refusal names the file and the line, in one line. */
+Test(conf, config_file_errors_name_file_and_line)
+{
+	static const struct {
+		const char * text;
+		const char * msg;	/* After "FILE:". */
+	} cases[] = {
+		{ "# c\n\nfrobnicate 1\n", "3: unknown option 'frobnicate'" },
+		{ "--listen 127.0.0.1:1\n", "1: unknown option '--listen'" },
+		{ "knock-file /k\nlog-time yes\n", "2: option 'log-time' takes "
+		    "no value (a flag is alone on its line)" },
+		{ "workers\n", "1: option 'workers' needs a value (workers N)" },
+		{ "workers 0\n", "1: invalid value '0' for --workers: expected "
+		    "a number of worker processes 1-64" },
+		{ "\n\n\n\nknockTimeout 5x\n", "5: invalid value '5x' for "
+		    "-k/--knockTimeout: expected a duration such as 500ms, 2s, "
+		    "5m, 2h or 30 (seconds), up to 7 days" },
+		{ "route 127.0.0.1:1,name=x\n", "1: --route '127.0.0.1:1,name=x' "
+		    "has no key-file= or knock-file=: give one of them" },
+		{ "help\n", "1: option 'help' is for the command line only" },
+		{ "config /etc/other\n", "1: option 'config' is for the "
+		    "command line only" },
+	};
+	static struct conf C;
+	char path[64], want[256];
+	size_t i;
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		cr_expect_eq(parse_with_file(&C, cases[i].text, NULL,
+		    (const char *[]){ "k", NULL }, path), -1, "case %zu", i);
+		snprintf(want, sizeof(want), "l7knockknock: error: %s:%s\n",
+		    path, cases[i].msg);
+		cr_expect_str_eq(err_buf, want, "case %zu", i);
+	}
+}
+
+/* A file that cannot be read, or given twice, is refused. */
+Test(conf, config_file_missing_or_twice)
+{
+	static const char * const missing[] = { "--config",
+	    "/nonexistent/l7kk.conf", "k", NULL };
+	static struct args A;
+	static struct conf C;
+	char path[64];
+
+	args_set(&A, missing);
+	cr_expect_eq(parse_captured(&C, &A), -1);
+	cr_expect_str_eq(err_buf, "l7knockknock: error: cannot read "
+	    "configuration file '/nonexistent/l7kk.conf': No such file or "
+	    "directory\n");
+	cr_expect_eq(parse_with_file(&C, "knock-file /k\n", NULL,
+	    (const char *[]){ "--config", "/etc/x", NULL }, path), -1);
+	cr_expect_str_eq(err_buf, "l7knockknock: error: --config is given "
+	    "twice: give one file\n");
 }

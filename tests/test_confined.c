@@ -3,13 +3,16 @@
  * verifying an instance would.
  */
 #include <criterion/criterion.h>
+#include <errno.h>
 #include <grp.h>
 #include <pwd.h>
+#include <seccomp.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -110,7 +113,9 @@ Test(confined, as_root_drops_everything, .timeout = 20)
 		cr_skip_test("needs root");
 	start(NULL, 0, 0);
 	check_relays();
-	check_confined(relay.pid, 1);
+	check_confined(relay.pid, 1);		/* The supervisor, */
+	check_confined(h_relay_worker(&relay), 1);	/* its worker. */
+	cr_assert(h_relay_worker(&relay) != relay.pid, "no worker");
 
 	/* No root uid or gid, no supplementary groups. */
 	status_field(relay.pid, "Uid", v, sizeof(v));
@@ -157,5 +162,46 @@ Test(confined, as_unprivileged_user_still_confined, .timeout = 20)
 	check_confined(relay.pid, 0);
 	status_field(relay.pid, "Uid", v, sizeof(v));
 	cr_assert(strncmp(v, "65534", 5) == 0, "Uid: %s", v);
+	stop();
+}
+
+/*
+ * The wrapper a container runtime is: a seccomp filter that answers the
+ * Landlock calls with EPERM (Debian 12's systemd-nspawn does), then the
+ * relay.  Runs in the forked child, before the exec.
+ */
+static void
+landlock_eperm(void)
+{
+	static const int calls[] = { SCMP_SYS(landlock_create_ruleset),
+	    SCMP_SYS(landlock_add_rule), SCMP_SYS(landlock_restrict_self) };
+	scmp_filter_ctx ctx;
+	size_t i;
+
+	if ((ctx = seccomp_init(SCMP_ACT_ALLOW)) == NULL)
+		_exit(124);
+	for (i = 0; i < sizeof(calls) / sizeof(calls[0]); i++)
+		if (seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EPERM), calls[i], 0))
+			_exit(124);
+	if (seccomp_load(ctx))
+		_exit(124);
+	seccomp_release(ctx);
+}
+
+/* Landlock refused with EPERM: a warning naming why, every other layer. */
+Test(confined, landlock_refused_with_eperm_is_a_warning, .timeout = 20)
+{
+
+	h_backend_start(&normal, &(struct h_backend_conf){ .mode = H_ECHO });
+	h_backend_start(&hidden, &(struct h_backend_conf){ .mode = H_ECHO });
+	h_relay_start(&relay, &(struct h_relay_conf){ .normal = normal.port,
+	    .hidden = hidden.port, .knock = "knock",
+	    .pre_exec = landlock_eperm });
+	check_relays();
+	cr_assert(h_relay_log_count(&relay, "warning: landlock: refused with "
+	    "EPERM, most likely by a container's seccomp filter") == 1,
+	    "%s", relay.log);
+	cr_assert(h_relay_log_count(&relay, "landlock: ABI") == 0);
+	check_confined(relay.pid, geteuid() == 0);
 	stop();
 }

@@ -499,6 +499,39 @@ Test(log, journal_prefixes_from_the_binary, .timeout = 30)
 		    line[2] == '>', "not a journal line: %s", line);
 }
 
+/*
+ * Start-up errors, option errors first among them, go to the journal at
+ * priority err: systemd files an unprefixed line at its default, info,
+ * where `journalctl -p err` never shows it.
+ */
+Test(log, option_error_is_a_journal_error, .timeout = 30)
+{
+	char buf[1024];
+	const char * b = getenv("L7KK_BIN");
+	char * const argv[] = { (char *)(b ? b : "../l7knockknock"),
+	    (char *)"--frobnicate", (char *)KNOCK, NULL };
+	int sv[2], st;
+	pid_t pid;
+
+	journal_setup(sv, 1);
+	fflush(NULL);
+	cr_assert((pid = fork()) != -1);
+	if (pid == 0) {
+		dup2(sv[1], STDERR_FILENO);
+		close_range(3, ~0U, 0);
+		execv(argv[0], argv);
+		_exit(127);
+	}
+	close(sv[1]);
+	cr_assert(waitpid(pid, &st, 0) == pid);
+	cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 64, "status %d", st);
+	drain(sv[0], buf, sizeof(buf), 1000);
+	close(sv[0]);
+	cr_assert(strncmp(buf, "<3>error: ", 10) == 0,
+	    "not at priority err (3): %s", buf);
+	cr_assert(strstr(buf, "unknown option") != NULL, "%s", buf);
+}
+
 Test(log, log_time_prefix, .timeout = 30)
 {
 	static struct h_relay P;
@@ -575,19 +608,24 @@ sighup(const char * const * args, const char * line)
 	    P.log);
 }
 
-Test(log, sighup_is_logged_and_ignored, .timeout = 30)
+/*
+ * The knock on the command line: nothing to re-read, said, served on
+ * (with or without --workers); tests/test_reload.c reloads knock files.
+ */
+Test(log, sighup_with_a_command_line_knock_is_logged, .timeout = 30)
 {
 
-	sighup((const char *[]){ NULL }, "received SIGHUP: ignored (reload "
-	    "needs --workers: SIGHUP to its supervisor)\n");
+	sighup((const char *[]){ NULL }, "received SIGHUP: nothing to "
+	    "re-read (the knock is given on the command line); serving on\n");
 }
 
-/* With --workers the supervisor reloads (tests/test_reload.c has more). */
-Test(log, sighup_is_logged_and_reloads_with_workers, .timeout = 30)
+Test(log, sighup_with_a_command_line_knock_is_logged_with_workers,
+    .timeout = 30)
 {
 
-	sighup((const char *[]){ "--workers", "2", NULL },
-	    "reload: 2 workers of generation 1 started, 2 old ones draining\n");
+	sighup((const char *[]){ "--workers", "2", NULL }, "received SIGHUP: "
+	    "nothing to re-read (the knock is given on the command line); "
+	    "serving on\n");
 }
 
 Test(log, accept_pause_is_rate_limited, .timeout = 30)

@@ -66,7 +66,40 @@ Test(policy, every_rule_says_why)
 	}
 }
 
-Test(policy, at_most_25_syscalls_allowed)
+/* The policy file as the reviewer reads it. */
+#define POLICY_PATH	"../policy/seccomp.policy"
+
+/*
+ * How many distinct syscalls ${path} allows, read from the file itself
+ * (first word of each rule whose action is "allow"), not from the table
+ * compiled from it.
+ */
+static size_t
+policy_file_allowed(const char * path)
+{
+	char line[1024], names[128][64], name[64], action[32];
+	size_t i, n = 0;
+	FILE * f;
+
+	cr_assert_not_null(f = fopen(path, "r"), "cannot open %s", path);
+	while (fgets(line, sizeof(line), f) != NULL) {
+		if (line[0] == '#' || sscanf(line, "%63s %31s", name,
+		    action) != 2 || strcmp(action, "allow") != 0)
+			continue;
+		for (i = 0; i < n && strcmp(names[i], name) != 0; i++)
+			;
+		if (i == n) {
+			cr_assert_lt(n, 128);
+			strcpy(names[n++], name);
+		}
+	}
+	fclose(f);
+	return (n);
+}
+
+/* How many distinct syscalls the compiled table allows. */
+static size_t
+policy_table_allowed(void)
 {
 	size_t i, j, n = 0;
 
@@ -79,7 +112,71 @@ Test(policy, at_most_25_syscalls_allowed)
 				break;
 		n += (j == i);
 	}
-	cr_assert(n > 0 && n <= POLICY_ALLOW_MAX, "%zu syscalls allowed", n);
+	return (n);
+}
+
+Test(policy, allowed_count_is_the_policy_files_and_at_most_25)
+{
+	size_t n = policy_table_allowed();
+
+	cr_assert_eq(n, policy_file_allowed(POLICY_PATH),
+	    "the table allows %zu syscalls, the policy file %zu", n,
+	    policy_file_allowed(POLICY_PATH));
+	cr_assert(n <= POLICY_ALLOW_MAX, "%zu syscalls allowed", n);
+}
+
+/*
+ * Every "N syscalls allowed" the documents quote (across line breaks) is
+ * ${n}; return how many quotes ${path} has (a missing file has none).
+ */
+static size_t
+policy_doc_quotes(const char * path, size_t n)
+{
+	static char text[1 << 20];
+	size_t len = 0, quotes = 0, i, j;
+	unsigned long q;
+	char * p;
+	FILE * f;
+	int c, space = 0;
+
+	if ((f = fopen(path, "r")) == NULL)
+		return (0);
+	/* Read it with every run of white space made one space. */
+	while ((c = getc(f)) != EOF && len < sizeof(text) - 1) {
+		if (c == ' ' || c == '\n' || c == '\t') {
+			space = 1;
+			continue;
+		}
+		if (space && len > 0)
+			text[len++] = ' ';
+		space = 0;
+		text[len++] = (char)c;
+	}
+	text[len] = '\0';
+	fclose(f);
+	for (p = text; (p = strstr(p, " syscalls allowed")) != NULL; p++) {
+		for (i = (size_t)(p - text); i > 0 && text[i - 1] >= '0' &&
+		    text[i - 1] <= '9'; i--)
+			;
+		if (i == (size_t)(p - text))
+			continue;
+		q = strtoul(&text[i], NULL, 10);
+		j = (size_t)q;
+		cr_expect_eq(j, n, "%s quotes %lu syscalls allowed; "
+		    "policy/seccomp.policy allows %zu", path, q, n);
+		quotes++;
+	}
+	return (quotes);
+}
+
+Test(policy, the_docs_quote_the_policy_files_syscall_count)
+{
+	size_t n = policy_file_allowed(POLICY_PATH), quotes = 0;
+
+	quotes += policy_doc_quotes("../DESIGN.md", n);
+	quotes += policy_doc_quotes("../README.md", n);
+	quotes += policy_doc_quotes("../l7knockknock.8", n);
+	cr_expect_gt(quotes, 0, "no document quotes the syscall count");
 }
 
 Test(policy, dangerous_syscalls_never_allowed)

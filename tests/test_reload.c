@@ -54,21 +54,32 @@ secrets(const char * knock)
 	}
 }
 
-/* Replace the knock file (a new file renamed over the old, as editors do). */
+/*
+ * Write ${text} to ${path} in the secret directory, the relay's user's,
+ * mode 0600 (a new file renamed over the old, as editors do).
+ */
 static void
-rotate(const char * knock)
+put(const char * path, const char * text)
 {
-	char tmp[128];
+	char tmp[160];
 	FILE * f;
 
-	snprintf(tmp, sizeof(tmp), "%s/knock.new", secret_dir);
+	snprintf(tmp, sizeof(tmp), "%s.new", path);
 	cr_assert((f = fopen(tmp, "w")) != NULL);
-	fputs(knock, f);
+	fputs(text, f);
 	fclose(f);
 	cr_assert(chmod(tmp, 0600) == 0);
 	if (geteuid() == 0)
 		cr_assert(chown(tmp, RL_UID, RL_GID) == 0);
-	cr_assert(rename(tmp, knock_path) == 0);
+	cr_assert(rename(tmp, path) == 0);
+}
+
+/* Replace the knock file. */
+static void
+rotate(const char * knock)
+{
+
+	put(knock_path, knock);
 }
 
 static void
@@ -298,6 +309,50 @@ Test(reload, drain_timeout_cuts_the_old_sessions, .timeout = 60)
 }
 
 /*
+ * The drain timeout cuts a session that still holds bytes for its client
+ * (a long download the client stopped reading; 16 KiB buffers in a
+ * namespace of the test's own): the client gets a reset, not a clean FIN
+ * after whatever fitted (before, the worker's exit sent FINs), and the log
+ * line counts the bytes lost.
+ */
+Test(reload, drain_timeout_resets_a_session_holding_bytes, .timeout = 60)
+{
+	char buf[1000];
+	int fd, end;
+
+	if (h_small_buffers())
+		cr_skip_test("no network namespace of our own: %s",
+		    strerror(errno));
+	secrets(OLD_KNOCK);
+	h_backend_start(&normal, &(struct h_backend_conf){ .mode = H_GREET,
+	    .name = "normal" });
+	h_backend_start(&hidden, &(struct h_backend_conf){
+	    .mode = H_SEND_OPEN, .n = 8 << 20, .seed = 3 });
+	h_relay_start(&relay, &(struct h_relay_conf){ .normal = normal.port,
+	    .hidden = hidden.port, .extra = (const char *[]){ "--workers",
+	    "1", "--knock-file", knock_path, "--drain-timeout", "1s", NULL } });
+	cr_assert(h_relay_log_wait(&relay, "worker 0 ready", 5000) == 0);
+	fd = h_connect(AF_INET, relay.port);
+	h_send_all(fd, OLD_KNOCK, strlen(OLD_KNOCK));
+	/* Read a little, then nothing: the way fills up, then stands. */
+	cr_assert_eq(recv_n(fd, buf, sizeof(buf)), sizeof(buf));
+	usleep(500000);
+	reload_and_wait(1, 1);
+	cr_assert(h_relay_log_wait(&relay, "drain timeout: cutting 1 "
+	    "connections", 5000) == 0, "log:\n%s", relay.log);
+	end = h_wait_end(fd, 3000);
+	cr_assert_eq(end, ECONNRESET, "the cut session got %s, not a reset; "
+	    "log:\n%s", end == -1 ? "nothing" : end == 0 ? "a FIN" :
+	    strerror(end), relay.log);
+	cr_assert(h_relay_log_wait(&relay, "closed: drain timeout", 3000) == 0,
+	    "log:\n%s", relay.log);
+	cr_assert_eq(h_relay_log_count(&relay, "bytes lost ("), 1, "log:\n%s",
+	    relay.log);
+	close(fd);
+	stop();
+}
+
+/*
  * The lowest descriptor limit that leaves process ${pid} exactly ${nfree}
  * descriptors free (below it); 0 if /proc cannot tell.
  */
@@ -394,17 +449,166 @@ Test(reload, a_new_worker_that_cannot_start_keeps_the_old_generation,
 	stop();
 }
 
-Test(reload, sighup_without_workers_is_logged_and_ignored, .timeout = 30)
+/*
+ * A plain relay (no --workers) reloads too: the session open across the
+ * reload keeps relaying, the new knock is hidden, the old one normal.
+ */
+Test(reload, sighup_without_workers_reloads, .timeout = 60)
 {
+	char who[8];
+	int fd;
 
 	secrets(OLD_KNOCK);
 	start((const char *[]){ "--knock-file", knock_path, NULL });
-	cr_assert(kill(relay.pid, SIGHUP) == 0);
-	cr_assert(h_relay_log_wait(&relay, "reload needs --workers", 3000) ==
-	    0, "log:\n%s", relay.log);
-	expect_route(OLD_KNOCK, "hidden");
+	fd = dial(OLD_KNOCK, who, sizeof(who));
+	cr_assert_str_eq(who, "hidden");
+	echo_intact(fd, 20, 4);
+	rotate(NEW_KNOCK);
+	reload_and_wait(1, 1);
+	echo_intact(fd, 21, 4);
+	expect_route(NEW_KNOCK, "hidden");
+	expect_route(OLD_KNOCK, "normal");
 	cr_assert(h_relay_alive(&relay));
+	close(fd);
+	cr_assert(h_relay_log_wait(&relay, "of generation 0 drained", 5000) ==
+	    0, "log:\n%s", relay.log);
+	cr_assert_eq(h_relay_log_count(&relay, "a worker died"), 0);
 	stop();
+}
+
+/* Has ${pid} gone from /proc (reaped by the supervisor) within ${ms}? */
+static int
+gone_within(pid_t pid, int ms)
+{
+	uint64_t end = h_now_ms() + (uint64_t)ms;
+
+	while (kill(pid, 0) == 0 && h_now_ms() < end)
+		usleep(10000);
+	return (kill(pid, 0) == -1 && errno == ESRCH);
+}
+
+/*
+ * The public cannot keep an old generation: after a reload, an idle
+ * normal-route session on the old worker is closed after --drain-grace,
+ * while a hidden-route one outlives the grace (--drain-timeout is never
+ * here); the old worker leaves once the hidden one ends.
+ */
+Test(reload, drain_grace_closes_normal_sessions_not_hidden, .timeout = 60)
+{
+	char who[8], buf[16];
+	pid_t old;
+	int fh, fn;
+
+	secrets(OLD_KNOCK);
+	start((const char *[]){ "--knock-file", knock_path, "--drain-grace",
+	    "2s", NULL });
+	old = h_relay_worker(&relay);
+	cr_assert(old != relay.pid, "no worker");
+	fh = dial(OLD_KNOCK, who, sizeof(who));
+	cr_assert_str_eq(who, "hidden");
+	fn = dial("not-a-knock", who, sizeof(who));
+	cr_assert_str_eq(who, "normal");
+	/* The normal backend got the would-be knock too: its echo. */
+	cr_assert_eq(recv_n(fn, buf, 11), 11);
+	cr_assert(memcmp(buf, "not-a-knock", 11) == 0);
+	rotate(NEW_KNOCK);
+	reload_and_wait(1, 1);
+
+	/* Within the grace, both relay. */
+	echo_intact(fn, 30, 1);
+	echo_intact(fh, 31, 1);
+
+	/* Past it, the normal one is closed, logged; the hidden one lives. */
+	cr_assert(h_wait_closed(fn, 10000), "the normal session was not "
+	    "closed; log:\n%s", relay.log);
+	cr_assert(h_relay_log_wait(&relay, "drain grace: closed 1 "
+	    "normal-route connections, 1 left", 3000) == 0, "log:\n%s",
+	    relay.log);
+	cr_assert(h_relay_log_count(&relay, "closed: drain grace") == 1,
+	    "log:\n%s", relay.log);
+	usleep(500000);
+	echo_intact(fh, 32, 4);
+	cr_assert(kill(old, 0) == 0, "the old worker left with a hidden "
+	    "session open");
+	cr_assert_eq(h_relay_log_count(&relay, "of generation 0 drained"), 0);
+
+	/* The hidden one ends: so does the old worker. */
+	close(fh);
+	cr_assert(h_relay_log_wait(&relay, "of generation 0 drained", 5000) ==
+	    0, "log:\n%s", relay.log);
+	cr_assert(gone_within(old, 5000), "old worker %d still in /proc",
+	    (int)old);
+	close(fn);
+	stop();
+}
+
+/*
+ * Connection ids stay unique across reloads: two connections in each of
+ * three generations, six distinct "conn W.N" in the log (a new worker
+ * does not start again at "conn 1.1").
+ */
+Test(reload, connection_ids_are_unique_across_reloads, .timeout = 60)
+{
+	char ids[6][32], * log, * p, * line;
+	int g, i, j, n = 0;
+
+	secrets(OLD_KNOCK);
+	start((const char *[]){ "--knock-file", knock_path, NULL });
+	for (g = 0; g < 3; g++) {
+		if (g > 0)
+			reload_and_wait(1, g);
+		for (i = 0; i < 2; i++)
+			expect_route(OLD_KNOCK, "hidden");
+	}
+	cr_assert(h_relay_log_wait_count(&relay, " closed: ", 6, 5000) == 6,
+	    "log:\n%s", relay.log);
+	pthread_mutex_lock(&relay.mtx);
+	log = strdup(relay.log);
+	pthread_mutex_unlock(&relay.mtx);
+	cr_assert(log != NULL);
+	for (p = log; n < 6 && (line = strstr(p, "conn ")) != NULL; p = line + 1)
+		if (strstr(line, " routed to ") != NULL &&
+		    strstr(line, " routed to ") < strchr(line, '\n'))
+			cr_assert(sscanf(line, "conn %31s", ids[n++]) == 1);
+	cr_assert_eq(n, 6, "%d routed lines; log:\n%s", n, log);
+	for (i = 0; i < n; i++)
+		for (j = i + 1; j < n; j++)
+			cr_assert(strcmp(ids[i], ids[j]) != 0, "conn %s twice; "
+			    "log:\n%s", ids[i], log);
+	cr_assert(strstr(log, "conn 3.1 routed to hidden") != NULL,
+	    "log:\n%s", log);
+	free(log);
+	stop();
+}
+
+/*
+ * SIGUSR1 to the relay (its supervisor) is a graceful stop, as it was
+ * for a single process: no new connection, the open session relays to
+ * its end, then exit 0.
+ */
+Test(reload, sigusr1_drains_then_exits_0, .timeout = 60)
+{
+	char who[8];
+	int fd, st;
+
+	secrets(OLD_KNOCK);
+	start((const char *[]){ "--knock-file", knock_path, NULL });
+	fd = dial(OLD_KNOCK, who, sizeof(who));
+	cr_assert_str_eq(who, "hidden");
+	cr_assert(kill(relay.pid, SIGUSR1) == 0);
+	cr_assert(h_relay_log_wait(&relay, "draining: no longer accepting",
+	    5000) == 0, "log:\n%s", relay.log);
+	echo_intact(fd, 40, 4);
+	cr_assert(h_relay_alive(&relay));
+	close(fd);
+	st = h_relay_stop(&relay, 0, 5000);
+	cr_assert(st != -1 && WIFEXITED(st) && WEXITSTATUS(st) == 0,
+	    "status %#x; log:\n%s", st, relay.log);
+	cr_assert(strstr(relay.log, "drained: exiting") != NULL, "log:\n%s",
+	    relay.log);
+	h_backend_stop(&normal);
+	h_backend_stop(&hidden);
+	rm_secrets();
 }
 
 /* ---- no root, no capability, in any process of the relay ---- */
@@ -517,8 +721,8 @@ Test(reload, no_root_and_no_capability_without_workers, .timeout = 30,
 
 	if (geteuid() != 0)
 		cr_skip_test("needs root: the relay drops root itself");
-	check_all((const char *[]){ "--knock-file", knock_path, NULL }, 1,
-	    "ready");
+	check_all((const char *[]){ "--knock-file", knock_path, NULL }, 2,
+	    "worker 0 ready");
 }
 
 Test(reload, no_root_and_no_capability_after_a_reload, .timeout = 30,
@@ -859,4 +1063,94 @@ Test(reload, a_new_worker_not_ready_in_time_keeps_the_old_generation,
 	expect_route(OLD_KNOCK, "hidden");
 	close(fd);
 	stop();
+}
+
+/* --config: the file's path, and a second knock file beside the first. */
+static char conf_path[96], knock2_path[96];
+
+/* The configuration file: the knock file, then ${more} lines. */
+static void
+conf_put(const char * more)
+{
+	char text[1024];
+
+	snprintf(text, sizeof(text), "# reload test\nknock-file %s\n%s",
+	    knock_path, more);
+	put(conf_path, text);
+}
+
+/* Secrets, the configuration file, a relay reading it. */
+static void
+conf_start(void)
+{
+
+	secrets(OLD_KNOCK);
+	snprintf(conf_path, sizeof(conf_path), "%s/l7kk.conf", secret_dir);
+	snprintf(knock2_path, sizeof(knock2_path), "%s/knock2", secret_dir);
+	put(knock2_path, NEW_KNOCK);
+	conf_put("");
+	start((const char *[]){ "--workers", "1", "--config", conf_path,
+	    NULL });
+	cr_assert(h_relay_log_wait(&relay, "worker 0 ready", 5000) == 0,
+	    "log:\n%s", relay.log);
+}
+
+static void
+conf_stop(void)
+{
+
+	(void)unlink(conf_path);
+	(void)unlink(knock2_path);
+	stop();
+}
+
+/* SIGHUP reads the file again: a new route takes; --workers is kept. */
+Test(reload, the_config_file_is_read_again, .timeout = 60)
+{
+	char line[512];
+
+	conf_start();
+	expect_route(NEW_KNOCK, "normal");
+	/* The second route goes to the same hidden backend. */
+	snprintf(line, sizeof(line), "route 127.0.0.1:%u,knock-file=%s,"
+	    "name=two\nworkers 3\n", (unsigned)hidden.port, knock2_path);
+	conf_put(line);
+	reload_and_wait(1, 1);
+	cr_assert_eq(h_relay_log_count(&relay, "reload: --workers changed: a "
+	    "restart is needed for it; the running value is kept"), 1,
+	    "log:\n%s", relay.log);
+	cr_assert_eq(h_relay_log_count(&relay, "reload: configuration file"),
+	    1, "log:\n%s", relay.log);
+	expect_route(NEW_KNOCK, "hidden");
+	expect_route(OLD_KNOCK, "hidden");
+	conf_stop();
+}
+
+/* A file that does not parse is refused at err; the old knock serves on. */
+Test(reload, a_broken_config_file_keeps_the_old_configuration, .timeout = 60)
+{
+	char want[160];
+	int errors;
+
+	conf_start();
+	put(conf_path, "# broken\n\nfrobnicate 1\n");
+	errors = h_relay_log_count(&relay, "error:");
+	cr_assert(kill(relay.pid, SIGHUP) == 0);
+	cr_assert(h_relay_log_wait(&relay, "reload refused: the old "
+	    "configuration serves on", 5000) == 0, "log:\n%s", relay.log);
+	snprintf(want, sizeof(want), "error: %s:3: unknown option "
+	    "'frobnicate'", conf_path);
+	cr_assert_eq(h_relay_log_count(&relay, want), 1, "log:\n%s",
+	    relay.log);
+	cr_assert_eq(h_relay_log_count(&relay, "error:"), errors + 1,
+	    "log:\n%s", relay.log);
+	cr_assert_eq(h_relay_log_count(&relay, "draining"), 0);
+	expect_route(OLD_KNOCK, "hidden");
+	expect_route(NEW_KNOCK, "normal");
+
+	/* Mended, a reload then takes. */
+	conf_put("");
+	reload_and_wait(1, 1);
+	expect_route(OLD_KNOCK, "hidden");
+	conf_stop();
 }

@@ -174,6 +174,38 @@ Test(routes, token_reaches_hidden_once_then_the_replay_normal_intact,
 	unlink(K.path);
 }
 
+/*
+ * The man page's recipe for a client without l7knockknock-client
+ * (contrib/token/l7knockknock-token: openssl, od, tr, cut, date, run by
+ * the POSIX sh): its token reaches the hidden route once, its replay the
+ * normal one.
+ */
+Test(routes, stock_tools_token_recipe_reaches_hidden_once, .timeout = 30)
+{
+	struct h_key K;
+	char cmd[256], tok[TLEN + 2];
+	FILE * f;
+
+	h_key_make(&K);
+	backends(H_ECHO);
+	start_token_relay(&K, NULL);
+	snprintf(cmd, sizeof(cmd), "sh ../contrib/token/l7knockknock-token %s",
+	    K.path);
+	cr_assert_not_null(f = popen(cmd, "r"), "popen %s", cmd);
+	memset(tok, 0, sizeof(tok));
+	cr_assert_not_null(fgets(tok, sizeof(tok), f), "no token from %s", cmd);
+	cr_assert_eq(pclose(f), 0, "%s failed", cmd);
+	cr_assert_eq(strlen(tok), TLEN, "not %d characters: '%s'", TLEN, tok);
+	to_hidden(tok, &hidden, 1);
+	cr_assert(h_relay_log_wait(&relay, "conn 1.1 routed to hidden (token) "
+	    "from 127.0.0.1:", 2000) == 0, "%s", relay.log);
+	to_normal(tok, 1);
+	cr_assert(h_relay_log_wait(&relay, "(replayed token)", 2000) == 0,
+	    "%s", relay.log);
+	teardown();
+	unlink(K.path);
+}
+
 /* Does the log hold a line with both ${a} and ${b}? */
 static int
 log_line_with(struct h_relay * P, const char * a, const char * b)

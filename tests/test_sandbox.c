@@ -528,6 +528,47 @@ try_setsockopt_linger(void)
 }
 
 static void
+try_getsockopt_tcp_info(void)
+{
+	uint8_t ti[256];
+	socklen_t len = sizeof(ti);
+
+	/* Allowed: the idle check and the lost-byte count (relay_queues.c). */
+	probe_result(getsockopt(P.ofd, IPPROTO_TCP, TCP_INFO, ti, &len));
+}
+
+static void
+try_getsockopt_tcp_other(void)
+{
+	char cc[16];
+	socklen_t len = sizeof(cc);
+
+	/* policy: getsockopt IPPROTO_TCP only TCP_INFO. */
+	probe_result(getsockopt(P.ofd, IPPROTO_TCP, TCP_CONGESTION, cc, &len));
+}
+
+static void
+try_getsockopt_tcp_info_high_bits(void)
+{
+	uint8_t ti[256];
+	socklen_t len = sizeof(ti);
+
+	/* The level is compared in full: no upper bits sneak past. */
+	probe_result(syscall(SYS_getsockopt, P.ofd, ((uint64_t)1 << 32) |
+	    IPPROTO_TCP, TCP_INFO, ti, &len));
+}
+
+static void
+try_getsockopt_peercred(void)
+{
+	uint8_t cred[64];
+	socklen_t len = sizeof(cred);
+
+	/* policy: getsockopt SOL_SOCKET only SO_ERROR. */
+	probe_result(getsockopt(P.ofd, SOL_SOCKET, SO_PEERCRED, cred, &len));
+}
+
+static void
 try_getsockname_listener(void)
 {
 	struct sockaddr_storage ss;
@@ -799,6 +840,18 @@ Test(sandbox, setsockopt_other_than_the_relays_kills)
 	    "with an int");
 	expect_errno(try_setsockopt_linger, PROBE_DONE, "setsockopt(SO_LINGER) "
 	    "with a struct linger");
+}
+
+Test(sandbox, getsockopt_only_so_error_and_tcp_info)
+{
+
+	/* policy: getsockopt a1==IPPROTO_TCP,a2==TCP_INFO (the idle check). */
+	expect_sigsys(try_getsockopt_tcp_other, "getsockopt(TCP_CONGESTION)");
+	expect_sigsys(try_getsockopt_tcp_info_high_bits, "getsockopt(TCP_INFO) "
+	    "with the level's upper 32 bits set");
+	expect_sigsys(try_getsockopt_peercred, "getsockopt(SO_PEERCRED)");
+	/* Positive control. */
+	expect_errno(try_getsockopt_tcp_info, PROBE_DONE, "getsockopt(TCP_INFO)");
 }
 
 Test(sandbox, getsockname_only_off_listeners_getpeername_kills)

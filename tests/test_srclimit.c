@@ -168,3 +168,43 @@ Test(srclimit, churn_keeps_every_chain)
 	cr_expect_eq(srclimit_sources(S), 0);
 	srclimit_free(S);
 }
+
+/*
+ * The caller's word beside each count (srclimit_head): SRCLIMIT_HEAD_NONE
+ * for a new source, kept as written while the source holds connections,
+ * even when other sources leave and entries shift; gone with the source.
+ */
+Test(srclimit, head_word_follows_its_source)
+{
+	enum { N = 200 };
+	struct srclimit * S = srclimit_init(N, 2);
+	struct srclimit_key k;
+	uint32_t i, * h;
+
+	cr_assert_not_null(S);
+	k = key_n(0);
+	cr_expect_null(srclimit_head(S, &k), "no word for an absent source");
+	for (i = 0; i < N; i++) {
+		k = key_n(i);
+		cr_assert_eq(srclimit_take(S, &k, 0), SRCLIMIT_OK);
+		cr_assert_not_null(h = srclimit_head(S, &k));
+		cr_expect_eq(*h, SRCLIMIT_HEAD_NONE);
+		*h = i * 3;
+	}
+	/* Every other source leaves: the rest keep their words. */
+	for (i = 0; i < N; i += 2) {
+		k = key_n(i);
+		srclimit_put(S, &k);
+		cr_expect_null(srclimit_head(S, &k));
+	}
+	for (i = 1; i < N; i += 2) {
+		k = key_n(i);
+		cr_assert_not_null(h = srclimit_head(S, &k));
+		cr_expect_eq(*h, i * 3, "source %u", i);
+	}
+	/* A source that comes back starts afresh. */
+	k = key_n(0);
+	cr_assert_eq(srclimit_take(S, &k, 0), SRCLIMIT_OK);
+	cr_expect_eq(*srclimit_head(S, &k), SRCLIMIT_HEAD_NONE);
+	srclimit_free(S);
+}

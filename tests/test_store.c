@@ -433,3 +433,88 @@ Test(store, wrong_password_refused_tokens_normal)
 	    ra.log);
 	plain(&ra, 2);
 }
+
+/* Send ${cmd} (inline commands) to the store on ${port}; its replies. */
+static void
+redis_cmd(uint16_t port, const char * cmd, char * buf, size_t size)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = h_loopback(&ss, AF_INET, port);
+	size_t got;
+	int fd;
+
+	cr_assert((fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0)) >= 0);
+	cr_assert_eq(connect(fd, (struct sockaddr *)&ss, len), 0);
+	h_send_all(fd, cmd, strlen(cmd));
+	shutdown(fd, SHUT_WR);
+	got = h_recv(fd, buf, size - 1, 2000);
+	buf[got] = '\0';
+	close(fd);
+}
+
+/* Write ${text} into ${path} (0600), replacing what it held. */
+static void
+file_put(const char * path, const char * text)
+{
+	int fd;
+
+	cr_assert((fd = open(path, O_WRONLY | O_TRUNC | O_CREAT | O_CLOEXEC,
+	    0600)) != -1, "%s", path);
+	cr_assert_eq(write(fd, text, strlen(text)), (ssize_t)strlen(text));
+	close(fd);
+}
+
+/*
+ * A reload (SIGHUP, --config) reads the password file again: the new
+ * worker AUTHs with the new password.  The store's address is kept: a
+ * restart is needed for it, and the new worker claims in the old store.
+ */
+Test(store, a_reload_reads_the_password_again_and_keeps_the_store)
+{
+	char t[H_TLEN + 1], conf[32] = "/tmp/l7kk-conf-XXXXXX", text[512];
+	const char * args[] = { "--config", conf, NULL };
+	uint16_t port = redis_start(0, "one"), other;
+	int fd;
+
+	cr_assert_neq(other = h_free_port(AF_INET), 0);
+	password_file("one\n");
+	cr_assert((fd = mkstemp(conf)) != -1);
+	close(fd);
+	snprintf(text, sizeof(text), "key-file %s\nreplay-store 127.0.0.1:%u\n"
+	    "replay-store-password-file %s\n", K.path, (unsigned)port, pwfile);
+	file_put(conf, text);
+	/* The supervisor reads them again as the relay's user (nobody). */
+	if (geteuid() == 0) {
+		cr_assert(chown(conf, 65534, 65534) == 0);
+		cr_assert(chown(pwfile, 65534, 65534) == 0);
+		cr_assert(chown(K.path, 65534, 65534) == 0);
+	}
+	h_relay_start(&ra, &(struct h_relay_conf){ .normal = normal.port,
+	    .hidden = hidden.port, .extra = args });
+	h_mint(&K, (long long)time(NULL), -1, t);
+	to_hidden(&ra, t, 1);
+
+	/* A new password in the store and the file; the store "moved". */
+	redis_cmd(port, "AUTH one\r\nCONFIG SET requirepass two\r\n", text,
+	    sizeof(text));
+	cr_assert_str_eq(text, "+OK\r\n+OK\r\n");
+	file_put(pwfile, "two\n");
+	snprintf(text, sizeof(text), "key-file %s\nreplay-store 127.0.0.1:%u\n"
+	    "replay-store-password-file %s\n", K.path, (unsigned)other, pwfile);
+	file_put(conf, text);
+	cr_assert(kill(ra.pid, SIGHUP) == 0);
+	cr_assert(h_relay_log_wait(&ra, "reload: 1 workers of generation 1 "
+	    "started", 5000) == 0, "%s", ra.log);
+	cr_assert(h_relay_log_wait(&ra, "draining: no longer accepting",
+	    5000) == 0, "%s", ra.log);
+	cr_assert_eq(h_relay_log_count(&ra, "reload: --replay-store changed: "
+	    "a restart is needed for it; the running value is kept"), 1, "%s",
+	    ra.log);
+
+	/* The new worker: the old store, the new password. */
+	h_mint(&K, (long long)time(NULL), -1, t);
+	to_hidden(&ra, t, 2);
+	to_normal(&ra, t, 1);
+	cr_assert_eq(h_relay_log_count(&ra, "refused AUTH"), 0, "%s", ra.log);
+	unlink(conf);
+}

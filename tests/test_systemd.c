@@ -325,6 +325,29 @@ Test(systemd, socket_activation_proxy_header_names_the_listener,
 }
 
 /*
+ * A knock file holding ${knock}, mode 0600, in a new directory (into
+ * ${dir}, the file's path into ${path}), both the relay user's (nobody)
+ * when the tests run as root.
+ */
+static void
+sd_knock_file(char * dir, size_t dlen, char * path, size_t plen,
+    const char * knock)
+{
+	FILE * f;
+
+	snprintf(dir, dlen, "/tmp/l7kk-sd-XXXXXX");
+	cr_assert(mkdtemp(dir) != NULL);
+	snprintf(path, plen, "%s/knock", dir);
+	cr_assert((f = fopen(path, "w")) != NULL);
+	fputs(knock, f);
+	fclose(f);
+	cr_assert(chmod(path, 0600) == 0);
+	if (geteuid() == 0)
+		cr_assert(chown(dir, 65534, 65534) == 0 &&
+		    chown(path, 65534, 65534) == 0);
+}
+
+/*
  * The unit's way: socket activation, --workers 1, the knock in a file.
  * SIGHUP with a new knock: a session on the passed listener goes on, the
  * new knock is hidden, the old one normal, on the same passed sockets.
@@ -339,16 +362,7 @@ Test(systemd, socket_activation_with_workers_1_reloads, .timeout = 30)
 
 	cr_assert(access(SA_BIN, X_OK) == 0, "%s missing (Debian's systemd)",
 	    SA_BIN);
-	snprintf(dir, sizeof(dir), "/tmp/l7kk-sd-XXXXXX");
-	cr_assert(mkdtemp(dir) != NULL);
-	snprintf(path, sizeof(path), "%s/knock", dir);
-	cr_assert((f = fopen(path, "w")) != NULL);
-	fputs("old-" KNOCK, f);
-	fclose(f);
-	cr_assert(chmod(path, 0600) == 0);
-	if (geteuid() == 0)
-		cr_assert(chown(dir, 65534, 65534) == 0 &&
-		    chown(path, 65534, 65534) == 0);
+	sd_knock_file(dir, sizeof(dir), path, sizeof(path), "old-" KNOCK);
 	h_backend_start(&N, &(struct h_backend_conf){ .family = AF_INET,
 	    .mode = H_GREET, .name = "normal" });
 	h_backend_start(&H, &(struct h_backend_conf){ .family = AF_INET,
@@ -837,6 +851,56 @@ Test(systemd, service_exposure_at_most_1_2, .timeout = 90)
 	    EXPOSURE_MAX, out);
 }
 
+/* Read the unit file ${name} of systemd/ into ${buf}. */
+static void
+sd_unit_read(const char * name, char * buf, size_t len)
+{
+	char path[128];
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof(path), "../systemd/%s", name);
+	cr_assert((fd = open(path, O_RDONLY)) != -1, "%s", path);
+	n = read(fd, buf, len - 1);
+	close(fd);
+	cr_assert(n > 0);
+	buf[n] = '\0';
+}
+
+/*
+ * The port stays served: a start that fails is retried with a pause and
+ * without a start limit, since a start limit fails the socket too
+ * (service-start-limit-hit, systemd.socket(5)) and closes 443; the reload
+ * checks the file before the signal, so a bad one fails `systemctl
+ * reload`.  (tests/system/run.sh shows both on a booted system.)
+ */
+Test(systemd, unit_retries_without_limit_and_checks_before_reload)
+{
+	static const char want[] = "\nExecReload=/usr/sbin/l7knockknock "
+	    "--check --config /etc/l7knockknock/l7knockknock.conf\n"
+	    "ExecReload=/bin/kill -HUP $MAINPID\n";
+	char unit[16384], sock[4096];
+	const char * reload;
+
+	sd_unit_read("l7knockknock.service", unit, sizeof(unit));
+	cr_assert(strstr(unit, "\nStartLimitIntervalSec=0\n") != NULL,
+	    "the service has a start limit");
+	cr_assert(strstr(unit, "\nStartLimitIntervalSec=0\n") <
+	    strstr(unit, "\n[Service]\n"), "StartLimitIntervalSec= is not "
+	    "in [Unit]");
+	cr_assert(strstr(unit, "\nRestart=on-failure\n") != NULL);
+	cr_assert(strstr(unit, "\nRestartSec=5s\n") != NULL,
+	    "no pause between restarts");
+	cr_assert(strstr(unit, "\nExecStart=/usr/sbin/l7knockknock --config "
+	    "/etc/l7knockknock/l7knockknock.conf\n") != NULL);
+	cr_assert((reload = strstr(unit, "\nExecReload=")) != NULL);
+	cr_assert(strncmp(reload, want, strlen(want)) == 0,
+	    "the reload does not check first: %.120s", reload);
+	sd_unit_read("l7knockknock.socket", sock, sizeof(sock));
+	cr_assert(strstr(sock, "\nConditionPathExistsGlob=|/etc/l7knockknock/"
+	    "*.key\n") != NULL, "the socket does not wait for a key");
+}
+
 /* ---- the unit's SystemCallFilter= lets the relay start ---- */
 
 /* Syscall groups as systemd-analyze syscall-filter prints them. */
@@ -1004,20 +1068,26 @@ Test(systemd, unit_syscall_filter_lets_the_relay_start, .timeout = 60)
 
 /*
  * The unit's ExecStart= runs --workers 1 and ExecReload= sends SIGHUP:
- * the supervisor starts, reloads and drains under the unit's filter too.
+ * the supervisor starts, reloads (a knock file: with the knock on the
+ * command line there is nothing to re-read) and drains under the unit's
+ * filter too.
  */
 Test(systemd, unit_syscall_filter_lets_the_supervisor_reload, .timeout = 60)
 {
+	char dir[64], path[96];
 	char * argv[] = { (char *)sd_bin(), "--workers", "1", "--listen",
 	    "127.0.0.1:0", "--normal", "127.0.0.1:9", "--hidden",
-	    "127.0.0.1:9", KNOCK, NULL };
+	    "127.0.0.1:9", "--knock-file", path, NULL };
 	int fd;
 
 	if (geteuid() != 0)
 		cr_skip_test("needs root to become nobody like User=");
+	sd_knock_file(dir, sizeof(dir), path, sizeof(path), KNOCK);
 	fd = sd_start_under_unit_filter(argv, "worker 0 ready\n");
 	kill(sd_pid, SIGHUP);
 	cr_assert(sd_wait_log(fd, "of generation 0 drained", 10000) == 0,
 	    "no reload under the unit's filter: %s", sd_log);
 	sd_stop_under_unit_filter(fd);
+	(void)unlink(path);
+	(void)rmdir(dir);
 }

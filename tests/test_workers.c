@@ -14,6 +14,7 @@
 #include "buildflags.h"
 #include "conf.h"
 #include "harness.h"
+#include "run.h"
 #include "workers.h"
 
 static struct h_backend normal, hidden;
@@ -115,9 +116,9 @@ Test(workers, every_worker_is_sandboxed_and_serves, .timeout = 30)
 	if (!SANDBOX_TESTS_DISABLED)
 		cr_assert_eq(seccomp_mode(relay.pid), 2,
 		    "the supervisor is not under seccomp");
-	cr_assert_eq(h_relay_fds(&relay, "socket:"), 2,
+	cr_assert_eq(h_proc_fds(relay.pid, "socket:"), 2,
 	    "the supervisor holds %d sockets, want its 2 listeners",
-	    h_relay_fds(&relay, "socket:"));
+	    h_proc_fds(relay.pid, "socket:"));
 
 	/* SO_REUSEPORT spreads 64 connections: each worker numbers its own. */
 	for (i = 0; i < 64; i++) {
@@ -194,11 +195,12 @@ Test(workers, workers_die_with_the_supervisor, .timeout = 30)
 static int workers_forked_calls;
 
 static int
-refuse_work(void * cookie, size_t w, int ready)
+refuse_work(void * cookie, size_t w, unsigned id, int ready)
 {
 
 	(void)cookie;
 	(void)w;
+	(void)id;
 	(void)ready;
 	return (0);
 }
@@ -224,11 +226,53 @@ refuse_reload(void * cookie)
 Test(workers, more_than_workers_max_is_refused, .timeout = 30)
 {
 
+	struct workers_conf WC = { WORKERS_MAX + 1, refuse_work,
+	    refuse_forked, NULL, refuse_reload, NULL };
+
 	workers_forked_calls = 0;
-	cr_assert_eq(workers_run(WORKERS_MAX + 1, refuse_work, refuse_forked,
-	    refuse_reload, NULL), 1);
-	cr_assert_eq(workers_run(0, refuse_work, refuse_forked, refuse_reload,
-	    NULL), 1);
+	cr_assert_eq(workers_run(&WC), 1);
+	WC.n = 0;
+	cr_assert_eq(workers_run(&WC), 1);
 	cr_assert_eq(workers_forked_calls, 0, "workers were forked");
 	cr_assert_eq(CONF_WORKERS_MAX, WORKERS_MAX);
+}
+
+/*
+ * A worker that cannot start fails the relay's start with its own status
+ * (71, as a single process did): under descriptor limits from tight to
+ * roomy, one lets the supervisor fork but leaves its worker too few; that
+ * run exits 71 and never says "ready" (nor would it send READY=1).
+ */
+Test(workers, a_worker_that_cannot_start_fails_with_its_status,
+    .timeout = 60)
+{
+	static char err[16384];
+	char lim[32];
+	const char * argv[H_ARGV_MAX + 2];
+	struct h_argv A;
+	int n, i, st, seen = 0;
+
+	h_relay_argv(&(struct h_relay_conf){ .normal = 9, .hidden = 9,
+	    .knock = "knock" }, &A);
+	argv[0] = "/usr/bin/prlimit";
+	argv[1] = lim;
+	for (i = 0; A.v[i] != NULL; i++)
+		argv[i + 2] = A.v[i];
+	argv[i + 2] = NULL;
+	for (n = 5; n <= 16 && !seen; n++) {
+		snprintf(lim, sizeof(lim), "--nofile=%d:%d", n, n);
+		cr_assert(run_capture((char * const *)argv, 5000, &st, NULL, 0,
+		    err, sizeof(err)) == 0);
+		if (strstr(err, "worker 0 (pid ") == NULL)
+			continue;
+		seen = 1;
+		cr_assert(strstr(err, "exited with status 71") != NULL, "%s",
+		    err);
+		cr_assert(st != -1 && WIFEXITED(st) && WEXITSTATUS(st) == 71,
+		    "status %#x: %s", st, err);
+		cr_assert(strstr(err, "l7knockknock: ready\n") == NULL, "%s",
+		    err);
+	}
+	cr_assert(seen, "no descriptor limit from 5 to 16 made the worker "
+	    "fail alone; last log:\n%s", err);
 }
