@@ -2,7 +2,7 @@
 # and nginx stream, on loopback.  See bench/README.md.  Never part of
 # `make test`: no test passes or fails on speed.
 
-BENCH_DEPS = haproxy nginx-light libnginx-mod-stream iperf3 wrk iproute2
+BENCH_DEPS = haproxy nginx-light libnginx-mod-stream iperf3 wrk iproute2 gnuplot-nox
 
 .PHONY: bench
 

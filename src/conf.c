@@ -56,9 +56,9 @@ struct conf_opt {
 static conf_setter conf_set_duration, conf_set_uint, conf_set_path,
     conf_set_flag, conf_set_listen_port, conf_set_listen, conf_set_port,
     conf_set_normal, conf_set_hidden, conf_set_route, conf_set_window,
-    conf_set_ports, conf_set_chroot, conf_set_verbose, conf_set_quiet,
-    conf_set_version, conf_set_help, conf_set_kind, conf_set_config,
-    conf_set_replay_store;
+    conf_set_ports, conf_set_accept_proxy, conf_set_chroot, conf_set_verbose,
+    conf_set_quiet, conf_set_version, conf_set_help, conf_set_kind,
+    conf_set_config, conf_set_replay_store;
 
 /* What a file name option expects. */
 #define CONF_FILENAME	"a file name (one that starts with '-' as ./-name)"
@@ -137,6 +137,11 @@ static const struct conf_opt conf_options[] = {
 	    "bind backend sockets to these source ports in\n"
 	    "turn, so TIME_WAIT is reused (default: the\nkernel picks)",
 	    conf_set_ports, 0, 0, 0, 0, 0, NULL },
+	{ "accept-proxy", 0, "CIDR",
+	    "clients from CIDR (a balancer) must begin\n"
+	    "with a PROXY v1/v2 header naming the real\n"
+	    "client (repeatable; e.g. 192.0.2.10/32)",
+	    conf_set_accept_proxy, 0, 0, 0, 0, 0, NULL },
 	{ "workers", 0, "N",
 	    "N sandboxed relay processes, SO_REUSEPORT,\n"
 	    "under the supervisor (default 1)",
@@ -431,6 +436,17 @@ conf_set_ports(struct conf * C, struct conf_seen * S,
 	(void)S;
 	(void)O;
 	return (conf_port_range(C, v, show));
+}
+
+/* --accept-proxy: one more balancer network. */
+static int
+conf_set_accept_proxy(struct conf * C, struct conf_seen * S,
+    const struct conf_opt * O, const char * v, const char * show)
+{
+
+	(void)S;
+	(void)O;
+	return (conf_accept_proxy(C, v, show));
 }
 
 /* --chroot: an absolute path. */
@@ -833,10 +849,12 @@ conf_kinds_expected(char * buf, size_t size)
 
 /*
  * The first hidden route's knock: exactly one of KNOCK and the kind
- * options (--knock-file, --key-file...), named in the option table's order.
+ * options (--knock-file, --key-file...), named in the option table's order;
+ * or none of them, with neither -s nor --hidden but a --route (a
+ * configuration of --route lines only): then route 0 is dropped.
  */
 static int
-conf_finish_knock(struct conf * C)
+conf_finish_knock(struct conf * C, const struct conf_seen * S)
 {
 	char given[2][CONF_PATH_MAX + CONF_OPTNAME_MAX], list[256] = "KNOCK";
 	struct conf_route * R = &C->routes[0];
@@ -863,6 +881,12 @@ conf_finish_knock(struct conf * C)
 		conf_err("two knocks given: %s and %s; give one of them",
 		    given[0], given[1]);
 		return (-1);
+	}
+	if (n == 0 && !S->hidden && !S->hidden_port && C->nroutes > 1) {
+		C->nroutes--;
+		memmove(&C->routes[0], &C->routes[1],
+		    C->nroutes * sizeof(C->routes[0]));
+		return (0);
 	}
 	if (n == 0 && !C->print_seccomp && C->gen_key == NULL) {
 		conf_kinds_expected(list, sizeof(list));
@@ -978,7 +1002,7 @@ conf_finish(struct conf * C, const struct conf_seen * S)
 		(void)net_literal("0.0.0.0", port, &C->listen[0]);
 		C->nlisten = 1;
 	}
-	if (conf_finish_knock(C))
+	if (conf_finish_knock(C, S))
 		return (-1);
 	conf_finish_idle(C);
 	if (conf_finish_store(C))

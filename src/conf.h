@@ -4,6 +4,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "cidr.h"
 #include "knock.h"
 #include "knockset.h"
 #include "net.h"
@@ -15,6 +16,9 @@
 
 /* Most --listen addresses. */
 #define CONF_LISTEN_MAX	16
+
+/* Most --accept-proxy networks. */
+#define CONF_ACCEPT_PROXY_MAX	16
 
 /* conf_parse() results besides -1. */
 #define CONF_RUN	0	/* Run the relay. */
@@ -100,6 +104,8 @@ struct conf {
 	int have_replay_store;
 	const char * store_password_file;	/* --replay-store-password-file,
 					   or NULL. */
+	struct cidr accept_proxy[CONF_ACCEPT_PROXY_MAX];	/* --accept-proxy: */
+	size_t naccept_proxy;		/* clients that send PROXY headers. */
 	int loglevel;			/* LOG_ERR .. LOG_DEBUG. */
 	int log_time;			/* --log-time. */
 	const char * chroot_dir;	/* --chroot. */

@@ -9,7 +9,7 @@
 #include "relay.h"
 #include "sandbox.h"
 
-/* The relay's timeouts and backend source ports. */
+/* The relay's timeouts, backend source ports and balancers. */
 void
 conf_relay_conf(const struct conf * C, struct relay_conf * R)
 {
@@ -21,6 +21,8 @@ conf_relay_conf(const struct conf * C, struct relay_conf * R)
 	R->drain_grace_ms = C->drain_grace_ms;
 	R->bind_lo = C->bind_lo;
 	R->bind_hi = C->bind_hi;
+	R->accept_proxy = C->accept_proxy;
+	R->naccept_proxy = C->naccept_proxy;
 }
 
 /* The sandbox's root, user and backend source ports. */

@@ -75,6 +75,13 @@ int conf_backend(struct conf_backend *, struct conf_route *, const char *,
 int conf_route(struct conf *, const char *, const char *);
 
 /**
+ * conf_accept_proxy(C, s, show):
+ * Add the network ${s} (ADDR/BITS or one ADDR) to ${C}'s --accept-proxy
+ * list; return 0, or -1 after one line naming the value (${show}).
+ */
+int conf_accept_proxy(struct conf *, const char *, const char *);
+
+/**
  * conf_port_range(C, s, show):
  * Parse the --backend-ports range ${s} into ${C}.  Return 0 or -1.
  */

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "cidr.h"
 #include "conf.h"
 #include "conf_internal.h"
 #include "log.h"
@@ -420,5 +421,22 @@ conf_replay_store(struct conf * C, const char * s, const char * show)
 	if (conf_hostport(&C->replay_store, "--replay-store", s, show))
 		return (-1);
 	C->have_replay_store = 1;
+	return (0);
+}
+
+/* --accept-proxy CIDR: one more network whose clients send PROXY headers. */
+int
+conf_accept_proxy(struct conf * C, const char * s, const char * show)
+{
+
+	if (C->naccept_proxy == CONF_ACCEPT_PROXY_MAX) {
+		conf_err("too many --accept-proxy networks at '%s': at most %d",
+		    show != NULL ? show : "(not shown)", CONF_ACCEPT_PROXY_MAX);
+		return (-1);
+	}
+	if (cidr_parse(s, &C->accept_proxy[C->naccept_proxy]))
+		return (conf_bad("--accept-proxy", show, "an IPv4 or IPv6 "
+		    "network ADDR/BITS (no host bits set) or one ADDR"));
+	C->naccept_proxy++;
 	return (0);
 }

@@ -56,6 +56,7 @@ knockset_add_key(struct knockset * S, const uint8_t * key)
 			return (KNOCKSET_EDUP);
 	}
 	memcpy(S->keys[S->nkeys], key, TOKEN_KEYLEN);
+	token_key_init(&S->ready[S->nkeys], key);
 	S->keyroute[S->nkeys++] = S->n;
 	S->r[S->n].token = 1;
 	return ((int)S->n++);
@@ -107,8 +108,8 @@ knockset_token(const struct knockset * S, const uint8_t * buf,
 {
 	struct token_result res;
 
-	(void)token_check((const uint8_t (*)[TOKEN_KEYLEN])S->keys, S->nkeys,
-	    buf, now_s, S->window_s, S->start_s, &res);
+	(void)token_check_ready(S->ready, S->nkeys, buf, now_s, S->window_s,
+	    S->start_s, &res);
 	switch (res.verdict) {
 	case TOKEN_OK:
 		knockset_match(S, S->keyroute[res.key], KNOCKSET_TOKEN, v);
@@ -177,6 +178,7 @@ knockset_wipe(struct knockset * S)
 		S->r[i].token = 0;
 	}
 	explicit_bzero(S->keys, sizeof(S->keys));
+	explicit_bzero(S->ready, sizeof(S->ready));
 	S->n = 0;
 	S->nkeys = 0;
 }

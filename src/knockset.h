@@ -5,6 +5,7 @@
 #include <stdint.h>
 
 #include "knock.h"
+#include "token.h"
 
 /*
  * The knocks of every hidden route, and the decision between them.  A pure
@@ -37,6 +38,7 @@ struct knockset {
 	struct knockset_route r[KNOCKSET_MAX];
 	size_t n;
 	uint8_t keys[KNOCKSET_MAX][32];	/* The token routes' keys, */
+	struct token_key ready[KNOCKSET_MAX];	/* made ready (token.h), */
 	size_t keyroute[KNOCKSET_MAX];	/* and the route of each. */
 	size_t nkeys;
 	uint64_t window_s;		/* Tokens: |now - t| at most this. */

@@ -197,8 +197,8 @@ relay_init(const struct relay_conf * conf)
 		    (uint32_t)(i + 1) : SLOT_NONE;
 	R->free_head = 0;
 	R->again_head = SLOT_NONE;
-	if ((R->pipes = pipepool_init(conf->keep_pipes, conf->max_pipes)) ==
-	    NULL)
+	if ((R->pipes = pipepool_init(conf->keep_pipes, conf->max_pipes,
+	    conf->big_pipe, conf->pipe_budget)) == NULL)
 		goto err2;
 	for (s = 0; s < CONN_NSTATES; s++)
 		timer_list_init(&R->timers[s], (relay_states[s].expire != NULL &&

@@ -4,6 +4,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+struct cidr;
 struct knockset;
 struct net_addr;
 struct relay;
@@ -43,12 +44,16 @@ struct relay_conf {
 	size_t max_per_source;		/* Slots one source may hold; 0 (or
 					   max_conns or more): any. */
 	uint16_t bind_lo, bind_hi;	/* Backend source ports; 0: the kernel's. */
+	const struct cidr * accept_proxy;	/* Balancers: their clients */
+	size_t naccept_proxy;		/* begin with a PROXY header. */
 	size_t max_pipes;		/* Most pipes at once (2 fds each). */
 	size_t keep_pipes;		/* Empty pipes kept for reuse. */
 	const struct net_addr * store;	/* --replay-store, or NULL. */
 	const uint8_t * store_password;	/* Its AUTH password, or NULL. */
 	size_t store_password_len;
 	uint64_t store_ms;		/* A claim's longest wait (STORE). */
+	size_t big_pipe;		/* Bytes a bulk pipe grows to; 0: none. */
+	size_t pipe_budget;		/* Most bytes of grown pipes at once. */
 };
 
 /*

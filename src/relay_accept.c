@@ -6,6 +6,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "cidr.h"
 #include "log.h"
 #include "net.h"
 #include "relay_internal.h"
@@ -126,14 +127,19 @@ relay_accept_one(struct relay * R, size_t li, int fd,
 	struct srclimit_key src;
 	struct conn * C;
 	char str[NET_ADDRSTR_MAX];
+	int balancer = cidr_match(R->conf->accept_proxy,
+	    R->conf->naccept_proxy, (const struct sockaddr *)peer);
 
-	if (relay_accept_source(R, fd, peer, &src))
+	/* A balancer's client is counted once its PROXY header names it. */
+	memset(&src, 0, sizeof(src));
+	if (!balancer && relay_accept_source(R, fd, peer, &src))
 		return (-1);
 	relay_accept_evict(R);
 
 	/* TCP_NODELAY and SO_OOBINLINE come from the listener (net.c). */
 	C = relay_accept_slot(R, fd, peer, plen, &src);
 	C->listener = (uint32_t)li;
+	C->proxy_wait = balancer;
 	if (relay_watch(R->conf->epoll_fd, fd, EV_CONN_EVENTS,
 	    EV_DATA(EV_CLIENT, relay_slot(R, C), C->gen))) {
 		relay_close(R, C, "cannot watch the client", errno);

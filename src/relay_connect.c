@@ -230,7 +230,11 @@ relay_connect_proxy(struct relay * R, struct conn * C)
 
 	if (C->route->proxy == PROXYHDR_OFF)
 		return (0);
-	if (relay_connect_dst(R, C, &dst)) {
+	/* A balancer's header said where the client connected. */
+	if (C->dst_set) {
+		memset(&dst, 0, sizeof(dst));
+		memcpy(&dst, &C->dst, sizeof(C->dst));
+	} else if (relay_connect_dst(R, C, &dst)) {
 		relay_close(R, C, "cannot read the client's local address for "
 		    "the PROXY header", errno);
 		return (-1);

@@ -7,6 +7,7 @@
 #include <stdint.h>
 #include <sys/epoll.h>
 
+#include <netinet/in.h>
 #include <sys/socket.h>
 
 #include "knockset.h"
@@ -64,6 +65,12 @@ struct pipepool;
  * replay store's answer to its claim (relay_store.c); nothing else ever
  * waits on the store.  The answer, a failed store or the timer route it:
  * hidden only on the store's "+OK", else normal with every byte.
+ *
+ * A client from an --accept-proxy network (a balancer) spends the first
+ * part of KNOCK waiting for its PROXY header (C->proxy_wait, relay_header.c,
+ * under the same timer and eviction): the header is peeked, parsed whole,
+ * consumed to its last byte and nothing more; C->peer then is the client
+ * it names, and the knock timer starts again for the bytes after it.
  *
  * Accepting evicts the oldest connection in KNOCK (the head of the KNOCK
  * timer list; closed, not routed) when no slot is free, so that a flood
@@ -166,7 +173,13 @@ struct conn {
 	const struct relay_backend * claim;	/* STORE: the route if the
 					   store accepts the token. */
 	size_t consume;		/* STORE: the knock's bytes, to consume then. */
-	struct sockaddr_storage peer;	/* The client's address (accept). */
+	struct sockaddr_storage peer;	/* The client's address (accept, or
+					   the PROXY header that came). */
+	struct sockaddr_in6 dst;	/* Where it connected, if the PROXY
+					   header said (dst_set): AF_INET6, or
+					   AF_INET (a sockaddr_in fits). */
+	int dst_set;
+	int proxy_wait;		/* KNOCK: waiting for the PROXY header. */
 	uint32_t listener;	/* The listener it came through (index). */
 	int again;		/* On the list of connections to pump again. */
 	struct half up;		/* Client to backend. */
@@ -314,6 +327,19 @@ void relay_store_expired(struct relay *, struct conn *);
  */
 void relay_store_tick(struct relay *);
 int relay_store_wait(const struct relay *, int);
+
+/**
+ * relay_header(R, C, final):
+ * ${C} waits for a balancer's PROXY header: peek and parse it; once it is
+ * whole, consume exactly it, make its source ${C}'s client (counted against
+ * the per-source limit) and restart the knock timer; return 0 so that the
+ * knock phase goes on at once.  Return 1 while it is incomplete, or after
+ * closing ${C}: with a reset, logged, for a header that is invalid, of
+ * another family, incomplete at the EOF or when ${final} (the knock
+ * timeout passed); as at accept for a client past its per-source limit.
+ * (relay_header.c)
+ */
+int relay_header(struct relay *, struct conn *, int);
 
 /**
  * relay_connect_start(R, C, backend):

@@ -77,6 +77,12 @@ relay_knock(struct relay * R, struct conn * C, int final)
 	uint8_t buf[KNOCK_MAX];
 	ssize_t n;
 
+	/* A balancer's PROXY header comes first; then the knock, at once. */
+	if (C->proxy_wait) {
+		if (relay_header(R, C, final))
+			return;
+		final = 0;
+	}
 	if ((n = recv(C->client.fd, buf, knockset_maxlen(S), MSG_PEEK)) ==
 	    -1) {
 		if (errno != EAGAIN && errno != EINTR) {

@@ -15,6 +15,13 @@
 /* Reads and splices per connection per wake-up before yielding to others. */
 #define PUMP_BUDGET	32
 
+/*
+ * The kernel's default pipe size: a direction that fills that much keeps
+ * its pipe full, and the pipe grows (pipepool_grow), so that one splice
+ * moves up to PIPEPOOL_BIG bytes.
+ */
+#define PUMP_PIPE_DEFAULT	(64 * 1024)
+
 #define SPLICE_FLAGS	(SPLICE_F_MOVE | SPLICE_F_NONBLOCK)
 
 /*
@@ -123,7 +130,7 @@ pump_park(struct relay * R, struct half * h, const uint8_t * p, size_t len)
 {
 	ssize_t n;
 
-	if (h->pipe[0] == -1 && pipepool_get(R->pipes, h->pipe))
+	if (h->pipe[0] == -1 && pipepool_get(R->pipes, h->pipe, 0))
 		return (PUMP_ERROR);
 	/*
 	 * An empty pipe takes up to PIPE_BUF bytes whole (pipe(7)).  Should a
@@ -199,7 +206,10 @@ pump_copy(struct relay * R, struct dir * D, int peek)
 	}
 	/*
 	 * A full buffer: more is coming, splice it.  Short: src drained,
-	 * unless a FIN, an error or an urgent mark waits behind.
+	 * unless a FIN, an error or an urgent mark waits behind.  A short
+	 * read after the FIN was seen (EPOLLRDHUP, no error) took everything
+	 * before it: that is the EOF, without the recv that would return 0
+	 * (the kernel queues a FIN in sequence, behind every byte before it).
 	 */
 	if (src->urg)
 		;
@@ -207,6 +217,8 @@ pump_copy(struct relay * R, struct dir * D, int peek)
 		h->bulk = 1;
 	else if (!src->hup)
 		src->rd = 0;
+	else if (!peek && !src->errev)
+		h->eof = 1;
 
 	/* What dst does not take (it is full: a short send) waits in a pipe. */
 	if ((m = send(dst->fd, buf, (size_t)n, 0)) == -1) {
@@ -265,7 +277,7 @@ pump_fill(struct relay * R, struct dir * D, size_t * moved)
 	ssize_t n;
 
 	/* Out of descriptors: the pool lowered its budget; copy instead. */
-	if (h->pipe[0] == -1 && pipepool_get(R->pipes, h->pipe))
+	if (h->pipe[0] == -1 && pipepool_get(R->pipes, h->pipe, 1))
 		return ((errno == EMFILE || errno == ENFILE) ? PUMP_ON :
 		    PUMP_ERROR);
 	n = splice(D->src->fd, NULL, h->pipe[1], NULL, SPLICE_LEN,
@@ -273,6 +285,9 @@ pump_fill(struct relay * R, struct dir * D, size_t * moved)
 	if (n > 0) {
 		h->inpipe += (size_t)n;
 		*moved += (size_t)n;
+		/* A default pipe filled up: grow it, if the budget allows. */
+		if (h->inpipe >= PUMP_PIPE_DEFAULT)
+			(void)pipepool_grow(R->pipes, h->pipe);
 	} else if (n == 0) {
 		return (pump_fill_eof(D));
 	} else if (errno == EAGAIN) {

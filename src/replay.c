@@ -94,8 +94,9 @@ replay_scan(struct replay * cache, size_t home, uint64_t fp, uint64_t now,
 
 	*freeslot = cache->n;
 	*old = 0;
-	for (i = 0; i < cache->probe; i++) {
-		s = (home + i) % cache->n;
+	/* Slots home, home + 1, ... wrapping at n (no division per slot). */
+	for (i = 0, s = home; i < cache->probe;
+	    i++, s = (s + 1 == cache->n) ? 0 : s + 1) {
 		v = __atomic_load_n(&cache->slot[s], __ATOMIC_SEQ_CST);
 		if (replay_live(v, now)) {
 			if ((v >> 32) == fp && s != skip)

@@ -16,6 +16,7 @@
 #include "conf.h"
 #include "log.h"
 #include "net.h"
+#include "pipepool.h"
 #include "relay.h"
 #include "resources.h"
 #include "sandbox.h"
@@ -37,6 +38,14 @@
 /* Most pipes at once, and most empty ones kept for reuse. */
 #define PIPES_CAP		32768
 #define PIPES_KEEP		64
+
+/*
+ * Bulk pipes grow to PIPEPOOL_BIG (1 MiB) within this budget, shared by the
+ * workers: a quarter of the kernel's default fs.pipe-user-pages-soft
+ * (64 MiB for all of a user's pipes, past which the kernel refuses to grow
+ * one and the pool keeps the default size).  DESIGN.md, "Pipe sizes".
+ */
+#define PIPES_BIG_BUDGET	(16 << 20)
 
 /*
  * Open /dev/null on any of descriptors 0-2 that is closed.  Only then is
@@ -129,6 +138,8 @@ resources_limits(const struct resources * P, const struct conf * C,
 	R->max_per_source = resources_per_source(C, conns);
 	R->max_pipes = pipes;
 	R->keep_pipes = (pipes < PIPES_KEEP) ? pipes : PIPES_KEEP;
+	R->big_pipe = PIPEPOOL_BIG;
+	R->pipe_budget = PIPES_BIG_BUDGET / (C->workers > 0 ? C->workers : 1);
 }
 
 /*

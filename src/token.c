@@ -51,15 +51,34 @@ token_be64dec(const uint8_t * p)
 	return (x);
 }
 
-/* HMAC-SHA256(key, label || a[alen] || b[blen]) into mac[32]. */
+_Static_assert(sizeof(crypto_auth_hmacsha256_state) <= TOKEN_KEYSTATE,
+    "TOKEN_KEYSTATE cannot hold crypto_auth_hmacsha256_state");
+
+/* A key's HMAC state, as the HMACs below take it. */
+typedef crypto_auth_hmacsha256_state token_ks;
+
+/* Make ${K} ready for ${key}: the HMAC state after the key's pads. */
+void
+token_key_init(struct token_key * K, const uint8_t key[TOKEN_KEYLEN])
+{
+
+	memset(K, 0, sizeof(*K));
+	crypto_auth_hmacsha256_init((token_ks *)(void *)K->st, key,
+	    TOKEN_KEYLEN);
+}
+
+/*
+ * HMAC-SHA256(key, label || a[alen] || b[blen]) into mac[32], from the
+ * key's state ${ks} (a copy is hashed on; ${ks} stays as it is).
+ */
 static void
-token_hmac(const uint8_t * key, const char * label, const uint8_t * a,
+token_hmac(const token_ks * ks, const char * label, const uint8_t * a,
     size_t alen, const uint8_t * b, size_t blen,
     uint8_t mac[crypto_auth_hmacsha256_BYTES])
 {
 	crypto_auth_hmacsha256_state st;
 
-	crypto_auth_hmacsha256_init(&st, key, TOKEN_KEYLEN);
+	memcpy(&st, ks, sizeof(st));
 	crypto_auth_hmacsha256_update(&st, (const uint8_t *)label,
 	    strlen(label));
 	crypto_auth_hmacsha256_update(&st, a, alen);
@@ -71,7 +90,7 @@ token_hmac(const uint8_t * key, const char * label, const uint8_t * a,
 
 /* The time pad: first 8 bytes of HMAC(key, "l7kk-time-v1" || nonce). */
 static uint64_t
-token_pad(const uint8_t * key, const uint8_t * nonce)
+token_pad(const token_ks * key, const uint8_t * nonce)
 {
 	uint8_t mac[crypto_auth_hmacsha256_BYTES];
 	uint64_t pad;
@@ -84,7 +103,7 @@ token_pad(const uint8_t * key, const uint8_t * nonce)
 
 /* The tag: first 16 bytes of HMAC(key, "l7kk-tag-v1" || nonce || t). */
 static void
-token_tag(const uint8_t * key, const uint8_t * nonce, uint64_t t,
+token_tag(const token_ks * key, const uint8_t * nonce, uint64_t t,
     uint8_t tag[TOKEN_TAGLEN])
 {
 	uint8_t mac[crypto_auth_hmacsha256_BYTES];
@@ -102,12 +121,17 @@ void
 token_mint(const uint8_t key[TOKEN_KEYLEN], uint64_t t,
     const uint8_t nonce[TOKEN_NONCELEN], char out[TOKEN_LEN])
 {
+	struct token_key K;
 	uint8_t raw[TOKEN_RAWLEN];
 	char b64[TOKEN_LEN + 1];
 
+	token_key_init(&K, key);
 	memcpy(raw, nonce, TOKEN_NONCELEN);
-	token_be64enc(raw + TOKEN_OFF_TENC, t ^ token_pad(key, nonce));
-	token_tag(key, nonce, t, raw + TOKEN_OFF_TAG);
+	token_be64enc(raw + TOKEN_OFF_TENC, t ^
+	    token_pad((const token_ks *)(const void *)K.st, nonce));
+	token_tag((const token_ks *)(const void *)K.st, nonce, t,
+	    raw + TOKEN_OFF_TAG);
+	sodium_memzero(&K, sizeof(K));
 	sodium_bin2base64(b64, sizeof(b64), raw, sizeof(raw),
 	    sodium_base64_VARIANT_URLSAFE_NO_PADDING);
 	memcpy(out, b64, TOKEN_LEN);
@@ -179,7 +203,7 @@ token_decode(const uint8_t * buf, uint8_t raw[TOKEN_RAWLEN])
 
 /* Check ${raw} under one key: return 1 if the tag matches; the time in ${t}. */
 static int
-token_check1(const uint8_t * key, const uint8_t raw[TOKEN_RAWLEN],
+token_check1(const token_ks * key, const uint8_t raw[TOKEN_RAWLEN],
     uint64_t * t)
 {
 	uint8_t tag[TOKEN_TAGLEN];
@@ -205,12 +229,16 @@ token_when(uint64_t t, uint64_t now, uint64_t window, uint64_t start)
 	return (TOKEN_OK);
 }
 
-/* Check a token against every key. */
-int
-token_check(const uint8_t keys[][TOKEN_KEYLEN], size_t nkeys,
-    const uint8_t * buf, uint64_t now, uint64_t window, uint64_t start,
-    struct token_result * out)
+/*
+ * Check a token against every key: ${keys} (raw) or ${ready} (made ready),
+ * whichever is not NULL.
+ */
+static int
+token_check_any(const uint8_t keys[][TOKEN_KEYLEN],
+    const struct token_key * ready, size_t nkeys, const uint8_t * buf,
+    uint64_t now, uint64_t window, uint64_t start, struct token_result * out)
 {
+	struct token_key K;
 	uint8_t raw[TOKEN_RAWLEN];
 	uint64_t t, tmatch = 0;
 	int decoded, eq, match = -1;
@@ -220,12 +248,17 @@ token_check(const uint8_t keys[][TOKEN_KEYLEN], size_t nkeys,
 
 	/* Every key, both HMACs, no early exit. */
 	for (i = 0; i < nkeys; i++) {
-		eq = token_check1(keys[i], raw, &t);
+		if (ready == NULL)
+			token_key_init(&K, keys[i]);
+		eq = token_check1((const token_ks *)(const void *)
+		    (ready ? ready[i].st : K.st), raw, &t);
 		if (eq & decoded & (match == -1)) {
 			match = (int)i;
 			tmatch = t;
 		}
 	}
+	if (ready == NULL)
+		sodium_memzero(&K, sizeof(K));
 
 	memset(out, 0, sizeof(*out));
 	out->key = match;
@@ -242,4 +275,26 @@ token_check(const uint8_t keys[][TOKEN_KEYLEN], size_t nkeys,
 	}
 	sodium_memzero(raw, sizeof(raw));
 	return (match);
+}
+
+/* Check a token against every key. */
+int
+token_check(const uint8_t keys[][TOKEN_KEYLEN], size_t nkeys,
+    const uint8_t * buf, uint64_t now, uint64_t window, uint64_t start,
+    struct token_result * out)
+{
+
+	return (token_check_any(keys, NULL, nkeys, buf, now, window, start,
+	    out));
+}
+
+/* Check a token against every key made ready. */
+int
+token_check_ready(const struct token_key * keys, size_t nkeys,
+    const uint8_t * buf, uint64_t now, uint64_t window, uint64_t start,
+    struct token_result * out)
+{
+
+	return (token_check_any(NULL, keys, nkeys, buf, now, window, start,
+	    out));
 }

@@ -38,6 +38,27 @@ h_connect(int family, uint16_t port)
 	return (fd);
 }
 
+int
+h_connect_from(const char * src, uint16_t port)
+{
+	struct sockaddr_in sin;
+	int fd, one = 1;
+
+	fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	cr_assert(fd >= 0, "socket: %s", strerror(errno));
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	memset(&sin, 0, sizeof(sin));
+	sin.sin_family = AF_INET;
+	cr_assert(inet_pton(AF_INET, src, &sin.sin_addr) == 1, "%s", src);
+	cr_assert(bind(fd, (struct sockaddr *)&sin, sizeof(sin)) == 0,
+	    "bind %s: %s", src, strerror(errno));
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	sin.sin_port = htons(port);
+	cr_assert(connect(fd, (struct sockaddr *)&sin, sizeof(sin)) == 0,
+	    "connect from %s to port %u: %s", src, port, strerror(errno));
+	return (fd);
+}
+
 void
 h_client_start(struct h_client * C, const struct h_client_conf * conf)
 {

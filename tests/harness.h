@@ -73,6 +73,12 @@ int h_connect(int family, uint16_t port);
 /* A port of the loopback of ${family} that was free a moment ago; 0. */
 uint16_t h_free_port(int family);
 
+/*
+ * Connect (blocking, TCP_NODELAY) from the IPv4 address ${src} (another
+ * loopback address, such as 127.0.0.2: a second host) to 127.0.0.1:${port}.
+ */
+int h_connect_from(const char * src, uint16_t port);
+
 /* Send all ${len} bytes of ${buf} on ${fd} (blocking). */
 void h_send_all(int fd, const void * buf, size_t len);
 

@@ -176,6 +176,47 @@ haproxy_conf(const struct proxy_consumer * P, char * s, size_t len)
 	    P->port4, P->port6);
 }
 
+/*
+ * The balancer configuration: ${P}->src (contrib/haproxy/haproxy.cfg) with
+ * its "bind :443" on 127.0.0.1:port4 and [::1]:port6, server rN at
+ * 127.0.0.1:servers[N-1] (a server past nservers left out), checks every
+ * 300 ms, one thread and no SO_REUSEPORT (a port taken shows).  -1 if the
+ * file cannot be read or does not fit.
+ */
+static int
+balancer_conf(const struct proxy_consumer * P, char * s, size_t len)
+{
+	char line[512], * sp;
+	size_t n = 0;
+	unsigned idx;
+	int w = 0;
+	FILE * f;
+
+	if ((f = fopen(P->src, "r")) == NULL)
+		return (-1);
+	s[0] = '\0';
+	while (fgets(line, sizeof(line), f) != NULL && w >= 0 &&
+	    (size_t)w < len - n) {
+		if (strstr(line, "bind :443") != NULL)
+			w = snprintf(s + n, len - n, "\tbind 127.0.0.1:%u\n"
+			    "\tbind [::1]:%u\n", P->port4, P->port6);
+		else if (sscanf(line, " server r%u ", &idx) == 1 &&
+		    (sp = strstr(line, " id ")) != NULL)
+			w = (idx >= 1 && idx <= P->nservers) ? snprintf(s + n,
+			    len - n, "\tserver r%u 127.0.0.1:%u%.*s inter "
+			    "300ms\n", idx, P->servers[idx - 1],
+			    (int)strcspn(sp, "\n"), sp) : 0;
+		else if (strncmp(line, "global", 6) == 0)
+			w = snprintf(s + n, len - n, "global\n\tnbthread 1\n"
+			    "\tnoreuseport\n");
+		else
+			w = snprintf(s + n, len - n, "%s", line);
+		n += (w > 0) ? (size_t)w : 0;
+	}
+	fclose(f);
+	return ((w < 0 || n >= len - 1) ? -1 : 0);
+}
+
 /* Start ${argv} with its output in ${dir}/server.log; its pid or -1. */
 static pid_t
 spawn(char * const * argv, const char * dir)
@@ -351,7 +392,7 @@ make_argv(const struct proxy_consumer * P, const char * cfg, char ** argv)
 static int
 start_once(struct proxy_consumer * P)
 {
-	char conf[2048], cfg[128], * argv[6];
+	char conf[8192], cfg[128], * argv[6];
 	const char * name = (P->kind == PROXY_NGINX) ? "nginx.conf" :
 	    "haproxy.cfg";
 
@@ -362,8 +403,12 @@ start_once(struct proxy_consumer * P)
 	}
 	if (P->kind == PROXY_NGINX)
 		nginx_conf(P, conf, sizeof(conf));
-	else
+	else if (P->kind == PROXY_HAPROXY)
 		haproxy_conf(P, conf, sizeof(conf));
+	else if (balancer_conf(P, conf, sizeof(conf))) {
+		fprintf(stderr, "proxy_consumer: cannot read %s\n", P->src);
+		return (-1);
+	}
 	if (write_file(P->dir, name, conf)) {
 		fprintf(stderr, "proxy_consumer: cannot write %s/%s\n",
 		    P->dir, name);
@@ -378,14 +423,15 @@ start_once(struct proxy_consumer * P)
 	return (wait_listening(P));
 }
 
-/* Start the consumer ${kind} as ${P}. */
+/* Start the consumer ${kind} as ${P} (zeroed, but for a balancer's). */
 static int
 consumer_start(struct proxy_consumer * P, int kind)
 {
 	char log[4096];
 	int i, rc = 1;
 
-	memset(P, 0, sizeof(*P));
+	if (kind != PROXY_BALANCER)
+		memset(P, 0, sizeof(*P));
 	P->kind = kind;
 	P->pid = -1;
 	snprintf(P->dir, sizeof(P->dir), "/tmp/l7kk-proxy-XXXXXX");
@@ -431,6 +477,21 @@ proxy_haproxy_start(struct proxy_consumer * P)
 {
 
 	return (consumer_start(P, PROXY_HAPROXY));
+}
+
+/* Start haproxy as a balancer in front of the relays at ${ports}. */
+int
+proxy_balancer_start(struct proxy_consumer * P, const char * path,
+    const uint16_t * ports, size_t n)
+{
+
+	memset(P, 0, sizeof(*P));
+	if (n > PROXY_SERVERS_MAX || strlen(path) >= sizeof(P->src))
+		return (-1);
+	snprintf(P->src, sizeof(P->src), "%s", path);
+	memcpy(P->servers, ports, n * sizeof(ports[0]));
+	P->nservers = n;
+	return (consumer_start(P, PROXY_BALANCER));
 }
 
 /* Stop a consumer and remove its directory. */

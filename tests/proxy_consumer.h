@@ -26,6 +26,10 @@
 /* Kinds of consumer. */
 #define PROXY_NGINX	1
 #define PROXY_HAPROXY	2
+#define PROXY_BALANCER	3	/* haproxy from contrib/haproxy/haproxy.cfg. */
+
+/* Most servers behind a balancer. */
+#define PROXY_SERVERS_MAX	8
 
 /* A running consumer. */
 struct proxy_consumer {
@@ -34,6 +38,9 @@ struct proxy_consumer {
 	uint16_t port4;		/* Its PROXY listener on 127.0.0.1. */
 	uint16_t port6;		/* Its PROXY listener on [::1]. */
 	char dir[64];		/* Its directory: config, logs, temp files. */
+	char src[256];		/* PROXY_BALANCER: the configuration read, */
+	uint16_t servers[PROXY_SERVERS_MAX];	/* the servers' ports on */
+	size_t nservers;			/* 127.0.0.1. */
 };
 
 /**
@@ -62,6 +69,19 @@ int proxy_nginx_start(struct proxy_consumer *);
  * 200 and the body "%[src] %[src_port] %[dst] %[dst_port]\n".
  */
 int proxy_haproxy_start(struct proxy_consumer *);
+
+/**
+ * proxy_balancer_start(P, path, ports, n):
+ * Start haproxy as a balancer from the configuration at ${path}
+ * (contrib/haproxy/haproxy.cfg) with its "bind :443" moved to
+ * 127.0.0.1:${P}->port4 and [::1]:${P}->port6, and its "server rN ..."
+ * lines sent to 127.0.0.1:${ports}[N-1] for N up to ${n} (the others left
+ * out), checked every 300 ms; the rest of the file as it is.  Its log
+ * (stdout) goes to ${P}->dir/server.log.  Return 0, or -1 after saying why
+ * on stderr.
+ */
+int proxy_balancer_start(struct proxy_consumer *, const char *,
+    const uint16_t *, size_t);
 
 /**
  * proxy_consumer_stop(P):

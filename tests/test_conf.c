@@ -4,11 +4,13 @@
  * one-line message, and the wiping of the knock from the argument memory.
  */
 #include <criterion/criterion.h>
+#include <arpa/inet.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "cidr.h"
 #include "conf.h"
 #include "log.h"
 #include "net.h"
@@ -771,6 +773,43 @@ Test(conf, per_source_and_backend_ports)
 	}
 }
 
+/* --accept-proxy: networks kept in order; bad ones and the 17th refused. */
+Test(conf, accept_proxy)
+{
+	const char * argv[40];
+	struct sockaddr_in6 sin6;
+	struct conf C;
+	struct args A;
+	size_t i;
+
+	args_set(&A, (const char *[]){ "--accept-proxy", "192.0.2.0/24",
+	    "--accept-proxy=2001:db8::/32", "k", NULL });
+	cr_assert_eq(parse_captured(&C, &A), CONF_RUN, "%s", err_buf);
+	cr_assert_eq(C.naccept_proxy, 2);
+	memset(&sin6, 0, sizeof(sin6));
+	sin6.sin6_family = AF_INET6;
+	inet_pton(AF_INET6, "2001:db8:ffff::1", &sin6.sin6_addr);
+	cr_expect(!cidr_match(C.accept_proxy, 1, (struct sockaddr *)&sin6));
+	cr_expect(cidr_match(C.accept_proxy, 2, (struct sockaddr *)&sin6));
+	args_set(&A, (const char *[]){ "k", NULL });
+	cr_assert_eq(parse_captured(&C, &A), CONF_RUN);
+	cr_expect_eq(C.naccept_proxy, 0);
+	args_set(&A, (const char *[]){ "--accept-proxy", "192.0.2.1/24", "k",
+	    NULL });
+	cr_expect_eq(parse_captured(&C, &A), -1);
+	cr_expect_not_null(strstr(err_buf, "'192.0.2.1/24' for "
+	    "--accept-proxy"), "%s", err_buf);
+	for (i = 0; i < 2 * (CONF_ACCEPT_PROXY_MAX + 1); i += 2) {
+		argv[i] = "--accept-proxy";
+		argv[i + 1] = "10.0.0.0/8";
+	}
+	argv[i++] = "k";
+	argv[i] = NULL;
+	args_set(&A, argv);
+	cr_expect_eq(parse_captured(&C, &A), -1);
+	cr_expect_not_null(strstr(err_buf, "at most 16"), "%s", err_buf);
+}
+
 /* ---- Several routes, tokens, idle= and proxy= ---- */
 
 Test(conf, routes_defaults_and_sub_options)
@@ -968,8 +1007,8 @@ static const struct bad_case route_bad_cases[] = {
 	    "'--knock-file /f' and '--key-file /k'; give one of them" },
 	{ { "--key-file", "" }, "invalid value '' for --key-file: expected a "
 	    "file name (one that starts with '-' as ./-name)" },
-	{ { "--route", "127.0.0.1:1,key-file=a" }, "no knock given: expected "
-	    "KNOCK, --knock-file PATH or --key-file PATH (see --help)" },
+	{ { "-s", "22", "--route", "127.0.0.1:1,key-file=a" }, "no knock "
+	    "given: expected KNOCK, --knock-file PATH or --key-file PATH (see --help)" },
 	{ { "--drain-grace", "0", "k" }, "invalid value '0' for "
 	    "--drain-grace: expected a duration such as 500ms, 2s, 5m, 2h or 30 "
 	    "(seconds), up to 7 days" },
@@ -1355,4 +1394,39 @@ Test(conf, config_file_missing_or_twice)
 	    (const char *[]){ "--config", "/etc/x", NULL }, path), -1);
 	cr_expect_str_eq(err_buf, "l7knockknock: error: --config is given "
 	    "twice: give one file\n");
+}
+
+/*
+ * The packaged file has --route lines only (no --hidden, no KNOCK): the
+ * routes are those lines, in order; with neither, no knock is refused.
+ */
+Test(conf, config_of_route_lines_only)
+{
+	static const char text[] =
+	    "normal 127.0.0.1:80\n"
+	    "route 127.0.0.1:22,key-file=/etc/l7kk/ssh.key,name=ssh\n"
+	    "route 127.0.0.1:23,knock-file=/etc/l7kk/knock\n";
+	static const char none[] = "normal 127.0.0.1:80\n";
+	static const char * const hidden[] = { "--hidden", "127.0.0.1:24",
+	    NULL };
+	static struct conf C;
+	char path[64], buf[NET_ADDRSTR_MAX + PARSE_HOST_MAX];
+
+	cr_assert_eq(parse_with_file(&C, text, NULL, NULL, path), CONF_RUN,
+	    "stderr: %s", err_buf);
+	cr_expect_eq(C.nroutes, 2);
+	cr_expect_str_eq(C.routes[0].name, "ssh");
+	cr_expect_str_eq(fmt_backend(&C.routes[0].b, buf, sizeof(buf)),
+	    "127.0.0.1:22");
+	cr_expect_str_eq(route_file(&C, 0, "key-file"), "/etc/l7kk/ssh.key");
+	cr_expect_str_eq(C.routes[1].name, "hidden2");
+	cr_expect_str_eq(route_file(&C, 1, "knock-file"), "/etc/l7kk/knock");
+
+	/* --hidden given without its knock: still refused. */
+	cr_expect_eq(parse_with_file(&C, text, hidden, NULL, path), -1);
+	cr_expect(strstr(err_buf, "no knock given") != NULL, "%s", err_buf);
+	/* No route at all: refused, naming what is expected. */
+	cr_expect_eq(parse_with_file(&C, none, NULL, NULL, path), -1);
+	cr_expect(strstr(err_buf, "no knock given: expected KNOCK") != NULL,
+	    "%s", err_buf);
 }

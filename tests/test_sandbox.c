@@ -278,6 +278,65 @@ try_write_large(void)
 	probe_result(write(STDOUT_FILENO, buf, sizeof(buf)));
 }
 
+/* A pipe made as the relay makes them, or _exit(PROBE_BROKEN). */
+static int
+probe_pipe(void)
+{
+	int fds[2];
+
+	if (pipe2(fds, O_NONBLOCK | O_CLOEXEC) == -1)
+		_exit(PROBE_BROKEN);
+	return (fds[1]);
+}
+
+static void
+try_pipe_grow(void)
+{
+
+	/* Allowed: a bulk pipe grows to 1 MiB (EPERM past the user's limit). */
+	probe_result(fcntl(probe_pipe(), F_SETPIPE_SZ, 1 << 20));
+}
+
+static void
+try_pipe_grow_more(void)
+{
+
+	/* F_SETPIPE_SZ only up to 1 MiB. */
+	probe_result(fcntl(probe_pipe(), F_SETPIPE_SZ, 2 << 20));
+}
+
+static void
+try_pipe_grow_high_bits(void)
+{
+
+	/* The kernel reads the size as an unsigned int: no high bits. */
+	probe_result(syscall(SYS_fcntl, probe_pipe(), F_SETPIPE_SZ,
+	    ((uint64_t)1 << 32) | 4096));
+}
+
+static void
+try_fcntl_setfl(void)
+{
+
+	/* No other fcntl command: not F_SETFL ... */
+	probe_result(fcntl(probe_pipe(), F_SETFL, 0));
+}
+
+static void
+try_fcntl_dupfd(void)
+{
+
+	/* ... nor F_DUPFD, nor F_GETPIPE_SZ. */
+	probe_result(fcntl(STDERR_FILENO, F_DUPFD_CLOEXEC, 0));
+}
+
+static void
+try_fcntl_getpipe(void)
+{
+
+	probe_result(fcntl(probe_pipe(), F_GETPIPE_SZ));
+}
+
 static void
 try_sendto_address(void)
 {
@@ -692,6 +751,22 @@ Test(sandbox, write_over_pipe_buf_kills)
 {
 
 	expect_sigsys(try_write_large, "write(1) of PIPE_BUF + 1 bytes");
+}
+
+Test(sandbox, fcntl_only_grows_a_pipe_to_1mib)
+{
+	int st = probe_run(try_pipe_grow);
+
+	/* Done, or EPERM past fs.pipe-user-pages-soft: never killed. */
+	cr_assert(WIFEXITED(st) && (WEXITSTATUS(st) == PROBE_DONE ||
+	    WEXITSTATUS(st) == EPERM), "fcntl(F_SETPIPE_SZ, 1 MiB): %s",
+	    probe_how(st, "sandbox_enter"));
+	expect_sigsys(try_pipe_grow_more, "fcntl(F_SETPIPE_SZ, 2 MiB)");
+	expect_sigsys(try_pipe_grow_high_bits,
+	    "fcntl(F_SETPIPE_SZ, 2^32 + 4096)");
+	expect_sigsys(try_fcntl_setfl, "fcntl(F_SETFL)");
+	expect_sigsys(try_fcntl_dupfd, "fcntl(F_DUPFD_CLOEXEC)");
+	expect_sigsys(try_fcntl_getpipe, "fcntl(F_GETPIPE_SZ)");
 }
 
 Test(sandbox, sendto_with_an_address_kills)

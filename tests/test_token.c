@@ -319,3 +319,49 @@ Test(token, independent_implementation_fresh, .init = tk_init)
 	    (const uint8_t *)py, now, W, now - 10, &r), 1);
 	cr_expect_eq(r.verdict, TOKEN_OK);
 }
+
+/* token_check_ready (keys made ready once) says what token_check says. */
+Test(token, ready_keys_give_the_same_results, .init = tk_init)
+{
+	static const uint64_t times[] = { NOW, NOW - W, NOW + W + 1,
+	    START - 2, 0 };
+	struct token_key ready[3];
+	struct token_result a, b;
+	uint8_t other[TOKEN_KEYLEN];
+	char tok[TOKEN_LEN + 1];
+	size_t i, n, k, nk;
+
+	for (i = 0; i < 3; i++)
+		token_key_init(&ready[i], keys[i]);
+	memset(other, 0x5a, sizeof(other));
+	for (k = 0; k < 5; k++) {
+		for (i = 0; i < sizeof(times) / sizeof(times[0]); i++) {
+			if (k < 3)
+				tk_mint((int)k, times[i], tok);
+			else
+				token_mint(other, times[i], nonce, tok);
+			if (k == 4)
+				tok[7] = (tok[7] == 'A') ? 'B' : 'A';
+			for (nk = 1; nk <= 3; nk++) {
+				n = (size_t)token_check((const uint8_t (*)
+				    [TOKEN_KEYLEN])keys, nk, (uint8_t *)tok,
+				    NOW, W, START, &a);
+				cr_assert_eq((size_t)token_check_ready(ready,
+				    nk, (uint8_t *)tok, NOW, W, START, &b), n);
+				cr_assert_eq(a.verdict, b.verdict,
+				    "key %zu time %zu keys %zu", k, i, nk);
+				cr_assert_eq(a.key, b.key);
+				cr_assert_eq(a.t, b.t);
+				cr_assert_eq(a.expiry, b.expiry);
+				cr_assert_eq(memcmp(a.tag, b.tag,
+				    sizeof(a.tag)), 0);
+			}
+		}
+	}
+	/* A token under each key is found by its ready key. */
+	tk_mint(2, NOW, tok);
+	cr_assert_eq(token_check_ready(ready, 3, (uint8_t *)tok, NOW, W,
+	    START, &b), 2);
+	cr_assert_eq(b.verdict, TOKEN_OK);
+	explicit_bzero(ready, sizeof(ready));
+}

@@ -194,6 +194,12 @@ check_run(const struct conf * C, const struct args * A)
 		abort();
 	if (C->max_conns > 1000000)
 		abort();
+	/* --accept-proxy: at most 16 networks, none longer than 128 bits. */
+	if (C->naccept_proxy > CONF_ACCEPT_PROXY_MAX)
+		abort();
+	for (i = 0; i < C->naccept_proxy; i++)
+		if (C->accept_proxy[i].bits > 128)
+			abort();
 	if (C->loglevel < LOG_ERR || C->loglevel > LOG_DEBUG)
 		abort();
 	if (C->chroot_dir == NULL || C->chroot_dir[0] != '/')
@@ -260,7 +266,10 @@ LLVMFuzzerTestOneInput(const uint8_t * d, size_t n)
 	    D.normal.port != C.normal.port || D.nroutes != C.nroutes ||
 	    D.routes[0].b.port != C.routes[0].b.port ||
 	    strcmp(D.normal.host, C.normal.host) != 0 ||
-	    memcmp(D.listen, C.listen, sizeof(C.listen)) != 0))
+	    memcmp(D.listen, C.listen, sizeof(C.listen)) != 0 ||
+	    D.naccept_proxy != C.naccept_proxy ||
+	    memcmp(D.accept_proxy, C.accept_proxy,
+	    C.naccept_proxy * sizeof(C.accept_proxy[0])) != 0))
 		abort();
 
 	args_free(&B);
