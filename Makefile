@@ -14,7 +14,7 @@ BUILD_DEPS = gcc make pkg-config libseccomp-dev libcap-ng-dev libsodium-dev
 # The real peers of the integration tests: nginx and haproxy (PROXY
 # protocol), fail2ban-regex, systemd-socket-activate and systemd-analyze,
 # strace, nft, python3 (an independent token maker), ip (network namespaces).
-TEST_DEPS  = libcriterion-dev apparmor nginx-light haproxy fail2ban systemd \
+TEST_DEPS  = libcriterion-dev apparmor nginx-light haproxy fail2ban systemd redis-server \
 	     strace nftables python3 iproute2
 DEMO_DEPS  = curl netcat-openbsd
 

@@ -56,8 +56,9 @@ struct conf_opt {
 static conf_setter conf_set_duration, conf_set_uint, conf_set_path,
     conf_set_flag, conf_set_listen_port, conf_set_listen, conf_set_port,
     conf_set_normal, conf_set_hidden, conf_set_route, conf_set_window,
-    conf_set_ports, conf_set_accept_proxy, conf_set_chroot, conf_set_verbose, conf_set_quiet,
-    conf_set_version, conf_set_help, conf_set_kind, conf_set_config;
+    conf_set_ports, conf_set_accept_proxy, conf_set_chroot, conf_set_verbose,
+    conf_set_quiet, conf_set_version, conf_set_help, conf_set_kind,
+    conf_set_config, conf_set_replay_store;
 
 /* What a file name option expects. */
 #define CONF_FILENAME	"a file name (one that starts with '-' as ./-name)"
@@ -103,6 +104,15 @@ static const struct conf_opt conf_options[] = {
 	    ", 8 bytes\neach, shared by the workers)",
 	    conf_set_uint, AT(replay_n), 0, 1, REPLAY_MAX,
 	    "a number of tokens 1-" CONF_STR(REPLAY_MAX) },
+	{ "replay-store", 0, "HOST:PORT",
+	    "also claim each token in this Redis or\n"
+	    "Valkey server, shared by several relays (SET\n"
+	    "NX PX); unreachable, slow or failing: the\n"
+	    "token goes to the normal route",
+	    conf_set_replay_store, 0, 0, 0, 0, 0, NULL },
+	{ "replay-store-password-file", 0, "PATH",
+	    "AUTH to the store with the password in PATH",
+	    conf_set_path, AT(store_password_file), 0, 0, 0, CONF_FILENAME },
 	{ "proxyTimeout", 'o', "DUR",
 	    "close after DUR without a byte, every route\n"
 	    "(default: 30s normal, 2h hidden routes)",
@@ -404,6 +414,17 @@ conf_set_window(struct conf * C, struct conf_seen * S,
 	(void)S;
 	(void)O;
 	return (conf_window(C, v, show));
+}
+
+/* --replay-store. */
+static int
+conf_set_replay_store(struct conf * C, struct conf_seen * S,
+    const struct conf_opt * O, const char * v, const char * show)
+{
+
+	(void)S;
+	(void)O;
+	return (conf_replay_store(C, v, show));
 }
 
 /* --backend-ports. */
@@ -891,6 +912,31 @@ conf_finish_idle(struct conf * C)
 	}
 }
 
+/*
+ * The replay store needs a route that takes tokens (of the kind whose
+ * file option is --key-file); its password file needs the store.
+ */
+static int
+conf_finish_store(const struct conf * C)
+{
+	int key = routes_kind_find("key-file", strlen("key-file"));
+	size_t i;
+
+	if (C->store_password_file != NULL && !C->have_replay_store) {
+		conf_err("'--replay-store-password-file %s' given without "
+		    "--replay-store HOST:PORT", C->store_password_file);
+		return (-1);
+	}
+	if (!C->have_replay_store || C->print_seccomp || C->gen_key != NULL)
+		return (0);
+	for (i = 0; i < C->nroutes; i++)
+		if (C->routes[i].kind == key)
+			return (0);
+	conf_err("--replay-store is given but no route takes tokens: give "
+	    "--key-file PATH or --route ...,key-file=PATH");
+	return (-1);
+}
+
 /* Name the unnamed routes (hidden, hidden2, ...); names must differ. */
 static int
 conf_finish_names(struct conf * C)
@@ -959,6 +1005,8 @@ conf_finish(struct conf * C, const struct conf_seen * S)
 	if (conf_finish_knock(C, S))
 		return (-1);
 	conf_finish_idle(C);
+	if (conf_finish_store(C))
+		return (-1);
 	return (conf_finish_names(C));
 }
 

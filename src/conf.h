@@ -99,6 +99,11 @@ struct conf {
 	unsigned long max_per_source;	/* --max-conns-per-source; 0: off. */
 	int have_max_per_source;	/* Given; else a share of the slots. */
 	uint16_t bind_lo, bind_hi;	/* --backend-ports; 0: the kernel's. */
+	struct conf_backend replay_store;	/* --replay-store HOST:PORT
+					   (host and port only), if given. */
+	int have_replay_store;
+	const char * store_password_file;	/* --replay-store-password-file,
+					   or NULL. */
 	struct cidr accept_proxy[CONF_ACCEPT_PROXY_MAX];	/* --accept-proxy: */
 	size_t naccept_proxy;		/* clients that send PROXY headers. */
 	int loglevel;			/* LOG_ERR .. LOG_DEBUG. */
@@ -143,9 +148,9 @@ int conf_parse(struct conf *, int, char **);
  * the configuration file (--config) read afresh; ${old} is the
  * configuration in force: the command line's KNOCK (wiped from ${argv}) is
  * taken from it, and what a reload cannot change (the listeners, --user,
- * --chroot, --workers, --replay-cache, --log-time) is kept from it with a
- * warning naming each that changed ("a restart is needed").  ${C} and
- * ${old} must differ.  Return CONF_RUN, or -1 after reporting (then ${old}
+ * --chroot, --workers, --replay-cache, --replay-store with its password
+ * file, --log-time) is kept from it with a warning naming each that
+ * changed ("a restart is needed").  ${C} and ${old} must differ.  Return CONF_RUN, or -1 after reporting (then ${old}
  * stays in force).
  */
 int conf_reload(struct conf *, const struct conf *, int, char **);

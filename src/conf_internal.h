@@ -94,6 +94,13 @@ int conf_port_range(struct conf *, const char *, const char *);
 int conf_window(struct conf *, const char *, const char *);
 
 /**
+ * conf_replay_store(C, s, show):
+ * Parse the --replay-store HOST:PORT ${s} into ${C}.  Return 0 or -1
+ * (reported).
+ */
+int conf_replay_store(struct conf *, const char *, const char *);
+
+/**
  * conf_keep(C, s):
  * Copy the string ${s} into ${C}'s store; return the copy, or NULL after
  * reporting that the store is full.

@@ -34,6 +34,18 @@ conf_same_str(const char * a, const char * b)
 	return (strcmp(a, b) == 0);
 }
 
+/* Are the --replay-store of ${a} and ${b} the same? */
+static int
+conf_same_store(const struct conf * a, const struct conf * b)
+{
+
+	if (a->have_replay_store != b->have_replay_store)
+		return (0);
+	return (!a->have_replay_store ||
+	    (strcmp(a->replay_store.host, b->replay_store.host) == 0 &&
+	    a->replay_store.port == b->replay_store.port));
+}
+
 /* Say that ${what} changed and is kept until a restart. */
 static void
 conf_restart_needed(const char * what)
@@ -71,6 +83,17 @@ conf_keep_fixed(struct conf * C, const struct conf * old)
 	if (C->replay_n != old->replay_n) {
 		conf_restart_needed("--replay-cache");
 		C->replay_n = old->replay_n;
+	}
+	if (!conf_same_store(C, old)) {
+		/* Its password file with it: it is that store's. */
+		conf_restart_needed("--replay-store");
+		C->replay_store = old->replay_store;
+		C->have_replay_store = old->have_replay_store;
+		C->store_password_file = old->store_password_file ?
+		    conf_keep(C, old->store_password_file) : NULL;
+		if (old->store_password_file != NULL &&
+		    C->store_password_file == NULL)
+			return (-1);
 	}
 	if (C->log_time != old->log_time) {
 		conf_restart_needed("--log-time");

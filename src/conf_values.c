@@ -410,6 +410,20 @@ conf_window(struct conf * C, const char * s, const char * show)
 	return (0);
 }
 
+/* --replay-store HOST:PORT: no sub-options. */
+int
+conf_replay_store(struct conf * C, const char * s, const char * show)
+{
+
+	if (strchr(s, ',') != NULL)
+		return (conf_bad("--replay-store", show, "HOST:PORT, IPV4:PORT "
+		    "or [IPV6]:PORT with PORT 1-65535 (no options)"));
+	if (conf_hostport(&C->replay_store, "--replay-store", s, show))
+		return (-1);
+	C->have_replay_store = 1;
+	return (0);
+}
+
 /* --accept-proxy CIDR: one more network whose clients send PROXY headers. */
 int
 conf_accept_proxy(struct conf * C, const char * s, const char * show)

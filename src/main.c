@@ -54,7 +54,7 @@ main_confs(struct setup * S, struct sandbox_conf * SB)
 	routes_relay_conf(&S->routes, S->conf, &S->rconf);
 	resources_confs(&S->res, S->conf, &S->rconf, SB);
 	SB->connect_ports = S->routes.ports;
-	SB->nports = 1 + S->conf->nroutes;
+	SB->nports = S->routes.nports;
 	SB->parent = S->supervisor;
 	SB->inherited = S->inherited;
 }

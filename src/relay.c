@@ -53,6 +53,9 @@ static const struct relay_state {
 	[CONN_FREE] =		{ 0, NULL, NULL, 0 },
 	[CONN_KNOCK] =		{ offsetof(struct relay_conf, knock_ms),
 				  relay_expire_knock, NULL, 0 },
+	/* A store that does not answer in time: the token goes normal. */
+	[CONN_STORE] =		{ offsetof(struct relay_conf, store_ms),
+				  relay_store_expired, NULL, 0 },
 	/* A backend that does not answer: as one that refuses (DESIGN.md). */
 	[CONN_CONNECT] =	{ offsetof(struct relay_conf, connect_ms),
 				  relay_expire_close, "backend connect timed out",
@@ -226,6 +229,10 @@ relay_init(const struct relay_conf * conf)
 		log_errp("epoll_ctl on signalfd");
 		goto err4;
 	}
+	/* The replay store's connection, before the sandbox. */
+	relay_clock(R);
+	if (relay_store_init(R))
+		goto err4;
 
 	/* Success! */
 	return (R);
@@ -337,6 +344,7 @@ relay_timers(struct relay * R)
 	}
 	if (R->accept_resume != 0 && R->accept_resume <= R->now)
 		relay_accept_resume(R);
+	relay_store_tick(R);
 }
 
 /*
@@ -370,6 +378,7 @@ relay_wait_ms(const struct relay * R)
 			wait = (int)left;
 	}
 	wait = relay_drain_wait(R, wait);
+	wait = relay_store_wait(R, wait);
 	/* Round up so that a deadline has passed when we wake. */
 	return (wait > 0 ? wait + 1 : wait);
 }
@@ -405,6 +414,7 @@ relay_event_conn(struct relay * R, struct conn * C, int backend,
 	case CONN_HALFCLOSED:
 		relay_pump(R, C);
 		break;
+	case CONN_STORE:	/* Read when routed. */
 	case CONN_FREE:
 	case CONN_NSTATES:
 		break;
@@ -450,6 +460,9 @@ relay_event(struct relay * R, const struct epoll_event * ev)
 		return (0);
 	case EV_SIGNAL:
 		return (relay_signal(R));
+	case EV_STORE:
+		relay_store_event(R, ev->events);
+		return (0);
 	case EV_CLIENT:
 	case EV_BACKEND:
 		C = &R->conns[idx];

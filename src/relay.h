@@ -48,6 +48,10 @@ struct relay_conf {
 	size_t naccept_proxy;		/* begin with a PROXY header. */
 	size_t max_pipes;		/* Most pipes at once (2 fds each). */
 	size_t keep_pipes;		/* Empty pipes kept for reuse. */
+	const struct net_addr * store;	/* --replay-store, or NULL. */
+	const uint8_t * store_password;	/* Its AUTH password, or NULL. */
+	size_t store_password_len;
+	uint64_t store_ms;		/* A claim's longest wait (STORE). */
 	size_t big_pipe;		/* Bytes a bulk pipe grows to; 0: none. */
 	size_t pipe_budget;		/* Most bytes of grown pipes at once. */
 };

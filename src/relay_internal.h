@@ -27,7 +27,9 @@ struct pipepool;
  * sits in says nothing the state does not.
  *
  *   FREE --accept--> KNOCK --knock decided--> CONNECT --connected--> RELAY
- *    ^                 |                         |                     |
+ *    ^                 |  \                  ^   |                     |
+ *    |                 |   +-token--> STORE -+   |                     |
+ *    |                 |   (--replay-store)      |                     |
  *    |                 |                         |    the backend's    |
  *    |                 |                         |  FIN passed on      v
  *    |                 |                         |                HALFCLOSED
@@ -37,6 +39,7 @@ struct pipepool;
  *
  *   state       entered by (file)                 timer       on expiry
  *   KNOCK       relay_accept_slot (relay_accept)  knock_ms    decide now
+ *   STORE       relay_store_claim (relay_store)   store_ms    normal route
  *   CONNECT     relay_connect_start (connect)     connect_ms  close
  *   RELAY       relay_connected (relay_connect)   route idle  close, unless
  *                                                             the kernel moved
@@ -58,6 +61,11 @@ struct pipepool;
  * client): a client that half-closed first is waiting for its answer,
  * which may take as long as the idle timeout allows.
  *
+ * STORE: a token the local replay cache accepted waits for the shared
+ * replay store's answer to its claim (relay_store.c); nothing else ever
+ * waits on the store.  The answer, a failed store or the timer route it:
+ * hidden only on the store's "+OK", else normal with every byte.
+ *
  * A client from an --accept-proxy network (a balancer) spends the first
  * part of KNOCK waiting for its PROXY header (C->proxy_wait, relay_header.c,
  * under the same timer and eviction): the header is peeked, parsed whole,
@@ -71,11 +79,17 @@ struct pipepool;
  * relay_close; a source at its limit gives up its own oldest connection
  * in KNOCK (reset) for a new one (relay_source.c), and only a source
  * whose connections all left KNOCK is refused (a reset, logged at most
- * once per SRCLIMIT_LOG_MS).
+ * once per SRCLIMIT_LOG_MS).  STORE is past the knock phase for both: its
+ * token is valid and fresh here, and it waits store_ms at most, so it is
+ * on neither list and never evicted.  Should it close while its claim is
+ * in the store client's ring (a drain's cut), the answer names its slot
+ * and generation, which no longer match: it is dropped, never applied to
+ * the slot's next connection (relay_store.c).
  */
 enum conn_state {
 	CONN_FREE = 0,		/* Slot unused. */
 	CONN_KNOCK,		/* Waiting for the first bytes. */
+	CONN_STORE,		/* A token waits for the replay store. */
 	CONN_CONNECT,		/* Connecting to the backend. */
 	CONN_RELAY,		/* Relaying both ways. */
 	CONN_HALFCLOSED,	/* The backend's FIN passed to the client. */
@@ -92,6 +106,7 @@ enum conn_state {
 #define EV_SIGNAL	2ULL
 #define EV_CLIENT	3ULL
 #define EV_BACKEND	4ULL
+#define EV_STORE	5ULL
 #define EV_DATA(type, idx, gen)	(((uint64_t)(gen) << 36) | ((type) << 32) | \
 				 (uint64_t)(idx))
 #define EV_GEN(data)		((uint32_t)((data) >> 36))
@@ -155,6 +170,9 @@ struct conn {
 	struct side backend;
 	const struct relay_backend * route;	/* Chosen backend, or NULL. */
 	const char * why;	/* Why it was chosen: "knock", "mismatch"... */
+	const struct relay_backend * claim;	/* STORE: the route if the
+					   store accepts the token. */
+	size_t consume;		/* STORE: the knock's bytes, to consume then. */
 	struct sockaddr_storage peer;	/* The client's address (accept, or
 					   the PROXY header that came). */
 	struct sockaddr_in6 dst;	/* Where it connected, if the PROXY
@@ -193,6 +211,7 @@ struct relay {
 	uint32_t next_port;		/* Next of bind_lo..bind_hi, offset. */
 	uint32_t again_head;		/* Connections to pump again. */
 	struct pipepool * pipes;
+	struct store * store;		/* --replay-store client, or NULL. */
 	struct timer_list timers[RELAY_LISTS];	/* Per state, per route. */
 	size_t nlists;			/* Lists in use. */
 	struct relay_backend normal;
@@ -259,6 +278,55 @@ void relay_accept_resume(struct relay *);
  * relay_connect_start(); ${final} when the knock timeout has passed.
  */
 void relay_knock(struct relay *, struct conn *, int);
+
+/**
+ * relay_knock_route(R, C, backend, consume):
+ * Send ${C} to ${backend}: consume the ${consume} bytes of the knock first
+ * unless it is the normal route (every byte of a refused token goes on),
+ * then relay_connect_start(); on a failure ${C} is closed.
+ */
+void relay_knock_route(struct relay *, struct conn *,
+    const struct relay_backend *, size_t);
+
+/**
+ * relay_store_init(R):
+ * Start the --replay-store client if R->conf asks for one (before the
+ * sandbox).  Return 0, or -1 after reporting.
+ */
+int relay_store_init(struct relay *);
+
+/**
+ * relay_store_claim(R, C, tag, expiry, hidden, consume):
+ * The local cache accepted the token of ${C} whose tag is ${tag}, valid
+ * until Unix time ${expiry}: without a store, return ${hidden}.  Else
+ * claim it in the store and enter STORE (return NULL: the answer routes
+ * ${C} to ${hidden}, consuming ${consume} bytes, or to the normal route),
+ * or, if the store cannot be asked now, return the normal route.
+ */
+const struct relay_backend * relay_store_claim(struct relay *,
+    struct conn *, const uint8_t *, uint64_t, const struct relay_backend *,
+    size_t);
+
+/**
+ * relay_store_event(R, events):
+ * The store's socket had ${events}.
+ */
+void relay_store_event(struct relay *, uint32_t);
+
+/**
+ * relay_store_expired(R, C):
+ * ${C} waited for the store longer than store_ms: give the store up (it
+ * reconnects later) and send every waiting token, ${C}'s too, to the
+ * normal route.
+ */
+void relay_store_expired(struct relay *, struct conn *);
+
+/**
+ * relay_store_tick(R), relay_store_wait(R, wait):
+ * Reconnect to the store when due; shorten ${wait} (ms, -1: none) to then.
+ */
+void relay_store_tick(struct relay *);
+int relay_store_wait(const struct relay *, int);
 
 /**
  * relay_header(R, C, final):

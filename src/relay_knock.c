@@ -42,7 +42,7 @@ relay_knock_consume(int fd, size_t len)
 /*
  * A valid token: accept it if the replay cache takes it (a replay or a
  * full cache send the connection, token and all, to the normal route).
- * Return the backend.
+ * Return the backend, or NULL if ${C} waits for the replay store.
  */
 static const struct relay_backend *
 relay_knock_token(struct relay * R, struct conn * C,
@@ -52,8 +52,10 @@ relay_knock_token(struct relay * R, struct conn * C,
 	switch (replay_insert(R->conf->replay, v->tag, v->expiry_s,
 	    R->now_s)) {
 	case REPLAY_OK:
+		/* With --replay-store, claimed there too: NULL (waiting). */
 		C->why = "token";
-		return (&R->hidden[v->route]);
+		return (relay_store_claim(R, C, v->tag, v->expiry_s,
+		    &R->hidden[v->route], v->consume));
 	case REPLAY_REPLAYED:
 		C->why = "replayed token";
 		return (&R->normal);
@@ -109,10 +111,19 @@ relay_knock(struct relay * R, struct conn * C, int final)
 		backend = &R->hidden[v.route];
 	}
 	explicit_bzero(&v.tag, sizeof(v.tag));
+	if (backend != NULL)
+		relay_knock_route(R, C, backend, v.consume);
+}
+
+/* Consume the knock unless the route is normal; connect. */
+void
+relay_knock_route(struct relay * R, struct conn * C,
+    const struct relay_backend * backend, size_t consume)
+{
 
 	/* A refused token is an unknocked connection: every byte goes on. */
 	if (backend != &R->normal &&
-	    relay_knock_consume(C->client.fd, v.consume)) {
+	    relay_knock_consume(C->client.fd, consume)) {
 		relay_close(R, C, "cannot consume the knock", errno);
 		return;
 	}

@@ -70,7 +70,7 @@ queues_for_client(const struct conn * C, const struct queues_counts * cl,
 	if (C->client.fd != -1)
 		n += queues_unacked(C->down.bytes, cl);
 	if (C->backend.fd != -1 && C->state != CONN_KNOCK &&
-	    C->state != CONN_CONNECT) {
+	    C->state != CONN_STORE && C->state != CONN_CONNECT) {
 		taken = C->down.bytes + C->down.inpipe + (C->down.eof ? 1 : 0);
 		if (be->received > taken)
 			n += be->received - taken;
@@ -90,7 +90,7 @@ queues_for_backend(const struct conn * C, const struct queues_counts * q)
 
 	/* Before RELAY the backend has had no byte (and its SYN no ACK). */
 	if (C->backend.fd == -1 || C->state == CONN_KNOCK ||
-	    C->state == CONN_CONNECT)
+	    C->state == CONN_STORE || C->state == CONN_CONNECT)
 		return (C->up.inpipe);
 	return (C->up.inpipe + queues_unacked(1 + C->hdrlen + C->up.bytes, q));
 }

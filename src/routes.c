@@ -20,10 +20,14 @@
 #include "replay.h"
 #include "routes.h"
 #include "secretfile.h"
+#include "store.h"
 #include "token.h"
 
 /* Longest start-up probe of one address of a backend name (ms). */
 #define PROBE_MS_MAX		1000
+
+/* Longest wait (ms) for the replay store's answer to a token's claim. */
+#define ROUTES_STORE_MS		200
 
 /* A loader: route ${i}'s secret into ${T}'s knock set; 0 or EX_*. */
 typedef int routes_loader(struct routes *, const struct conf *, size_t);
@@ -178,7 +182,36 @@ routes_desc_token(const struct routes * T, size_t i, char * buf, size_t size)
 	snprintf(buf, size, "token");
 }
 
-/* Load every route. */
+/*
+ * --replay-store-password-file: the password (one trailing newline
+ * stripped) into ${T}.  Return 0 or an exit status, reported.
+ */
+static int
+routes_load_store_password(struct routes * T, const struct conf * C)
+{
+	const char * path = C->store_password_file;
+	ssize_t n;
+
+	T->store_pwlen = 0;
+	if (path == NULL)
+		return (0);
+	if ((n = secretfile_read(path, "replay store password file",
+	    T->store_pw, sizeof(T->store_pw))) == -1)
+		return (EX_NOINPUT);
+	if (n > 0 && T->store_pw[n - 1] == '\n')
+		n--;
+	if (n == 0 || n > STORE_PASSWORD_MAX ||
+	    memchr(T->store_pw, '\n', (size_t)n) != NULL) {
+		sodium_memzero(T->store_pw, sizeof(T->store_pw));
+		log_err("replay store password file '%s': expected one line "
+		    "of 1 to %d bytes", path, STORE_PASSWORD_MAX);
+		return (EX_DATAERR);
+	}
+	T->store_pwlen = (size_t)n;
+	return (0);
+}
+
+/* Load every route, and the store's password. */
 int
 routes_load(struct routes * T, const struct conf * C)
 {
@@ -195,7 +228,7 @@ routes_load(struct routes * T, const struct conf * C)
 	if (T->knocks.nkeys > 0 && T->replay == NULL &&
 	    (T->replay = replay_init(C->replay_n)) == NULL)
 		return (EX_OSERR);
-	return (0);
+	return (routes_load_store_password(T, C));
 }
 
 /* Load every route again, keeping the replay cache and the start time. */
@@ -204,16 +237,30 @@ routes_reload(struct routes * T, const struct conf * C)
 {
 	uint64_t start_s = T->knocks.start_s;
 
-	knockset_wipe(&T->knocks);
+	routes_wipe(T);
 	if (routes_load(T, C) != 0) {
-		knockset_wipe(&T->knocks);
+		routes_wipe(T);
 		return (-1);
 	}
 	T->knocks.start_s = start_s;
 	return (0);
 }
 
-/* Resolve every backend, once; a name's addresses are probed. */
+/* Landlock's connect ports: every backend's, then the store's. */
+static void
+routes_ports(struct routes * T, const struct conf * C)
+{
+	size_t i, n = 0;
+
+	T->ports[n++] = net_port((struct sockaddr *)&T->normal.ss);
+	for (i = 0; i < C->nroutes; i++)
+		T->ports[n++] = net_port((struct sockaddr *)&T->hidden[i].ss);
+	if (C->have_replay_store)
+		T->ports[n++] = net_port((struct sockaddr *)&T->store.ss);
+	T->nports = n;
+}
+
+/* Resolve every backend and the store, once; a name's addresses probed. */
 int
 routes_resolve(struct routes * T, const struct conf * C)
 {
@@ -224,13 +271,15 @@ routes_resolve(struct routes * T, const struct conf * C)
 	    PROBE_MS_MAX;
 	if (net_resolve(C->normal.host, C->normal.port, probe_ms, &T->normal))
 		return (-1);
-	T->ports[0] = net_port((struct sockaddr *)&T->normal.ss);
 	for (i = 0; i < C->nroutes; i++) {
 		if (net_resolve(C->routes[i].b.host, C->routes[i].b.port,
 		    probe_ms, &T->hidden[i]))
 			return (-1);
-		T->ports[1 + i] = net_port((struct sockaddr *)&T->hidden[i].ss);
 	}
+	if (C->have_replay_store && net_resolve(C->replay_store.host,
+	    C->replay_store.port, probe_ms, &T->store))
+		return (-1);
+	routes_ports(T, C);
 	return (0);
 }
 
@@ -280,11 +329,9 @@ routes_reresolve(struct routes * T, const struct conf * C,
 		if (routes_reresolve_one(T, old, &C->routes[i].b, &hidden[i]))
 			return (-1);
 	T->normal = normal;
-	T->ports[0] = net_port((struct sockaddr *)&normal.ss);
-	for (i = 0; i < C->nroutes; i++) {
+	for (i = 0; i < C->nroutes; i++)
 		T->hidden[i] = hidden[i];
-		T->ports[1 + i] = net_port((struct sockaddr *)&hidden[i].ss);
-	}
+	routes_ports(T, C);		/* The store: kept, as resolved. */
 	return (0);
 }
 
@@ -305,6 +352,10 @@ routes_relay_conf(struct routes * T, const struct conf * C,
 	R->nhidden = C->nroutes;
 	R->knocks = &T->knocks;
 	R->replay = T->replay;
+	R->store = C->have_replay_store ? &T->store : NULL;
+	R->store_password = (T->store_pwlen > 0) ? T->store_pw : NULL;
+	R->store_password_len = T->store_pwlen;
+	R->store_ms = ROUTES_STORE_MS;
 }
 
 /* The words the log uses for a proxy= version. */
@@ -345,6 +396,11 @@ routes_summary(const struct routes * T, const struct conf * C,
 		log_info("tokens: window %llu s, replay cache of %zu entries "
 		    "(%zu KiB)", (unsigned long long)C->window_s, C->replay_n,
 		    C->replay_n * 8 / 1024);
+	if (C->have_replay_store)
+		log_info("replay store: %s%s, answers awaited %llu ms",
+		    net_format((const struct sockaddr *)&T->store.ss, a,
+		    sizeof(a)), T->store_pwlen > 0 ? " with AUTH" : "",
+		    (unsigned long long)R->store_ms);
 	log_info("timeouts: knock %llu ms, connect %llu ms, fin %llu ms; "
 	    "%zu connection slots, %zu pipes; %zu per source",
 	    (unsigned long long)C->knock_ms,
@@ -367,6 +423,8 @@ routes_check(struct routes * T, const struct conf * C)
 	for (i = 0; i < C->nroutes; i++)
 		if (routes_kinds[C->routes[i].kind].load(T, C, i) != 0)
 			bad++;
+	if (routes_load_store_password(T, C) != 0)
+		bad++;
 	routes_wipe(T);
 	probe_ms = (C->connect_ms < PROBE_MS_MAX) ? C->connect_ms :
 	    PROBE_MS_MAX;
@@ -376,6 +434,9 @@ routes_check(struct routes * T, const struct conf * C)
 		if (net_resolve(C->routes[i].b.host, C->routes[i].b.port,
 		    probe_ms, &a))
 			bad++;
+	if (C->have_replay_store && net_resolve(C->replay_store.host,
+	    C->replay_store.port, probe_ms, &a))
+		bad++;
 	return (bad);
 }
 
@@ -389,6 +450,9 @@ routes_hold(const struct conf * C)
 		if (C->routes[i].path[0] != '\0' &&
 		    secretfile_hold(C->routes[i].path))
 			return (-1);
+	if (C->store_password_file != NULL &&
+	    secretfile_hold(C->store_password_file))
+		return (-1);
 	return (0);
 }
 
@@ -401,7 +465,7 @@ routes_have_files(const struct conf * C)
 	for (i = 0; i < C->nroutes; i++)
 		if (C->routes[i].path[0] != '\0')
 			return (1);
-	return (0);
+	return (C->store_password_file != NULL);
 }
 
 /* Warn about each secret file a reload could not read. */
@@ -416,6 +480,11 @@ routes_check_readable(const struct conf * C)
 			log_errno(LOG_WARN, "'%s' cannot be read by the "
 			    "supervisor's user: a reload (SIGHUP) would fail",
 			    C->routes[i].path);
+	if (C->store_password_file != NULL &&
+	    secretfile_readable(C->store_password_file))
+		log_errno(LOG_WARN, "'%s' cannot be read by the supervisor's "
+		    "user: a reload (SIGHUP) would fail",
+		    C->store_password_file);
 }
 
 /* Wipe the knock set. */
@@ -424,4 +493,6 @@ routes_wipe(struct routes * T)
 {
 
 	knockset_wipe(&T->knocks);
+	sodium_memzero(T->store_pw, sizeof(T->store_pw));
+	T->store_pwlen = 0;
 }

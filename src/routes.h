@@ -8,6 +8,7 @@
 #include "knockset.h"
 #include "net.h"
 #include "relay.h"
+#include "store.h"
 
 struct replay;
 
@@ -32,7 +33,12 @@ struct routes {
 	struct net_addr normal;		/* The backends, resolved. */
 	struct net_addr hidden[CONF_ROUTES_MAX];
 	struct relay_route relay[CONF_ROUTES_MAX];	/* The relay's view. */
-	uint16_t ports[1 + CONF_ROUTES_MAX];	/* Every backend port. */
+	struct net_addr store;		/* --replay-store, resolved. */
+	uint8_t store_pw[STORE_PASSWORD_MAX + 1];	/* Its password, */
+	size_t store_pwlen;		/* 0: none (no AUTH). */
+	uint16_t ports[2 + CONF_ROUTES_MAX];	/* Landlock's connect ports:
+					   every backend's, the store's. */
+	size_t nports;
 };
 
 /**
@@ -59,8 +65,10 @@ int routes_kind_argv(void);
  * routes_load(T, C):
  * Initialise libsodium, then load every route's knock or key as ${C} says
  * into ${T}'s knock set (route i is its route i), in the kind's way, and
- * make the replay cache if a route takes tokens and ${T} has none yet.
- * Return 0 or an exit status (EX_NOINPUT: a file refused; EX_USAGE: two
+ * make the replay cache if a route takes tokens and ${T} has none yet;
+ * read the --replay-store password file, if any (one line).  Return 0 or
+ * an exit status (EX_NOINPUT: a file refused; EX_DATAERR: a password file
+ * that is not one line of 1 to STORE_PASSWORD_MAX bytes; EX_USAGE: two
  * routes clash, naming both; EX_SOFTWARE, EX_OSERR), reported.
  */
 int routes_load(struct routes *, const struct conf *);
@@ -75,9 +83,10 @@ int routes_reload(struct routes *, const struct conf *);
 
 /**
  * routes_resolve(T, C):
- * Resolve every backend of ${C} into ${T} (a name's addresses probed, for
- * at most ${C}'s connect timeout or a second) and note its port.  Return
- * 0 or -1 (reported).
+ * Resolve every backend of ${C}, and the --replay-store, into ${T} (a
+ * name's addresses probed, for at most ${C}'s connect timeout or a second)
+ * and note its port among ${T}'s connect ports.  Return 0 or -1
+ * (reported).
  */
 int routes_resolve(struct routes *, const struct conf *);
 
@@ -86,8 +95,9 @@ int routes_resolve(struct routes *, const struct conf *);
  * At a reload, inside the sandbox: every backend of ${C} into ${T}, where
  * ${old} is the configuration in force (resolved into ${T}): an address
  * literal as it is, a host name only if ${old} has a backend of that name
- * and port (its address is kept: there is no name service there).  On a
- * refusal ${T} is unchanged.  Return 0 or -1 (reported).
+ * and port (its address is kept: there is no name service there).  The
+ * --replay-store is kept (conf_reload keeps it).  On a refusal ${T} is
+ * unchanged.  Return 0 or -1 (reported).
  */
 int routes_reresolve(struct routes *, const struct conf *,
     const struct conf *);
@@ -95,7 +105,8 @@ int routes_reresolve(struct routes *, const struct conf *,
 /**
  * routes_relay_conf(T, C, R):
  * Hand the routes of ${T} and ${C} (backends, idle timeouts, PROXY
- * versions, the knock set, the replay cache) to the relay's ${R}.
+ * versions, the knock set, the replay cache, the --replay-store, its
+ * password and how long a claim waits) to the relay's ${R}.
  */
 void routes_relay_conf(struct routes *, const struct conf *,
     struct relay_conf *);
@@ -103,7 +114,8 @@ void routes_relay_conf(struct routes *, const struct conf *,
 /**
  * routes_summary(T, C, R):
  * Log one line per route (never a knock or key), the token settings if a
- * route takes tokens, and ${R}'s timeouts and limits.
+ * route takes tokens, the replay store if any, and ${R}'s timeouts and
+ * limits.
  */
 void routes_summary(const struct routes *, const struct conf *,
     const struct relay_conf *);
@@ -111,35 +123,38 @@ void routes_summary(const struct routes *, const struct conf *,
 /**
  * routes_check(T, C):
  * --check: read every route's knock or key as routes_load() would (using
- * ${T}'s knock set, wiped after), going on after a refusal, and resolve
- * every backend as routes_resolve() would.  Return the number of problems,
+ * ${T}'s knock set, wiped after), and the store's password file, going on
+ * after a refusal, and resolve every backend and the store as
+ * routes_resolve() would.  Return the number of problems,
  * each reported in one line.
  */
 size_t routes_check(struct routes *, const struct conf *);
 
 /**
  * routes_hold(C):
- * Keep the directory of every route's secret file open (secretfile_hold),
- * so that a reload finds them after the chroot.  Return 0 or -1.
+ * Keep the directory of every route's secret file, and of the store's
+ * password file, open (secretfile_hold), so that a reload finds them
+ * after the chroot.  Return 0 or -1.
  */
 int routes_hold(const struct conf *);
 
 /**
  * routes_have_files(C):
- * Return 1 if any route of ${C} has a knock or key file, else 0.
+ * Return 1 if any route of ${C} has a knock or key file, or the store a
+ * password file (a reload reads them again), else 0.
  */
 int routes_have_files(const struct conf *);
 
 /**
  * routes_check_readable(C):
- * Warn about each route's secret file that cannot be read now (a reload
- * would fail).
+ * Warn about each route's secret file, and the store's password file,
+ * that cannot be read now (a reload would fail).
  */
 void routes_check_readable(const struct conf *);
 
 /**
  * routes_wipe(T):
- * Overwrite every knock and key held in ${T}.
+ * Overwrite every knock, key and password held in ${T}.
  */
 void routes_wipe(struct routes *);
 

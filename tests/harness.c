@@ -205,3 +205,23 @@ h_small_buffers(void)
 		return (-1);
 	return (0);
 }
+
+/* A loopback port that was free a moment ago (bind to 0, ask, close). */
+uint16_t
+h_free_port(int family)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = h_loopback(&ss, family, 0);
+	uint16_t port = 0;
+	int fd;
+
+	if ((fd = socket(family, SOCK_STREAM | SOCK_CLOEXEC, 0)) < 0)
+		return (0);
+	if (bind(fd, (struct sockaddr *)&ss, len) == 0 &&
+	    getsockname(fd, (struct sockaddr *)&ss, &len) == 0)
+		port = ntohs(family == AF_INET ?
+		    ((struct sockaddr_in *)&ss)->sin_port :
+		    ((struct sockaddr_in6 *)&ss)->sin6_port);
+	close(fd);
+	return (port);
+}

@@ -70,6 +70,9 @@ void h_close_reset(int fd);
 /* Connect (blocking, TCP_NODELAY) to 127.0.0.1 or ::1 (${family}):${port}. */
 int h_connect(int family, uint16_t port);
 
+/* A port of the loopback of ${family} that was free a moment ago; 0. */
+uint16_t h_free_port(int family);
+
 /*
  * Connect (blocking, TCP_NODELAY) from the IPv4 address ${src} (another
  * loopback address, such as 127.0.0.2: a second host) to 127.0.0.1:${port}.
@@ -442,5 +445,29 @@ long h_relay_rss_kib(const struct h_relay *);
  * /proc/net/tcp: where bytes wait when a transfer stalls.
  */
 void h_relay_dump_sockets(const struct h_relay *);
+
+/* ---- tokens (harness_token.c) ---- */
+
+/* A token on the wire: 54 base64url characters. */
+#define H_TLEN		54
+
+/* A key: its file and its hex for the Python minter. */
+struct h_key {
+	char path[64];
+	char hex[65];
+};
+
+/**
+ * h_key_make(K):
+ * A fresh random key in a mode-0600 file of its own (/tmp/l7kk-key-*).
+ */
+void h_key_make(struct h_key *);
+
+/**
+ * h_mint(K, t, flip, out):
+ * Mint a token under ${K} for Unix time ${t} with Python, from DESIGN.md's
+ * text alone; flip bit ${flip} of the 40 raw bytes if it is not -1.
+ */
+void h_mint(const struct h_key *, long long, int, char[H_TLEN + 1]);
 
 #endif /* !HARNESS_H_ */

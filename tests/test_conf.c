@@ -1058,6 +1058,61 @@ Test(conf, token_window_edges_accepted)
 	cr_expect_eq(C.window_s, 600);
 }
 
+/* --replay-store and --replay-store-password-file. */
+Test(conf, replay_store)
+{
+	static const struct {
+		const char * argv[8];
+		int rc;
+		const char * host;
+		uint16_t port;
+		const char * msg;	/* In the error line. */
+	} cases[] = {
+		{ { "--key-file", "/k", "--replay-store", "127.0.0.1:6379" },
+		    CONF_RUN, "127.0.0.1", 6379, NULL },
+		{ { "--replay-store=[::1]:6380", "--route",
+		    "127.0.0.1:2,key-file=/k", "k" }, CONF_RUN, "::1", 6380,
+		    NULL },
+		{ { "--key-file", "/k", "--replay-store", "redis.example:1",
+		    "--replay-store-password-file", "/pw" }, CONF_RUN,
+		    "redis.example", 1, NULL },
+		{ { "--replay-store", "127.0.0.1:6379", "k" }, -1, NULL, 0,
+		    "no route takes tokens" },
+		{ { "--key-file", "/k", "--replay-store", "127.0.0.1:0" }, -1,
+		    NULL, 0, "'127.0.0.1:0' for --replay-store" },
+		{ { "--key-file", "/k", "--replay-store", "127.0.0.1" }, -1,
+		    NULL, 0, "--replay-store" },
+		{ { "--key-file", "/k", "--replay-store", "127.0.0.1:1,x" }, -1,
+		    NULL, 0, "no options" },
+		{ { "--key-file", "/k", "--replay-store", "300.1.1.1:1" }, -1,
+		    NULL, 0, "IPv4 address" },
+		{ { "--key-file", "/k", "--replay-store-password-file", "/pw" },
+		    -1, NULL, 0, "without --replay-store" },
+		{ { "--key-file", "/k", "--replay-store", "127.0.0.1:1",
+		    "--replay-store-password-file", "" }, -1, NULL, 0,
+		    "a file name" },
+	};
+	struct conf C;
+	struct args A;
+	size_t i;
+	int rc;
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		args_set(&A, cases[i].argv);
+		rc = parse_captured(&C, &A);
+		cr_expect_eq(rc, cases[i].rc, "case %zu: rc %d; %s", i, rc,
+		    err_buf);
+		if (rc != CONF_RUN) {
+			cr_expect(strstr(err_buf, cases[i].msg) != NULL,
+			    "case %zu: %s", i, err_buf);
+			continue;
+		}
+		cr_expect(C.have_replay_store, "case %zu", i);
+		cr_expect_str_eq(C.replay_store.host, cases[i].host, "case %zu", i);
+		cr_expect_eq(C.replay_store.port, cases[i].port, "case %zu", i);
+	}
+}
+
 /* The options the man page lists: long names and short letters. */
 struct man_opts {
 	char names[64][40];

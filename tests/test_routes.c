@@ -22,54 +22,14 @@
 #include "run.h"
 
 /* A token on the wire. */
-#define TLEN		54
+#define TLEN		H_TLEN
 
 /* What the clients send after the knock or token. */
 #define PAYLOAD		"SSH-2.0-test\r\n"
 #define PLEN		(sizeof(PAYLOAD) - 1)
 
-/* A key: its file and its hex for the Python minter. */
-struct key {
-	char path[64];
-	char hex[65];
-};
-
 static struct h_backend normal, hidden, two, three;
 static struct h_relay relay;
-
-/* A fresh random key in a mode-0600 file of its own. */
-static void
-key_make(struct key * K)
-{
-	static const char b64[] =
-	    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-	uint8_t raw[33] = { 0 };
-	char text[46];
-	size_t i, j;
-	int fd;
-
-	h_fill(raw, 32, (uint64_t)h_now_ms() ^ ((uint64_t)getpid() << 20) ^
-	    (uint64_t)(uintptr_t)K);
-	for (i = 0; i < 32; i++)
-		sprintf(K->hex + 2 * i, "%02x", raw[i]);
-	/* Standard base64, 44 characters with one '=', by hand: 11 groups. */
-	for (i = 0, j = 0; i < 33; i += 3) {
-		uint32_t v = ((uint32_t)raw[i] << 16) |
-		    ((uint32_t)raw[i + 1] << 8) | raw[i + 2];
-
-		text[j++] = b64[(v >> 18) & 63];
-		text[j++] = b64[(v >> 12) & 63];
-		text[j++] = b64[(v >> 6) & 63];
-		text[j++] = b64[v & 63];
-	}
-	text[43] = '=';
-	text[44] = '\n';
-	snprintf(K->path, sizeof(K->path), "/tmp/l7kk-key-XXXXXX");
-	cr_assert((fd = mkstemp(K->path)) != -1);
-	cr_assert_eq(write(fd, text, 45), 45);
-	cr_assert_eq(fchmod(fd, 0600), 0);
-	close(fd);
-}
 
 /* A static knock ${s} in a mode-0600 file; its path into ${path}. */
 static void
@@ -82,42 +42,6 @@ knock_file(char path[64], const char * s)
 	cr_assert_eq(write(fd, s, strlen(s)), (ssize_t)strlen(s));
 	cr_assert_eq(fchmod(fd, 0600), 0);
 	close(fd);
-}
-
-/*
- * Mint a token under ${K} for Unix time ${t} with Python, from DESIGN.md's
- * text alone; flip bit ${flip} of the 40 raw bytes if it is not -1.
- */
-static void
-mint(const struct key * K, long long t, int flip, char out[TLEN + 1])
-{
-	static const char * prog =
-	    "import hmac, hashlib, base64, sys, os\n"
-	    "k = bytes.fromhex(sys.argv[1])\n"
-	    "t = int(sys.argv[2])\n"
-	    "flip = int(sys.argv[3])\n"
-	    "n = os.urandom(16)\n"
-	    "tb = t.to_bytes(8, \"big\")\n"
-	    "pad = hmac.new(k, b\"l7kk-time-v1\" + n, hashlib.sha256)"
-	    ".digest()[:8]\n"
-	    "tenc = bytes(a ^ b for a, b in zip(tb, pad))\n"
-	    "tag = hmac.new(k, b\"l7kk-tag-v1\" + n + tb, hashlib.sha256)"
-	    ".digest()[:16]\n"
-	    "raw = bytearray(n + tenc + tag)\n"
-	    "if flip >= 0: raw[flip // 8] ^= 1 << (flip % 8)\n"
-	    "print(base64.urlsafe_b64encode(bytes(raw)).decode()"
-	    ".rstrip(\"=\"))\n";
-	char cmd[1024], line[128];
-	FILE * f;
-
-	snprintf(cmd, sizeof(cmd), "python3 -c '%s' %s %lld %d", prog, K->hex,
-	    t, flip);
-	cr_assert_not_null(f = popen(cmd, "r"), "popen python3");
-	cr_assert_not_null(fgets(line, sizeof(line), f), "no output");
-	cr_assert_eq(pclose(f), 0, "python3 failed");
-	cr_assert_eq(strlen(line), TLEN + 1, "line '%s'", line);
-	memcpy(out, line, TLEN);
-	out[TLEN] = '\0';
 }
 
 /*
@@ -147,7 +71,7 @@ backends(enum h_mode mode)
 
 /* A relay with --key-file ${K} on the hidden route and ${extra} after. */
 static void
-start_token_relay(const struct key * K, const char * const * extra)
+start_token_relay(const struct h_key * K, const char * const * extra)
 {
 	const char * args[24];
 	size_t n = 0, i;
@@ -225,13 +149,13 @@ to_normal(const char * tok, unsigned n)
 Test(routes, token_reaches_hidden_once_then_the_replay_normal_intact,
     .timeout = 30)
 {
-	struct key K;
+	struct h_key K;
 	char tok[TLEN + 1];
 
-	key_make(&K);
+	h_key_make(&K);
 	backends(H_ECHO);
 	start_token_relay(&K, NULL);
-	mint(&K, now_s(), -1, tok);
+	h_mint(&K, now_s(), -1, tok);
 	to_hidden(tok, &hidden, 1);
 	cr_assert(h_relay_log_wait(&relay, "conn 1.1 routed to hidden (token) "
 	    "from 127.0.0.1:", 2000) == 0, "%s", relay.log);
@@ -254,11 +178,11 @@ Test(routes, token_reaches_hidden_once_then_the_replay_normal_intact,
  */
 Test(routes, stock_tools_token_recipe_reaches_hidden_once, .timeout = 30)
 {
-	struct key K;
+	struct h_key K;
 	char cmd[256], tok[TLEN + 2];
 	FILE * f;
 
-	key_make(&K);
+	h_key_make(&K);
 	backends(H_ECHO);
 	start_token_relay(&K, NULL);
 	snprintf(cmd, sizeof(cmd), "sh ../contrib/token/l7knockknock-token %s",
@@ -300,13 +224,13 @@ Test(routes, a_replay_on_another_worker_goes_normal_intact, .timeout = 60)
 {
 	static const char * const extra[] = { "--workers", "2", NULL };
 	char tok[TLEN + 1], other[16];
-	struct key K;
+	struct h_key K;
 	unsigned w, i;
 
-	key_make(&K);
+	h_key_make(&K);
 	backends(H_ECHO);
 	start_token_relay(&K, extra);
-	mint(&K, now_s(), -1, tok);
+	h_mint(&K, now_s(), -1, tok);
 	to_hidden(tok, &hidden, 1);
 	cr_assert(h_relay_log_wait(&relay, "routed to hidden (token)", 2000) ==
 	    0);
@@ -343,12 +267,12 @@ Test(routes, refused_tokens_reach_normal_intact_with_the_reason,
 {
 	static const char * const extra[] = { "--token-window", "120s", NULL };
 	char tok[TLEN + 1];
-	struct key K, other;
+	struct h_key K, other;
 	long long before;
 	unsigned n = 0;
 
-	key_make(&K);
-	key_make(&other);
+	h_key_make(&K);
+	h_key_make(&other);
 	backends(H_ECHO);
 	/*
 	 * Minted 3 s before the relay starts: inside the window (unless the
@@ -357,26 +281,26 @@ Test(routes, refused_tokens_reach_normal_intact_with_the_reason,
 	before = now_s() - 3;
 	start_token_relay(&K, extra);
 
-	mint(&K, now_s() - 130, -1, tok);
+	h_mint(&K, now_s() - 130, -1, tok);
 	to_normal(tok, ++n);
 	cr_assert(h_relay_log_wait_count(&relay, "routed to normal (expired "
 	    "token)", 1, 2000) == 1, "130 s old; log:\n%s", relay.log);
-	mint(&K, now_s() + 130, -1, tok);
+	h_mint(&K, now_s() + 130, -1, tok);
 	to_normal(tok, ++n);
 	cr_assert(h_relay_log_wait_count(&relay, "routed to normal (expired "
 	    "token)", 2, 2000) == 2, "130 s ahead; log:\n%s", relay.log);
-	mint(&K, before, -1, tok);
+	h_mint(&K, before, -1, tok);
 	to_normal(tok, ++n);
 	cr_assert(h_relay_log_wait(&relay, "routed to normal (stale token "
 	    "(minted before the relay started))", 2000) == 0, "%s", relay.log);
 	/* One flipped bit: in the nonce, the time, the tag. */
-	mint(&K, now_s(), 5, tok);
+	h_mint(&K, now_s(), 5, tok);
 	to_normal(tok, ++n);
-	mint(&K, now_s(), 16 * 8 + 3, tok);
+	h_mint(&K, now_s(), 16 * 8 + 3, tok);
 	to_normal(tok, ++n);
-	mint(&K, now_s(), 39 * 8 + 7, tok);
+	h_mint(&K, now_s(), 39 * 8 + 7, tok);
 	to_normal(tok, ++n);
-	mint(&other, now_s(), -1, tok);
+	h_mint(&other, now_s(), -1, tok);
 	to_normal(tok, ++n);
 	cr_assert(h_relay_log_wait_count(&relay, "routed to normal (mismatch)",
 	    4, 2000) == 4, "%s", relay.log);
@@ -385,9 +309,9 @@ Test(routes, refused_tokens_reach_normal_intact_with_the_reason,
 	 * Inside the window: 100 s ahead is accepted (100 s old would be
 	 * before this relay's start: stale, as the 3 s old one above).
 	 */
-	mint(&K, now_s() + 100, -1, tok);
+	h_mint(&K, now_s() + 100, -1, tok);
 	to_hidden(tok, &hidden, 1);
-	mint(&K, now_s(), -1, tok);
+	h_mint(&K, now_s(), -1, tok);
 	to_hidden(tok, &hidden, 2);
 	/* The log is read by a thread: wait for the lines. */
 	cr_assert(h_relay_log_wait_count(&relay, "routed to hidden (token)", 2,
@@ -401,21 +325,21 @@ Test(routes, a_full_replay_cache_refuses_and_logs, .timeout = 30)
 {
 	static const char * const extra[] = { "--replay-cache", "1", NULL };
 	char tok[TLEN + 1];
-	struct key K;
+	struct h_key K;
 
-	key_make(&K);
+	h_key_make(&K);
 	backends(H_ECHO);
 	start_token_relay(&K, extra);
-	mint(&K, now_s(), -1, tok);
+	h_mint(&K, now_s(), -1, tok);
 	to_hidden(tok, &hidden, 1);
 	/* A valid, fresh token: no room until the first one expires. */
-	mint(&K, now_s(), -1, tok);
+	h_mint(&K, now_s(), -1, tok);
 	to_normal(tok, 1);
 	cr_assert(h_relay_log_wait(&relay, "routed to normal (cache full)",
 	    2000) == 0, "%s", relay.log);
 	cr_assert(h_relay_log_wait(&relay, "error: the replay cache is full",
 	    2000) == 0, "%s", relay.log);
-	mint(&K, now_s(), -1, tok);
+	h_mint(&K, now_s(), -1, tok);
 	to_normal(tok, 2);
 	cr_assert(h_relay_log_wait_count(&relay, "(cache full)", 2, 2000) == 2,
 	    "%s", relay.log);
@@ -429,11 +353,11 @@ Test(routes, a_full_replay_cache_refuses_and_logs, .timeout = 30)
 Test(routes, three_routes_each_reach_their_own_backend, .timeout = 30)
 {
 	char r2[128], r3[160], kf[64], tok[TLEN + 1];
-	struct key K1, K2;
+	struct h_key K1, K2;
 	const char * extra[8];
 
-	key_make(&K1);
-	key_make(&K2);
+	h_key_make(&K1);
+	h_key_make(&K2);
 	knock_file(kf, "knock-ten!");
 	backends(H_ECHO);
 	h_backend_start(&two, &(struct h_backend_conf){ .mode = H_ECHO });
@@ -458,9 +382,9 @@ Test(routes, three_routes_each_reach_their_own_backend, .timeout = 30)
 	cr_assert(h_relay_log_wait(&relay, ", knock of 10 bytes, idle "
 	    "7200000 ms", 100) == 0, "%s", relay.log);
 
-	mint(&K2, now_s(), -1, tok);
+	h_mint(&K2, now_s(), -1, tok);
 	to_hidden(tok, &two, 1);
-	mint(&K1, now_s(), -1, tok);
+	h_mint(&K1, now_s(), -1, tok);
 	to_hidden(tok, &hidden, 1);
 	through("knock-ten!", 10, &three, 1, PAYLOAD, PLEN);
 	to_normal(tok, 1);		/* A replay under the first key. */
@@ -501,9 +425,9 @@ refused(const char * const * extra, const char * knock, int code,
 Test(routes, start_up_refusals_exit_64_with_one_line, .timeout = 60)
 {
 	char k1[64], k1b[64], k2[64], r[160], r2[160], bad[64];
-	struct key K;
+	struct h_key K;
 
-	key_make(&K);
+	h_key_make(&K);
 	knock_file(k1, "samesame");
 	knock_file(k1b, "samesame");
 	knock_file(k2, "samesame-longer");
@@ -627,7 +551,7 @@ Test(routes, decision_time_same_for_right_and_wrong_byte_at_every_position,
 	char kf[64], r[160], tok[TLEN + 1];
 	const char * knock = "knock-ten!";
 	const char * extra[8];
-	struct key K;
+	struct h_key K;
 	size_t i, n = 0, p, L;
 	const char * right;
 	uint64_t a, b;
@@ -640,7 +564,7 @@ Test(routes, decision_time_same_for_right_and_wrong_byte_at_every_position,
 	 * byte.  Decisions due at once are compared against k as the relay
 	 * test does, never against a fixed figure.
 	 */
-	key_make(&K);
+	h_key_make(&K);
 	knock_file(kf, knock);
 	h_backend_start(&normal, &(struct h_backend_conf){ .mode = H_GREET,
 	    .name = "normal" });
@@ -656,7 +580,7 @@ Test(routes, decision_time_same_for_right_and_wrong_byte_at_every_position,
 	extra[6] = NULL;
 	h_relay_start(&relay, &(struct h_relay_conf){ .normal = normal.port,
 	    .hidden = hidden.port, .extra = extra });
-	mint(&K, now_s(), -1, tok);
+	h_mint(&K, now_s(), -1, tok);
 	for (L = 10; L <= TLEN; L += TLEN - 10) {
 		right = (L == 10) ? knock : tok;
 		for (p = 0; p < L; p++) {
@@ -747,18 +671,18 @@ Test(routes, fail2ban_bans_what_the_real_relay_logs_for_replays,
 	    "../contrib/fail2ban/filter.d/l7knockknock.conf", NULL };
 	char path[] = "/tmp/l7kk-f2b-XXXXXX", out[4096], err[4096];
 	char tok[TLEN + 1];
-	struct key K;
+	struct h_key K;
 	int fd, st;
 
 	if (access(argv[0], X_OK) != 0)
 		cr_skip_test("no fail2ban-regex (Debian's fail2ban)");
-	key_make(&K);
+	h_key_make(&K);
 	backends(H_ECHO);
 	start_token_relay(&K, NULL);
-	mint(&K, now_s(), -1, tok);
+	h_mint(&K, now_s(), -1, tok);
 	to_hidden(tok, &hidden, 1);		/* Not a ban. */
 	to_normal(tok, 1);			/* A ban: replayed. */
-	mint(&K, now_s() - 40, -1, tok);
+	h_mint(&K, now_s() - 40, -1, tok);
 	to_normal(tok, 2);			/* A ban: expired. */
 	through("GET / HTTP/1.0\r\n\r\n", 18, &normal, 3,
 	    "GET / HTTP/1.0\r\n\r\n" PAYLOAD, 18 + PLEN);	/* Not a ban. */
@@ -784,10 +708,10 @@ Test(routes, fail2ban_bans_what_the_real_relay_logs_for_replays,
 Test(routes, ipv6_token_and_the_routed_line_in_brackets, .timeout = 30)
 {
 	char tok[TLEN + 1], buf[64];
-	struct key K;
+	struct h_key K;
 	int fd;
 
-	key_make(&K);
+	h_key_make(&K);
 	h_backend_start(&normal, &(struct h_backend_conf){ .family = AF_INET6,
 	    .mode = H_ECHO });
 	h_backend_start(&hidden, &(struct h_backend_conf){ .family = AF_INET6,
@@ -795,7 +719,7 @@ Test(routes, ipv6_token_and_the_routed_line_in_brackets, .timeout = 30)
 	h_relay_start(&relay, &(struct h_relay_conf){ .family = AF_INET6,
 	    .normal = normal.port, .hidden = hidden.port,
 	    .extra = (const char *[]){ "--key-file", K.path, NULL } });
-	mint(&K, now_s(), -1, tok);
+	h_mint(&K, now_s(), -1, tok);
 	fd = h_connect(AF_INET6, relay.port);
 	h_send_all(fd, tok, TLEN);
 	h_send_all(fd, PAYLOAD, PLEN);
@@ -854,10 +778,10 @@ Test(routes, short_messages_that_cannot_be_a_knock_go_normal_at_once,
 	static const uint8_t bin[12] = { 0x16, 0x03, 0x01, 0x00, 0xa5, 0x01,
 	    0x00, 0x00, 0xa1, 0x03, 0x03, 0x7f };
 	char tok[TLEN + 1], msg[TLEN + PLEN];
-	struct key K;
+	struct h_key K;
 	uint64_t ms;
 
-	key_make(&K);
+	h_key_make(&K);
 	backends(H_ECHO);
 	start_token_relay(&K, extra);
 
@@ -878,7 +802,7 @@ Test(routes, short_messages_that_cannot_be_a_knock_go_normal_at_once,
 	    2000) == 0, "%s", relay.log);
 
 	/* A valid token in three pieces, 200 ms apart, then the payload. */
-	mint(&K, now_s(), -1, tok);
+	h_mint(&K, now_s(), -1, tok);
 	memcpy(msg, tok, TLEN);
 	memcpy(msg + TLEN, PAYLOAD, PLEN);
 	ms = echo_ms(msg, TLEN + PLEN, 18, 200, PAYLOAD, PLEN);

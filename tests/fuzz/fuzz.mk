@@ -23,7 +23,7 @@ FUZZ_SECONDS	?= 30
 FUZZ_DEPS	 = clang libclang-rt-14-dev libsodium-dev
 LINT_DEPS	 = cppcheck clang-tidy gcc pkg-config libseccomp-dev libcap-ng-dev libsodium-dev
 FUZZ_CC		?= clang
-FUZZ_HARNESSES	?= knock parse hostport knockfile cmdline token proxyhdr proxyparse
+FUZZ_HARNESSES	?= knock parse hostport knockfile cmdline token proxyhdr proxyparse resp
 FUZZ_CFLAGS	 = -std=gnu11 -g -O1 -fno-omit-frame-pointer \
 		   -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
 		   -Wall -Wextra -D_GNU_SOURCE -DVERSION='"fuzz"' -Isrc
@@ -42,6 +42,7 @@ FUZZ_SRCS_token		= src/token.c src/log.c
 # Libraries a harness links besides its sources.
 FUZZ_LIBS_token		= -lsodium
 FUZZ_SRCS_proxyhdr	= src/proxyhdr.c
+FUZZ_SRCS_resp		= src/resp.c
 FUZZ_SRCS_proxyparse	= src/proxyparse.c src/proxyhdr.c
 
 FUZZ_BINS	= $(FUZZ_HARNESSES:%=build/fuzz/fuzz_%)
