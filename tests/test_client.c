@@ -22,7 +22,6 @@
 #include <netinet/in.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
-#include <sys/ptrace.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -1731,32 +1730,6 @@ try_write_stderr(void)
 }
 
 static void
-try_open(void)
-{
-
-	probe_result(open("/etc/passwd", O_RDONLY));
-}
-
-static void
-try_execve(void)
-{
-	char * const argv[] = { "/bin/true", NULL };
-	char * const envp[] = { NULL };
-
-	probe_result(execve("/bin/true", argv, envp));
-}
-
-static void
-try_fork(void)
-{
-	pid_t pid = fork();
-
-	if (pid == 0)
-		_exit(0);
-	probe_result(pid);
-}
-
-static void
 try_socket(void)
 {
 
@@ -1835,13 +1808,6 @@ try_mmap(void)
 }
 
 static void
-try_ptrace(void)
-{
-
-	probe_result(ptrace(PTRACE_TRACEME, 0, NULL, NULL));
-}
-
-static void
 try_prctl(void)
 {
 
@@ -1862,7 +1828,7 @@ Test(client_sandbox, relaying_still_works)
 
 Test(client_sandbox, open_is_refused_with_eacces)
 {
-	int st = cl_probe_run(try_open);
+	int st = cl_probe_run(probe_try_open_passwd);
 
 	cr_expect(WIFEXITED(st) && WEXITSTATUS(st) == EACCES,
 	    "open: status %d", st);
@@ -1874,8 +1840,8 @@ Test(client_sandbox, forbidden_calls_kill)
 #if defined(SANITIZE) && SANITIZE
 	cr_skip_test("the sanitizer build allows mmap");
 #endif
-	cl_expect_sigsys(try_execve, "execve");
-	cl_expect_sigsys(try_fork, "fork");
+	cl_expect_sigsys(probe_try_execve, "execve");
+	cl_expect_sigsys(probe_try_fork, "fork");
 	cl_expect_sigsys(try_socket, "socket");
 	cl_expect_sigsys(try_connect, "connect");
 	cl_expect_sigsys(try_write_other_fd, "write to another descriptor");
@@ -1885,7 +1851,7 @@ Test(client_sandbox, forbidden_calls_kill)
 	cl_expect_sigsys(try_sendto, "send");
 	cl_expect_sigsys(try_sendmsg_socket, "sendmsg on the socket");
 	cl_expect_sigsys(try_mmap, "mmap");
-	cl_expect_sigsys(try_ptrace, "ptrace");
+	cl_expect_sigsys(probe_try_ptrace, "ptrace");
 	cl_expect_sigsys(try_prctl, "prctl");
 }
 

@@ -17,8 +17,6 @@
 #include <unistd.h>
 #include <arpa/inet.h>
 #include <netinet/in.h>
-#include <sys/mman.h>
-#include <sys/ptrace.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -121,30 +119,22 @@ sv_enter(void)
 		_exit(PROBE_NOSANDBOX);
 }
 
-/* Run ${attempt} in a confined child; its wait status. */
-static int
-sv_run(void (*attempt)(void))
-{
-
-	return (probe_fork(sv_enter, attempt));
-}
-
+/* The attempt must kill the confined child by SIGSYS. */
 static void
 expect_sigsys(void (*attempt)(void), const char * what)
 {
-	int st = sv_run(attempt);
 
-	cr_assert(WIFSIGNALED(st) && WTERMSIG(st) == SIGSYS,
-	    "%s: want death by SIGSYS, got: %s", what, probe_how(st, "sandbox_enter_supervisor"));
+	probe_expect_sigsys(sv_enter, "sandbox_enter_supervisor", attempt,
+	    what);
 }
 
+/* The confined child must exit ${code} (an errno, or PROBE_DONE). */
 static void
 expect_exit(void (*attempt)(void), int code, const char * what)
 {
-	int st = sv_run(attempt);
 
-	cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == code,
-	    "%s: want exit %d, got: %s", what, code, probe_how(st, "sandbox_enter_supervisor"));
+	probe_expect_exit(sv_enter, "sandbox_enter_supervisor", attempt, code,
+	    what);
 }
 
 /* The attempts. */
@@ -184,36 +174,6 @@ try_open_write(void)
 {
 
 	probe_result(open(P.secret, O_WRONLY | O_CLOEXEC));
-}
-
-static void
-try_execve(void)
-{
-	char * const argv[] = { "/bin/true", NULL };
-	char * const envp[] = { NULL };
-
-	probe_result(execve("/bin/true", argv, envp));
-}
-
-static void
-try_ptrace(void)
-{
-
-	probe_result(ptrace(PTRACE_TRACEME, 0, NULL, NULL));
-}
-
-static void
-try_unix_socket(void)
-{
-
-	probe_result(socket(AF_UNIX, SOCK_STREAM, 0));
-}
-
-static void
-try_udp_socket(void)
-{
-
-	probe_result(socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, IPPROTO_UDP));
 }
 
 static void
@@ -274,29 +234,6 @@ try_clone_newuser(void)
 {
 
 	probe_result(syscall(SYS_clone, CLONE_NEWUSER | SIGCHLD, 0, 0, 0, 0));
-}
-
-static void
-try_clone3(void)
-{
-
-	probe_result(syscall(SYS_clone3, NULL, 0));
-}
-
-static void
-try_setuid(void)
-{
-
-	probe_result(setuid(0));
-}
-
-static void
-try_mmap_exec(void)
-{
-	void * p = mmap(NULL, 4096, PROT_READ | PROT_EXEC,
-	    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-
-	probe_result(p == MAP_FAILED ? -1 : 0);
 }
 
 static void
@@ -372,20 +309,20 @@ Test(supervisor, opening_for_writing_kills)
 Test(supervisor, execve_kills)
 {
 
-	expect_sigsys(try_execve, "execve");
+	expect_sigsys(probe_try_execve, "execve");
 }
 
 Test(supervisor, ptrace_kills)
 {
 
-	expect_sigsys(try_ptrace, "ptrace");
+	expect_sigsys(probe_try_ptrace, "ptrace");
 }
 
 Test(supervisor, unix_and_udp_sockets_kill)
 {
 
-	expect_sigsys(try_unix_socket, "socket(AF_UNIX)");
-	expect_sigsys(try_udp_socket, "socket(UDP)");
+	expect_sigsys(probe_try_unix_socket, "socket(AF_UNIX)");
+	expect_sigsys(probe_try_udp_socket, "socket(UDP)");
 }
 
 Test(supervisor, accept_kills)
@@ -418,14 +355,14 @@ Test(supervisor, namespaces_and_clone3_kill)
 {
 
 	expect_sigsys(try_clone_newuser, "clone(CLONE_NEWUSER)");
-	expect_sigsys(try_clone3, "clone3");
+	expect_sigsys(probe_try_clone3, "clone3");
 }
 
 Test(supervisor, setuid_and_exec_memory_kill)
 {
 
-	expect_sigsys(try_setuid, "setuid(0)");
-	expect_sigsys(try_mmap_exec, "mmap(PROT_EXEC)");
+	expect_sigsys(probe_try_setuid, "setuid(0)");
+	expect_sigsys(probe_try_mmap_exec, "mmap(PROT_EXEC)");
 }
 
 Test(supervisor, blocking_wait_kills)
