@@ -12,6 +12,7 @@
  *   harness_backend.c  h_backend_*
  *   harness_client.c   h_client_*, h_clients_run
  *   harness_relay.c    h_relay_*
+ *   harness_file.c     secret files, what reading one writes on stderr
  *
  *   harness_stream.c   time, hashes, the byte stream, loopback, resets
  *
@@ -91,6 +92,41 @@ void h_raise_nofile(unsigned long n);
  * full buffers with little data.  0, or -1 if not permitted (not root).
  */
 int h_small_buffers(void);
+
+/* ---- secret files (harness_file.c) ---- */
+
+/* The size of a path h_file_make() fills. */
+#define H_PATH_MAX	64
+
+/**
+ * h_file_make(path, prefix, buf, len, mode):
+ * Write the ${len} bytes of ${buf} to a new file /tmp/l7kk-${prefix}-XXXXXX
+ * of mode ${mode}; its name into ${path} (H_PATH_MAX bytes).  Return ${path}.
+ */
+const char * h_file_make(char *, const char *, const void *, size_t, mode_t);
+
+/**
+ * h_file_remove(path):
+ * Unlink ${path} unless it is empty, and empty it (for a test's .fini).
+ */
+void h_file_remove(char *);
+
+/**
+ * h_read_captured(fn, path, out, err, errlen):
+ * Call ${fn}(${path}, ${out}) (a secret file reader: a keyfile_read or
+ * knockfile_read) with descriptor 2 captured into ${err} (NUL-terminated,
+ * cut at ${errlen} - 1 bytes); return what ${fn} returned.
+ */
+int h_read_captured(int (*)(const char *, void *), const char *, void *,
+    char *, size_t);
+
+/**
+ * h_read_refused(fn, path, why):
+ * Expect ${fn}(${path}, NULL) to return -1 having written exactly one line:
+ * "l7knockknock: error: ${why}\n".
+ */
+void h_read_refused(int (*)(const char *, void *), const char *,
+    const char *);
 
 /* ---- backends (harness_backend.c) ---- */
 
