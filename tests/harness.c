@@ -130,8 +130,7 @@ h_raise_nofile(unsigned long n)
 
 /* ---- a network namespace with small TCP buffers ---- */
 
-/* Write ${val} to the sysctl file ${path}. */
-static int
+int
 h_sysctl(const char * path, const char * val)
 {
 	int fd, rc = -1;

@@ -85,6 +85,13 @@ int h_wait_closed(int fd, int ms);
 void h_raise_nofile(unsigned long n);
 
 /**
+ * h_sysctl(path, val):
+ * Write ${val} to the sysctl file ${path} (in this process's network
+ * namespace for net/); 0 or -1.
+ */
+int h_sysctl(const char *, const char *);
+
+/**
  * h_small_buffers():
  * Move the calling test process into a new network namespace of its own,
  * with loopback up and TCP socket buffers capped at 16 KiB each way (the
@@ -386,6 +393,23 @@ int h_relay_stop(struct h_relay *, int, int);
  * the failure shows the end of the log.
  */
 void h_relay_down(struct h_relay *);
+
+/**
+ * h_relay_setup(P, N, nmode, H, hmode, conf):
+ * The usual set-up of an integration test: start the backend ${N} (mode
+ * ${nmode}, greeting "normal") and ${H} (${hmode}, "hidden") on
+ * ${conf}->family, then the relay ${P} of ${conf} with its --normal at ${N}
+ * and its --hidden at ${H} (${conf}->normal and ->hidden are not read).
+ */
+void h_relay_setup(struct h_relay *, struct h_backend *, enum h_mode,
+    struct h_backend *, enum h_mode, const struct h_relay_conf *);
+
+/**
+ * h_relay_teardown(P, N, H):
+ * Its end: h_relay_down(${P}), then stop the backends ${N} and ${H}.
+ */
+void h_relay_teardown(struct h_relay *, struct h_backend *,
+    struct h_backend *);
 
 /**
  * h_relay_alive(P): is the relay still running?  1 or 0.

@@ -258,6 +258,31 @@ h_relay_down(struct h_relay * P)
 	    P->log + P->loglen - 3000 : P->log);
 }
 
+void
+h_relay_setup(struct h_relay * P, struct h_backend * N, enum h_mode nmode,
+    struct h_backend * H, enum h_mode hmode, const struct h_relay_conf * conf)
+{
+	struct h_relay_conf c = *conf;
+
+	h_backend_start(N, &(struct h_backend_conf){ .family = conf->family,
+	    .mode = nmode, .name = "normal" });
+	h_backend_start(H, &(struct h_backend_conf){ .family = conf->family,
+	    .mode = hmode, .name = "hidden" });
+	c.normal = N->port;
+	c.hidden = H->port;
+	h_relay_start(P, &c);
+}
+
+void
+h_relay_teardown(struct h_relay * P, struct h_backend * N,
+    struct h_backend * H)
+{
+
+	h_relay_down(P);
+	h_backend_stop(N);
+	h_backend_stop(H);
+}
+
 int
 h_relay_alive(struct h_relay * P)
 {

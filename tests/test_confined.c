@@ -25,10 +25,8 @@ static void
 start(const char * user, uid_t uid, gid_t gid)
 {
 
-	h_backend_start(&normal, &(struct h_backend_conf){ .mode = H_ECHO });
-	h_backend_start(&hidden, &(struct h_backend_conf){ .mode = H_ECHO });
-	h_relay_start(&relay, &(struct h_relay_conf){ .normal = normal.port,
-	    .hidden = hidden.port, .extra = user != NULL ?
+	h_relay_setup(&relay, &normal, H_ECHO, &hidden, H_ECHO,
+	    &(struct h_relay_conf){ .extra = user != NULL ?
 	    (const char *[]){ "--user", user, NULL } : NULL, .knock = "knock",
 	    .uid = uid, .gid = gid });
 }
@@ -37,9 +35,7 @@ static void
 stop(void)
 {
 
-	h_relay_down(&relay);
-	h_backend_stop(&normal);
-	h_backend_stop(&hidden);
+	h_relay_teardown(&relay, &normal, &hidden);
 }
 
 /* The value after "${key}:" in /proc/PID/status, into ${val}. */

@@ -95,21 +95,15 @@ static void
 start(const char * const * extra)
 {
 
-	h_backend_start(&normal, &(struct h_backend_conf){ .mode = H_GREET,
-	    .name = "normal" });
-	h_backend_start(&hidden, &(struct h_backend_conf){ .mode = H_GREET,
-	    .name = "hidden" });
-	h_relay_start(&relay, &(struct h_relay_conf){ .normal = normal.port,
-	    .hidden = hidden.port, .extra = extra });
+	h_relay_setup(&relay, &normal, H_GREET, &hidden, H_GREET,
+	    &(struct h_relay_conf){ .extra = extra });
 }
 
 static void
 stop(void)
 {
 
-	h_relay_down(&relay);
-	h_backend_stop(&normal);
-	h_backend_stop(&hidden);
+	h_relay_teardown(&relay, &normal, &hidden);
 	rm_secrets();
 }
 

@@ -24,10 +24,8 @@ static void
 start_workers(const char * n)
 {
 
-	h_backend_start(&normal, &(struct h_backend_conf){ .mode = H_ECHO });
-	h_backend_start(&hidden, &(struct h_backend_conf){ .mode = H_ECHO });
-	h_relay_start(&relay, &(struct h_relay_conf){ .normal = normal.port,
-	    .hidden = hidden.port, .extra = (const char *[]){ "--workers", n,
+	h_relay_setup(&relay, &normal, H_ECHO, &hidden, H_ECHO,
+	    &(struct h_relay_conf){ .extra = (const char *[]){ "--workers", n,
 	    NULL }, .knock = "knock" });
 }
 
