@@ -24,6 +24,27 @@
 /* ---- plain client sockets ---- */
 
 int
+h_listen(int family, int backlog, uint16_t * port)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = h_loopback(&ss, family, 0);
+	int fd, one = 1;
+
+	fd = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	cr_assert(fd >= 0, "listener socket: %s", strerror(errno));
+	(void)setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	cr_assert(bind(fd, (struct sockaddr *)&ss, len) == 0,
+	    "listener bind: %s", strerror(errno));
+	cr_assert(listen(fd, backlog) == 0);
+	cr_assert(getsockname(fd, (struct sockaddr *)&ss, &len) == 0);
+	if (ss.ss_family == AF_INET6)
+		*port = ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
+	else
+		*port = ntohs(((struct sockaddr_in *)&ss)->sin_port);
+	return (fd);
+}
+
+int
 h_connect(int family, uint16_t port)
 {
 	struct sockaddr_storage ss;

@@ -68,6 +68,14 @@ void h_close_reset(int fd);
 
 /* ---- plain client sockets (harness.c) ---- */
 
+/**
+ * h_listen(family, backlog, port):
+ * A listening TCP socket (close-on-exec, SO_REUSEADDR, ${backlog}) on
+ * 127.0.0.1 (${family} AF_INET or 0) or ::1 (AF_INET6), any port; its port
+ * into ${port}.
+ */
+int h_listen(int, int, uint16_t *);
+
 /* Connect (blocking, TCP_NODELAY) to 127.0.0.1 or ::1 (${family}):${port}. */
 int h_connect(int family, uint16_t port);
 
@@ -439,6 +447,27 @@ int h_relay_log_wait_count(struct h_relay *, const char *, int, int);
  * child.  The /proc helpers below read this process.
  */
 pid_t h_relay_worker(const struct h_relay *);
+
+/**
+ * h_proc_children(pid, pids, max):
+ * The children of process ${pid} (its main thread's), oldest first, into
+ * ${pids} (at most ${max}); return how many, or -1.
+ */
+int h_proc_children(pid_t, pid_t *, int);
+
+/**
+ * h_proc_status(pid, key, val, len):
+ * The value of the line "${key}:" of /proc/${pid}/status into ${val}
+ * (blanks before it and the newline removed; cut at ${len} - 1); 0, or -1
+ * if there is no such process or line.
+ */
+int h_proc_status(pid_t, const char *, char *, size_t);
+
+/**
+ * h_proc_status_num(pid, key):
+ * The number that value starts with ("Seccomp", "VmRSS" in kB), or -1.
+ */
+long h_proc_status_num(pid_t, const char *);
 
 /**
  * h_proc_fds(pid, kind):

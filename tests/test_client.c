@@ -444,25 +444,6 @@ cl_pipe_eof(int fd, int ms)
 	return (0);
 }
 
-/* A listening socket on 127.0.0.1, any port; the port in ${port}. */
-static int
-cl_listen(uint16_t * port)
-{
-	struct sockaddr_in sin;
-	socklen_t len = sizeof(sin);
-	int fd;
-
-	cr_assert((fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0)) != -1);
-	memset(&sin, 0, sizeof(sin));
-	sin.sin_family = AF_INET;
-	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	cr_assert(bind(fd, (struct sockaddr *)&sin, sizeof(sin)) == 0);
-	cr_assert(listen(fd, 16) == 0);
-	cr_assert(getsockname(fd, (struct sockaddr *)&sin, &len) == 0);
-	*port = ntohs(sin.sin_port);
-	return (fd);
-}
-
 /* Accept on ${lfd} within ${ms}; the socket. */
 static int
 cl_accept(int lfd, int ms)
@@ -678,7 +659,7 @@ Test(client, server_close_reaches_ssh_and_client_exits, .timeout = 30)
 	int lfd, sfd, in[2], out[2], st;
 
 	cl_backend_start(&normal, "normal");
-	lfd = cl_listen(&hport);
+	lfd = h_listen(AF_INET, 16, &hport);
 	cl_file(kf, CL_KNOCK);
 	cl_relay_start(&R, normal.port, hport, kf);
 	snprintf(port, sizeof(port), "%u", (unsigned)cl_relay_port(&R));
@@ -726,7 +707,7 @@ Test(client, reset_ends_the_client_with_stdin_open, .timeout = 30)
 	uint16_t lport;
 	int lfd, sfd, in[2], out[2], st;
 
-	lfd = cl_listen(&lport);
+	lfd = h_listen(AF_INET, 16, &lport);
 	cl_file(kf, CL_KNOCK);
 	snprintf(port, sizeof(port), "%u", (unsigned)lport);
 	cr_assert(pipe2(in, O_CLOEXEC) == 0 && pipe2(out, O_CLOEXEC) == 0);
@@ -764,7 +745,7 @@ Test(client, knock_and_first_bytes_in_one_write, .timeout = 30)
 	ssize_t n;
 	int lfd, sfd, in[2], st;
 
-	lfd = cl_listen(&lport);
+	lfd = h_listen(AF_INET, 16, &lport);
 	cl_file(kf, "KNOCK1234\n");
 	snprintf(port, sizeof(port), "%u", (unsigned)lport);
 	cr_assert(pipe2(in, O_CLOEXEC) == 0);
@@ -799,7 +780,7 @@ Test(client, knock_alone_after_200ms_without_input, .timeout = 30)
 	size_t n;
 	int lfd, sfd, in[2], st;
 
-	lfd = cl_listen(&lport);
+	lfd = h_listen(AF_INET, 16, &lport);
 	cl_file(kf, "KNOCK1234");
 	snprintf(port, sizeof(port), "%u", (unsigned)lport);
 	cr_assert(pipe2(in, O_CLOEXEC) == 0);
@@ -914,7 +895,7 @@ Test(client, dial_tries_every_address_in_turn, .timeout = 30)
 	uint64_t t0;
 	int lfd, fd;
 
-	lfd = cl_listen(&lport);
+	lfd = h_listen(AF_INET, 16, &lport);
 	log_setlevel(LOG_ERR);
 
 	/* Refused on ::1, then 127.0.0.1 answers. */
@@ -1000,7 +981,7 @@ cl_secret_left(const char * opt, const char * path, size_t len, char * got,
 	uint16_t lport;
 	int lfd, sfd, in[2], st, held, control;
 
-	lfd = cl_listen(&lport);
+	lfd = h_listen(AF_INET, 16, &lport);
 	snprintf(port, sizeof(port), "%u", (unsigned)lport);
 	cr_assert(pipe2(in, O_CLOEXEC) == 0);
 	cproc_start(&C, (const char *[]){ opt, path, "127.0.0.1", port, NULL },
@@ -1109,7 +1090,7 @@ cl_token_first(const char * kf, const char * input, char * buf, size_t size)
 	ssize_t n;
 	int lfd, sfd, in[2], st;
 
-	lfd = cl_listen(&lport);
+	lfd = h_listen(AF_INET, 16, &lport);
 	snprintf(port, sizeof(port), "%u", (unsigned)lport);
 	cr_assert(pipe2(in, O_CLOEXEC) == 0);
 	cl_write_all(in[1], input, strlen(input));
@@ -1334,7 +1315,7 @@ cl_sshd_start(struct cl_sshd * S)
 	    "cp %s/user_key.pub %s/authorized_keys && mkdir -p /run/sshd",
 	    S->dir, S->dir, S->dir, S->dir);
 	cr_assert(cl_sh(cmd) == 0, "ssh-keygen failed");
-	lfd = cl_listen(&S->port);
+	lfd = h_listen(AF_INET, 16, &S->port);
 	close(lfd);
 	cl_sshd_config(S);
 	snprintf(cfg, sizeof(cfg), "%s/sshd_config", S->dir);
@@ -1701,7 +1682,7 @@ cl_probe_run(void (*attempt)(void))
 {
 
 	if (cl_probe_lfd == -1)
-		cl_probe_lfd = cl_listen(&cl_probe_port);
+		cl_probe_lfd = h_listen(AF_INET, 16, &cl_probe_port);
 	return (probe_fork(cl_probe_enter, attempt));
 }
 
@@ -1857,14 +1838,13 @@ Test(client_sandbox, forbidden_calls_kill)
 
 Test(client_sandbox, no_new_privs_and_seccomp_are_on)
 {
-	char path[64], line[256];
-	int p[2], nnp = -1, sec = -1, st;
-	FILE * f;
+	int p[2], st;
+	long nnp, sec;
 	pid_t pid;
 	char c;
 
 	if (cl_probe_lfd == -1)
-		cl_probe_lfd = cl_listen(&cl_probe_port);
+		cl_probe_lfd = h_listen(AF_INET, 16, &cl_probe_port);
 	cr_assert(pipe(p) == 0);
 	fflush(NULL);
 	cr_assert((pid = fork()) != -1);
@@ -1878,16 +1858,11 @@ Test(client_sandbox, no_new_privs_and_seccomp_are_on)
 	}
 	close(p[0]);
 	usleep(200000);
-	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
-	cr_assert((f = fopen(path, "r")) != NULL);
-	while (fgets(line, sizeof(line), f) != NULL) {
-		(void)sscanf(line, "NoNewPrivs: %d", &nnp);
-		(void)sscanf(line, "Seccomp: %d", &sec);
-	}
-	fclose(f);
+	nnp = h_proc_status_num(pid, "NoNewPrivs");
+	sec = h_proc_status_num(pid, "Seccomp");
 	close(p[1]);
 	cr_assert(waitpid(pid, &st, 0) == pid);
-	cr_expect(nnp == 1, "NoNewPrivs: %d", nnp);
-	cr_expect(sec == 2, "Seccomp: %d", sec);
+	cr_expect(nnp == 1, "NoNewPrivs: %ld", nnp);
+	cr_expect(sec == 2, "Seccomp: %ld", sec);
 	cr_expect(WIFEXITED(st) && WEXITSTATUS(st) == PROBE_DONE);
 }

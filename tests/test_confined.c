@@ -42,24 +42,11 @@ stop(void)
 static void
 status_field(pid_t pid, const char * key, char * val, size_t len)
 {
-	char path[64], line[512];
-	size_t klen = strlen(key);
-	FILE * f;
 
-	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
-	cr_assert((f = fopen(path, "r")) != NULL);
 	val[0] = '\0';
-	while (fgets(line, sizeof(line), f) != NULL) {
-		if (strncmp(line, key, klen) == 0 && line[klen] == ':') {
-			snprintf(val, len, "%s", line + klen + 1 +
-			    strspn(line + klen + 1, " \t"));
-			val[strcspn(val, "\n")] = '\0';
-			break;
-		}
-	}
-	fclose(f);
-	cr_assert(val[0] != '\0' || strcmp(key, "Groups") == 0,
-	    "no %s in %s", key, path);
+	cr_assert(h_proc_status(pid, key, val, len) == 0 &&
+	    (val[0] != '\0' || strcmp(key, "Groups") == 0),
+	    "no %s in /proc/%d/status", key, (int)pid);
 }
 
 /* Seccomp, NoNewPrivs and the capability sets (CapBnd if ${bounding}). */

@@ -969,20 +969,8 @@ Test(relay, slow_reader_is_not_idle, .timeout = 40)
 static int
 fin_listener(uint16_t * port)
 {
-	struct sockaddr_in sin;
-	socklen_t len = sizeof(sin);
-	int fd;
 
-	fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	cr_assert(fd >= 0, "socket: %s", strerror(errno));
-	memset(&sin, 0, sizeof(sin));
-	sin.sin_family = AF_INET;
-	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	cr_assert(bind(fd, (struct sockaddr *)&sin, sizeof(sin)) == 0);
-	cr_assert(listen(fd, 8) == 0);
-	cr_assert(getsockname(fd, (struct sockaddr *)&sin, &len) == 0);
-	*port = ntohs(sin.sin_port);
-	return (fd);
+	return (h_listen(AF_INET, 8, port));
 }
 
 /*

@@ -563,46 +563,15 @@ Test(reload, sigusr1_drains_then_exits_0, .timeout = 60)
 
 /* ---- no root, no capability, in any process of the relay ---- */
 
-/* The line "${key}:" of /proc/${pid}/status, after the key, into ${val}. */
-static int
-status_line(pid_t pid, const char * key, char * val, size_t len)
-{
-	char path[64], line[512];
-	size_t klen = strlen(key);
-	FILE * f;
-	int found = 0;
-
-	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
-	if ((f = fopen(path, "r")) == NULL)
-		return (-1);
-	while (!found && fgets(line, sizeof(line), f) != NULL) {
-		if (strncmp(line, key, klen) == 0 && line[klen] == ':') {
-			snprintf(val, len, "%s", line + klen + 1);
-			val[strcspn(val, "\n")] = '\0';
-			found = 1;
-		}
-	}
-	fclose(f);
-	return (found ? 0 : -1);
-}
-
 /* The relay's processes: ${relay.pid} and its children, into ${pids}. */
 static int
 relay_pids(pid_t * pids, int max)
 {
-	char path[64];
-	FILE * f;
-	int n = 0, pid;
+	int n;
 
-	pids[n++] = relay.pid;
-	snprintf(path, sizeof(path), "/proc/%d/task/%d/children",
-	    (int)relay.pid, (int)relay.pid);
-	if ((f = fopen(path, "r")) == NULL)
-		return (n);
-	while (n < max && fscanf(f, "%d", &pid) == 1)
-		pids[n++] = pid;
-	fclose(f);
-	return (n);
+	pids[0] = relay.pid;
+	n = h_proc_children(relay.pid, pids + 1, max - 1);
+	return (1 + (n > 0 ? n : 0));
 }
 
 /* ${pid}: no id 0 in Uid:/Gid: (all four), every capability set 0. */
@@ -616,7 +585,7 @@ check_unprivileged(pid_t pid)
 	size_t i, k;
 
 	for (k = 0; k < 2; k++) {
-		cr_assert(status_line(pid, k == 0 ? "Uid" : "Gid", v,
+		cr_assert(h_proc_status(pid, k == 0 ? "Uid" : "Gid", v,
 		    sizeof(v)) == 0);
 		cr_assert_eq(sscanf(v, "%lu %lu %lu %lu", &id[0], &id[1],
 		    &id[2], &id[3]), 4, "%s: %s", k == 0 ? "Uid" : "Gid", v);
@@ -625,14 +594,14 @@ check_unprivileged(pid_t pid)
 			    k == 0 ? "Uid" : "Gid", v);
 	}
 	for (i = 0; i < sizeof(caps) / sizeof(caps[0]); i++) {
-		cr_assert(status_line(pid, caps[i], v, sizeof(v)) == 0);
+		cr_assert(h_proc_status(pid, caps[i], v, sizeof(v)) == 0);
 		cr_assert_str_eq(v + strspn(v, " \t"), "0000000000000000",
 		    "pid %d: %s:%s", (int)pid, caps[i], v);
 	}
-	cr_assert(status_line(pid, "Seccomp", v, sizeof(v)) == 0);
+	cr_assert(h_proc_status(pid, "Seccomp", v, sizeof(v)) == 0);
 	cr_assert_str_eq(v + strspn(v, " \t"), "2", "pid %d: Seccomp:%s",
 	    (int)pid, v);
-	cr_assert(status_line(pid, "NoNewPrivs", v, sizeof(v)) == 0);
+	cr_assert(h_proc_status(pid, "NoNewPrivs", v, sizeof(v)) == 0);
 	cr_assert_str_eq(v + strspn(v, " \t"), "1", "pid %d: NoNewPrivs:%s",
 	    (int)pid, v);
 }
@@ -708,11 +677,8 @@ Test(reload, no_root_and_no_capability_after_a_reload, .timeout = 30,
 static long
 tracer_of(pid_t pid)
 {
-	char v[64];
 
-	if (status_line(pid, "TracerPid", v, sizeof(v)))
-		return (-1);
-	return (strtol(v, NULL, 10));
+	return (h_proc_status_num(pid, "TracerPid"));
 }
 
 /* Start strace on ${pid} (no -f: the supervisor alone) into ${out}. */

@@ -30,6 +30,7 @@
 #include <sys/syscall.h>
 #include <sys/wait.h>
 
+#include "harness.h"
 #include "log.h"
 #include "probe.h"
 #include "sandbox.h"
@@ -55,25 +56,6 @@ static size_t probe_nlisten = 1;
 /* The chroot directory the child is given. */
 static const char * probe_chroot = "/var/empty";
 
-/* A listening TCP socket on 127.0.0.1:0; its port into ${port}. */
-static int
-probe_listen(uint16_t * port)
-{
-	struct sockaddr_in sin;
-	socklen_t len = sizeof(sin);
-	int fd;
-
-	cr_assert((fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0)) != -1);
-	memset(&sin, 0, sizeof(sin));
-	sin.sin_family = AF_INET;
-	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	cr_assert(bind(fd, (struct sockaddr *)&sin, sizeof(sin)) == 0);
-	cr_assert(listen(fd, 16) == 0);
-	cr_assert(getsockname(fd, (struct sockaddr *)&sin, &len) == 0);
-	*port = ntohs(sin.sin_port);
-	return (fd);
-}
-
 /* Criterion .init: the listeners, and /var/empty when we are root. */
 static void
 probe_setup(void)
@@ -81,9 +63,9 @@ probe_setup(void)
 
 	if (geteuid() == 0 && mkdir("/var/empty", 0755) == -1)
 		cr_assert(errno == EEXIST, "mkdir /var/empty: %s", strerror(errno));
-	P.lfd = probe_listen(&P.lport);
-	P.bfd = probe_listen(&P.bport);
-	P.ofd = probe_listen(&P.oport);
+	P.lfd = h_listen(AF_INET, 16, &P.lport);
+	P.bfd = h_listen(AF_INET, 16, &P.bport);
+	P.ofd = h_listen(AF_INET, 16, &P.oport);
 }
 
 /* In the child: the same set-up as main, then the sandbox. */

@@ -25,6 +25,7 @@
 #include <seccomp.h>
 
 #include "buildflags.h"
+#include "harness.h"
 #include "log.h"
 #include "policy_table.h"
 #include "probe.h"
@@ -59,8 +60,6 @@ sv_file(const char * path)
 static void
 sv_setup(void)
 {
-	struct sockaddr_in sin;
-	socklen_t len = sizeof(sin);
 
 	if (geteuid() == 0 && mkdir("/var/empty", 0755) == -1)
 		cr_assert(errno == EEXIST);
@@ -75,15 +74,7 @@ sv_setup(void)
 	snprintf(P.otherfile, sizeof(P.otherfile), "%s/knock", P.other);
 	sv_file(P.secret);
 	sv_file(P.otherfile);
-	cr_assert((P.lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0)) !=
-	    -1);
-	memset(&sin, 0, sizeof(sin));
-	sin.sin_family = AF_INET;
-	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	cr_assert(bind(P.lfd, (struct sockaddr *)&sin, sizeof(sin)) == 0);
-	cr_assert(listen(P.lfd, 16) == 0);
-	cr_assert(getsockname(P.lfd, (struct sockaddr *)&sin, &len) == 0);
-	P.lport = ntohs(sin.sin_port);
+	P.lfd = h_listen(AF_INET, 16, &P.lport);
 }
 
 /* Criterion .fini. */
