@@ -12,6 +12,7 @@
 #include <netinet/tcp.h>
 #include <poll.h>
 #include <sched.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/resource.h>
@@ -20,6 +21,24 @@
 #include <unistd.h>
 
 #include "harness.h"
+
+/* ---- the binaries under test ---- */
+
+const char *
+h_bin_relay(void)
+{
+	const char * s = getenv("L7KK_BIN");
+
+	return ((s != NULL && *s != '\0') ? s : "../l7knockknock");
+}
+
+const char *
+h_bin_client(void)
+{
+	const char * s = getenv("L7KK_CLIENT_BIN");
+
+	return ((s != NULL && *s != '\0') ? s : "../l7knockknock-client");
+}
 
 /* ---- plain client sockets ---- */
 

@@ -66,6 +66,14 @@ socklen_t h_loopback(struct sockaddr_storage *, int, uint16_t);
 /* A reset: SO_LINGER 0, then close ${fd}. */
 void h_close_reset(int fd);
 
+/* ---- the binaries under test (harness.c) ---- */
+
+/* The relay: $L7KK_BIN, else ../l7knockknock (tests run in build/). */
+const char * h_bin_relay(void);
+
+/* The client: $L7KK_CLIENT_BIN, else ../l7knockknock-client. */
+const char * h_bin_client(void);
+
 /* ---- plain client sockets (harness.c) ---- */
 
 /**

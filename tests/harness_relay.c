@@ -52,10 +52,9 @@ h_rl_addr(char * buf, size_t len, int family, uint16_t port)
 void
 h_relay_argv(const struct h_relay_conf * conf, struct h_argv * A)
 {
-	const char * bin = getenv("L7KK_BIN");
 	size_t n = 0, i;
 
-	A->v[n++] = bin != NULL ? bin : "../l7knockknock";
+	A->v[n++] = h_bin_relay();
 	h_rl_addr(A->listen, sizeof(A->listen), conf->family, 0);
 	A->v[n++] = "--listen";
 	A->v[n++] = A->listen;

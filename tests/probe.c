@@ -13,6 +13,7 @@
 
 #include <criterion/criterion.h>
 
+#include "policy_table.h"
 #include "probe.h"
 
 /* End the probe child with the outcome of a call that returned ${rc}. */
@@ -57,6 +58,32 @@ probe_how(int st, const char * sandbox)
 		snprintf(buf, sizeof(buf), "refused with errno %d (%s)",
 		    WEXITSTATUS(st), strerror(WEXITSTATUS(st)));
 	return (buf);
+}
+
+/* Is ${nr} allowed by a rule of ${T}? */
+int
+probe_allows(const struct policy_rule * T, size_t n, int nr)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (T[i].nr == nr && T[i].action == POLICY_ALLOW)
+			return (1);
+	return (0);
+}
+
+/* Each rule of ${T} has its reason and a syscall number. */
+void
+probe_rules_say_why(const struct policy_rule * T, size_t n)
+{
+	size_t i;
+
+	cr_assert(n > 0);
+	for (i = 0; i < n; i++) {
+		cr_expect(T[i].reason != NULL && strlen(T[i].reason) >= 8,
+		    "rule %zu (%s) has no reason", i, T[i].name);
+		cr_expect(T[i].nr >= 0, "%s is not a syscall here", T[i].name);
+	}
 }
 
 /* Assert that ${attempt} under ${enter} dies by SIGSYS. */

@@ -1,6 +1,8 @@
 #ifndef PROBE_H_
 #define PROBE_H_
 
+#include <stddef.h>
+
 /*
  * The sandbox probes' common part (tests/test_sandbox.c for a worker,
  * tests/test_supervisor.c for the supervisor, tests/test_client.c for the
@@ -36,6 +38,22 @@ int probe_fork(void (*)(void), void (*)(void));
  * buffer).
  */
 const char * probe_how(int, const char *);
+
+struct policy_rule;
+
+/**
+ * probe_allows(T, n, nr):
+ * Does some rule of the policy table ${T} (${n} rules) allow syscall
+ * number ${nr} (POLICY_ALLOW, whatever its conditions)?  1 or 0.
+ */
+int probe_allows(const struct policy_rule *, size_t, int);
+
+/**
+ * probe_rules_say_why(T, n):
+ * Expect every rule of ${T} (${n} rules, at least one) to give a reason
+ * of 8 characters or more and to name a syscall of this architecture.
+ */
+void probe_rules_say_why(const struct policy_rule *, size_t);
 
 /**
  * probe_expect_sigsys(enter, sandbox, attempt, what):

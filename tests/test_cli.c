@@ -22,19 +22,11 @@
 
 #include "keyfile.h"
 #include "knock.h"
+#include "harness.h"
 #include "run.h"
 
 /* Time limit of one run of the binary. */
 #define RUN_MS		5000
-
-/* The binary under test. */
-static const char *
-cli_bin(void)
-{
-	const char * s = getenv("L7KK_BIN");
-
-	return ((s != NULL && *s != '\0') ? s : "../l7knockknock");
-}
 
 /* What one run printed. */
 static char cli_out[16384], cli_err[16384];
@@ -49,7 +41,7 @@ cli_run(const char * const * args)
 	char * argv[64];
 	int status, rc, i;
 
-	argv[0] = (char *)cli_bin();
+	argv[0] = (char *)h_bin_relay();
 	for (i = 0; args[i] != NULL; i++) {
 		cr_assert_lt(i, 62);
 		argv[i + 1] = (char *)args[i];
@@ -308,7 +300,7 @@ cli_var_empty(void)
 Test(cli, group_readable_knock_file_warns_and_starts, .timeout = 30,
     .init = cli_dir_make, .fini = cli_dir_remove)
 {
-	char * argv[] = { (char *)cli_bin(), "--listen", "127.0.0.1:0",
+	char * argv[] = { (char *)h_bin_relay(), "--listen", "127.0.0.1:0",
 	    "--normal", "127.0.0.1:1", "--hidden", "127.0.0.1:2",
 	    "--knock-file", cli_file, NULL };
 	char want[512];
@@ -334,7 +326,7 @@ Test(cli, group_readable_knock_file_warns_and_starts, .timeout = 30,
 Test(cli, private_knock_file_starts_without_warning, .timeout = 30,
     .init = cli_dir_make, .fini = cli_dir_remove)
 {
-	char * argv[] = { (char *)cli_bin(), "--listen", "127.0.0.1:0",
+	char * argv[] = { (char *)h_bin_relay(), "--listen", "127.0.0.1:0",
 	    "--normal", "127.0.0.1:1", "--hidden", "127.0.0.1:2",
 	    "--knock-file", cli_file, NULL };
 	int status, rc;
@@ -527,7 +519,7 @@ Test(cli, unknown_user_exits_64_before_binding, .timeout = 30)
 /* --user 65534 and --user 65534:65534 are users too. */
 Test(cli, numeric_user_is_accepted, .timeout = 30)
 {
-	char * argv[] = { (char *)cli_bin(), "--listen", "127.0.0.1:0",
+	char * argv[] = { (char *)h_bin_relay(), "--listen", "127.0.0.1:0",
 	    "--normal", "127.0.0.1:1", "--hidden", "127.0.0.1:2", "--user",
 	    NULL, "k", NULL };
 	static char * const users[] = { "65534", "65534:65534" };
@@ -611,7 +603,7 @@ Test(cli, knock_that_starts_with_dash_is_never_echoed, .timeout = 60)
 	static const char * const knocks[] = { "-s3cretZZ", "--s3cretZZ",
 	    "--s3cretZZ=x", "-Zs3cretZZ", "-vk3cretZZ", "-qp3cretZZ",
 	    "--verbose=s3cretZZ", "-n3cretZZ", "-k" };
-	char * argv[] = { (char *)cli_bin(), "--listen", "127.0.0.1:0",
+	char * argv[] = { (char *)h_bin_relay(), "--listen", "127.0.0.1:0",
 	    "--normal", "127.0.0.1:1", "--hidden", "127.0.0.1:2", "--",
 	    "-s3cretZZ", NULL };
 	const char * args[3] = { NULL, "-s3cretZZ", NULL };
@@ -668,7 +660,7 @@ cli_run_raw(const char * const * args, int close0)
 	FILE * f;
 	size_t n;
 
-	argv[0] = (char *)cli_bin();
+	argv[0] = (char *)h_bin_relay();
 	for (i = 0; args[i] != NULL && i < 14; i++)
 		argv[i + 1] = (char *)args[i];
 	argv[i + 1] = NULL;
@@ -755,7 +747,7 @@ cli_two_address_name(void)
 Test(cli, backend_name_uses_the_address_that_answers, .timeout = 30)
 {
 	char normal[64], want[128];
-	char * argv[] = { (char *)cli_bin(), "--listen", "127.0.0.1:0",
+	char * argv[] = { (char *)h_bin_relay(), "--listen", "127.0.0.1:0",
 	    "--normal", normal, "--hidden", "127.0.0.1:2", "k", NULL };
 	uint16_t port;
 	int fd, status, rc, six;

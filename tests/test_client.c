@@ -120,9 +120,7 @@ cl_relay_logged(struct h_relay * R, const char * s)
 static int
 cl_relay_has_tokens(void)
 {
-	const char * b = getenv("L7KK_BIN");
-	char * argv[] = { (char *)((b != NULL) ? b : "../l7knockknock"),
-	    "--help", NULL };
+	char * argv[] = { (char *)h_bin_relay(), "--help", NULL };
 	static char out[16384];
 	int st;
 
@@ -237,15 +235,6 @@ cl_reset(int fd)
 
 #define CL_KNOCK	"client-test-knock"
 
-/* The client under test. */
-static const char *
-cl_bin(void)
-{
-	const char * s = getenv("L7KK_CLIENT_BIN");
-
-	return ((s != NULL && *s != '\0') ? s : "../l7knockknock-client");
-}
-
 /* Write ${text} to a new 0600 file; its path in ${path} (of 64 bytes). */
 static void
 cl_file(char * path, const char * text)
@@ -297,7 +286,7 @@ cproc_start(struct cproc * C, const char * const * args, int in, int out)
 		    dup2(ep[1], 2) == -1)
 			_exit(126);
 		signal(SIGPIPE, SIG_DFL);
-		execv(cl_bin(), (char * const *)argv);
+		execv(h_bin_client(), (char * const *)argv);
 		_exit(127);
 	}
 	close(ep[1]);
@@ -1031,7 +1020,7 @@ Test(client, no_knock_left_in_memory_once_sent, .timeout = 30)
 static void
 cl_gen_key(uint8_t key[TOKEN_KEYLEN], char * path)
 {
-	char * argv[] = { (char *)cl_bin(), "--gen-key", NULL };
+	char * argv[] = { (char *)h_bin_client(), "--gen-key", NULL };
 	char out[128];
 	int st;
 
@@ -1151,7 +1140,7 @@ cl_run(const char * const * args, char * err, size_t errlen)
 	size_t n = 0;
 	int st;
 
-	argv[n++] = (char *)cl_bin();
+	argv[n++] = (char *)h_bin_client();
 	while (*args != NULL && n < 15)
 		argv[n++] = (char *)*args++;
 	argv[n] = NULL;
@@ -1443,7 +1432,7 @@ cl_ssh_login(int fdpass, int token)
 		cl_file(kf, CL_KNOCK "\n");
 		cl_relay_start(&R, normal.port, S.port, kf);
 	}
-	cr_assert(realpath(cl_bin(), bin) != NULL);
+	cr_assert(realpath(h_bin_client(), bin) != NULL);
 	snprintf(proxy, sizeof(proxy), "ProxyCommand=%s%s %s %s %%h %%p",
 	    bin, fdpass ? " --fdpass" : "", token ? "--key-file" :
 	    "--knock-file", kf);
@@ -1510,7 +1499,7 @@ cl_ssh_quiet(int alive, char * out, size_t outlen, uint64_t * ms)
 	cl_file(kf, CL_KNOCK "\n");
 	cl_relay_run(&R, "127.0.0.1:0", normal.port, S.port, "--knock-file",
 	    kf, "2s");
-	cr_assert(realpath(cl_bin(), bin) != NULL);
+	cr_assert(realpath(h_bin_client(), bin) != NULL);
 	snprintf(proxy, sizeof(proxy), "ProxyCommand=%s --knock-file %s "
 	    "%%h %%p", bin, kf);
 	snprintf(keep, sizeof(keep), "ServerAliveInterval=%d", alive);
@@ -1561,29 +1550,15 @@ Test(client, server_alive_interval_keeps_a_quiet_session, .timeout = 90)
 static int
 cl_policy_allows(const char * name)
 {
-	int nr = seccomp_syscall_resolve_name(name);
-	size_t i;
 
-	for (i = 0; i < client_policy_table_len; i++)
-		if (client_policy_table[i].nr == nr &&
-		    client_policy_table[i].action == POLICY_ALLOW)
-			return (1);
-	return (0);
+	return (probe_allows(client_policy_table, client_policy_table_len,
+	    seccomp_syscall_resolve_name(name)));
 }
 
 Test(client_policy, every_rule_says_why)
 {
-	size_t i;
 
-	cr_assert(client_policy_table_len > 0);
-	for (i = 0; i < client_policy_table_len; i++) {
-		cr_expect(client_policy_table[i].reason != NULL &&
-		    strlen(client_policy_table[i].reason) >= 8,
-		    "rule %zu (%s) has no reason", i,
-		    client_policy_table[i].name);
-		cr_expect(client_policy_table[i].nr >= 0,
-		    "%s is not a syscall here", client_policy_table[i].name);
-	}
+	probe_rules_say_why(client_policy_table, client_policy_table_len);
 }
 
 Test(client_policy, dangerous_syscalls_never_allowed)
@@ -1613,7 +1588,7 @@ Test(client_policy, dangerous_syscalls_never_allowed)
 static size_t
 cl_print_seccomp(char * buf, size_t size)
 {
-	char * argv[] = { (char *)cl_bin(), "--print-seccomp", NULL };
+	char * argv[] = { (char *)h_bin_client(), "--print-seccomp", NULL };
 	int st;
 
 	cr_assert(run_capture(argv, 10000, &st, buf, size, NULL, 0) == 0);

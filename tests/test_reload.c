@@ -780,22 +780,13 @@ Test(reload, the_supervisor_never_makes_a_workers_calls, .timeout = 60,
 
 /* ---- a token route's key, rotated by reload ---- */
 
-/* The client binary, beside the relay's. */
-static const char *
-client_bin(void)
-{
-	const char * s = getenv("L7KK_CLIENT_BIN");
-
-	return ((s != NULL && *s != '\0') ? s : "../l7knockknock-client");
-}
-
 /* Write a fresh key (l7knockknock-client --gen-key) to ${path}. */
 static void
 gen_key(const char * path)
 {
 	char cmd[256];
 
-	snprintf(cmd, sizeof(cmd), "umask 077; %s --gen-key > %s", client_bin(),
+	snprintf(cmd, sizeof(cmd), "umask 077; %s --gen-key > %s", h_bin_client(),
 	    path);
 	cr_assert(system(cmd) == 0, "%s", cmd);
 }
@@ -833,7 +824,7 @@ expect_token_route(const char * key, const char * want)
 		dup2(in[0], STDIN_FILENO);
 		dup2(out[1], STDOUT_FILENO);
 		close_range(3, ~0U, 0);
-		execl(client_bin(), "l7knockknock-client", "-q", "--key-file",
+		execl(h_bin_client(), "l7knockknock-client", "-q", "--key-file",
 		    key, "127.0.0.1", port, (char *)NULL);
 		_exit(127);
 	}
@@ -855,8 +846,8 @@ Test(reload, a_rotated_key_takes_over_at_reload, .timeout = 60)
 {
 	char key[128], oldkey[128], newkey[128];
 
-	if (access(client_bin(), X_OK) != 0)
-		cr_skip_test("no %s", client_bin());
+	if (access(h_bin_client(), X_OK) != 0)
+		cr_skip_test("no %s", h_bin_client());
 	secrets(OLD_KNOCK);
 	snprintf(key, sizeof(key), "%s/ssh.key", secret_dir);
 	snprintf(oldkey, sizeof(oldkey), "%s/client-old.key", secret_dir);

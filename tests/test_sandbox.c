@@ -1215,8 +1215,7 @@ Test(firewall, the_relay_under_the_rule_reaches_only_listed_backends,
 
 	if (geteuid() != 0)
 		cr_skip_test("a network namespace and nft need root");
-	if (getenv("L7KK_BIN") != NULL && *getenv("L7KK_BIN") != '\0')
-		argv[0] = getenv("L7KK_BIN");
+	argv[0] = (char *)h_bin_relay();
 	if (unshare(CLONE_NEWNET) != 0)
 		cr_skip_test("nft cannot run: no network namespace here (%s)",
 		    strerror(errno));

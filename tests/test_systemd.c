@@ -53,9 +53,8 @@ static size_t sd_loglen;
 static const char *
 sd_bin(void)
 {
-	const char * s = getenv("L7KK_BIN");
 
-	return ((s != NULL && *s != '\0') ? s : "../l7knockknock");
+	return (h_bin_relay());
 }
 
 /* Criterion .fini: nothing the test started outlives it. */
