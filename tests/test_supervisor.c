@@ -378,18 +378,6 @@ Test(supervisor, forks_a_worker)
 
 /* ---- the policy: the supervisor's list covers its workers' ---- */
 
-/* Does ${T} (${n} rules) allow syscall ${nr} at all? */
-static int
-sv_allows(const struct policy_rule * T, size_t n, int nr)
-{
-	size_t i;
-
-	for (i = 0; i < n; i++)
-		if (T[i].nr == nr && T[i].action == POLICY_ALLOW)
-			return (1);
-	return (0);
-}
-
 /* Is the condition ${c} also one of ${W}'s (so ${W} is no wider there)? */
 static int
 sv_cond_in(const struct policy_arg * c, const struct policy_rule * W)
@@ -463,8 +451,15 @@ Test(supervisor, dangerous_syscalls_never_allowed)
 	for (i = 0; never[i] != NULL; i++) {
 		if ((nr = seccomp_syscall_resolve_name(never[i])) < 0)
 			continue;
-		cr_expect(!sv_allows(supervisor_policy_table,
+		cr_expect(!probe_allows(supervisor_policy_table,
 		    supervisor_policy_table_len, nr), "%s is allowed",
 		    never[i]);
 	}
+}
+
+Test(supervisor, every_rule_says_why)
+{
+
+	probe_rules_say_why(supervisor_policy_table,
+	    supervisor_policy_table_len);
 }
