@@ -297,23 +297,35 @@ cli_var_empty(void)
 		cr_log_warn("mkdir /var/empty: %s", strerror(errno));
 }
 
-Test(cli, group_readable_knock_file_warns_and_starts, .timeout = 30,
-    .init = cli_dir_make, .fini = cli_dir_remove)
+/*
+ * Run the relay with --normal 127.0.0.1:1, --hidden 127.0.0.1:2 and
+ * --knock-file cli_file until it is ready; it must then exit 0 on SIGTERM.
+ */
+static void
+cli_knockfile_ready(void)
 {
-	char * argv[] = { (char *)h_bin_relay(), "--listen", "127.0.0.1:0",
-	    "--normal", "127.0.0.1:1", "--hidden", "127.0.0.1:2",
-	    "--knock-file", cli_file, NULL };
-	char want[512];
+	struct h_argv A;
 	int status, rc;
 
-	cli_var_empty();
-	cli_knockfile("sesame\n", 7, 0644);
-	rc = run_capture_until(argv, 10000, "ready", NULL, NULL, &status,
-	    cli_out, sizeof(cli_out), cli_err, sizeof(cli_err));
+	h_relay_argv(&(struct h_relay_conf){ .normal = 1, .hidden = 2,
+	    .extra = (const char *[]){ "--knock-file", cli_file, NULL } }, &A);
+	rc = run_capture_until((char * const *)A.v, 10000, "ready", NULL,
+	    NULL, &status, cli_out, sizeof(cli_out), cli_err,
+	    sizeof(cli_err));
 	cr_assert_eq(rc, 0, "never became ready (rc %d); stderr: %s", rc,
 	    cli_err);
 	cr_expect(WIFEXITED(status) && WEXITSTATUS(status) == 0,
 	    "SIGTERM must exit 0: status 0x%x; stderr: %s", status, cli_err);
+}
+
+Test(cli, group_readable_knock_file_warns_and_starts, .timeout = 30,
+    .init = cli_dir_make, .fini = cli_dir_remove)
+{
+	char want[512];
+
+	cli_var_empty();
+	cli_knockfile("sesame\n", 7, 0644);
+	cli_knockfile_ready();
 	snprintf(want, sizeof(want), "l7knockknock: warning: knock file '%s' "
 	    "is accessible by group or others (mode 0644): chmod 600 it\n",
 	    cli_file);
@@ -326,19 +338,10 @@ Test(cli, group_readable_knock_file_warns_and_starts, .timeout = 30,
 Test(cli, private_knock_file_starts_without_warning, .timeout = 30,
     .init = cli_dir_make, .fini = cli_dir_remove)
 {
-	char * argv[] = { (char *)h_bin_relay(), "--listen", "127.0.0.1:0",
-	    "--normal", "127.0.0.1:1", "--hidden", "127.0.0.1:2",
-	    "--knock-file", cli_file, NULL };
-	int status, rc;
 
 	cli_var_empty();
 	cli_knockfile("sesame\r\n", 8, 0600);
-	rc = run_capture_until(argv, 10000, "ready", NULL, NULL, &status,
-	    cli_out, sizeof(cli_out), cli_err, sizeof(cli_err));
-	cr_assert_eq(rc, 0, "never became ready (rc %d); stderr: %s", rc,
-	    cli_err);
-	cr_expect(WIFEXITED(status) && WEXITSTATUS(status) == 0,
-	    "SIGTERM must exit 0: status 0x%x; stderr: %s", status, cli_err);
+	cli_knockfile_ready();
 	cr_expect_null(strstr(cli_err, "warning: knock file"), "%s", cli_err);
 	cr_expect_neq(strstr(cli_err, "knock of 6 bytes"), NULL, "%s", cli_err);
 }

@@ -293,6 +293,22 @@ cproc_start(struct cproc * C, const char * const * args, int in, int out)
 	C->errfd = ep[0];
 }
 
+/*
+ * Start the client with the knock file ${kf} towards 127.0.0.1:${port},
+ * on pipes of the test's: it writes to ${in}[1] and reads ${out}[0].
+ */
+static void
+cproc_knock(struct cproc * C, const char * kf, const char * port, int in[2],
+    int out[2])
+{
+
+	cr_assert(pipe2(in, O_CLOEXEC) == 0 && pipe2(out, O_CLOEXEC) == 0);
+	cproc_start(C, (const char *[]){ "--knock-file", kf, "127.0.0.1",
+	    port, NULL }, in[0], out[1]);
+	close(in[0]);
+	close(out[1]);
+}
+
 /* Wait ${ms} for the client; its wait status, or -1 (then it is killed). */
 static int
 cproc_wait(struct cproc * C, int ms, char * err, size_t errlen)
@@ -484,11 +500,7 @@ Test(client, bulk_64mib_each_way_with_half_close, .timeout = 120)
 	cl_file(kf, CL_KNOCK "\n");
 	cl_relay_start(&R, normal.port, hidden.port, kf);
 	snprintf(port, sizeof(port), "%u", (unsigned)cl_relay_port(&R));
-	cr_assert(pipe2(in, O_CLOEXEC) == 0 && pipe2(out, O_CLOEXEC) == 0);
-	cproc_start(&C, (const char *[]){ "--knock-file", kf, "127.0.0.1",
-	    port, NULL }, in[0], out[1]);
-	close(in[0]);
-	close(out[1]);
+	cproc_knock(&C, kf, port, in, out);
 	got = cl_pump(in[1], out[0], len, 11, 90000, &hs, &hg);
 	close(out[0]);
 	st = cproc_wait(&C, 5000, err, sizeof(err));
@@ -652,11 +664,7 @@ Test(client, server_close_reaches_ssh_and_client_exits, .timeout = 30)
 	cl_file(kf, CL_KNOCK);
 	cl_relay_start(&R, normal.port, hport, kf);
 	snprintf(port, sizeof(port), "%u", (unsigned)cl_relay_port(&R));
-	cr_assert(pipe2(in, O_CLOEXEC) == 0 && pipe2(out, O_CLOEXEC) == 0);
-	cproc_start(&C, (const char *[]){ "--knock-file", kf, "127.0.0.1",
-	    port, NULL }, in[0], out[1]);
-	close(in[0]);
-	close(out[1]);
+	cproc_knock(&C, kf, port, in, out);
 
 	/* The server says goodbye and closes; stdin stays open. */
 	sfd = cl_accept(lfd, 5000);
@@ -699,11 +707,7 @@ Test(client, reset_ends_the_client_with_stdin_open, .timeout = 30)
 	lfd = h_listen(AF_INET, 16, &lport);
 	cl_file(kf, CL_KNOCK);
 	snprintf(port, sizeof(port), "%u", (unsigned)lport);
-	cr_assert(pipe2(in, O_CLOEXEC) == 0 && pipe2(out, O_CLOEXEC) == 0);
-	cproc_start(&C, (const char *[]){ "--knock-file", kf, "127.0.0.1",
-	    port, NULL }, in[0], out[1]);
-	close(in[0]);
-	close(out[1]);
+	cproc_knock(&C, kf, port, in, out);
 	sfd = cl_accept(lfd, 5000);
 	cr_assert(cl_recv(sfd, buf, strlen(CL_KNOCK), 3000) ==
 	    strlen(CL_KNOCK));
