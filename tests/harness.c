@@ -1,7 +1,7 @@
 /*
- * The test harness: plain client sockets, h_client_start, the descriptor
- * limit and a network namespace with small buffers; what aborts the test
- * when it fails.
+ * The test harness: the binaries under test, loopback listeners, plain
+ * client sockets, h_client_start, the descriptor limit and a network
+ * namespace with small buffers; what aborts the test when it fails.
  */
 #include <arpa/inet.h>
 #include <criterion/criterion.h>

@@ -8,7 +8,8 @@
  * process, started from one struct of options.  Every name is h_* (or H_*):
  * src/ is linked into the same binary.
  *
- *   harness.c          plain client sockets, h_client_start
+ *   harness.c          binaries, listeners, plain client sockets,
+ *                      h_client_start
  *   harness_backend.c  h_backend_*
  *   harness_client.c   h_client_*, h_clients_run
  *   harness_relay.c    h_relay_*
