@@ -431,43 +431,42 @@ try_setsockopt_linger(void)
 	    sizeof(lg)));
 }
 
-/* getsockname or getpeername (the syscall ${nr}) of the descriptor ${fd}. */
 static void
-probe_getname(long nr, uint64_t fd)
+try_getsockname_listener(void)
 {
 	struct sockaddr_storage ss;
 	socklen_t len = sizeof(ss);
 
-	probe_result(syscall(nr, fd, &ss, &len));
-}
-
-static void
-try_getsockname_listener(void)
-{
-
 	/* getsockname is for backend sockets: never a listener. */
-	probe_getname(SYS_getsockname, (uint64_t)P.lfd);
+	probe_result(getsockname(P.lfd, (struct sockaddr *)&ss, &len));
 }
 
 static void
 try_getsockname_listener_high_bits(void)
 {
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof(ss);
 
-	probe_getname(SYS_getsockname, ((uint64_t)1 << 32) | (uint64_t)P.lfd);
+	probe_result(syscall(SYS_getsockname, ((uint64_t)1 << 32) |
+	    (uint64_t)P.lfd, &ss, &len));
 }
 
 static void
 try_getpeername(void)
 {
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof(ss);
 
-	probe_getname(SYS_getpeername, (uint64_t)P.ofd);
+	probe_result(getpeername(P.ofd, (struct sockaddr *)&ss, &len));
 }
 
 static void
 try_getsockname_other(void)
 {
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof(ss);
 
-	probe_getname(SYS_getsockname, (uint64_t)P.ofd);
+	probe_result(getsockname(P.ofd, (struct sockaddr *)&ss, &len));
 }
 
 /* Landlock's network rules need ABI 4. */
