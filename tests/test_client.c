@@ -1639,15 +1639,12 @@ static uint16_t cl_probe_port;
 static void
 cl_probe_enter(void)
 {
-	struct sockaddr_in sin;
+	struct sockaddr_storage ss;
+	socklen_t len = h_loopback(&ss, AF_INET, cl_probe_port);
 	int fd;
 
-	memset(&sin, 0, sizeof(sin));
-	sin.sin_family = AF_INET;
-	sin.sin_port = htons(cl_probe_port);
-	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
 	if ((fd = socket(AF_INET, SOCK_STREAM, 0)) == -1 ||
-	    connect(fd, (struct sockaddr *)&sin, sizeof(sin)) == -1 ||
+	    connect(fd, (struct sockaddr *)&ss, len) == -1 ||
 	    dup2(fd, CLIENT_SOCK_FD) == -1 || dup2(CLIENT_SOCK_FD, 5) == -1)
 		_exit(PROBE_NOSANDBOX);
 	log_setlevel(LOG_ERR);
@@ -1699,14 +1696,10 @@ try_socket(void)
 static void
 try_connect(void)
 {
-	struct sockaddr_in sin;
+	struct sockaddr_storage ss;
+	socklen_t len = h_loopback(&ss, AF_INET, cl_probe_port);
 
-	memset(&sin, 0, sizeof(sin));
-	sin.sin_family = AF_INET;
-	sin.sin_port = htons(cl_probe_port);
-	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	probe_result(connect(CLIENT_SOCK_FD, (struct sockaddr *)&sin,
-	    sizeof(sin)));
+	probe_result(connect(CLIENT_SOCK_FD, (struct sockaddr *)&ss, len));
 }
 
 static void

@@ -1144,16 +1144,13 @@ struct fw_relay {
 static int
 fw_client(uint16_t port, const char * msg)
 {
-	struct sockaddr_in sin;
+	struct sockaddr_storage ss;
+	socklen_t len = h_loopback(&ss, AF_INET, port);
 	int fd;
 
-	memset(&sin, 0, sizeof(sin));
-	sin.sin_family = AF_INET;
-	sin.sin_port = htons(port);
-	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
 	if ((fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0)) == -1)
 		return (-1);
-	if (connect(fd, (struct sockaddr *)&sin, sizeof(sin)) == -1 ||
+	if (connect(fd, (struct sockaddr *)&ss, len) == -1 ||
 	    write(fd, msg, strlen(msg)) != (ssize_t)strlen(msg)) {
 		close(fd);
 		return (-1);
