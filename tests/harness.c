@@ -1,7 +1,7 @@
 /*
- * The test harness: plain client sockets, h_client_start, the descriptor
- * limit and a network namespace with small buffers; what aborts the test
- * when it fails.
+ * The test harness: the binaries under test, loopback listeners, plain
+ * client sockets, h_client_start, the descriptor limit and a network
+ * namespace with small buffers; what aborts the test when it fails.
  */
 #include <arpa/inet.h>
 #include <criterion/criterion.h>
@@ -12,6 +12,7 @@
 #include <netinet/tcp.h>
 #include <poll.h>
 #include <sched.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/resource.h>
@@ -21,7 +22,46 @@
 
 #include "harness.h"
 
+/* ---- the binaries under test ---- */
+
+const char *
+h_bin_relay(void)
+{
+	const char * s = getenv("L7KK_BIN");
+
+	return ((s != NULL && *s != '\0') ? s : "../l7knockknock");
+}
+
+const char *
+h_bin_client(void)
+{
+	const char * s = getenv("L7KK_CLIENT_BIN");
+
+	return ((s != NULL && *s != '\0') ? s : "../l7knockknock-client");
+}
+
 /* ---- plain client sockets ---- */
+
+int
+h_listen(int family, int backlog, uint16_t * port)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = h_loopback(&ss, family, 0);
+	int fd, one = 1;
+
+	fd = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	cr_assert(fd >= 0, "listener socket: %s", strerror(errno));
+	(void)setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	cr_assert(bind(fd, (struct sockaddr *)&ss, len) == 0,
+	    "listener bind: %s", strerror(errno));
+	cr_assert(listen(fd, backlog) == 0);
+	cr_assert(getsockname(fd, (struct sockaddr *)&ss, &len) == 0);
+	if (ss.ss_family == AF_INET6)
+		*port = ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
+	else
+		*port = ntohs(((struct sockaddr_in *)&ss)->sin_port);
+	return (fd);
+}
 
 int
 h_connect(int family, uint16_t port)
@@ -167,8 +207,7 @@ h_raise_nofile(unsigned long n)
 
 /* ---- a network namespace with small TCP buffers ---- */
 
-/* Write ${val} to the sysctl file ${path}. */
-static int
+int
 h_sysctl(const char * path, const char * val)
 {
 	int fd, rc = -1;

@@ -8,10 +8,12 @@
  * process, started from one struct of options.  Every name is h_* (or H_*):
  * src/ is linked into the same binary.
  *
- *   harness.c          plain client sockets, h_client_start
+ *   harness.c          binaries, listeners, plain client sockets,
+ *                      h_client_start
  *   harness_backend.c  h_backend_*
  *   harness_client.c   h_client_*, h_clients_run
  *   harness_relay.c    h_relay_*
+ *   harness_file.c     secret files, what reading one writes on stderr
  *
  *   harness_stream.c   time, hashes, the byte stream, loopback, resets
  *
@@ -65,7 +67,23 @@ socklen_t h_loopback(struct sockaddr_storage *, int, uint16_t);
 /* A reset: SO_LINGER 0, then close ${fd}. */
 void h_close_reset(int fd);
 
+/* ---- the binaries under test (harness.c) ---- */
+
+/* The relay: $L7KK_BIN, else ../l7knockknock (tests run in build/). */
+const char * h_bin_relay(void);
+
+/* The client: $L7KK_CLIENT_BIN, else ../l7knockknock-client. */
+const char * h_bin_client(void);
+
 /* ---- plain client sockets (harness.c) ---- */
+
+/**
+ * h_listen(family, backlog, port):
+ * A listening TCP socket (close-on-exec, SO_REUSEADDR, ${backlog}) on
+ * 127.0.0.1 (${family} AF_INET or 0) or ::1 (AF_INET6), any port; its port
+ * into ${port}.
+ */
+int h_listen(int, int, uint16_t *);
 
 /* Connect (blocking, TCP_NODELAY) to 127.0.0.1 or ::1 (${family}):${port}. */
 int h_connect(int family, uint16_t port);
@@ -101,6 +119,13 @@ int h_wait_end(int fd, int ms);
 void h_raise_nofile(unsigned long n);
 
 /**
+ * h_sysctl(path, val):
+ * Write ${val} to the sysctl file ${path} (in this process's network
+ * namespace for net/); 0 or -1.
+ */
+int h_sysctl(const char *, const char *);
+
+/**
  * h_small_buffers():
  * Move the calling test process into a new network namespace of its own,
  * with loopback up and TCP socket buffers capped at 16 KiB each way (the
@@ -108,6 +133,41 @@ void h_raise_nofile(unsigned long n);
  * full buffers with little data.  0, or -1 if not permitted (not root).
  */
 int h_small_buffers(void);
+
+/* ---- secret files (harness_file.c) ---- */
+
+/* The size of a path h_file_make() fills. */
+#define H_PATH_MAX	64
+
+/**
+ * h_file_make(path, prefix, buf, len, mode):
+ * Write the ${len} bytes of ${buf} to a new file /tmp/l7kk-${prefix}-XXXXXX
+ * of mode ${mode}; its name into ${path} (H_PATH_MAX bytes).  Return ${path}.
+ */
+const char * h_file_make(char *, const char *, const void *, size_t, mode_t);
+
+/**
+ * h_file_remove(path):
+ * Unlink ${path} unless it is empty, and empty it (for a test's .fini).
+ */
+void h_file_remove(char *);
+
+/**
+ * h_read_captured(fn, path, out, err, errlen):
+ * Call ${fn}(${path}, ${out}) (a secret file reader: a keyfile_read or
+ * knockfile_read) with descriptor 2 captured into ${err} (NUL-terminated,
+ * cut at ${errlen} - 1 bytes); return what ${fn} returned.
+ */
+int h_read_captured(int (*)(const char *, void *), const char *, void *,
+    char *, size_t);
+
+/**
+ * h_read_refused(fn, path, why):
+ * Expect ${fn}(${path}, NULL) to return -1 having written exactly one line:
+ * "l7knockknock: error: ${why}\n".
+ */
+void h_read_refused(int (*)(const char *, void *), const char *,
+    const char *);
 
 /* ---- backends (harness_backend.c) ---- */
 
@@ -374,6 +434,23 @@ int h_relay_stop(struct h_relay *, int, int);
 void h_relay_down(struct h_relay *);
 
 /**
+ * h_relay_setup(P, N, nmode, H, hmode, conf):
+ * The usual set-up of an integration test: start the backend ${N} (mode
+ * ${nmode}, greeting "normal") and ${H} (${hmode}, "hidden") on
+ * ${conf}->family, then the relay ${P} of ${conf} with its --normal at ${N}
+ * and its --hidden at ${H} (${conf}->normal and ->hidden are not read).
+ */
+void h_relay_setup(struct h_relay *, struct h_backend *, enum h_mode,
+    struct h_backend *, enum h_mode, const struct h_relay_conf *);
+
+/**
+ * h_relay_teardown(P, N, H):
+ * Its end: h_relay_down(${P}), then stop the backends ${N} and ${H}.
+ */
+void h_relay_teardown(struct h_relay *, struct h_backend *,
+    struct h_backend *);
+
+/**
  * h_relay_alive(P): is the relay still running?  1 or 0.
  */
 int h_relay_alive(struct h_relay *);
@@ -401,6 +478,27 @@ int h_relay_log_wait_count(struct h_relay *, const char *, int, int);
  * child.  The /proc helpers below read this process.
  */
 pid_t h_relay_worker(const struct h_relay *);
+
+/**
+ * h_proc_children(pid, pids, max):
+ * The children of process ${pid} (its main thread's), oldest first, into
+ * ${pids} (at most ${max}); return how many, or -1.
+ */
+int h_proc_children(pid_t, pid_t *, int);
+
+/**
+ * h_proc_status(pid, key, val, len):
+ * The value of the line "${key}:" of /proc/${pid}/status into ${val}
+ * (blanks before it and the newline removed; cut at ${len} - 1); 0, or -1
+ * if there is no such process or line.
+ */
+int h_proc_status(pid_t, const char *, char *, size_t);
+
+/**
+ * h_proc_status_num(pid, key):
+ * The number that value starts with ("Seccomp", "VmRSS" in kB), or -1.
+ */
+long h_proc_status_num(pid_t, const char *);
 
 /**
  * h_proc_fds(pid, kind):

@@ -283,22 +283,10 @@ h_be_accept(void * cookie)
 static void
 h_be_listen(struct h_backend * B, int family)
 {
-	struct sockaddr_storage ss;
-	socklen_t len = h_loopback(&ss, family, 0);
-	int one = 1;
 
-	B->lfd = socket(family, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	cr_assert(B->lfd >= 0, "backend socket: %s", strerror(errno));
-	setsockopt(B->lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-	cr_assert(bind(B->lfd, (struct sockaddr *)&ss, len) == 0,
-	    "backend bind: %s", strerror(errno));
 	/* Backlog 0: the accept queue holds one connection. */
-	cr_assert(listen(B->lfd, B->conf.mode == H_SILENT ? 0 : 1024) == 0);
-	cr_assert(getsockname(B->lfd, (struct sockaddr *)&ss, &len) == 0);
-	if (family == AF_INET)
-		B->port = ntohs(((struct sockaddr_in *)&ss)->sin_port);
-	else
-		B->port = ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
+	B->lfd = h_listen(family, B->conf.mode == H_SILENT ? 0 : 1024,
+	    &B->port);
 }
 
 void

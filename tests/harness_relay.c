@@ -52,10 +52,9 @@ h_rl_addr(char * buf, size_t len, int family, uint16_t port)
 void
 h_relay_argv(const struct h_relay_conf * conf, struct h_argv * A)
 {
-	const char * bin = getenv("L7KK_BIN");
 	size_t n = 0, i;
 
-	A->v[n++] = bin != NULL ? bin : "../l7knockknock";
+	A->v[n++] = h_bin_relay();
 	h_rl_addr(A->listen, sizeof(A->listen), conf->family, 0);
 	A->v[n++] = "--listen";
 	A->v[n++] = A->listen;
@@ -260,6 +259,31 @@ h_relay_down(struct h_relay * P)
 	    P->log + P->loglen - 3000 : P->log);
 }
 
+void
+h_relay_setup(struct h_relay * P, struct h_backend * N, enum h_mode nmode,
+    struct h_backend * H, enum h_mode hmode, const struct h_relay_conf * conf)
+{
+	struct h_relay_conf c = *conf;
+
+	h_backend_start(N, &(struct h_backend_conf){ .family = conf->family,
+	    .mode = nmode, .name = "normal" });
+	h_backend_start(H, &(struct h_backend_conf){ .family = conf->family,
+	    .mode = hmode, .name = "hidden" });
+	c.normal = N->port;
+	c.hidden = H->port;
+	h_relay_start(P, &c);
+}
+
+void
+h_relay_teardown(struct h_relay * P, struct h_backend * N,
+    struct h_backend * H)
+{
+
+	h_relay_down(P);
+	h_backend_stop(N);
+	h_backend_stop(H);
+}
+
 int
 h_relay_alive(struct h_relay * P)
 {
@@ -305,20 +329,13 @@ h_relay_log_wait_count(struct h_relay * P, const char * s, int n, int ms)
 pid_t
 h_relay_worker(const struct h_relay * P)
 {
-	char path[64];
-	pid_t pid = P->pid;
-	FILE * f;
-	int c;
+	pid_t pids[64];
+	int n;
 
-	snprintf(path, sizeof(path), "/proc/%d/task/%d/children", (int)P->pid,
-	    (int)P->pid);
-	if ((f = fopen(path, "r")) == NULL)
-		return (pid);
 	/* The kernel lists children oldest first. */
-	while (fscanf(f, "%d", &c) == 1)
-		pid = c;
-	fclose(f);
-	return (pid);
+	if ((n = h_proc_children(P->pid, pids, 64)) <= 0)
+		return (P->pid);
+	return (pids[n - 1]);
 }
 
 /* Call ${fn}(fd, link, cookie) for each descriptor of ${pid}; 0 or -1. */
@@ -363,6 +380,56 @@ h_rl_count_kind(int fd, const char * link, void * cookie)
 	(void)fd;
 	if (K->kind == NULL || strncmp(link, K->kind, strlen(K->kind)) == 0)
 		K->n++;
+}
+
+int
+h_proc_children(pid_t pid, pid_t * pids, int max)
+{
+	char path[64];
+	FILE * f;
+	int n = 0, c;
+
+	snprintf(path, sizeof(path), "/proc/%d/task/%d/children", (int)pid,
+	    (int)pid);
+	if ((f = fopen(path, "r")) == NULL)
+		return (-1);
+	while (n < max && fscanf(f, "%d", &c) == 1)
+		pids[n++] = c;
+	fclose(f);
+	return (n);
+}
+
+int
+h_proc_status(pid_t pid, const char * key, char * val, size_t len)
+{
+	char path[64], line[512];
+	size_t klen = strlen(key);
+	FILE * f;
+	int found = 0;
+
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+	if ((f = fopen(path, "r")) == NULL)
+		return (-1);
+	while (!found && fgets(line, sizeof(line), f) != NULL) {
+		if (strncmp(line, key, klen) == 0 && line[klen] == ':') {
+			snprintf(val, len, "%s", line + klen + 1 +
+			    strspn(line + klen + 1, " \t"));
+			val[strcspn(val, "\n")] = '\0';
+			found = 1;
+		}
+	}
+	fclose(f);
+	return (found ? 0 : -1);
+}
+
+long
+h_proc_status_num(pid_t pid, const char * key)
+{
+	char v[256];
+
+	if (h_proc_status(pid, key, v, sizeof(v)))
+		return (-1);
+	return (strtol(v, NULL, 10));
 }
 
 int
@@ -454,19 +521,8 @@ h_relay_cpu_ticks(const struct h_relay * P)
 long
 h_relay_rss_kib(const struct h_relay * P)
 {
-	char path[64], line[256];
-	long kib = -1;
-	FILE * f;
 
-	snprintf(path, sizeof(path), "/proc/%d/status",
-	    (int)h_relay_worker(P));
-	if ((f = fopen(path, "r")) == NULL)
-		return (-1);
-	while (fgets(line, sizeof(line), f) != NULL)
-		if (sscanf(line, "VmRSS: %ld kB", &kib) == 1)
-			break;
-	fclose(f);
-	return (kib);
+	return (h_proc_status_num(h_relay_worker(P), "VmRSS"));
 }
 
 /* Socket inodes of a relay. */

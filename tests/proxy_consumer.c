@@ -20,6 +20,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "harness.h"
 #include "proxy_consumer.h"
 
 /* Tries when another process takes a port first; time for one try. */
@@ -52,20 +53,8 @@ sleep_ms(long ms)
 static socklen_t
 loopback(int family, uint16_t port, struct sockaddr_storage * ss)
 {
-	struct sockaddr_in * sin = (struct sockaddr_in *)ss;
-	struct sockaddr_in6 * sin6 = (struct sockaddr_in6 *)ss;
 
-	memset(ss, 0, sizeof(*ss));
-	if (family == AF_INET) {
-		sin->sin_family = AF_INET;
-		sin->sin_port = htons(port);
-		sin->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-		return (sizeof(*sin));
-	}
-	sin6->sin6_family = AF_INET6;
-	sin6->sin6_port = htons(port);
-	sin6->sin6_addr = in6addr_loopback;
-	return (sizeof(*sin6));
+	return (h_loopback(ss, family, port));
 }
 
 /* A port of the loopback of ${family} that was free a moment ago; 0. */

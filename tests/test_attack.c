@@ -42,12 +42,8 @@ at_start(const char * const * extra)
 {
 
 	h_raise_nofile(4 * AT_MAX);
-	h_backend_start(&normal, &(struct h_backend_conf){ .family = AF_INET,
-	    .mode = H_ECHO, .name = "normal" });
-	h_backend_start(&hidden, &(struct h_backend_conf){ .family = AF_INET,
-	    .mode = H_GREET, .name = "hidden" });
-	h_relay_start(&relay, &(struct h_relay_conf){ .family = AF_INET,
-	    .normal = normal.port, .hidden = hidden.port, .extra = extra,
+	h_relay_setup(&relay, &normal, H_ECHO, &hidden, H_GREET,
+	    &(struct h_relay_conf){ .family = AF_INET, .extra = extra,
 	    .knock = KNOCK });
 }
 
@@ -333,13 +329,9 @@ Test(attack, source_counts_return_to_zero)
 	int fd, i, k;
 
 	h_raise_nofile(4 * AT_MAX);
-	h_backend_start(&normal, &(struct h_backend_conf){ .family = AF_INET,
-	    .mode = H_ECHO, .name = "normal" });
 	/* The hidden backend's port, with nothing listening: refused. */
-	h_backend_start(&hidden, &(struct h_backend_conf){ .family = AF_INET,
-	    .mode = H_ECHO, .name = "hidden" });
-	h_relay_start(&relay, &(struct h_relay_conf){ .family = AF_INET,
-	    .normal = normal.port, .hidden = hidden.port, .knock = KNOCK,
+	h_relay_setup(&relay, &normal, H_ECHO, &hidden, H_ECHO,
+	    &(struct h_relay_conf){ .family = AF_INET, .knock = KNOCK,
 	    .extra = (const char *[]){ "--max-conns", "32",
 	    "--max-conns-per-source", "4", NULL } });
 	h_backend_stop(&hidden);

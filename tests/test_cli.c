@@ -22,19 +22,11 @@
 
 #include "keyfile.h"
 #include "knock.h"
+#include "harness.h"
 #include "run.h"
 
 /* Time limit of one run of the binary. */
 #define RUN_MS		5000
-
-/* The binary under test. */
-static const char *
-cli_bin(void)
-{
-	const char * s = getenv("L7KK_BIN");
-
-	return ((s != NULL && *s != '\0') ? s : "../l7knockknock");
-}
 
 /* What one run printed. */
 static char cli_out[16384], cli_err[16384];
@@ -49,7 +41,7 @@ cli_run(const char * const * args)
 	char * argv[64];
 	int status, rc, i;
 
-	argv[0] = (char *)cli_bin();
+	argv[0] = (char *)h_bin_relay();
 	for (i = 0; args[i] != NULL; i++) {
 		cr_assert_lt(i, 62);
 		argv[i + 1] = (char *)args[i];
@@ -311,23 +303,35 @@ cli_var_empty(void)
 		cr_log_warn("mkdir /var/empty: %s", strerror(errno));
 }
 
-Test(cli, group_readable_knock_file_warns_and_starts, .timeout = 30,
-    .init = cli_dir_make, .fini = cli_dir_remove)
+/*
+ * Run the relay with --normal 127.0.0.1:1, --hidden 127.0.0.1:2 and
+ * --knock-file cli_file until it is ready; it must then exit 0 on SIGTERM.
+ */
+static void
+cli_knockfile_ready(void)
 {
-	char * argv[] = { (char *)cli_bin(), "--listen", "127.0.0.1:0",
-	    "--normal", "127.0.0.1:1", "--hidden", "127.0.0.1:2",
-	    "--knock-file", cli_file, NULL };
-	char want[512];
+	struct h_argv A;
 	int status, rc;
 
-	cli_var_empty();
-	cli_knockfile("sesame\n", 7, 0644);
-	rc = run_capture_until(argv, 10000, "ready", NULL, NULL, &status,
-	    cli_out, sizeof(cli_out), cli_err, sizeof(cli_err));
+	h_relay_argv(&(struct h_relay_conf){ .normal = 1, .hidden = 2,
+	    .extra = (const char *[]){ "--knock-file", cli_file, NULL } }, &A);
+	rc = run_capture_until((char * const *)A.v, 10000, "ready", NULL,
+	    NULL, &status, cli_out, sizeof(cli_out), cli_err,
+	    sizeof(cli_err));
 	cr_assert_eq(rc, 0, "never became ready (rc %d); stderr: %s", rc,
 	    cli_err);
 	cr_expect(WIFEXITED(status) && WEXITSTATUS(status) == 0,
 	    "SIGTERM must exit 0: status 0x%x; stderr: %s", status, cli_err);
+}
+
+Test(cli, group_readable_knock_file_warns_and_starts, .timeout = 30,
+    .init = cli_dir_make, .fini = cli_dir_remove)
+{
+	char want[512];
+
+	cli_var_empty();
+	cli_knockfile("sesame\n", 7, 0644);
+	cli_knockfile_ready();
 	snprintf(want, sizeof(want), "l7knockknock: warning: knock file '%s' "
 	    "is accessible by group or others (mode 0644): chmod 600 it\n",
 	    cli_file);
@@ -340,19 +344,10 @@ Test(cli, group_readable_knock_file_warns_and_starts, .timeout = 30,
 Test(cli, private_knock_file_starts_without_warning, .timeout = 30,
     .init = cli_dir_make, .fini = cli_dir_remove)
 {
-	char * argv[] = { (char *)cli_bin(), "--listen", "127.0.0.1:0",
-	    "--normal", "127.0.0.1:1", "--hidden", "127.0.0.1:2",
-	    "--knock-file", cli_file, NULL };
-	int status, rc;
 
 	cli_var_empty();
 	cli_knockfile("sesame\r\n", 8, 0600);
-	rc = run_capture_until(argv, 10000, "ready", NULL, NULL, &status,
-	    cli_out, sizeof(cli_out), cli_err, sizeof(cli_err));
-	cr_assert_eq(rc, 0, "never became ready (rc %d); stderr: %s", rc,
-	    cli_err);
-	cr_expect(WIFEXITED(status) && WEXITSTATUS(status) == 0,
-	    "SIGTERM must exit 0: status 0x%x; stderr: %s", status, cli_err);
+	cli_knockfile_ready();
 	cr_expect_null(strstr(cli_err, "warning: knock file"), "%s", cli_err);
 	cr_expect_neq(strstr(cli_err, "knock of 6 bytes"), NULL, "%s", cli_err);
 }
@@ -533,7 +528,7 @@ Test(cli, unknown_user_exits_64_before_binding, .timeout = 30)
 /* --user 65534 and --user 65534:65534 are users too. */
 Test(cli, numeric_user_is_accepted, .timeout = 30)
 {
-	char * argv[] = { (char *)cli_bin(), "--listen", "127.0.0.1:0",
+	char * argv[] = { (char *)h_bin_relay(), "--listen", "127.0.0.1:0",
 	    "--normal", "127.0.0.1:1", "--hidden", "127.0.0.1:2", "--user",
 	    NULL, "k", NULL };
 	static char * const users[] = { "65534", "65534:65534" };
@@ -617,7 +612,7 @@ Test(cli, knock_that_starts_with_dash_is_never_echoed, .timeout = 60)
 	static const char * const knocks[] = { "-s3cretZZ", "--s3cretZZ",
 	    "--s3cretZZ=x", "-Zs3cretZZ", "-vk3cretZZ", "-qp3cretZZ",
 	    "--verbose=s3cretZZ", "-n3cretZZ", "-k" };
-	char * argv[] = { (char *)cli_bin(), "--listen", "127.0.0.1:0",
+	char * argv[] = { (char *)h_bin_relay(), "--listen", "127.0.0.1:0",
 	    "--normal", "127.0.0.1:1", "--hidden", "127.0.0.1:2", "--",
 	    "-s3cretZZ", NULL };
 	const char * args[3] = { NULL, "-s3cretZZ", NULL };
@@ -674,7 +669,7 @@ cli_run_raw(const char * const * args, int close0)
 	FILE * f;
 	size_t n;
 
-	argv[0] = (char *)cli_bin();
+	argv[0] = (char *)h_bin_relay();
 	for (i = 0; args[i] != NULL && i < 14; i++)
 		argv[i + 1] = (char *)args[i];
 	argv[i + 1] = NULL;
@@ -761,7 +756,7 @@ cli_two_address_name(void)
 Test(cli, backend_name_uses_the_address_that_answers, .timeout = 30)
 {
 	char normal[64], want[128];
-	char * argv[] = { (char *)cli_bin(), "--listen", "127.0.0.1:0",
+	char * argv[] = { (char *)h_bin_relay(), "--listen", "127.0.0.1:0",
 	    "--normal", normal, "--hidden", "127.0.0.1:2", "k", NULL };
 	uint16_t port;
 	int fd, status, rc, six;

@@ -22,7 +22,6 @@
 #include <netinet/in.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
-#include <sys/ptrace.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -121,9 +120,7 @@ cl_relay_logged(struct h_relay * R, const char * s)
 static int
 cl_relay_has_tokens(void)
 {
-	const char * b = getenv("L7KK_BIN");
-	char * argv[] = { (char *)((b != NULL) ? b : "../l7knockknock"),
-	    "--help", NULL };
+	char * argv[] = { (char *)h_bin_relay(), "--help", NULL };
 	static char out[16384];
 	int st;
 
@@ -238,15 +235,6 @@ cl_reset(int fd)
 
 #define CL_KNOCK	"client-test-knock"
 
-/* The client under test. */
-static const char *
-cl_bin(void)
-{
-	const char * s = getenv("L7KK_CLIENT_BIN");
-
-	return ((s != NULL && *s != '\0') ? s : "../l7knockknock-client");
-}
-
 /* Write ${text} to a new 0600 file; its path in ${path} (of 64 bytes). */
 static void
 cl_file(char * path, const char * text)
@@ -298,11 +286,27 @@ cproc_start(struct cproc * C, const char * const * args, int in, int out)
 		    dup2(ep[1], 2) == -1)
 			_exit(126);
 		signal(SIGPIPE, SIG_DFL);
-		execv(cl_bin(), (char * const *)argv);
+		execv(h_bin_client(), (char * const *)argv);
 		_exit(127);
 	}
 	close(ep[1]);
 	C->errfd = ep[0];
+}
+
+/*
+ * Start the client with the knock file ${kf} towards 127.0.0.1:${port},
+ * on pipes of the test's: it writes to ${in}[1] and reads ${out}[0].
+ */
+static void
+cproc_knock(struct cproc * C, const char * kf, const char * port, int in[2],
+    int out[2])
+{
+
+	cr_assert(pipe2(in, O_CLOEXEC) == 0 && pipe2(out, O_CLOEXEC) == 0);
+	cproc_start(C, (const char *[]){ "--knock-file", kf, "127.0.0.1",
+	    port, NULL }, in[0], out[1]);
+	close(in[0]);
+	close(out[1]);
 }
 
 /* Wait ${ms} for the client; its wait status, or -1 (then it is killed). */
@@ -445,25 +449,6 @@ cl_pipe_eof(int fd, int ms)
 	return (0);
 }
 
-/* A listening socket on 127.0.0.1, any port; the port in ${port}. */
-static int
-cl_listen(uint16_t * port)
-{
-	struct sockaddr_in sin;
-	socklen_t len = sizeof(sin);
-	int fd;
-
-	cr_assert((fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0)) != -1);
-	memset(&sin, 0, sizeof(sin));
-	sin.sin_family = AF_INET;
-	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	cr_assert(bind(fd, (struct sockaddr *)&sin, sizeof(sin)) == 0);
-	cr_assert(listen(fd, 16) == 0);
-	cr_assert(getsockname(fd, (struct sockaddr *)&sin, &len) == 0);
-	*port = ntohs(sin.sin_port);
-	return (fd);
-}
-
 /* Accept on ${lfd} within ${ms}; the socket. */
 static int
 cl_accept(int lfd, int ms)
@@ -515,11 +500,7 @@ Test(client, bulk_64mib_each_way_with_half_close, .timeout = 120)
 	cl_file(kf, CL_KNOCK "\n");
 	cl_relay_start(&R, normal.port, hidden.port, kf);
 	snprintf(port, sizeof(port), "%u", (unsigned)cl_relay_port(&R));
-	cr_assert(pipe2(in, O_CLOEXEC) == 0 && pipe2(out, O_CLOEXEC) == 0);
-	cproc_start(&C, (const char *[]){ "--knock-file", kf, "127.0.0.1",
-	    port, NULL }, in[0], out[1]);
-	close(in[0]);
-	close(out[1]);
+	cproc_knock(&C, kf, port, in, out);
 	got = cl_pump(in[1], out[0], len, 11, 90000, &hs, &hg);
 	close(out[0]);
 	st = cproc_wait(&C, 5000, err, sizeof(err));
@@ -679,15 +660,11 @@ Test(client, server_close_reaches_ssh_and_client_exits, .timeout = 30)
 	int lfd, sfd, in[2], out[2], st;
 
 	cl_backend_start(&normal, "normal");
-	lfd = cl_listen(&hport);
+	lfd = h_listen(AF_INET, 16, &hport);
 	cl_file(kf, CL_KNOCK);
 	cl_relay_start(&R, normal.port, hport, kf);
 	snprintf(port, sizeof(port), "%u", (unsigned)cl_relay_port(&R));
-	cr_assert(pipe2(in, O_CLOEXEC) == 0 && pipe2(out, O_CLOEXEC) == 0);
-	cproc_start(&C, (const char *[]){ "--knock-file", kf, "127.0.0.1",
-	    port, NULL }, in[0], out[1]);
-	close(in[0]);
-	close(out[1]);
+	cproc_knock(&C, kf, port, in, out);
 
 	/* The server says goodbye and closes; stdin stays open. */
 	sfd = cl_accept(lfd, 5000);
@@ -729,14 +706,10 @@ Test(client, reset_ends_the_client_with_status_74, .timeout = 30)
 	uint16_t lport;
 	int lfd, sfd, in[2], out[2], st;
 
-	lfd = cl_listen(&lport);
+	lfd = h_listen(AF_INET, 16, &lport);
 	cl_file(kf, CL_KNOCK);
 	snprintf(port, sizeof(port), "%u", (unsigned)lport);
-	cr_assert(pipe2(in, O_CLOEXEC) == 0 && pipe2(out, O_CLOEXEC) == 0);
-	cproc_start(&C, (const char *[]){ "--knock-file", kf, "127.0.0.1",
-	    port, NULL }, in[0], out[1]);
-	close(in[0]);
-	close(out[1]);
+	cproc_knock(&C, kf, port, in, out);
 	sfd = cl_accept(lfd, 5000);
 	cr_assert(cl_recv(sfd, buf, strlen(CL_KNOCK), 3000) ==
 	    strlen(CL_KNOCK));
@@ -809,7 +782,7 @@ Test(client, knock_and_first_bytes_in_one_write, .timeout = 30)
 	ssize_t n;
 	int lfd, sfd, in[2], st;
 
-	lfd = cl_listen(&lport);
+	lfd = h_listen(AF_INET, 16, &lport);
 	cl_file(kf, "KNOCK1234\n");
 	snprintf(port, sizeof(port), "%u", (unsigned)lport);
 	cr_assert(pipe2(in, O_CLOEXEC) == 0);
@@ -844,7 +817,7 @@ Test(client, knock_alone_after_200ms_without_input, .timeout = 30)
 	size_t n;
 	int lfd, sfd, in[2], st;
 
-	lfd = cl_listen(&lport);
+	lfd = h_listen(AF_INET, 16, &lport);
 	cl_file(kf, "KNOCK1234");
 	snprintf(port, sizeof(port), "%u", (unsigned)lport);
 	cr_assert(pipe2(in, O_CLOEXEC) == 0);
@@ -959,7 +932,7 @@ Test(client, dial_tries_every_address_in_turn, .timeout = 30)
 	uint64_t t0;
 	int lfd, fd;
 
-	lfd = cl_listen(&lport);
+	lfd = h_listen(AF_INET, 16, &lport);
 	log_setlevel(LOG_ERR);
 
 	/* Refused on ::1, then 127.0.0.1 answers. */
@@ -1046,7 +1019,7 @@ cl_secret_left(const char * opt, const char * path, size_t len, char * got,
 	uint64_t end;
 	int lfd, sfd, in[2], st, held, control;
 
-	lfd = cl_listen(&lport);
+	lfd = h_listen(AF_INET, 16, &lport);
 	snprintf(port, sizeof(port), "%u", (unsigned)lport);
 	cr_assert(pipe2(in, O_CLOEXEC) == 0);
 	cproc_start(&C, (const char *[]){ opt, path, "127.0.0.1", port, NULL },
@@ -1102,7 +1075,7 @@ Test(client, no_knock_left_in_memory_once_sent, .timeout = 30)
 static void
 cl_gen_key(uint8_t key[TOKEN_KEYLEN], char * path)
 {
-	char * argv[] = { (char *)cl_bin(), "--gen-key", NULL };
+	char * argv[] = { (char *)h_bin_client(), "--gen-key", NULL };
 	char out[128];
 	int st;
 
@@ -1161,7 +1134,7 @@ cl_token_first(const char * kf, const char * input, char * buf, size_t size)
 	ssize_t n;
 	int lfd, sfd, in[2], st;
 
-	lfd = cl_listen(&lport);
+	lfd = h_listen(AF_INET, 16, &lport);
 	snprintf(port, sizeof(port), "%u", (unsigned)lport);
 	cr_assert(pipe2(in, O_CLOEXEC) == 0);
 	cl_write_all(in[1], input, strlen(input));
@@ -1222,7 +1195,7 @@ cl_run(const char * const * args, char * err, size_t errlen)
 	size_t n = 0;
 	int st;
 
-	argv[n++] = (char *)cl_bin();
+	argv[n++] = (char *)h_bin_client();
 	while (*args != NULL && n < 15)
 		argv[n++] = (char *)*args++;
 	argv[n] = NULL;
@@ -1386,7 +1359,7 @@ cl_sshd_start(struct cl_sshd * S)
 	    "cp %s/user_key.pub %s/authorized_keys && mkdir -p /run/sshd",
 	    S->dir, S->dir, S->dir, S->dir);
 	cr_assert(cl_sh(cmd) == 0, "ssh-keygen failed");
-	lfd = cl_listen(&S->port);
+	lfd = h_listen(AF_INET, 16, &S->port);
 	close(lfd);
 	cl_sshd_config(S);
 	snprintf(cfg, sizeof(cfg), "%s/sshd_config", S->dir);
@@ -1514,7 +1487,7 @@ cl_ssh_login(int fdpass, int token)
 		cl_file(kf, CL_KNOCK "\n");
 		cl_relay_start(&R, normal.port, S.port, kf);
 	}
-	cr_assert(realpath(cl_bin(), bin) != NULL);
+	cr_assert(realpath(h_bin_client(), bin) != NULL);
 	snprintf(proxy, sizeof(proxy), "ProxyCommand=%s%s %s %s %%h %%p",
 	    bin, fdpass ? " --fdpass" : "", token ? "--key-file" :
 	    "--knock-file", kf);
@@ -1581,7 +1554,7 @@ cl_ssh_quiet(int alive, char * out, size_t outlen, uint64_t * ms)
 	cl_file(kf, CL_KNOCK "\n");
 	cl_relay_run(&R, "127.0.0.1:0", normal.port, S.port, "--knock-file",
 	    kf, "2s");
-	cr_assert(realpath(cl_bin(), bin) != NULL);
+	cr_assert(realpath(h_bin_client(), bin) != NULL);
 	snprintf(proxy, sizeof(proxy), "ProxyCommand=%s --knock-file %s "
 	    "%%h %%p", bin, kf);
 	snprintf(keep, sizeof(keep), "ServerAliveInterval=%d", alive);
@@ -1632,29 +1605,15 @@ Test(client, server_alive_interval_keeps_a_quiet_session, .timeout = 90)
 static int
 cl_policy_allows(const char * name)
 {
-	int nr = seccomp_syscall_resolve_name(name);
-	size_t i;
 
-	for (i = 0; i < client_policy_table_len; i++)
-		if (client_policy_table[i].nr == nr &&
-		    client_policy_table[i].action == POLICY_ALLOW)
-			return (1);
-	return (0);
+	return (probe_allows(client_policy_table, client_policy_table_len,
+	    seccomp_syscall_resolve_name(name)));
 }
 
 Test(client_policy, every_rule_says_why)
 {
-	size_t i;
 
-	cr_assert(client_policy_table_len > 0);
-	for (i = 0; i < client_policy_table_len; i++) {
-		cr_expect(client_policy_table[i].reason != NULL &&
-		    strlen(client_policy_table[i].reason) >= 8,
-		    "rule %zu (%s) has no reason", i,
-		    client_policy_table[i].name);
-		cr_expect(client_policy_table[i].nr >= 0,
-		    "%s is not a syscall here", client_policy_table[i].name);
-	}
+	probe_rules_say_why(client_policy_table, client_policy_table_len);
 }
 
 Test(client_policy, dangerous_syscalls_never_allowed)
@@ -1684,7 +1643,7 @@ Test(client_policy, dangerous_syscalls_never_allowed)
 static size_t
 cl_print_seccomp(char * buf, size_t size)
 {
-	char * argv[] = { (char *)cl_bin(), "--print-seccomp", NULL };
+	char * argv[] = { (char *)h_bin_client(), "--print-seccomp", NULL };
 	int st;
 
 	cr_assert(run_capture(argv, 10000, &st, buf, size, NULL, 0) == 0);
@@ -1731,15 +1690,12 @@ static uint16_t cl_probe_port;
 static void
 cl_probe_enter(void)
 {
-	struct sockaddr_in sin;
+	struct sockaddr_storage ss;
+	socklen_t len = h_loopback(&ss, AF_INET, cl_probe_port);
 	int fd;
 
-	memset(&sin, 0, sizeof(sin));
-	sin.sin_family = AF_INET;
-	sin.sin_port = htons(cl_probe_port);
-	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
 	if ((fd = socket(AF_INET, SOCK_STREAM, 0)) == -1 ||
-	    connect(fd, (struct sockaddr *)&sin, sizeof(sin)) == -1 ||
+	    connect(fd, (struct sockaddr *)&ss, len) == -1 ||
 	    dup2(fd, CLIENT_SOCK_FD) == -1 || dup2(CLIENT_SOCK_FD, 5) == -1)
 		_exit(PROBE_NOSANDBOX);
 	log_setlevel(LOG_ERR);
@@ -1753,7 +1709,7 @@ cl_probe_run(void (*attempt)(void))
 {
 
 	if (cl_probe_lfd == -1)
-		cl_probe_lfd = cl_listen(&cl_probe_port);
+		cl_probe_lfd = h_listen(AF_INET, 16, &cl_probe_port);
 	return (probe_fork(cl_probe_enter, attempt));
 }
 
@@ -1782,32 +1738,6 @@ try_write_stderr(void)
 }
 
 static void
-try_open(void)
-{
-
-	probe_result(open("/etc/passwd", O_RDONLY));
-}
-
-static void
-try_execve(void)
-{
-	char * const argv[] = { "/bin/true", NULL };
-	char * const envp[] = { NULL };
-
-	probe_result(execve("/bin/true", argv, envp));
-}
-
-static void
-try_fork(void)
-{
-	pid_t pid = fork();
-
-	if (pid == 0)
-		_exit(0);
-	probe_result(pid);
-}
-
-static void
 try_socket(void)
 {
 
@@ -1817,14 +1747,10 @@ try_socket(void)
 static void
 try_connect(void)
 {
-	struct sockaddr_in sin;
+	struct sockaddr_storage ss;
+	socklen_t len = h_loopback(&ss, AF_INET, cl_probe_port);
 
-	memset(&sin, 0, sizeof(sin));
-	sin.sin_family = AF_INET;
-	sin.sin_port = htons(cl_probe_port);
-	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	probe_result(connect(CLIENT_SOCK_FD, (struct sockaddr *)&sin,
-	    sizeof(sin)));
+	probe_result(connect(CLIENT_SOCK_FD, (struct sockaddr *)&ss, len));
 }
 
 static void
@@ -1886,13 +1812,6 @@ try_mmap(void)
 }
 
 static void
-try_ptrace(void)
-{
-
-	probe_result(ptrace(PTRACE_TRACEME, 0, NULL, NULL));
-}
-
-static void
 try_prctl(void)
 {
 
@@ -1913,7 +1832,7 @@ Test(client_sandbox, relaying_still_works)
 
 Test(client_sandbox, open_is_refused_with_eacces)
 {
-	int st = cl_probe_run(try_open);
+	int st = cl_probe_run(probe_try_open_passwd);
 
 	cr_expect(WIFEXITED(st) && WEXITSTATUS(st) == EACCES,
 	    "open: status %d", st);
@@ -1925,8 +1844,8 @@ Test(client_sandbox, forbidden_calls_kill)
 #if defined(SANITIZE) && SANITIZE
 	cr_skip_test("the sanitizer build allows mmap");
 #endif
-	cl_expect_sigsys(try_execve, "execve");
-	cl_expect_sigsys(try_fork, "fork");
+	cl_expect_sigsys(probe_try_execve, "execve");
+	cl_expect_sigsys(probe_try_fork, "fork");
 	cl_expect_sigsys(try_socket, "socket");
 	cl_expect_sigsys(try_connect, "connect");
 	cl_expect_sigsys(try_write_other_fd, "write to another descriptor");
@@ -1936,21 +1855,20 @@ Test(client_sandbox, forbidden_calls_kill)
 	cl_expect_sigsys(try_sendto, "send");
 	cl_expect_sigsys(try_sendmsg_socket, "sendmsg on the socket");
 	cl_expect_sigsys(try_mmap, "mmap");
-	cl_expect_sigsys(try_ptrace, "ptrace");
+	cl_expect_sigsys(probe_try_ptrace, "ptrace");
 	cl_expect_sigsys(try_prctl, "prctl");
 }
 
 Test(client_sandbox, no_new_privs_and_seccomp_are_on)
 {
-	char path[64], line[256];
-	int p[2], nnp = -1, sec = -1, st;
+	int p[2], st;
+	long nnp = -1, sec = -1;
 	uint64_t end;
-	FILE * f;
 	pid_t pid;
 	char c;
 
 	if (cl_probe_lfd == -1)
-		cl_probe_lfd = cl_listen(&cl_probe_port);
+		cl_probe_lfd = h_listen(AF_INET, 16, &cl_probe_port);
 	cr_assert(pipe(p) == 0);
 	fflush(NULL);
 	cr_assert((pid = fork()) != -1);
@@ -1967,19 +1885,14 @@ Test(client_sandbox, no_new_privs_and_seccomp_are_on)
 	 * Read the child's status until its sandbox is on, or 5 s (not once
 	 * after a fixed pause, which a slow build can outlast).
 	 */
-	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
 	for (end = cl_now() + 5000; !(nnp == 1 && sec == 2) &&
 	    cl_now() < end; usleep(10000)) {
-		cr_assert((f = fopen(path, "r")) != NULL);
-		while (fgets(line, sizeof(line), f) != NULL) {
-			(void)sscanf(line, "NoNewPrivs: %d", &nnp);
-			(void)sscanf(line, "Seccomp: %d", &sec);
-		}
-		fclose(f);
+		nnp = h_proc_status_num(pid, "NoNewPrivs");
+		sec = h_proc_status_num(pid, "Seccomp");
 	}
 	close(p[1]);
 	cr_assert(waitpid(pid, &st, 0) == pid);
-	cr_expect(nnp == 1, "NoNewPrivs: %d", nnp);
-	cr_expect(sec == 2, "Seccomp: %d", sec);
+	cr_expect(nnp == 1, "NoNewPrivs: %ld", nnp);
+	cr_expect(sec == 2, "Seccomp: %ld", sec);
 	cr_expect(WIFEXITED(st) && WEXITSTATUS(st) == PROBE_DONE);
 }

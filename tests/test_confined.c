@@ -28,10 +28,8 @@ static void
 start(const char * user, uid_t uid, gid_t gid)
 {
 
-	h_backend_start(&normal, &(struct h_backend_conf){ .mode = H_ECHO });
-	h_backend_start(&hidden, &(struct h_backend_conf){ .mode = H_ECHO });
-	h_relay_start(&relay, &(struct h_relay_conf){ .normal = normal.port,
-	    .hidden = hidden.port, .extra = user != NULL ?
+	h_relay_setup(&relay, &normal, H_ECHO, &hidden, H_ECHO,
+	    &(struct h_relay_conf){ .extra = user != NULL ?
 	    (const char *[]){ "--user", user, NULL } : NULL, .knock = "knock",
 	    .uid = uid, .gid = gid });
 }
@@ -40,33 +38,18 @@ static void
 stop(void)
 {
 
-	h_relay_down(&relay);
-	h_backend_stop(&normal);
-	h_backend_stop(&hidden);
+	h_relay_teardown(&relay, &normal, &hidden);
 }
 
 /* The value after "${key}:" in /proc/PID/status, into ${val}. */
 static void
 status_field(pid_t pid, const char * key, char * val, size_t len)
 {
-	char path[64], line[512];
-	size_t klen = strlen(key);
-	FILE * f;
 
-	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
-	cr_assert((f = fopen(path, "r")) != NULL);
 	val[0] = '\0';
-	while (fgets(line, sizeof(line), f) != NULL) {
-		if (strncmp(line, key, klen) == 0 && line[klen] == ':') {
-			snprintf(val, len, "%s", line + klen + 1 +
-			    strspn(line + klen + 1, " \t"));
-			val[strcspn(val, "\n")] = '\0';
-			break;
-		}
-	}
-	fclose(f);
-	cr_assert(val[0] != '\0' || strcmp(key, "Groups") == 0,
-	    "no %s in %s", key, path);
+	cr_assert(h_proc_status(pid, key, val, len) == 0 &&
+	    (val[0] != '\0' || strcmp(key, "Groups") == 0),
+	    "no %s in /proc/%d/status", key, (int)pid);
 }
 
 /* Seccomp, NoNewPrivs and the capability sets (CapBnd if ${bounding}). */

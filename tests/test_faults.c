@@ -58,18 +58,15 @@ static void
 setup_echo(const char * const * extra)
 {
 
-	backend(&normal, H_ECHO, 0, 0);
-	backend(&hidden, H_ECHO, 0, 0);
-	start_relay(normal.port, hidden.port, extra);
+	h_relay_setup(&relay, &normal, H_ECHO, &hidden, H_ECHO,
+	    &(struct h_relay_conf){ .extra = extra, .knock = KNOCK });
 }
 
 static void
 teardown_echo(void)
 {
 
-	h_relay_down(&relay);
-	h_backend_stop(&normal);
-	h_backend_stop(&hidden);
+	h_relay_teardown(&relay, &normal, &hidden);
 }
 
 /* Wait until the relay holds ${n} sockets (${ms}); return what it holds. */

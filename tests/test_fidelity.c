@@ -276,19 +276,8 @@ fid_accept(void * cookie)
 static int
 fid_listen(uint16_t * port)
 {
-	struct sockaddr_storage ss;
-	socklen_t len = h_loopback(&ss, AF_INET, 0);
-	int fd, one = 1;
 
-	cr_assert((fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0)) != -1);
-	cr_assert(setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one,
-	    sizeof(one)) == 0);
-	cr_assert(bind(fd, (struct sockaddr *)&ss, len) == 0);
-	cr_assert(listen(fd, 128) == 0);
-	len = sizeof(ss);
-	cr_assert(getsockname(fd, (struct sockaddr *)&ss, &len) == 0);
-	*port = ntohs(((struct sockaddr_in *)&ss)->sin_port);
-	return (fd);
+	return (h_listen(AF_INET, 128, port));
 }
 
 /* Start ${B} in ${mode}; FID_DOWN: only a port nothing listens on. */

@@ -12,6 +12,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "harness.h"
 #include "keyfile.h"
 
 /* The key 00 01 02 ... 1f, as Python's base64.b64encode writes it. */
@@ -135,63 +136,22 @@ Test(keyfile, format_round_trip)
 }
 
 /* Temporary key files. */
-static char kf_path[64] = "";
-
-/* Write ${len} bytes to a new temporary file of mode ${mode}. */
-static void
-kf_make(const void * buf, size_t len, mode_t mode)
-{
-	int fd;
-
-	strcpy(kf_path, "/tmp/l7kk-key-XXXXXX");
-	cr_assert_neq(fd = mkstemp(kf_path), -1, "mkstemp");
-	cr_assert_eq(write(fd, buf, len), (ssize_t)len, "write");
-	cr_assert_eq(fchmod(fd, mode), 0, "fchmod");
-	close(fd);
-}
+static char kf_path[H_PATH_MAX] = "";
 
 static void
 kf_cleanup(void)
 {
 
-	if (kf_path[0] != '\0')
-		unlink(kf_path);
-	kf_path[0] = '\0';
+	h_file_remove(kf_path);
 }
 
-/* keyfile_read(${path}) with descriptor 2 captured into ${out}. */
+/* keyfile_read() for the harness: into ${key}, or a scratch key if NULL. */
 static int
-kf_read_captured(const char * path, uint8_t * key, char * out, size_t outlen)
+kf_read(const char * path, void * key)
 {
-	char tmpl[] = "/tmp/l7kk-stderr-XXXXXX";
-	int fd, saved, rc;
-	ssize_t n;
+	uint8_t scratch[KEYFILE_KEYLEN];
 
-	cr_assert_neq(fd = mkstemp(tmpl), -1);
-	unlink(tmpl);
-	cr_assert_neq(saved = dup(STDERR_FILENO), -1);
-	cr_assert_neq(dup2(fd, STDERR_FILENO), -1);
-	rc = keyfile_read(path, key);
-	cr_assert_neq(dup2(saved, STDERR_FILENO), -1);
-	close(saved);
-	cr_assert_eq(lseek(fd, 0, SEEK_SET), 0);
-	n = read(fd, out, outlen - 1);
-	out[n > 0 ? n : 0] = '\0';
-	close(fd);
-	return (rc);
-}
-
-/* A refused file: -1 and exactly the line "error: ${why}". */
-static void
-kf_expect_refused(const char * path, const char * why)
-{
-	uint8_t key[KEYFILE_KEYLEN];
-	char err[1024], want[1024];
-
-	snprintf(want, sizeof(want), "l7knockknock: error: %s\n", why);
-	cr_expect_eq(kf_read_captured(path, key, err, sizeof(err)), -1,
-	    "keyfile_read(%s) must fail", path);
-	cr_expect_str_eq(err, want);
+	return (keyfile_read(path, key != NULL ? key : scratch));
 }
 
 Test(keyfile, read_ok_private_quiet, .fini = kf_cleanup)
@@ -200,8 +160,9 @@ Test(keyfile, read_ok_private_quiet, .fini = kf_cleanup)
 	char err[512];
 	size_t i;
 
-	kf_make(K0 "\n", sizeof(K0), 0600);
-	cr_assert_eq(kf_read_captured(kf_path, key, err, sizeof(err)), 0);
+	h_file_make(kf_path, "key", K0 "\n", sizeof(K0), 0600);
+	cr_assert_eq(h_read_captured(kf_read, kf_path, key, err,
+	    sizeof(err)), 0);
 	for (i = 0; i < KEYFILE_KEYLEN; i++)
 		cr_expect_eq(key[i], i);
 	cr_expect_str_eq(err, "", "a mode 0600 file must not warn");
@@ -215,8 +176,9 @@ Test(keyfile, read_accessible_modes_warn, .fini = kf_cleanup)
 	size_t i;
 
 	for (i = 0; i < sizeof(modes) / sizeof(modes[0]); i++) {
-		kf_make(K0, sizeof(K0) - 1, modes[i]);
-		cr_expect_eq(kf_read_captured(kf_path, key, err, sizeof(err)),
+		h_file_make(kf_path, "key", K0, sizeof(K0) - 1, modes[i]);
+		cr_expect_eq(h_read_captured(kf_read, kf_path, key, err,
+		    sizeof(err)),
 		    0, "mode %04o must still be read", (unsigned)modes[i]);
 		cr_expect_eq(key[31], 31);
 		snprintf(want, sizeof(want), "l7knockknock: warning: key file "
@@ -240,31 +202,31 @@ Test(keyfile, read_bad_contents_refused, .fini = kf_cleanup)
 	size_t i;
 
 	for (i = 0; i < sizeof(bodies) / sizeof(bodies[0]); i++) {
-		kf_make(bodies[i], strlen(bodies[i]), 0600);
+		h_file_make(kf_path, "key", bodies[i], strlen(bodies[i]), 0600);
 		snprintf(why, sizeof(why), "key file '%s' is not a key: "
 		    "expected 32 bytes as 44 characters of base64 (one "
 		    "trailing newline allowed)", kf_path);
-		kf_expect_refused(kf_path, why);
+		h_read_refused(kf_read, kf_path, why);
 		kf_cleanup();
 	}
 }
 
 Test(keyfile, read_missing_names_path)
 {
-	kf_expect_refused("/tmp/l7kk-no-such-dir/key",
+	h_read_refused(kf_read, "/tmp/l7kk-no-such-dir/key",
 	    "cannot read key file '/tmp/l7kk-no-such-dir/key': "
 	    "No such file or directory");
 }
 
 Test(keyfile, read_devnull_refused)
 {
-	kf_expect_refused("/dev/null",
+	h_read_refused(kf_read, "/dev/null",
 	    "cannot read key file '/dev/null': not a regular file");
 }
 
 Test(keyfile, read_directory_refused)
 {
-	kf_expect_refused("/tmp",
+	h_read_refused(kf_read, "/tmp",
 	    "cannot read key file '/tmp': not a regular file");
 }
 
@@ -283,6 +245,6 @@ Test(keyfile, read_fifo_refused_without_blocking, .timeout = 10,
 	alarm(5);		/* A blocking open would hang here. */
 	snprintf(why, sizeof(why),
 	    "cannot read key file '%s': not a regular file", kf_path);
-	kf_expect_refused(kf_path, why);
+	h_read_refused(kf_read, kf_path, why);
 	alarm(0);
 }

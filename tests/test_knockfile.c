@@ -11,6 +11,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "harness.h"
 #include "knock.h"
 #include "knockfile.h"
 
@@ -117,57 +118,25 @@ Test(knockfile, parse_lengths)
 }
 
 /* Temporary knock files. */
-static char kf_path[64] = "";
+static char kf_path[H_PATH_MAX] = "";
 static char kf_dir[64] = "";
-
-/* Write ${len} bytes to a new temporary file of mode ${mode}. */
-static const char *
-kf_make(const void * buf, size_t len, mode_t mode)
-{
-	int fd;
-
-	strcpy(kf_path, "/tmp/l7kk-knock-XXXXXX");
-	cr_assert_neq(fd = mkstemp(kf_path), -1, "mkstemp");
-	cr_assert_eq(write(fd, buf, len), (ssize_t)len, "write");
-	cr_assert_eq(fchmod(fd, mode), 0, "fchmod");
-	close(fd);
-	return (kf_path);
-}
 
 static void
 kf_cleanup(void)
 {
 
-	if (kf_path[0] != '\0')
-		unlink(kf_path);
+	h_file_remove(kf_path);
 	if (kf_dir[0] != '\0')
 		rmdir(kf_dir);
 }
 
-/*
- * Capture what is written to descriptor 2 while ${fn}(${path}, ${k}) runs,
- * into ${out} (NUL-terminated).  Return what ${fn} returned.
- */
+/* knockfile_read() for the harness: into ${k}, or a scratch one if NULL. */
 static int
-kf_read_captured(const char * path, struct knock * k, char * out,
-    size_t outlen)
+kf_read(const char * path, void * k)
 {
-	char tmpl[] = "/tmp/l7kk-stderr-XXXXXX";
-	int fd, saved, rc;
-	ssize_t n;
+	struct knock scratch;
 
-	cr_assert_neq(fd = mkstemp(tmpl), -1);
-	unlink(tmpl);
-	cr_assert_neq(saved = dup(STDERR_FILENO), -1);
-	cr_assert_neq(dup2(fd, STDERR_FILENO), -1);
-	rc = knockfile_read(path, k);
-	cr_assert_neq(dup2(saved, STDERR_FILENO), -1);
-	close(saved);
-	cr_assert_eq(lseek(fd, 0, SEEK_SET), 0);
-	n = read(fd, out, outlen - 1);
-	out[n > 0 ? n : 0] = '\0';
-	close(fd);
-	return (rc);
+	return (knockfile_read(path, k != NULL ? k : &scratch));
 }
 
 Test(knockfile, read_ok_strips_newline, .fini = kf_cleanup)
@@ -175,8 +144,9 @@ Test(knockfile, read_ok_strips_newline, .fini = kf_cleanup)
 	struct knock k;
 	char err[512];
 
-	kf_make("open\0sesame\n", 12, 0600);
-	cr_assert_eq(kf_read_captured(kf_path, &k, err, sizeof(err)), 0);
+	h_file_make(kf_path, "knock", "open\0sesame\n", 12, 0600);
+	cr_assert_eq(h_read_captured(kf_read, kf_path, &k, err,
+	    sizeof(err)), 0);
 	cr_expect_eq(k.len, 11);
 	cr_expect_arr_eq(k.buf, "open\0sesame", 11);
 	cr_expect_str_eq(err, "", "a mode 0600 file must not warn");
@@ -190,31 +160,17 @@ Test(knockfile, read_256_bytes_with_crlf, .fini = kf_cleanup)
 
 	memset(buf, 0xEE, 256);
 	memcpy(buf + 256, "\r\n", 2);
-	kf_make(buf, sizeof(buf), 0600);
-	cr_assert_eq(kf_read_captured(kf_path, &k, err, sizeof(err)), 0);
+	h_file_make(kf_path, "knock", buf, sizeof(buf), 0600);
+	cr_assert_eq(h_read_captured(kf_read, kf_path, &k, err,
+	    sizeof(err)), 0);
 	cr_expect_eq(k.len, 256);
 	cr_expect_arr_eq(k.buf, buf, 256);
 	cr_expect_str_eq(err, "");
 }
 
-/* A refused file: the expected message, and -1. */
-static void
-kf_expect_refused(const char * path, const char * why)
-{
-	struct knock k;
-	char err[1024], want[1024];
-
-	snprintf(want, sizeof(want), "l7knockknock: error: %s\n", why);
-	cr_expect_eq(kf_read_captured(path, &k, err, sizeof(err)), -1,
-	    "knockfile_read(%s) must fail", path);
-	cr_expect_str_eq(err, want);
-	cr_expect_eq(strchr(err, '\n'), err + strlen(err) - 1,
-	    "one line expected: '%s'", err);
-}
-
 Test(knockfile, read_missing_names_path)
 {
-	kf_expect_refused("/tmp/l7kk-no-such-dir/knock",
+	h_read_refused(kf_read, "/tmp/l7kk-no-such-dir/knock",
 	    "cannot read knock file '/tmp/l7kk-no-such-dir/knock': "
 	    "No such file or directory");
 }
@@ -227,12 +183,12 @@ Test(knockfile, read_directory_refused, .fini = kf_cleanup)
 	cr_assert_neq(mkdtemp(kf_dir), NULL);
 	snprintf(why, sizeof(why),
 	    "cannot read knock file '%s': not a regular file", kf_dir);
-	kf_expect_refused(kf_dir, why);
+	h_read_refused(kf_read, kf_dir, why);
 }
 
 Test(knockfile, read_devnull_refused)
 {
-	kf_expect_refused("/dev/null",
+	h_read_refused(kf_read, "/dev/null",
 	    "cannot read knock file '/dev/null': not a regular file");
 }
 
@@ -270,10 +226,10 @@ Test(knockfile, read_bad_contents_refused, .fini = kf_cleanup)
 		len = cases[i].len;
 		memcpy(buf + len, cases[i].end, strlen(cases[i].end));
 		len += strlen(cases[i].end);
-		kf_make(buf, len, 0600);
+		h_file_make(kf_path, "knock", buf, len, 0600);
 		snprintf(why, sizeof(why), "knock file '%s' %s", kf_path,
 		    cases[i].why);
-		kf_expect_refused(kf_path, why);
+		h_read_refused(kf_read, kf_path, why);
 		unlink(kf_path);
 		kf_path[0] = '\0';
 	}
@@ -289,9 +245,10 @@ Test(knockfile, read_accessible_modes_warn, .fini = kf_cleanup)
 	size_t i;
 
 	for (i = 0; i < sizeof(modes) / sizeof(modes[0]); i++) {
-		kf_make("knock\n", 6, modes[i]);
+		h_file_make(kf_path, "knock", "knock\n", 6, modes[i]);
 		memset(&k, 0, sizeof(k));
-		cr_expect_eq(kf_read_captured(kf_path, &k, err, sizeof(err)),
+		cr_expect_eq(h_read_captured(kf_read, kf_path, &k, err,
+		    sizeof(err)),
 		    0, "mode %04o must still be read", (unsigned)modes[i]);
 		cr_expect_eq(k.len, 5);
 		snprintf(want, sizeof(want), "l7knockknock: warning: knock "
@@ -315,9 +272,10 @@ Test(knockfile, read_private_modes_quiet, .fini = kf_cleanup)
 		/* Only root can read a mode 0200 file. */
 		if (modes[i] == 0200 && geteuid() != 0)
 			continue;
-		kf_make("knock", 5, modes[i]);
+		h_file_make(kf_path, "knock", "knock", 5, modes[i]);
 		memset(&k, 0, sizeof(k));
-		cr_expect_eq(kf_read_captured(kf_path, &k, err, sizeof(err)),
+		cr_expect_eq(h_read_captured(kf_read, kf_path, &k, err,
+		    sizeof(err)),
 		    0, "mode %04o", (unsigned)modes[i]);
 		cr_expect_str_eq(err, "", "mode %04o", (unsigned)modes[i]);
 		unlink(kf_path);
@@ -332,7 +290,7 @@ Test(knockfile, read_0644_warns_redirected, .init = cr_redirect_stderr,
 	char want[512];
 	struct knock k;
 
-	kf_make("hello\n", 6, 0644);
+	h_file_make(kf_path, "knock", "hello\n", 6, 0644);
 	cr_assert_eq(knockfile_read(kf_path, &k), 0);
 	cr_expect_eq(k.len, 5);
 	cr_expect_arr_eq(k.buf, "hello", 5);
@@ -347,7 +305,7 @@ Test(knockfile, read_0600_silent_redirected, .init = cr_redirect_stderr,
 {
 	struct knock k;
 
-	kf_make("hello\n", 6, 0600);
+	h_file_make(kf_path, "knock", "hello\n", 6, 0600);
 	cr_assert_eq(knockfile_read(kf_path, &k), 0);
 	cr_expect_eq(k.len, 5);
 	cr_expect_stderr_eq_str("");
@@ -367,10 +325,10 @@ Test(knockfile, read_fifo_refused_without_blocking, .fini = kf_cleanup,
 	cr_assert_eq(symlink(fifo, link), 0);
 	snprintf(why, sizeof(why),
 	    "cannot read knock file '%s': not a regular file", fifo);
-	kf_expect_refused(fifo, why);
+	h_read_refused(kf_read, fifo, why);
 	snprintf(why, sizeof(why),
 	    "cannot read knock file '%s': not a regular file", link);
-	kf_expect_refused(link, why);
+	h_read_refused(kf_read, link, why);
 	unlink(link);
 	unlink(fifo);
 }

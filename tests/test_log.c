@@ -307,38 +307,26 @@ static void
 spawn(struct spawned * S, int errfd, int readfd, const char * const * extra,
     char * log, size_t logmax)
 {
-	const char * argv[32];
-	char n[64], h[64];
-	const char * b = getenv("L7KK_BIN");
+	struct h_argv A;
 	const char * p;
-	size_t i = 0, j, len = 0;
+	size_t len = 0;
 	uint64_t end;
 
 	h_backend_start(&normal, &(struct h_backend_conf){ .family = AF_INET,
 	    .mode = H_ECHO, .name = "normal" });
 	h_backend_start(&hidden, &(struct h_backend_conf){ .family = AF_INET,
 	    .mode = H_ECHO, .name = "hidden" });
-	snprintf(n, sizeof(n), "127.0.0.1:%u", normal.port);
-	snprintf(h, sizeof(h), "127.0.0.1:%u", hidden.port);
 	if (geteuid() == 0)
 		(void)mkdir("/var/empty", 0755);
-	argv[i++] = b ? b : "../l7knockknock";
-	argv[i++] = "--listen";
-	argv[i++] = "127.0.0.1:0";
-	argv[i++] = "--normal";
-	argv[i++] = n;
-	argv[i++] = "--hidden";
-	argv[i++] = h;
-	for (j = 0; extra != NULL && extra[j] != NULL; j++)
-		argv[i++] = extra[j];
-	argv[i++] = KNOCK;
-	argv[i] = NULL;
+	h_relay_argv(&(struct h_relay_conf){ .family = AF_INET,
+	    .normal = normal.port, .hidden = hidden.port, .extra = extra,
+	    .knock = KNOCK }, &A);
 	fflush(NULL);
 	cr_assert((S->pid = fork()) != -1);
 	if (S->pid == 0) {
 		dup2(errfd, STDERR_FILENO);
 		close_range(3, ~0U, 0);
-		execv(argv[0], (char * const *)argv);
+		execv(A.v[0], (char * const *)A.v);
 		_exit(127);
 	}
 

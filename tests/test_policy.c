@@ -16,6 +16,8 @@
 #include <seccomp.h>
 
 #include "policy_table.h"
+#include "probe.h"
+#include "harness.h"
 #include "run.h"
 
 /* The relay's promise: at most this many syscalls allowed. */
@@ -29,41 +31,19 @@ static char * const golden_args[] = {
 #define GOLDEN_PATH	"../policy/seccomp.pfc"
 #define GOLDEN_NEW	"seccomp.pfc.new"
 
-/* The binary under test. */
-static const char *
-policy_bin(void)
-{
-	const char * s = getenv("L7KK_BIN");
-
-	return ((s != NULL && *s != '\0') ? s : "../l7knockknock");
-}
-
 /* Is syscall ${name} allowed (not errno, not kill) by some rule? */
 static int
 policy_allows(const char * name)
 {
-	int nr = seccomp_syscall_resolve_name(name);
-	size_t i;
 
-	for (i = 0; i < policy_table_len; i++)
-		if (policy_table[i].nr == nr &&
-		    policy_table[i].action == POLICY_ALLOW)
-			return (1);
-	return (0);
+	return (probe_allows(policy_table, policy_table_len,
+	    seccomp_syscall_resolve_name(name)));
 }
 
 Test(policy, every_rule_says_why)
 {
-	size_t i;
 
-	cr_assert(policy_table_len > 0);
-	for (i = 0; i < policy_table_len; i++) {
-		cr_expect(policy_table[i].reason != NULL &&
-		    strlen(policy_table[i].reason) >= 8,
-		    "rule %zu (%s) has no reason", i, policy_table[i].name);
-		cr_expect(policy_table[i].nr >= 0, "%s is not a syscall here",
-		    policy_table[i].name);
-	}
+	probe_rules_say_why(policy_table, policy_table_len);
 }
 
 /* The policy file as the reviewer reads it. */
@@ -292,7 +272,7 @@ policy_print_args(char * const * args, char * buf, size_t size)
 		    dup2(null, STDERR_FILENO) == -1 ||
 		    close_range(3, ~0U, 0) == -1)
 			_exit(127);
-		execv(policy_bin(), args);
+		execv(h_bin_relay(), args);
 		_exit(127);
 	}
 	close(p[1]);
@@ -300,7 +280,7 @@ policy_print_args(char * const * args, char * buf, size_t size)
 	close(p[0]);
 	cr_assert(waitpid(pid, &st, 0) == pid);
 	cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0,
-	    "%s --print-seccomp failed (status %d)", policy_bin(), st);
+	    "%s --print-seccomp failed (status %d)", h_bin_relay(), st);
 	return (len);
 }
 

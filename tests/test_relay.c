@@ -33,12 +33,8 @@ start(int family, enum h_mode nmode, enum h_mode hmode,
     const char * const * extra, unsigned nofile)
 {
 
-	h_backend_start(&normal, &(struct h_backend_conf){ .family = family,
-	    .mode = nmode, .name = "normal" });
-	h_backend_start(&hidden, &(struct h_backend_conf){ .family = family,
-	    .mode = hmode, .name = "hidden" });
-	h_relay_start(&relay, &(struct h_relay_conf){ .family = family,
-	    .normal = normal.port, .hidden = hidden.port, .extra = extra,
+	h_relay_setup(&relay, &normal, nmode, &hidden, hmode,
+	    &(struct h_relay_conf){ .family = family, .extra = extra,
 	    .knock = KNOCK, .nofile = nofile });
 }
 
@@ -53,9 +49,7 @@ static void
 teardown(void)
 {
 
-	h_relay_down(&relay);
-	h_backend_stop(&normal);
-	h_backend_stop(&hidden);
+	h_relay_teardown(&relay, &normal, &hidden);
 }
 
 /* Send ${msg}, half-close, read the echo; check what the backend got. */
@@ -676,18 +670,13 @@ Test(relay, max_conns_pauses_accepting_and_resumes, .timeout = 30)
 
 Test(relay, knock_file_routes_hidden, .timeout = 20)
 {
-	char path[] = "/tmp/l7kk-knock-XXXXXX";
+	char path[H_PATH_MAX];
 	char buf[16];
 	int fd;
 
-	fd = mkstemp(path);
-	cr_assert(fd >= 0);
-	cr_assert_eq(write(fd, "file-knock\n", 11), 11);
-	close(fd);
-	h_backend_start(&normal, &(struct h_backend_conf){ .mode = H_ECHO });
-	h_backend_start(&hidden, &(struct h_backend_conf){ .mode = H_ECHO });
-	h_relay_start(&relay, &(struct h_relay_conf){ .normal = normal.port,
-	    .hidden = hidden.port, .extra = (const char *[]){ "--knock-file",
+	h_file_make(path, "knock", "file-knock\n", 11, 0600);
+	h_relay_setup(&relay, &normal, H_ECHO, &hidden, H_ECHO,
+	    &(struct h_relay_conf){ .extra = (const char *[]){ "--knock-file",
 	    path, NULL } });
 	unlink(path);
 	fd = h_connect(AF_INET, relay.port);
@@ -891,20 +880,6 @@ Test(relay, starts_with_stderr_closed, .timeout = 20)
 	h_backend_stop(&hidden);
 }
 
-/* Write ${val} to the sysctl file ${path}; 0 or -1. */
-static int
-slow_sysctl(const char * path, const char * val)
-{
-	int fd, rc = -1;
-
-	if ((fd = open(path, O_WRONLY | O_CLOEXEC)) == -1)
-		return (-1);
-	if (write(fd, val, strlen(val)) == (ssize_t)strlen(val))
-		rc = 0;
-	close(fd);
-	return (rc);
-}
-
 /*
  * A network namespace of our own whose TCP buffers are 4 KiB at most, as a
  * slow WAN client's are: what the client has not read waits in the relay.
@@ -916,8 +891,8 @@ slow_netns(void)
 	if (h_small_buffers())
 		cr_skip_test("no network namespace of our own: %s",
 		    strerror(errno));
-	cr_assert(slow_sysctl("/proc/sys/net/ipv4/tcp_wmem",
-	    "4096 4096 4096") == 0 && slow_sysctl("/proc/sys/net/ipv4/tcp_rmem",
+	cr_assert(h_sysctl("/proc/sys/net/ipv4/tcp_wmem",
+	    "4096 4096 4096") == 0 && h_sysctl("/proc/sys/net/ipv4/tcp_rmem",
 	    "4096 4096 4096") == 0, "sysctl: %s", strerror(errno));
 }
 
@@ -997,20 +972,8 @@ Test(relay, slow_reader_is_not_idle, .timeout = 40)
 static int
 fin_listener(uint16_t * port)
 {
-	struct sockaddr_in sin;
-	socklen_t len = sizeof(sin);
-	int fd;
 
-	fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	cr_assert(fd >= 0, "socket: %s", strerror(errno));
-	memset(&sin, 0, sizeof(sin));
-	sin.sin_family = AF_INET;
-	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	cr_assert(bind(fd, (struct sockaddr *)&sin, sizeof(sin)) == 0);
-	cr_assert(listen(fd, 8) == 0);
-	cr_assert(getsockname(fd, (struct sockaddr *)&sin, &len) == 0);
-	*port = ntohs(sin.sin_port);
-	return (fd);
+	return (h_listen(AF_INET, 8, port));
 }
 
 /*

@@ -95,21 +95,15 @@ static void
 start(const char * const * extra)
 {
 
-	h_backend_start(&normal, &(struct h_backend_conf){ .mode = H_GREET,
-	    .name = "normal" });
-	h_backend_start(&hidden, &(struct h_backend_conf){ .mode = H_GREET,
-	    .name = "hidden" });
-	h_relay_start(&relay, &(struct h_relay_conf){ .normal = normal.port,
-	    .hidden = hidden.port, .extra = extra });
+	h_relay_setup(&relay, &normal, H_GREET, &hidden, H_GREET,
+	    &(struct h_relay_conf){ .extra = extra });
 }
 
 static void
 stop(void)
 {
 
-	h_relay_down(&relay);
-	h_backend_stop(&normal);
-	h_backend_stop(&hidden);
+	h_relay_teardown(&relay, &normal, &hidden);
 	rm_secrets();
 }
 
@@ -613,46 +607,15 @@ Test(reload, sigusr1_drains_then_exits_0, .timeout = 60)
 
 /* ---- no root, no capability, in any process of the relay ---- */
 
-/* The line "${key}:" of /proc/${pid}/status, after the key, into ${val}. */
-static int
-status_line(pid_t pid, const char * key, char * val, size_t len)
-{
-	char path[64], line[512];
-	size_t klen = strlen(key);
-	FILE * f;
-	int found = 0;
-
-	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
-	if ((f = fopen(path, "r")) == NULL)
-		return (-1);
-	while (!found && fgets(line, sizeof(line), f) != NULL) {
-		if (strncmp(line, key, klen) == 0 && line[klen] == ':') {
-			snprintf(val, len, "%s", line + klen + 1);
-			val[strcspn(val, "\n")] = '\0';
-			found = 1;
-		}
-	}
-	fclose(f);
-	return (found ? 0 : -1);
-}
-
 /* The relay's processes: ${relay.pid} and its children, into ${pids}. */
 static int
 relay_pids(pid_t * pids, int max)
 {
-	char path[64];
-	FILE * f;
-	int n = 0, pid;
+	int n;
 
-	pids[n++] = relay.pid;
-	snprintf(path, sizeof(path), "/proc/%d/task/%d/children",
-	    (int)relay.pid, (int)relay.pid);
-	if ((f = fopen(path, "r")) == NULL)
-		return (n);
-	while (n < max && fscanf(f, "%d", &pid) == 1)
-		pids[n++] = pid;
-	fclose(f);
-	return (n);
+	pids[0] = relay.pid;
+	n = h_proc_children(relay.pid, pids + 1, max - 1);
+	return (1 + (n > 0 ? n : 0));
 }
 
 /* ${pid}: no id 0 in Uid:/Gid: (all four), every capability set 0. */
@@ -666,7 +629,7 @@ check_unprivileged(pid_t pid)
 	size_t i, k;
 
 	for (k = 0; k < 2; k++) {
-		cr_assert(status_line(pid, k == 0 ? "Uid" : "Gid", v,
+		cr_assert(h_proc_status(pid, k == 0 ? "Uid" : "Gid", v,
 		    sizeof(v)) == 0);
 		cr_assert_eq(sscanf(v, "%lu %lu %lu %lu", &id[0], &id[1],
 		    &id[2], &id[3]), 4, "%s: %s", k == 0 ? "Uid" : "Gid", v);
@@ -675,14 +638,14 @@ check_unprivileged(pid_t pid)
 			    k == 0 ? "Uid" : "Gid", v);
 	}
 	for (i = 0; i < sizeof(caps) / sizeof(caps[0]); i++) {
-		cr_assert(status_line(pid, caps[i], v, sizeof(v)) == 0);
+		cr_assert(h_proc_status(pid, caps[i], v, sizeof(v)) == 0);
 		cr_assert_str_eq(v + strspn(v, " \t"), "0000000000000000",
 		    "pid %d: %s:%s", (int)pid, caps[i], v);
 	}
-	cr_assert(status_line(pid, "Seccomp", v, sizeof(v)) == 0);
+	cr_assert(h_proc_status(pid, "Seccomp", v, sizeof(v)) == 0);
 	cr_assert_str_eq(v + strspn(v, " \t"), "2", "pid %d: Seccomp:%s",
 	    (int)pid, v);
-	cr_assert(status_line(pid, "NoNewPrivs", v, sizeof(v)) == 0);
+	cr_assert(h_proc_status(pid, "NoNewPrivs", v, sizeof(v)) == 0);
 	cr_assert_str_eq(v + strspn(v, " \t"), "1", "pid %d: NoNewPrivs:%s",
 	    (int)pid, v);
 }
@@ -758,11 +721,8 @@ Test(reload, no_root_and_no_capability_after_a_reload, .timeout = 30,
 static long
 tracer_of(pid_t pid)
 {
-	char v[64];
 
-	if (status_line(pid, "TracerPid", v, sizeof(v)))
-		return (-1);
-	return (strtol(v, NULL, 10));
+	return (h_proc_status_num(pid, "TracerPid"));
 }
 
 /* Start strace on ${pid} (no -f: the supervisor alone) into ${out}. */
@@ -864,22 +824,13 @@ Test(reload, the_supervisor_never_makes_a_workers_calls, .timeout = 60,
 
 /* ---- a token route's key, rotated by reload ---- */
 
-/* The client binary, beside the relay's. */
-static const char *
-client_bin(void)
-{
-	const char * s = getenv("L7KK_CLIENT_BIN");
-
-	return ((s != NULL && *s != '\0') ? s : "../l7knockknock-client");
-}
-
 /* Write a fresh key (l7knockknock-client --gen-key) to ${path}. */
 static void
 gen_key(const char * path)
 {
 	char cmd[256];
 
-	snprintf(cmd, sizeof(cmd), "umask 077; %s --gen-key > %s", client_bin(),
+	snprintf(cmd, sizeof(cmd), "umask 077; %s --gen-key > %s", h_bin_client(),
 	    path);
 	cr_assert(system(cmd) == 0, "%s", cmd);
 }
@@ -917,7 +868,7 @@ expect_token_route(const char * key, const char * want)
 		dup2(in[0], STDIN_FILENO);
 		dup2(out[1], STDOUT_FILENO);
 		close_range(3, ~0U, 0);
-		execl(client_bin(), "l7knockknock-client", "-q", "--key-file",
+		execl(h_bin_client(), "l7knockknock-client", "-q", "--key-file",
 		    key, "127.0.0.1", port, (char *)NULL);
 		_exit(127);
 	}
@@ -939,8 +890,8 @@ Test(reload, a_rotated_key_takes_over_at_reload, .timeout = 60)
 {
 	char key[128], oldkey[128], newkey[128];
 
-	if (access(client_bin(), X_OK) != 0)
-		cr_skip_test("no %s", client_bin());
+	if (access(h_bin_client(), X_OK) != 0)
+		cr_skip_test("no %s", h_bin_client());
 	secrets(OLD_KNOCK);
 	snprintf(key, sizeof(key), "%s/ssh.key", secret_dir);
 	snprintf(oldkey, sizeof(oldkey), "%s/client-old.key", secret_dir);

@@ -89,9 +89,7 @@ static void
 teardown(void)
 {
 
-	h_relay_down(&relay);
-	h_backend_stop(&normal);
-	h_backend_stop(&hidden);
+	h_relay_teardown(&relay, &normal, &hidden);
 	h_backend_stop(&two);
 	h_backend_stop(&three);
 }
@@ -712,12 +710,8 @@ Test(routes, ipv6_token_and_the_routed_line_in_brackets, .timeout = 30)
 	int fd;
 
 	h_key_make(&K);
-	h_backend_start(&normal, &(struct h_backend_conf){ .family = AF_INET6,
-	    .mode = H_ECHO });
-	h_backend_start(&hidden, &(struct h_backend_conf){ .family = AF_INET6,
-	    .mode = H_ECHO });
-	h_relay_start(&relay, &(struct h_relay_conf){ .family = AF_INET6,
-	    .normal = normal.port, .hidden = hidden.port,
+	h_relay_setup(&relay, &normal, H_ECHO, &hidden, H_ECHO,
+	    &(struct h_relay_conf){ .family = AF_INET6,
 	    .extra = (const char *[]){ "--key-file", K.path, NULL } });
 	h_mint(&K, now_s(), -1, tok);
 	fd = h_connect(AF_INET6, relay.port);

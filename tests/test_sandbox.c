@@ -24,13 +24,13 @@
 #include <netinet/tcp.h>
 #include <sys/epoll.h>
 #include <sys/mman.h>
-#include <sys/ptrace.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 
+#include "harness.h"
 #include "log.h"
 #include "probe.h"
 #include "sandbox.h"
@@ -56,25 +56,6 @@ static size_t probe_nlisten = 1;
 /* The chroot directory the child is given. */
 static const char * probe_chroot = "/var/empty";
 
-/* A listening TCP socket on 127.0.0.1:0; its port into ${port}. */
-static int
-probe_listen(uint16_t * port)
-{
-	struct sockaddr_in sin;
-	socklen_t len = sizeof(sin);
-	int fd;
-
-	cr_assert((fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0)) != -1);
-	memset(&sin, 0, sizeof(sin));
-	sin.sin_family = AF_INET;
-	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	cr_assert(bind(fd, (struct sockaddr *)&sin, sizeof(sin)) == 0);
-	cr_assert(listen(fd, 16) == 0);
-	cr_assert(getsockname(fd, (struct sockaddr *)&sin, &len) == 0);
-	*port = ntohs(sin.sin_port);
-	return (fd);
-}
-
 /* Criterion .init: the listeners, and /var/empty when we are root. */
 static void
 probe_setup(void)
@@ -82,9 +63,9 @@ probe_setup(void)
 
 	if (geteuid() == 0 && mkdir("/var/empty", 0755) == -1)
 		cr_assert(errno == EEXIST, "mkdir /var/empty: %s", strerror(errno));
-	P.lfd = probe_listen(&P.lport);
-	P.bfd = probe_listen(&P.bport);
-	P.ofd = probe_listen(&P.oport);
+	P.lfd = h_listen(AF_INET, 16, &P.lport);
+	P.bfd = h_listen(AF_INET, 16, &P.bport);
+	P.ofd = h_listen(AF_INET, 16, &P.oport);
 }
 
 /* In the child: the same set-up as main, then the sandbox. */
@@ -129,29 +110,16 @@ probe_run(void (*attempt)(void))
 static void
 expect_sigsys(void (*attempt)(void), const char * what)
 {
-	int st = probe_run(attempt);
 
-	cr_assert(WIFSIGNALED(st) && WTERMSIG(st) == SIGSYS,
-	    "%s: want death by SIGSYS, got: %s", what, probe_how(st, "sandbox_enter"));
+	probe_expect_sigsys(probe_enter, "sandbox_enter", attempt, what);
 }
 
-/* The attempt must fail with ${err}. */
+/* The attempt must fail with ${err} (or succeed: PROBE_DONE). */
 static void
 expect_errno(void (*attempt)(void), int err, const char * what)
 {
-	int st = probe_run(attempt);
 
-	cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == err,
-	    "%s: want errno %d (%s), got: %s", what, err, strerror(err),
-	    probe_how(st, "sandbox_enter"));
-}
-
-/* The attempts, one per test. */
-static void
-try_open(void)
-{
-
-	probe_result(open("/etc/passwd", O_RDONLY));
+	probe_expect_exit(probe_enter, "sandbox_enter", attempt, err, what);
 }
 
 static void
@@ -159,54 +127,6 @@ try_open_write(void)
 {
 
 	probe_result(open("/tmp/l7kk-probe", O_WRONLY | O_CREAT, 0600));
-}
-
-static void
-try_execve(void)
-{
-	char * const argv[] = { "/bin/true", NULL };
-	char * const envp[] = { NULL };
-
-	probe_result(execve("/bin/true", argv, envp));
-}
-
-static void
-try_fork(void)
-{
-	pid_t pid = fork();
-
-	if (pid == 0)
-		_exit(0);
-	probe_result(pid);
-}
-
-static void
-try_clone3(void)
-{
-
-	probe_result(syscall(SYS_clone3, NULL, 0));
-}
-
-static void
-try_ptrace(void)
-{
-
-	probe_result(ptrace(PTRACE_TRACEME, 0, NULL, NULL));
-}
-
-static void
-try_unix_socket(void)
-{
-
-	probe_result(socket(AF_UNIX, SOCK_STREAM, 0));
-}
-
-static void
-try_udp_socket(void)
-{
-
-	probe_result(socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
-	    IPPROTO_UDP));
 }
 
 /* 127.0.0.1:${port} in ${sin}. */
@@ -260,13 +180,6 @@ try_listen(void)
 {
 
 	probe_result(listen(P.lfd, 1));
-}
-
-static void
-try_setuid(void)
-{
-
-	probe_result(setuid(0));
 }
 
 static void
@@ -403,15 +316,6 @@ try_clock_boottime(void)
 	struct timespec ts;
 
 	probe_result(syscall(SYS_clock_gettime, CLOCK_BOOTTIME, &ts));
-}
-
-static void
-try_mmap_exec(void)
-{
-	void * p = mmap(NULL, 4096, PROT_READ | PROT_EXEC,
-	    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-
-	probe_result(p == MAP_FAILED ? -1 : 0);
 }
 
 static void
@@ -681,44 +585,44 @@ Test(sandbox, open_is_refused_with_eacces)
 {
 
 	/* policy: openat errno=EACCES (a soft failure, not a kill). */
-	expect_errno(try_open, EACCES, "open(/etc/passwd)");
+	expect_errno(probe_try_open_passwd, EACCES, "open(/etc/passwd)");
 	expect_errno(try_open_write, EACCES, "open(O_CREAT)");
 }
 
 Test(sandbox, execve_kills)
 {
 
-	expect_sigsys(try_execve, "execve");
+	expect_sigsys(probe_try_execve, "execve");
 }
 
 Test(sandbox, fork_kills)
 {
 
-	expect_sigsys(try_fork, "fork");
+	expect_sigsys(probe_try_fork, "fork");
 }
 
 Test(sandbox, clone3_kills)
 {
 
-	expect_sigsys(try_clone3, "clone3");
+	expect_sigsys(probe_try_clone3, "clone3");
 }
 
 Test(sandbox, ptrace_kills)
 {
 
-	expect_sigsys(try_ptrace, "ptrace");
+	expect_sigsys(probe_try_ptrace, "ptrace");
 }
 
 Test(sandbox, unix_socket_kills)
 {
 
-	expect_sigsys(try_unix_socket, "socket(AF_UNIX)");
+	expect_sigsys(probe_try_unix_socket, "socket(AF_UNIX)");
 }
 
 Test(sandbox, udp_socket_kills)
 {
 
-	expect_sigsys(try_udp_socket, "socket(AF_INET, SOCK_DGRAM)");
+	expect_sigsys(probe_try_udp_socket, "socket(AF_INET, SOCK_DGRAM)");
 }
 
 Test(sandbox, bind_kills)
@@ -744,7 +648,7 @@ Test(sandbox, listen_kills)
 Test(sandbox, setuid_kills)
 {
 
-	expect_sigsys(try_setuid, "setuid(0)");
+	expect_sigsys(probe_try_setuid, "setuid(0)");
 }
 
 Test(sandbox, write_over_pipe_buf_kills)
@@ -781,13 +685,41 @@ Test(sandbox, send_with_flags_kills)
 	expect_sigsys(try_send_flags, "send(MSG_DONTWAIT)");
 }
 
+/* What the probe child gets as descriptor 2 (probe_enter_stderr). */
+static int probe_stderr = -1;
+
+/* In the child: ${probe_stderr} as stderr, then the sandbox. */
+static void
+probe_enter_stderr(void)
+{
+
+	if (dup2(probe_stderr, STDERR_FILENO) == -1)
+		_exit(PROBE_NOSANDBOX);
+	probe_enter();
+}
+
 Test(sandbox, log_send_on_stderr_is_allowed)
 {
-	int st = probe_run(try_send_stderr);
+	char buf[16];
+	int sv[2], p[2];
 
-	/* Not a socket here (ENOTSOCK) or sent: either way not killed. */
-	cr_assert(!WIFSIGNALED(st), "send(2, MSG_DONTWAIT|MSG_NOSIGNAL): %s",
-	    probe_how(st, "sandbox_enter"));
+	/* stderr a socket (the journal's stream): sent, exactly those bytes. */
+	cr_assert(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) == 0);
+	probe_stderr = sv[1];
+	probe_expect_exit(probe_enter_stderr, "sandbox_enter", try_send_stderr,
+	    PROBE_DONE, "send(2, MSG_DONTWAIT|MSG_NOSIGNAL) on a socket");
+	close(sv[1]);
+	cr_expect_eq(recv(sv[0], buf, sizeof(buf), MSG_DONTWAIT), 2);
+	cr_expect(memcmp(buf, "x\n", 2) == 0, "the peer must read \"x\\n\"");
+	close(sv[0]);
+
+	/* stderr a pipe: the kernel refuses (ENOTSOCK), seccomp lets it. */
+	cr_assert(pipe2(p, O_CLOEXEC) == 0);
+	probe_stderr = p[1];
+	probe_expect_exit(probe_enter_stderr, "sandbox_enter", try_send_stderr,
+	    ENOTSOCK, "send(2, MSG_DONTWAIT|MSG_NOSIGNAL) on a pipe");
+	close(p[0]);
+	close(p[1]);
 }
 
 Test(sandbox, log_send_with_other_flags_kills)
@@ -824,7 +756,7 @@ Test(sandbox, clock_boottime_kills)
 Test(sandbox, mmap_exec_kills)
 {
 
-	expect_sigsys(try_mmap_exec, "mmap(PROT_EXEC)");
+	expect_sigsys(probe_try_mmap_exec, "mmap(PROT_EXEC)");
 }
 
 Test(sandbox, mprotect_exec_kills)
@@ -1340,16 +1272,13 @@ struct fw_relay {
 static int
 fw_client(uint16_t port, const char * msg)
 {
-	struct sockaddr_in sin;
+	struct sockaddr_storage ss;
+	socklen_t len = h_loopback(&ss, AF_INET, port);
 	int fd;
 
-	memset(&sin, 0, sizeof(sin));
-	sin.sin_family = AF_INET;
-	sin.sin_port = htons(port);
-	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
 	if ((fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0)) == -1)
 		return (-1);
-	if (connect(fd, (struct sockaddr *)&sin, sizeof(sin)) == -1 ||
+	if (connect(fd, (struct sockaddr *)&ss, len) == -1 ||
 	    write(fd, msg, strlen(msg)) != (ssize_t)strlen(msg)) {
 		close(fd);
 		return (-1);
@@ -1411,8 +1340,7 @@ Test(firewall, the_relay_under_the_rule_reaches_only_listed_backends,
 
 	if (geteuid() != 0)
 		cr_skip_test("a network namespace and nft need root");
-	if (getenv("L7KK_BIN") != NULL && *getenv("L7KK_BIN") != '\0')
-		argv[0] = getenv("L7KK_BIN");
+	argv[0] = (char *)h_bin_relay();
 	if (unshare(CLONE_NEWNET) != 0)
 		cr_skip_test("nft cannot run: no network namespace here (%s)",
 		    strerror(errno));

@@ -17,8 +17,6 @@
 #include <unistd.h>
 #include <arpa/inet.h>
 #include <netinet/in.h>
-#include <sys/mman.h>
-#include <sys/ptrace.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -27,6 +25,7 @@
 #include <seccomp.h>
 
 #include "buildflags.h"
+#include "harness.h"
 #include "log.h"
 #include "policy_table.h"
 #include "probe.h"
@@ -61,8 +60,6 @@ sv_file(const char * path)
 static void
 sv_setup(void)
 {
-	struct sockaddr_in sin;
-	socklen_t len = sizeof(sin);
 
 	if (geteuid() == 0 && mkdir("/var/empty", 0755) == -1)
 		cr_assert(errno == EEXIST);
@@ -77,15 +74,7 @@ sv_setup(void)
 	snprintf(P.otherfile, sizeof(P.otherfile), "%s/knock", P.other);
 	sv_file(P.secret);
 	sv_file(P.otherfile);
-	cr_assert((P.lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0)) !=
-	    -1);
-	memset(&sin, 0, sizeof(sin));
-	sin.sin_family = AF_INET;
-	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	cr_assert(bind(P.lfd, (struct sockaddr *)&sin, sizeof(sin)) == 0);
-	cr_assert(listen(P.lfd, 16) == 0);
-	cr_assert(getsockname(P.lfd, (struct sockaddr *)&sin, &len) == 0);
-	P.lport = ntohs(sin.sin_port);
+	P.lfd = h_listen(AF_INET, 16, &P.lport);
 }
 
 /* Criterion .fini. */
@@ -121,30 +110,22 @@ sv_enter(void)
 		_exit(PROBE_NOSANDBOX);
 }
 
-/* Run ${attempt} in a confined child; its wait status. */
-static int
-sv_run(void (*attempt)(void))
-{
-
-	return (probe_fork(sv_enter, attempt));
-}
-
+/* The attempt must kill the confined child by SIGSYS. */
 static void
 expect_sigsys(void (*attempt)(void), const char * what)
 {
-	int st = sv_run(attempt);
 
-	cr_assert(WIFSIGNALED(st) && WTERMSIG(st) == SIGSYS,
-	    "%s: want death by SIGSYS, got: %s", what, probe_how(st, "sandbox_enter_supervisor"));
+	probe_expect_sigsys(sv_enter, "sandbox_enter_supervisor", attempt,
+	    what);
 }
 
+/* The confined child must exit ${code} (an errno, or PROBE_DONE). */
 static void
 expect_exit(void (*attempt)(void), int code, const char * what)
 {
-	int st = sv_run(attempt);
 
-	cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == code,
-	    "%s: want exit %d, got: %s", what, code, probe_how(st, "sandbox_enter_supervisor"));
+	probe_expect_exit(sv_enter, "sandbox_enter_supervisor", attempt, code,
+	    what);
 }
 
 /* The attempts. */
@@ -184,36 +165,6 @@ try_open_write(void)
 {
 
 	probe_result(open(P.secret, O_WRONLY | O_CLOEXEC));
-}
-
-static void
-try_execve(void)
-{
-	char * const argv[] = { "/bin/true", NULL };
-	char * const envp[] = { NULL };
-
-	probe_result(execve("/bin/true", argv, envp));
-}
-
-static void
-try_ptrace(void)
-{
-
-	probe_result(ptrace(PTRACE_TRACEME, 0, NULL, NULL));
-}
-
-static void
-try_unix_socket(void)
-{
-
-	probe_result(socket(AF_UNIX, SOCK_STREAM, 0));
-}
-
-static void
-try_udp_socket(void)
-{
-
-	probe_result(socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, IPPROTO_UDP));
 }
 
 static void
@@ -274,29 +225,6 @@ try_clone_newuser(void)
 {
 
 	probe_result(syscall(SYS_clone, CLONE_NEWUSER | SIGCHLD, 0, 0, 0, 0));
-}
-
-static void
-try_clone3(void)
-{
-
-	probe_result(syscall(SYS_clone3, NULL, 0));
-}
-
-static void
-try_setuid(void)
-{
-
-	probe_result(setuid(0));
-}
-
-static void
-try_mmap_exec(void)
-{
-	void * p = mmap(NULL, 4096, PROT_READ | PROT_EXEC,
-	    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-
-	probe_result(p == MAP_FAILED ? -1 : 0);
 }
 
 static void
@@ -372,20 +300,20 @@ Test(supervisor, opening_for_writing_kills)
 Test(supervisor, execve_kills)
 {
 
-	expect_sigsys(try_execve, "execve");
+	expect_sigsys(probe_try_execve, "execve");
 }
 
 Test(supervisor, ptrace_kills)
 {
 
-	expect_sigsys(try_ptrace, "ptrace");
+	expect_sigsys(probe_try_ptrace, "ptrace");
 }
 
 Test(supervisor, unix_and_udp_sockets_kill)
 {
 
-	expect_sigsys(try_unix_socket, "socket(AF_UNIX)");
-	expect_sigsys(try_udp_socket, "socket(UDP)");
+	expect_sigsys(probe_try_unix_socket, "socket(AF_UNIX)");
+	expect_sigsys(probe_try_udp_socket, "socket(UDP)");
 }
 
 Test(supervisor, accept_kills)
@@ -418,14 +346,14 @@ Test(supervisor, namespaces_and_clone3_kill)
 {
 
 	expect_sigsys(try_clone_newuser, "clone(CLONE_NEWUSER)");
-	expect_sigsys(try_clone3, "clone3");
+	expect_sigsys(probe_try_clone3, "clone3");
 }
 
 Test(supervisor, setuid_and_exec_memory_kill)
 {
 
-	expect_sigsys(try_setuid, "setuid(0)");
-	expect_sigsys(try_mmap_exec, "mmap(PROT_EXEC)");
+	expect_sigsys(probe_try_setuid, "setuid(0)");
+	expect_sigsys(probe_try_mmap_exec, "mmap(PROT_EXEC)");
 }
 
 Test(supervisor, blocking_wait_kills)
@@ -449,18 +377,6 @@ Test(supervisor, forks_a_worker)
 }
 
 /* ---- the policy: the supervisor's list covers its workers' ---- */
-
-/* Does ${T} (${n} rules) allow syscall ${nr} at all? */
-static int
-sv_allows(const struct policy_rule * T, size_t n, int nr)
-{
-	size_t i;
-
-	for (i = 0; i < n; i++)
-		if (T[i].nr == nr && T[i].action == POLICY_ALLOW)
-			return (1);
-	return (0);
-}
 
 /* Is the condition ${c} also one of ${W}'s (so ${W} is no wider there)? */
 static int
@@ -535,8 +451,15 @@ Test(supervisor, dangerous_syscalls_never_allowed)
 	for (i = 0; never[i] != NULL; i++) {
 		if ((nr = seccomp_syscall_resolve_name(never[i])) < 0)
 			continue;
-		cr_expect(!sv_allows(supervisor_policy_table,
+		cr_expect(!probe_allows(supervisor_policy_table,
 		    supervisor_policy_table_len, nr), "%s is allowed",
 		    never[i]);
 	}
+}
+
+Test(supervisor, every_rule_says_why)
+{
+
+	probe_rules_say_why(supervisor_policy_table,
+	    supervisor_policy_table_len);
 }

@@ -53,9 +53,8 @@ static size_t sd_loglen;
 static const char *
 sd_bin(void)
 {
-	const char * s = getenv("L7KK_BIN");
 
-	return ((s != NULL && *s != '\0') ? s : "../l7knockknock");
+	return (h_bin_relay());
 }
 
 /* Criterion .fini: nothing the test started outlives it. */
@@ -76,20 +75,9 @@ sd_fini(void)
 static pid_t
 sd_child_of(pid_t pid)
 {
-	char path[64], buf[64];
-	ssize_t n;
-	int fd;
+	pid_t c;
 
-	snprintf(path, sizeof(path), "/proc/%d/task/%d/children", (int)pid,
-	    (int)pid);
-	if ((fd = open(path, O_RDONLY)) == -1)
-		return (0);
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n <= 0)
-		return (0);
-	buf[n] = '\0';
-	return ((pid_t)atoi(buf));
+	return (h_proc_children(pid, &c, 1) == 1 ? c : 0);
 }
 
 /* Start ${argv} with stderr into a pipe; the pipe's read end. */
@@ -445,22 +433,8 @@ sd_recv(int fd, char * buf, size_t len, int ms)
 static int
 sd_seccomp_mode(pid_t pid)
 {
-	char path[64], buf[4096];
-	const char * p;
-	ssize_t n;
-	int fd;
 
-	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
-	if ((fd = open(path, O_RDONLY)) == -1)
-		return (-1);
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n <= 0)
-		return (-1);
-	buf[n] = '\0';
-	if ((p = strstr(buf, "\nSeccomp:\t")) == NULL)
-		return (-1);
-	return (atoi(p + 10));
+	return ((int)h_proc_status_num(pid, "Seccomp"));
 }
 
 /* Start the relay with $NOTIFY_SOCKET ${addr}; check READY and STOPPING. */

@@ -24,47 +24,9 @@ static void
 start_workers(const char * n)
 {
 
-	h_backend_start(&normal, &(struct h_backend_conf){ .mode = H_ECHO });
-	h_backend_start(&hidden, &(struct h_backend_conf){ .mode = H_ECHO });
-	h_relay_start(&relay, &(struct h_relay_conf){ .normal = normal.port,
-	    .hidden = hidden.port, .extra = (const char *[]){ "--workers", n,
+	h_relay_setup(&relay, &normal, H_ECHO, &hidden, H_ECHO,
+	    &(struct h_relay_conf){ .extra = (const char *[]){ "--workers", n,
 	    NULL }, .knock = "knock" });
-}
-
-/* The supervisor's children: the workers. */
-static int
-worker_pids(pid_t * pids, int max)
-{
-	char path[64];
-	FILE * f;
-	int n = 0, pid;
-
-	snprintf(path, sizeof(path), "/proc/%d/task/%d/children",
-	    (int)relay.pid, (int)relay.pid);
-	if ((f = fopen(path, "r")) == NULL)
-		return (-1);
-	while (n < max && fscanf(f, "%d", &pid) == 1)
-		pids[n++] = pid;
-	fclose(f);
-	return (n);
-}
-
-/* "Seccomp:" of ${pid}. */
-static int
-seccomp_mode(pid_t pid)
-{
-	char path[64], line[256];
-	FILE * f;
-	int mode = -1;
-
-	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
-	if ((f = fopen(path, "r")) == NULL)
-		return (-1);
-	while (fgets(line, sizeof(line), f) != NULL)
-		if (sscanf(line, "Seccomp: %d", &mode) == 1)
-			break;
-	fclose(f);
-	return (mode);
 }
 
 /* Has ${pid} ended (gone, or a zombie nobody reaped yet)? */
@@ -103,18 +65,18 @@ Test(workers, every_worker_is_sandboxed_and_serves, .timeout = 30)
 	cr_assert(h_relay_log_wait(&relay, "worker 1 ready", 5000) == 0 &&
 	    h_relay_log_wait(&relay, "worker 0 ready", 5000) == 0,
 	    "log:\n%s", relay.log);
-	n = worker_pids(pids, 8);
+	n = h_proc_children(relay.pid, pids, 8);
 	cr_assert_eq(n, 2, "%d workers", n);
 	for (i = 0; i < n; i++)
 		if (!SANDBOX_TESTS_DISABLED)
-			cr_assert_eq(seccomp_mode(pids[i]), 2,
+			cr_assert_eq(h_proc_status_num(pids[i], "Seccomp"), 2,
 			    "worker %d not under seccomp", i);
 	/*
 	 * The supervisor is confined too, and keeps the listeners (one per
 	 * worker, for the workers a reload forks) and no other socket.
 	 */
 	if (!SANDBOX_TESTS_DISABLED)
-		cr_assert_eq(seccomp_mode(relay.pid), 2,
+		cr_assert_eq(h_proc_status_num(relay.pid, "Seccomp"), 2,
 		    "the supervisor is not under seccomp");
 	cr_assert_eq(h_proc_fds(relay.pid, "socket:"), 2,
 	    "the supervisor holds %d sockets, want its 2 listeners",
@@ -147,7 +109,7 @@ Test(workers, a_dead_worker_stops_the_relay_non_zero, .timeout = 30)
 	start_workers("2");
 	cr_assert(h_relay_log_wait(&relay, "worker 1 ready", 5000) == 0);
 	cr_assert(h_relay_log_wait(&relay, "worker 0 ready", 5000) == 0);
-	n = worker_pids(pids, 8);
+	n = h_proc_children(relay.pid, pids, 8);
 	cr_assert_eq(n, 2);
 	kill(pids[1], SIGKILL);
 	cr_assert(h_relay_log_wait(&relay, "killed by signal 9", 3000) == 0,
@@ -169,7 +131,7 @@ Test(workers, workers_die_with_the_supervisor, .timeout = 30)
 	start_workers("2");
 	cr_assert(h_relay_log_wait(&relay, "worker 1 ready", 5000) == 0);
 	cr_assert(h_relay_log_wait(&relay, "worker 0 ready", 5000) == 0);
-	n = worker_pids(pids, 8);
+	n = h_proc_children(relay.pid, pids, 8);
 	cr_assert_eq(n, 2);
 
 	/* No orphan serves on after its supervisor is killed. */
