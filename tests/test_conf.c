@@ -1233,6 +1233,54 @@ Test(conf, help_lists_every_table_option)
 	cr_expect_not_null(strstr(out_buf, "-h, --help"));
 }
 
+/* 1 when --${name} (len ${len}) is a long option of the table. */
+static int
+table_has(const char * name, size_t len)
+{
+	const char * o;
+	size_t i;
+
+	for (i = 0; (o = conf_option_name(i)) != NULL; i++)
+		if (strlen(o) == len && strncmp(o, name, len) == 0)
+			return (1);
+	return (0);
+}
+
+/*
+ * Every long option on a relay command line in the README's code blocks
+ * (a line whose command is "l7knockknock ", not the client) is a row of
+ * the option table: the first read's commands cannot drift from the
+ * relay they describe.
+ */
+Test(conf, readme_commands_name_only_table_options)
+{
+	char line[1024], * p, * q;
+	size_t len, seen = 0;
+	int block = 0;
+	FILE * f;
+
+	cr_assert_not_null(f = fopen("../README.md", "r"));
+	while (fgets(line, sizeof(line), f) != NULL) {
+		if (strncmp(line, "```", 3) == 0) {
+			block = !block;
+			continue;
+		}
+		if (!block || (p = strstr(line, "l7knockknock ")) == NULL ||
+		    (p != line && p[-1] != ' ' && p[-1] != '/'))
+			continue;
+		for (q = p; (q = strstr(q, " --")) != NULL; q += 3 + len) {
+			len = strspn(q + 3, "abcdefghijklmnopqrstuvwxyz"
+			    "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-");
+			cr_expect(table_has(q + 3, len), "README.md runs "
+			    "l7knockknock --%.*s, which the option table lacks",
+			    (int)len, q + 3);
+			seen++;
+		}
+	}
+	fclose(f);
+	cr_expect_gt(seen, 2, "no l7knockknock command in README.md");
+}
+
 /* A configuration file holding ${text}; its path into ${path} (64 bytes). */
 static void
 conffile_make(char * path, const char * text)
