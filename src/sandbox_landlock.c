@@ -48,13 +48,14 @@ struct ll_net_port_attr {
 };
 
 /*
- * The ABI version the kernel offers; 0, after a warning, if it has no
- * Landlock or Landlock is refused with EPERM: that is not the kernel but a
- * seccomp filter around us (Debian 12's systemd-nspawn, some container
- * runtimes), and the relay is as confined as on a kernel without it.
+ * The ABI version the kernel offers; 0, after a warning at ${level}, if it
+ * has no Landlock or Landlock is refused with EPERM: that is not the
+ * kernel but a seccomp filter around us (Debian 12's systemd-nspawn, some
+ * container runtimes), and the relay is as confined as on a kernel without
+ * it.  A worker says it at LOG_DEBUG: its supervisor has warned already.
  */
 static int
-sandbox_landlock_abi(void)
+sandbox_landlock_abi(int level)
 {
 	long abi;
 
@@ -63,12 +64,12 @@ sandbox_landlock_abi(void)
 	if (abi >= 0)
 		return ((int)abi);
 	if (errno == ENOSYS || errno == EOPNOTSUPP) {
-		log_warn("landlock: not offered by this kernel; "
+		log_msg(level, "landlock: not offered by this kernel; "
 		    "relying on chroot and seccomp for the file system");
 		return (0);
 	}
 	if (errno == EPERM) {
-		log_warn("landlock: refused with EPERM, most likely by a "
+		log_msg(level, "landlock: refused with EPERM, most likely by a "
 		    "container's seccomp filter (systemd-nspawn, docker); "
 		    "relying on chroot and seccomp for the file system");
 		return (0);
@@ -178,7 +179,8 @@ sandbox_landlock_prepare(const struct sandbox_conf * conf, int who,
 	L->abi = 0;
 	L->who = who;
 	L->bind = (conf->bind_lo != 0);
-	if ((L->kernel_abi = sandbox_landlock_abi()) == -1)
+	if ((L->kernel_abi = sandbox_landlock_abi(conf->inherited ? LOG_DEBUG :
+	    LOG_WARN)) == -1)
 		goto err0;
 	if (L->kernel_abi == 0)
 		return (0);
