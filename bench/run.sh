@@ -712,7 +712,7 @@ row idle9k_kib "idle, 9,000 conns: RSS KiB per conn" 2 \
     "flat: within 20% (or 0.1 KiB) of 1,000" "$flat"
 } >"$TMP/table"
 
-# ---- the targets (issue 21): PASS or FALL-SHORT each -----------------------
+# ---- the targets: PASS or FALL-SHORT each -----------------------
 # tgt LABEL MEASURED OK: OK is 1, 0 or empty (not measured).
 tgt() {
 	case $3 in 1) _v=PASS ;; 0) _v=FALL-SHORT ;; *) _v="not measured" ;; esac
@@ -841,7 +841,7 @@ echo
 [ -n "$CHART" ] && { echo "![Each workload's medians divided by haproxy's]($CHART)"; echo; }
 cat "$TMP/table"
 echo
-echo "Targets (issue 21), from the medians above:"
+echo "Targets, from the medians above:"
 echo
 cat "$TMP/targets"
 echo
@@ -881,5 +881,5 @@ echo "</details>"
 cp "$TMP/results.md" "$OUT"
 cat "$TMP/results.md"
 say "bench: written to $OUT${CHART:+ and $SVG}"
-say "bench: targets (issue 21):"
+say "bench: targets:"
 sed 's/^/  /' "$TMP/targets" >&2

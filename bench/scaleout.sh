@@ -1,6 +1,6 @@
 #!/bin/sh
 # bench/scaleout.sh -- three relays behind haproxy sharing one redis-server
-# replay store (--replay-store), beside one relay, in one run (issue 20).
+# replay store (--replay-store), beside one relay, in one run.
 #
 #   sh bench/scaleout.sh            # about 40 s: 3 runs of 2 s per figure
 #   SCALE_DUR=1 SCALE_REPS=1 sh bench/scaleout.sh   # a sanity run, ~12 s

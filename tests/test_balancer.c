@@ -1,5 +1,5 @@
 /*
- * Relays behind a balancer (issue 20): --accept-proxy, through the real,
+ * Relays behind a balancer: --accept-proxy, through the real,
  * sandboxed relay.
  *   accept_proxy: a test process plays the balancer on 127.0.0.1 and
  *     writes PROXY headers by hand (v1, v2, IPv4, IPv6, split, LOCAL,

@@ -648,7 +648,7 @@ Test(fidelity, backend_down_is_a_reset_not_a_refusal)
 	fid_compare(FID_DOWN);
 }
 
-/* ---- timing: a prober's short messages, against nginx (issue 18.3) ---- */
+/* ---- timing: a prober's short messages, against nginx ---- */
 
 /*
  * How far apart the relay's answer and nginx's own may be.  What must not

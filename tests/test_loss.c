@@ -1,5 +1,5 @@
 /*
- * Nothing lost, nothing cut while it moves (issue 18, parts 1 and 2): a
+ * Nothing lost, nothing cut while it moves: a
  * slow reader behind small socket buffers gets every byte, since a
  * connection is idle only when no byte moved in the kernel either; and a
  * close that loses bytes is a reset, never a clean FIN, with the lost bytes

@@ -161,7 +161,7 @@ ct 'echo l7kk-system-test-website > /var/www/html/index.html
 # ---- 4. The README's Debian section, literally -------------------------
 feature_missing() {
 	ct "l7knockknock --help 2>&1" | grep -q -e "--$1" ||
-	    fail "the relay has no --$1 (issue 19 parts 1-3: --config, --gen-key, --check, from the branch core): the package cannot be set up as README.Debian says"
+	    fail "the relay has no --$1: the package cannot be set up as README.Debian says"
 }
 say "admin: apt install ./$DEBNAME"
 ct "cd /root && apt install -y -q ./$DEBNAME 2>&1 >/dev/null | grep -v -e 'stable CLI' -e '^\$' -e debconf" || true
