@@ -49,34 +49,6 @@ sleep_ms(long ms)
 	(void)nanosleep(&ts, NULL);
 }
 
-/* Fill ${ss} with 127.0.0.1 or ::1 (${family}) and ${port}; its length. */
-static socklen_t
-loopback(int family, uint16_t port, struct sockaddr_storage * ss)
-{
-
-	return (h_loopback(ss, family, port));
-}
-
-/* A port of the loopback of ${family} that was free a moment ago; 0. */
-static uint16_t
-free_port(int family)
-{
-	struct sockaddr_storage ss;
-	socklen_t len = loopback(family, 0, &ss);
-	uint16_t port = 0;
-	int fd;
-
-	if ((fd = socket(family, SOCK_STREAM | SOCK_CLOEXEC, 0)) < 0)
-		return (0);
-	if (bind(fd, (struct sockaddr *)&ss, len) == 0 &&
-	    getsockname(fd, (struct sockaddr *)&ss, &len) == 0)
-		port = ntohs(family == AF_INET ?
-		    ((struct sockaddr_in *)&ss)->sin_port :
-		    ((struct sockaddr_in6 *)&ss)->sin6_port);
-	close(fd);
-	return (port);
-}
-
 /* Write ${s} to the new file ${dir}/${name}; 0 or -1. */
 static int
 write_file(const char * dir, const char * name, const char * s)
@@ -386,8 +358,8 @@ start_once(struct proxy_consumer * P)
 	const char * name = (P->kind == PROXY_NGINX) ? "nginx.conf" :
 	    "haproxy.cfg";
 
-	if ((P->port4 = free_port(AF_INET)) == 0 ||
-	    (P->port6 = free_port(AF_INET6)) == 0) {
+	if ((P->port4 = h_free_port(AF_INET)) == 0 ||
+	    (P->port6 = h_free_port(AF_INET6)) == 0) {
 		fprintf(stderr, "proxy_consumer: no free loopback port\n");
 		return (-1);
 	}
@@ -529,7 +501,7 @@ proxy_http_get(int family, uint16_t port, const void * pre, size_t prelen,
 {
 	uint8_t out[1024];
 	struct sockaddr_storage ss;
-	socklen_t sslen = loopback(family, port, &ss);
+	socklen_t sslen = h_loopback(&ss, family, port);
 	struct pollfd pfd;
 	long long end = mono_ms() + ms, left;
 	size_t got = 0;
