@@ -456,6 +456,17 @@ void h_relay_teardown(struct h_relay *, struct h_backend *,
 int h_relay_alive(struct h_relay *);
 
 /**
+ * h_relay_echo(P, family, msg, len, B, n, expect, elen):
+ * Send ${msg} (${len} bytes) to ${P} over ${family}'s loopback, half-close
+ * and read the echo (5 s): it must be ${expect} (${elen} bytes, at most
+ * 1024), and ${B} must have received exactly those bytes as its ${n}th
+ * connection, counted since it started (within 3 s).  Asserts; a short
+ * echo shows ${P}'s log.
+ */
+void h_relay_echo(struct h_relay *, int, const void *, size_t,
+    struct h_backend *, unsigned, const void *, size_t);
+
+/**
  * h_relay_log_count(P, s): occurrences of ${s} in the log so far.
  */
 int h_relay_log_count(struct h_relay *, const char *);

@@ -292,6 +292,29 @@ h_relay_alive(struct h_relay * P)
 	return (P->pid > 0 && waitpid(P->pid, &st, WNOHANG) == 0);
 }
 
+void
+h_relay_echo(struct h_relay * P, int family, const void * msg, size_t len,
+    struct h_backend * B, unsigned n, const void * expect, size_t elen)
+{
+	char buf[1024];
+	size_t got;
+	int fd;
+
+	fd = h_connect(family, P->port);
+	h_send_all(fd, msg, len);
+	shutdown(fd, SHUT_WR);
+	got = h_recv(fd, buf, sizeof(buf), 5000);
+	close(fd);
+	cr_assert_eq(got, elen, "echo: %zu bytes, expected %zu; log:\n%s",
+	    got, elen, P->log);
+	cr_assert(memcmp(buf, expect, elen) == 0, "echo differs");
+	cr_assert(h_backend_wait_done(B, n, 3000) == 0, "backend: no EOF");
+	cr_assert_eq(B->last.len, elen, "backend got %llu bytes, expected %zu",
+	    (unsigned long long)B->last.len, elen);
+	cr_assert(memcmp(B->last.head, expect, elen) == 0,
+	    "the backend received other bytes");
+}
+
 int
 h_relay_log_count(struct h_relay * P, const char * s)
 {

@@ -57,20 +57,8 @@ static void
 roundtrip(int family, const char * msg, size_t len, struct h_backend * B,
     const char * expect, size_t elen)
 {
-	char buf[1024];
-	int fd = h_connect(family, relay.port);
-	size_t got;
 
-	h_send_all(fd, msg, len);
-	shutdown(fd, SHUT_WR);
-	got = h_recv(fd, buf, sizeof(buf), 5000);
-	close(fd);
-	cr_assert_eq(got, elen, "echo: got %zu bytes, expected %zu", got, elen);
-	cr_assert(memcmp(buf, expect, elen) == 0, "echo bytes differ");
-	cr_assert(h_backend_wait_done(B, 1, 3000) == 0, "backend saw no EOF");
-	cr_assert_eq(B->last.len, elen);
-	cr_assert(memcmp(B->last.head, expect, elen) == 0,
-	    "backend received other bytes");
+	h_relay_echo(&relay, family, msg, len, B, 1, expect, elen);
 }
 
 Test(relay, normal_route_bytes_unchanged, .timeout = 20)

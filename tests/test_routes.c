@@ -104,25 +104,11 @@ static void
 through(const char * first, size_t flen, struct h_backend * B, unsigned n,
     const char * expect, size_t elen)
 {
-	char msg[512], buf[512];
-	size_t got;
-	int fd;
+	char msg[512];
 
 	memcpy(msg, first, flen);
 	memcpy(msg + flen, PAYLOAD, PLEN);
-	fd = h_connect(AF_INET, relay.port);
-	h_send_all(fd, msg, flen + PLEN);
-	shutdown(fd, SHUT_WR);
-	got = h_recv(fd, buf, sizeof(buf), 5000);
-	close(fd);
-	cr_assert_eq(got, elen, "echo: %zu bytes, expected %zu; log:\n%s",
-	    got, elen, relay.log);
-	cr_assert(memcmp(buf, expect, elen) == 0, "echo differs");
-	cr_assert(h_backend_wait_done(B, n, 3000) == 0, "backend: no EOF");
-	cr_assert_eq(B->last.len, elen, "backend got %llu bytes, expected %zu",
-	    (unsigned long long)B->last.len, elen);
-	cr_assert(memcmp(B->last.head, expect, elen) == 0,
-	    "the backend received other bytes");
+	h_relay_echo(&relay, AF_INET, msg, flen + PLEN, B, n, expect, elen);
 }
 
 /* The token went to the hidden backend, without the token. */
