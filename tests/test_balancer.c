@@ -471,6 +471,22 @@ ha_start_relay(int i)
 	    .extra = extra[i] });
 }
 
+/* A fresh key (into ${key}), the HA_RELAYS relays and haproxy before them. */
+static void
+ha_start(uint8_t key[KEYFILE_KEYLEN])
+{
+	uint16_t ports[HA_RELAYS];
+	int i;
+
+	ha_make_key(key);
+	for (i = 0; i < HA_RELAYS; i++) {
+		ha_start_relay(i);
+		ports[i] = ha_relay[i].port;
+	}
+	cr_assert_eq(proxy_balancer_start(&ha_bal,
+	    "../contrib/haproxy/haproxy.cfg", ports, HA_RELAYS), 0);
+}
+
 /*
  * Through the balancer, from 127.0.0.2: send ${len} bytes of ${buf},
  * half-close, read to EOF.  Return the relay that answered (0-based) and
@@ -552,19 +568,11 @@ ha_choose_ms(const char * s, int ms)
 Test(haproxy_affinity, early_not_a_token, .fini = ha_fini, .timeout = 60)
 {
 	uint8_t key[KEYFILE_KEYLEN];
-	uint16_t ports[HA_RELAYS];
 	long ms;
-	int i;
 
 	if (!proxy_have(PROXY_HAPROXY))
 		cr_skip_test("haproxy is not installed");
-	ha_make_key(key);
-	for (i = 0; i < HA_RELAYS; i++) {
-		ha_start_relay(i);
-		ports[i] = ha_relay[i].port;
-	}
-	cr_assert_eq(proxy_balancer_start(&ha_bal,
-	    "../contrib/haproxy/haproxy.cfg", ports, HA_RELAYS), 0);
+	ha_start(key);
 	/*
 	 * A byte outside base64url: haproxy chooses at once, well before its
 	 * inspect-delay (2 s); 20 base64url characters wait for it.
@@ -584,18 +592,11 @@ Test(haproxy_affinity, three_relays, .fini = ha_fini, .timeout = 120)
 	char tok[HA_TOKENS][TOKEN_LEN], more[TOKEN_LEN], web[128];
 	int tr[HA_TOKENS], wr[HA_WEB], share[HA_RELAYS] = { 0 };
 	int i, j, r, hidden, took;
-	uint16_t ports[HA_RELAYS];
 	size_t n;
 
 	if (!proxy_have(PROXY_HAPROXY))
 		cr_skip_test("haproxy is not installed");
-	ha_make_key(key);
-	for (i = 0; i < HA_RELAYS; i++) {
-		ha_start_relay(i);
-		ports[i] = ha_relay[i].port;
-	}
-	cr_assert_eq(proxy_balancer_start(&ha_bal,
-	    "../contrib/haproxy/haproxy.cfg", ports, HA_RELAYS), 0);
+	ha_start(key);
 
 	/* Fresh tokens reach a hidden backend. */
 	for (i = 0; i < HA_TOKENS; i++) {
