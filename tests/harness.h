@@ -579,4 +579,12 @@ void h_key_make(struct h_key *);
  */
 void h_mint(const struct h_key *, long long, int, char[H_TLEN + 1]);
 
+/**
+ * h_mint_hex(key, t, nonce, flip, out):
+ * h_mint's Python under the hex key ${key}, for Unix time ${t} (Python's
+ * clock if it is negative), with the hex nonce ${nonce} (a random one if
+ * NULL); flip bit ${flip} of the 40 raw bytes if it is not -1.
+ */
+void h_mint_hex(const char *, long long, const char *, int, char[H_TLEN + 1]);
+
 #endif /* !HARNESS_H_ */

@@ -46,19 +46,18 @@ h_key_make(struct h_key * K)
 	close(fd);
 }
 
-/*
- * Mint a token under ${K} for Unix time ${t} with Python, from DESIGN.md's
- * text alone; flip bit ${flip} of the 40 raw bytes if it is not -1.
- */
 void
-h_mint(const struct h_key * K, long long t, int flip, char out[H_TLEN + 1])
+h_mint_hex(const char * key, long long t, const char * nonce, int flip,
+    char out[H_TLEN + 1])
 {
 	static const char * prog =
-	    "import hmac, hashlib, base64, sys, os\n"
+	    "import hmac, hashlib, base64, sys, os, time\n"
 	    "k = bytes.fromhex(sys.argv[1])\n"
 	    "t = int(sys.argv[2])\n"
+	    "t = int(time.time()) if t < 0 else t\n"
 	    "flip = int(sys.argv[3])\n"
-	    "n = os.urandom(16)\n"
+	    "n = bytes.fromhex(sys.argv[4]) if len(sys.argv) > 4 "
+	    "else os.urandom(16)\n"
 	    "tb = t.to_bytes(8, \"big\")\n"
 	    "pad = hmac.new(k, b\"l7kk-time-v1\" + n, hashlib.sha256)"
 	    ".digest()[:8]\n"
@@ -72,13 +71,21 @@ h_mint(const struct h_key * K, long long t, int flip, char out[H_TLEN + 1])
 	char cmd[1024], line[128];
 	FILE * f;
 
-	snprintf(cmd, sizeof(cmd), "python3 -c '%s' %s %lld %d", prog, K->hex,
-	    t, flip);
+	snprintf(cmd, sizeof(cmd), "python3 -c '%s' %s %lld %d %s", prog, key,
+	    t, flip, (nonce != NULL) ? nonce : "");
 	cr_assert_not_null(f = popen(cmd, "r"), "popen python3");
 	cr_assert_not_null(fgets(line, sizeof(line), f), "no output");
 	cr_assert_eq(pclose(f), 0, "python3 failed");
 	cr_assert_eq(strlen(line), H_TLEN + 1, "line '%s'", line);
+	cr_assert_eq(line[H_TLEN], '\n');
 	memcpy(out, line, H_TLEN);
 	out[H_TLEN] = '\0';
+}
+
+void
+h_mint(const struct h_key * K, long long t, int flip, char out[H_TLEN + 1])
+{
+
+	h_mint_hex(K->hex, t, NULL, flip, out);
 }
 

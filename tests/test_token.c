@@ -9,6 +9,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "harness.h"
 #include "token.h"
 
 #define W	30			/* The window of these tests. */
@@ -243,37 +244,6 @@ Test(token, not_a_token, .init = tk_init)
 	cr_expect_eq(tk_check(bad, 1, &r), TOKEN_NOTOKEN);
 }
 
-/* Run the Python reference on ${args}; its one output line into ${out}. */
-static void
-tk_python(const char * args, char out[TOKEN_LEN + 1])
-{
-	static const char * prog =
-	    "import hmac, hashlib, base64, sys, os, time\n"
-	    "k = bytes.fromhex(sys.argv[1])\n"
-	    "t = int(sys.argv[2]) if len(sys.argv) > 2 else int(time.time())\n"
-	    "n = bytes.fromhex(sys.argv[3]) if len(sys.argv) > 3 "
-	    "else os.urandom(16)\n"
-	    "tb = t.to_bytes(8, \"big\")\n"
-	    "pad = hmac.new(k, b\"l7kk-time-v1\" + n, hashlib.sha256)"
-	    ".digest()[:8]\n"
-	    "tenc = bytes(a ^ b for a, b in zip(tb, pad))\n"
-	    "tag = hmac.new(k, b\"l7kk-tag-v1\" + n + tb, hashlib.sha256)"
-	    ".digest()[:16]\n"
-	    "print(base64.urlsafe_b64encode(n + tenc + tag).decode()"
-	    ".rstrip(\"=\"))\n";
-	char cmd[1024], line[128];
-	FILE * f;
-
-	snprintf(cmd, sizeof(cmd), "python3 -c '%s' %s", prog, args);
-	cr_assert_not_null(f = popen(cmd, "r"), "popen python3");
-	cr_assert_not_null(fgets(line, sizeof(line), f), "no output");
-	cr_assert_eq(pclose(f), 0, "python3 failed");
-	cr_assert_eq(strlen(line), TOKEN_LEN + 1, "line '%s'", line);
-	cr_assert_eq(line[TOKEN_LEN], '\n');
-	memcpy(out, line, TOKEN_LEN);
-	out[TOKEN_LEN] = '\0';
-}
-
 /* Hex of ${len} bytes at ${p} into ${out}. */
 static void
 tk_hex(const uint8_t * p, size_t len, char * out)
@@ -287,16 +257,14 @@ tk_hex(const uint8_t * p, size_t len, char * out)
 Test(token, independent_implementation_same_bytes, .init = tk_init)
 {
 	char kh[2 * TOKEN_KEYLEN + 1], nh[2 * TOKEN_NONCELEN + 1];
-	char args[256], py[TOKEN_LEN + 1], c[TOKEN_LEN + 1];
+	char py[TOKEN_LEN + 1], c[TOKEN_LEN + 1];
 	struct token_result r;
 	int k;
 
 	tk_hex(nonce, TOKEN_NONCELEN, nh);
 	for (k = 0; k < 3; k++) {
 		tk_hex(keys[k], TOKEN_KEYLEN, kh);
-		snprintf(args, sizeof(args), "%s %llu %s", kh,
-		    (unsigned long long)NOW - (unsigned long long)k, nh);
-		tk_python(args, py);
+		h_mint_hex(kh, (long long)(NOW - (uint64_t)k), nh, -1, py);
 		tk_mint(k, NOW - (uint64_t)k, c);
 		cr_expect_str_eq(py, c, "key %d: python and C differ", k);
 		cr_expect_eq(tk_check(py, 3, &r), TOKEN_OK);
@@ -313,7 +281,7 @@ Test(token, independent_implementation_fresh, .init = tk_init)
 
 	/* Python's own nonce and clock. */
 	tk_hex(keys[1], TOKEN_KEYLEN, kh);
-	tk_python(kh, py);
+	h_mint_hex(kh, -1, NULL, -1, py);
 	now = (uint64_t)time(NULL);
 	cr_expect_eq(token_check((const uint8_t (*)[TOKEN_KEYLEN])keys, 3,
 	    (const uint8_t *)py, now, W, now - 10, &r), 1);
