@@ -281,30 +281,33 @@ Test(proxyparse_v2, tcp)
 	    "192.0.2.1 56324", "192.0.2.11 443");
 }
 
+/* A v2 header (${vc}, ${fam}, the ${alen} bytes of ${a}) with no client. */
+static void
+v2_noclient(uint8_t vc, uint8_t fam, const void * a, size_t alen, int kind)
+{
+	uint8_t buf[PROXYPARSE_MAX + 64];
+	size_t n;
+
+	n = v2(buf, vc, fam, (uint16_t)alen, a, alen);
+	cr_assert_eq(n, 16 + alen);
+	expect_ok(buf, n, n, 2, kind, NULL, NULL);
+}
+
 Test(proxyparse_v2, local_and_others)
 {
-	uint8_t buf[PROXYPARSE_MAX + 64], blk[PROXYPARSE_MAX];
-	size_t n;
+	uint8_t blk[PROXYPARSE_MAX];
 
 	memset(blk, 0, sizeof(blk));
 	/* LOCAL: any family, any length (addresses ignored), even 0. */
-	n = v2(buf, 0x20, 0x00, 0, blk, 0);
-	expect_ok(buf, n, 16, 2, PROXYPARSE_LOCAL, NULL, NULL);
-	n = v2(buf, 0x20, 0x11, 12, a4, 12);
-	expect_ok(buf, n, 28, 2, PROXYPARSE_LOCAL, NULL, NULL);
-	n = v2(buf, 0x20, 0x21, 0, blk, 0);
-	expect_ok(buf, n, 16, 2, PROXYPARSE_LOCAL, NULL, NULL);
+	v2_noclient(0x20, 0x00, blk, 0, PROXYPARSE_LOCAL);
+	v2_noclient(0x20, 0x11, a4, 12, PROXYPARSE_LOCAL);
+	v2_noclient(0x20, 0x21, blk, 0, PROXYPARSE_LOCAL);
 	/* PROXY of another family or protocol: valid, no client. */
-	n = v2(buf, 0x21, 0x00, 0, blk, 0);
-	expect_ok(buf, n, 16, 2, PROXYPARSE_OTHER, NULL, NULL);
-	n = v2(buf, 0x21, 0x12, 12, a4, 12);
-	expect_ok(buf, n, 28, 2, PROXYPARSE_OTHER, NULL, NULL);
-	n = v2(buf, 0x21, 0x22, 36, a6, 36);
-	expect_ok(buf, n, 52, 2, PROXYPARSE_OTHER, NULL, NULL);
-	n = v2(buf, 0x21, 0x31, 216, blk, 216);
-	expect_ok(buf, n, 232, 2, PROXYPARSE_OTHER, NULL, NULL);
-	n = v2(buf, 0x21, 0x32, 216, blk, 216);
-	expect_ok(buf, n, 232, 2, PROXYPARSE_OTHER, NULL, NULL);
+	v2_noclient(0x21, 0x00, blk, 0, PROXYPARSE_OTHER);
+	v2_noclient(0x21, 0x12, a4, 12, PROXYPARSE_OTHER);
+	v2_noclient(0x21, 0x22, a6, 36, PROXYPARSE_OTHER);
+	v2_noclient(0x21, 0x31, blk, 216, PROXYPARSE_OTHER);
+	v2_noclient(0x21, 0x32, blk, 216, PROXYPARSE_OTHER);
 }
 
 Test(proxyparse_v2, bad_lengths)
