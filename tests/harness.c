@@ -264,3 +264,17 @@ h_free_port(int family)
 	close(fd);
 	return (port);
 }
+
+size_t
+h_proxy_v2(uint8_t * out, uint8_t vc, uint8_t fam, uint16_t lenfield,
+    const void * blk, size_t len)
+{
+
+	memcpy(out, "\r\n\r\n\0\r\nQUIT\n", 12);
+	out[12] = vc;
+	out[13] = fam;
+	out[14] = (uint8_t)(lenfield >> 8);
+	out[15] = (uint8_t)lenfield;
+	memcpy(&out[16], blk, len);
+	return (16 + len);
+}

@@ -91,6 +91,15 @@ int h_connect(int family, uint16_t port);
 /* A port of the loopback of ${family} that was free a moment ago; 0. */
 uint16_t h_free_port(int family);
 
+/**
+ * h_proxy_v2(out, vc, fam, lenfield, blk, len):
+ * A PROXY protocol v2 header into ${out}: the signature, version and
+ * command ${vc}, family and protocol ${fam}, the length field ${lenfield},
+ * then the ${len} bytes of ${blk}.  Return its length, 16 + ${len}.
+ */
+size_t h_proxy_v2(uint8_t *, uint8_t, uint8_t, uint16_t, const void *,
+    size_t);
+
 /*
  * Connect (blocking, TCP_NODELAY) from the IPv4 address ${src} (another
  * loopback address, such as 127.0.0.2: a second host) to 127.0.0.1:${port}.

@@ -78,20 +78,6 @@ bal_fini(void)
 	h_backend_stop(&bal_hidden);
 }
 
-/* A v2 header of ${cmd_fam} (0x2100 | family byte...) into ${out}. */
-static size_t
-bal_v2(uint8_t * out, uint8_t vc, uint8_t fam, const void * blk, size_t len)
-{
-
-	memcpy(out, BAL_SIG, 12);
-	out[12] = vc;
-	out[13] = fam;
-	out[14] = (uint8_t)(len >> 8);
-	out[15] = (uint8_t)len;
-	memcpy(&out[16], blk, len);
-	return (16 + len);
-}
-
 /* 203.0.113.7:40000 -> 198.51.100.1:443 as a v2 TCP4 block. */
 static const uint8_t bal_blk4[12] = { 203, 0, 113, 7, 198, 51, 100, 1,
 	0x9c, 0x40, 0x01, 0xbb };
@@ -226,7 +212,7 @@ Test(accept_proxy, client_from_header)
 
 	bal_start(extra);
 	/* v2, IPv4: the relay's own header names the header's client. */
-	n = bal_v2(hdr, 0x21, 0x11, bal_blk4, 12);
+	n = h_proxy_v2(hdr, 0x21, 0x11, 12, bal_blk4, 12);
 	n = bal_with(buf, hdr, n, "hello");
 	bal_expect("127.0.0.1", buf, n, 0,
 	    "PROXY TCP4 203.0.113.7 198.51.100.1 40000 443\r\nhello");
@@ -236,7 +222,7 @@ Test(accept_proxy, client_from_header)
 	bal_expect("127.0.0.1", buf, n, 9,
 	    "PROXY TCP4 203.0.113.7 198.51.100.1 40000 443\r\nhello");
 	/* v2, IPv6. */
-	n = bal_v2(hdr, 0x21, 0x21, bal_blk6, 36);
+	n = h_proxy_v2(hdr, 0x21, 0x21, 36, bal_blk6, 36);
 	n = bal_with(buf, hdr, n, "hello");
 	bal_expect("127.0.0.2", buf, n, 20,
 	    "PROXY TCP6 2001:db8::7 2001:db8::443 40000 443\r\nhello");
@@ -263,7 +249,7 @@ Test(accept_proxy, local_is_the_balancer)
 
 	bal_start(extra);
 	/* LOCAL, with an address block that must be ignored. */
-	n = bal_v2(hdr, 0x20, 0x11, bal_blk4, 12);
+	n = h_proxy_v2(hdr, 0x20, 0x11, 12, bal_blk4, 12);
 	n = bal_with(buf, hdr, n, "hello");
 	cr_assert_geq(bal_exchange("127.0.0.1", buf, n, 0, out, sizeof(out)),
 	    0, "reset; log:\n%s", bal_relay.log);
@@ -311,14 +297,14 @@ Test(accept_proxy, refused)
 	    "invalid PROXY header", 4);
 	bal_refused("PROXY TCP4 01.2.3.4 5.6.7.8 1 2\r\nhi", 35,
 	    "invalid PROXY header", 5);
-	n = bal_v2(hdr, 0x21, 0x11, bal_blk4, 11);
+	n = h_proxy_v2(hdr, 0x21, 0x11, 11, bal_blk4, 11);
 	bal_refused(hdr, n, "invalid PROXY header", 6);
 	/* Valid, but no client to name: UNKNOWN, UDP, AF_UNSPEC. */
 	bal_refused("PROXY UNKNOWN\r\nhello", 20, "other than TCP over IPv4 or "
 	    "IPv6", 1);
-	n = bal_v2(hdr, 0x21, 0x12, bal_blk4, 12);
+	n = h_proxy_v2(hdr, 0x21, 0x12, 12, bal_blk4, 12);
 	bal_refused(hdr, n, "other than TCP over IPv4 or IPv6", 2);
-	n = bal_v2(hdr, 0x21, 0x00, bal_blk4, 0);
+	n = h_proxy_v2(hdr, 0x21, 0x00, 0, bal_blk4, 0);
 	bal_refused(hdr, n, "other than TCP over IPv4 or IPv6", 3);
 	/* Cut short by the EOF. */
 	bal_refused("PROXY TCP4 1.2.3.4 5.6", 22, "EOF before a whole PROXY "

@@ -19,6 +19,7 @@
 #include <sys/socket.h>
 
 #include "cidr.h"
+#include "harness.h"
 #include "proxyhdr.h"
 #include "proxyparse.h"
 
@@ -231,22 +232,6 @@ Test(proxyparse_v1, waits)
 	    "PROXY TCP4 1.2.3.4 5.6.7.8 1 2\r", 31, &h), PROXYPARSE_NEED_MORE);
 }
 
-/* A v2 header: ${vc}, ${fam}, address block ${a} of ${alen} (length field
- * ${lenfield}) into ${buf}; return its length. */
-static size_t
-v2(uint8_t * buf, uint8_t vc, uint8_t fam, uint16_t lenfield,
-    const void * a, size_t alen)
-{
-
-	memcpy(buf, SIG, SIGLEN);
-	buf[12] = vc;
-	buf[13] = fam;
-	buf[14] = (uint8_t)(lenfield >> 8);
-	buf[15] = (uint8_t)lenfield;
-	memcpy(&buf[16], a, alen);
-	return (16 + alen);
-}
-
 /* The spec's IPv4 block: 192.0.2.1:56324 -> 192.0.2.11:443. */
 static const uint8_t a4[12] = { 192, 0, 2, 1, 192, 0, 2, 11, 0xdc, 0x04,
 	0x01, 0xbb };
@@ -262,21 +247,22 @@ Test(proxyparse_v2, tcp)
 	uint8_t buf[PROXYPARSE_MAX + 64], blk[PROXYPARSE_MAX];
 	size_t n;
 
-	n = v2(buf, 0x21, 0x11, 12, a4, 12);
+	n = h_proxy_v2(buf, 0x21, 0x11, 12, a4, 12);
 	memcpy(&buf[n], "GET /", 5);
 	expect_ok(buf, n + 5, 28, 2, PROXYPARSE_TCP, "192.0.2.1 56324",
 	    "192.0.2.11 443");
-	n = v2(buf, 0x21, 0x21, 36, a6, 36);
+	n = h_proxy_v2(buf, 0x21, 0x21, 36, a6, 36);
 	expect_ok(buf, n, 52, 2, PROXYPARSE_TCP, "2001:db8::1 51234",
 	    "2001:db8::2 443");
 	/* TLVs after the addresses are skipped, up to the longest header. */
 	memset(blk, 0, sizeof(blk));
 	memcpy(blk, a4, 12);
 	memcpy(&blk[12], "\x04\x00\x03xyz", 6);
-	n = v2(buf, 0x21, 0x11, 18, blk, 18);
+	n = h_proxy_v2(buf, 0x21, 0x11, 18, blk, 18);
 	expect_ok(buf, n, 34, 2, PROXYPARSE_TCP, "192.0.2.1 56324",
 	    "192.0.2.11 443");
-	n = v2(buf, 0x21, 0x11, PROXYPARSE_MAX - 16, blk, PROXYPARSE_MAX - 16);
+	n = h_proxy_v2(buf, 0x21, 0x11, PROXYPARSE_MAX - 16, blk,
+	    PROXYPARSE_MAX - 16);
 	expect_ok(buf, n, PROXYPARSE_MAX, 2, PROXYPARSE_TCP,
 	    "192.0.2.1 56324", "192.0.2.11 443");
 }
@@ -288,7 +274,7 @@ v2_noclient(uint8_t vc, uint8_t fam, const void * a, size_t alen, int kind)
 	uint8_t buf[PROXYPARSE_MAX + 64];
 	size_t n;
 
-	n = v2(buf, vc, fam, (uint16_t)alen, a, alen);
+	n = h_proxy_v2(buf, vc, fam, (uint16_t)alen, a, alen);
 	cr_assert_eq(n, 16 + alen);
 	expect_ok(buf, n, n, 2, kind, NULL, NULL);
 }
@@ -319,23 +305,23 @@ Test(proxyparse_v2, bad_lengths)
 	memset(blk, 0, sizeof(blk));
 	/* Shorter than the family's address block: refused at 16 bytes. */
 	for (len = 0; len < 12; len++) {
-		n = v2(buf, 0x21, 0x11, (uint16_t)len, blk, 0);
+		n = h_proxy_v2(buf, 0x21, 0x11, (uint16_t)len, blk, 0);
 		expect_invalid(buf, n, "TCP4 block too short");
 	}
 	for (len = 0; len < 36; len++) {
-		n = v2(buf, 0x21, 0x21, (uint16_t)len, blk, 0);
+		n = h_proxy_v2(buf, 0x21, 0x21, (uint16_t)len, blk, 0);
 		expect_invalid(buf, n, "TCP6 block too short");
 	}
-	n = v2(buf, 0x21, 0x12, 11, blk, 0);
+	n = h_proxy_v2(buf, 0x21, 0x12, 11, blk, 0);
 	expect_invalid(buf, n, "UDP4 block too short");
-	n = v2(buf, 0x21, 0x31, 215, blk, 0);
+	n = h_proxy_v2(buf, 0x21, 0x31, 215, blk, 0);
 	expect_invalid(buf, n, "UNIX block too short");
 	/* Longer than any header waited for: refused at once. */
-	n = v2(buf, 0x21, 0x11, PROXYPARSE_MAX - 15, blk, 0);
+	n = h_proxy_v2(buf, 0x21, 0x11, PROXYPARSE_MAX - 15, blk, 0);
 	expect_invalid(buf, n, "one byte too long");
-	n = v2(buf, 0x20, 0x00, 0xffff, blk, 0);
+	n = h_proxy_v2(buf, 0x20, 0x00, 0xffff, blk, 0);
 	expect_invalid(buf, n, "LOCAL, 65535");
-	n = v2(buf, 0x21, 0x21, 0x8000, blk, 0);
+	n = h_proxy_v2(buf, 0x21, 0x21, 0x8000, blk, 0);
 	expect_invalid(buf, n, "TCP6, 32768");
 }
 
@@ -345,24 +331,24 @@ Test(proxyparse_v2, bad_fields)
 	size_t n, i;
 
 	/* Version 1 or 3 in the 13th byte; commands 2-15. */
-	n = v2(buf, 0x11, 0x11, 12, a4, 12);
+	n = h_proxy_v2(buf, 0x11, 0x11, 12, a4, 12);
 	expect_invalid(buf, n, "version 1");
-	n = v2(buf, 0x31, 0x11, 12, a4, 12);
+	n = h_proxy_v2(buf, 0x31, 0x11, 12, a4, 12);
 	expect_invalid(buf, n, "version 3");
 	for (i = 2; i < 16; i++) {
-		n = v2(buf, (uint8_t)(0x20 | i), 0x11, 12, a4, 12);
+		n = h_proxy_v2(buf, (uint8_t)(0x20 | i), 0x11, 12, a4, 12);
 		expect_invalid(buf, n, "command");
 	}
 	/* Family 4-15, protocol 3-15. */
-	n = v2(buf, 0x21, 0x41, 12, a4, 12);
+	n = h_proxy_v2(buf, 0x21, 0x41, 12, a4, 12);
 	expect_invalid(buf, n, "family 4");
-	n = v2(buf, 0x21, 0x13, 12, a4, 12);
+	n = h_proxy_v2(buf, 0x21, 0x13, 12, a4, 12);
 	expect_invalid(buf, n, "protocol 3");
-	n = v2(buf, 0x20, 0xf0, 0, a4, 0);
+	n = h_proxy_v2(buf, 0x20, 0xf0, 0, a4, 0);
 	expect_invalid(buf, n, "LOCAL, family 15");
 	/* Each signature byte changed; and refused as soon as it is seen. */
 	for (i = 0; i < SIGLEN; i++) {
-		n = v2(buf, 0x21, 0x11, 12, a4, 12);
+		n = h_proxy_v2(buf, 0x21, 0x11, 12, a4, 12);
 		buf[i] ^= 0x40;
 		if (i == 0)
 			buf[i] = 'X';
@@ -370,9 +356,9 @@ Test(proxyparse_v2, bad_fields)
 		expect_invalid(buf, i + 1, "signature, cut after it");
 	}
 	/* The 13th and 14th bytes are refused before the length comes. */
-	n = v2(buf, 0x22, 0x11, 12, a4, 12);
+	n = h_proxy_v2(buf, 0x22, 0x11, 12, a4, 12);
 	expect_invalid(buf, 13, "command, cut after it");
-	n = v2(buf, 0x21, 0x51, 12, a4, 12);
+	n = h_proxy_v2(buf, 0x21, 0x51, 12, a4, 12);
 	expect_invalid(buf, 14, "family, cut after it");
 }
 
