@@ -106,16 +106,8 @@ main_wipe(struct secret * S)
 static int
 main_gen_key(void)
 {
-	uint8_t key[TOKEN_KEYLEN];
-	char line[KEYFILE_B64LEN + 2];
-	ssize_t n;
 
-	randombytes_buf(key, sizeof(key));
-	keyfile_format(key, line);
-	n = write(STDOUT_FILENO, line, KEYFILE_B64LEN + 1);
-	sodium_memzero(key, sizeof(key));
-	sodium_memzero(line, sizeof(line));
-	if (n != KEYFILE_B64LEN + 1) {
+	if (keyfile_write_new(STDOUT_FILENO)) {
 		log_errp("cannot write the key");
 		return (-1);
 	}

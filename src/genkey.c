@@ -32,24 +32,13 @@ genkey_owner(const struct conf * C, uid_t * uid, gid_t * gid)
 	return (sandbox_user_ids(&SB, uid, gid));
 }
 
-/* Write a fresh key line to ${fd}; 0 or -1 (errno set). */
+/* Write a fresh key line to ${fd}, then sync it; 0 or -1 (errno set). */
 static int
 genkey_fill(int fd)
 {
-	uint8_t key[KEYFILE_KEYLEN];
-	char line[KEYFILE_B64LEN + 2];
-	ssize_t n;
 
-	randombytes_buf(key, sizeof(key));
-	keyfile_format(key, line);
-	n = write(fd, line, KEYFILE_B64LEN + 1);
-	sodium_memzero(key, sizeof(key));
-	sodium_memzero(line, sizeof(line));
-	if (n != KEYFILE_B64LEN + 1) {
-		if (n >= 0)
-			errno = EIO;
+	if (keyfile_write_new(fd))
 		return (-1);
-	}
 	return (fsync(fd));
 }
 

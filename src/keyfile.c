@@ -1,6 +1,8 @@
+#include <errno.h>
 #include <stdint.h>
 #include <string.h>
 #include <sys/types.h>
+#include <unistd.h>
 
 #include <sodium.h>
 
@@ -99,4 +101,27 @@ keyfile_format(const uint8_t key[KEYFILE_KEYLEN], char out[KEYFILE_B64LEN + 2])
 	    sodium_base64_VARIANT_ORIGINAL);
 	out[KEYFILE_B64LEN] = '\n';
 	out[KEYFILE_B64LEN + 1] = '\0';
+}
+
+/* A fresh key's line to ${fd}. */
+int
+keyfile_write_new(int fd)
+{
+	uint8_t key[KEYFILE_KEYLEN];
+	char line[KEYFILE_B64LEN + 2];
+	ssize_t n;
+
+	randombytes_buf(key, sizeof(key));
+	keyfile_format(key, line);
+	n = write(fd, line, KEYFILE_B64LEN + 1);
+	sodium_memzero(key, sizeof(key));
+	sodium_memzero(line, sizeof(line));
+	if (n != KEYFILE_B64LEN + 1) {
+		if (n >= 0)
+			errno = EIO;
+		return (-1);
+	}
+
+	/* Success! */
+	return (0);
 }

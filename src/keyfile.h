@@ -39,4 +39,12 @@ int keyfile_read(const char *, uint8_t[KEYFILE_KEYLEN]);
  */
 void keyfile_format(const uint8_t[KEYFILE_KEYLEN], char[KEYFILE_B64LEN + 2]);
 
+/**
+ * keyfile_write_new(fd):
+ * Write the key file line of a fresh random key to ${fd}, in one write,
+ * and wipe the key and the line.  Return 0, or -1 with errno set (EIO for
+ * a short write); nothing reported.
+ */
+int keyfile_write_new(int);
+
 #endif /* !KEYFILE_H_ */
