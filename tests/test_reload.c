@@ -175,6 +175,17 @@ expect_route(const char * knock, const char * want)
 	close(fd);
 }
 
+/* OLD_KNOCK in its file, the relay with one worker serving it, ready. */
+static void
+start_one_worker(void)
+{
+
+	secrets(OLD_KNOCK);
+	start((const char *[]){ "--workers", "1", "--knock-file", knock_path,
+	    NULL });
+	cr_assert(h_relay_log_wait(&relay, "worker 0 ready", 5000) == 0);
+}
+
 /* SIGHUP the supervisor and wait for the old generation to drain. */
 static void
 reload_and_wait(int nworkers, int gen)
@@ -196,10 +207,7 @@ Test(reload, session_survives_and_the_knock_rotates, .timeout = 60)
 	char who[8];
 	int fd;
 
-	secrets(OLD_KNOCK);
-	start((const char *[]){ "--workers", "1", "--knock-file", knock_path,
-	    NULL });
-	cr_assert(h_relay_log_wait(&relay, "worker 0 ready", 5000) == 0);
+	start_one_worker();
 
 	/* A hidden session, relaying before the reload... */
 	fd = dial(OLD_KNOCK, who, sizeof(who));
@@ -412,10 +420,7 @@ Test(reload, a_new_worker_that_cannot_start_keeps_the_old_generation,
 	char who[8];
 	int fd;
 
-	secrets(OLD_KNOCK);
-	start((const char *[]){ "--workers", "1", "--knock-file", knock_path,
-	    NULL });
-	cr_assert(h_relay_log_wait(&relay, "worker 0 ready", 5000) == 0);
+	start_one_worker();
 	fd = dial(OLD_KNOCK, who, sizeof(who));
 	cr_assert_str_eq(who, "hidden");
 	echo_intact(fd, 7, 4);
@@ -787,10 +792,7 @@ Test(reload, the_supervisor_never_makes_a_workers_calls, .timeout = 60,
 
 	if (geteuid() != 0 || system("strace -V >/dev/null 2>&1") != 0)
 		cr_skip_test("needs root and strace");
-	secrets(OLD_KNOCK);
-	start((const char *[]){ "--workers", "1", "--knock-file", knock_path,
-	    NULL });
-	cr_assert(h_relay_log_wait(&relay, "worker 0 ready", 5000) == 0);
+	start_one_worker();
 	snprintf(out, sizeof(out), "%s.strace", secret_dir);
 	tr = strace_start(relay.pid, out);
 
@@ -929,10 +931,7 @@ Test(reload, a_serving_death_spares_the_draining_workers, .timeout = 60)
 	char who[8];
 	int fd, i, n, st;
 
-	secrets(OLD_KNOCK);
-	start((const char *[]){ "--workers", "1", "--knock-file", knock_path,
-	    NULL });
-	cr_assert(h_relay_log_wait(&relay, "worker 0 ready", 5000) == 0);
+	start_one_worker();
 	cr_assert_eq(relay_pids(pids, 8), 2);
 	old = pids[1];
 	fd = dial(OLD_KNOCK, who, sizeof(who));
@@ -977,10 +976,7 @@ Test(reload, a_new_worker_not_ready_in_time_keeps_the_old_generation,
 
 	if (geteuid() != 0 || system("strace -V >/dev/null 2>&1") != 0)
 		cr_skip_test("needs root and strace");
-	secrets(OLD_KNOCK);
-	start((const char *[]){ "--workers", "1", "--knock-file", knock_path,
-	    NULL });
-	cr_assert(h_relay_log_wait(&relay, "worker 0 ready", 5000) == 0);
+	start_one_worker();
 	fd = dial(OLD_KNOCK, who, sizeof(who));
 	echo_intact(fd, 12, 2);
 
