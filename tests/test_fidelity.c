@@ -924,7 +924,9 @@ Test(resets, backend_reset_after_a_reply_delivers_it_then_resets,
 	fid_teardown();
 }
 
-Test(resets, client_reset_resets_the_backend, .timeout = 30)
+/* The relay before a recording backend, and a client whose request it got. */
+static int
+fid_recorded_client(void)
 {
 	int fd;
 
@@ -933,6 +935,14 @@ Test(resets, client_reset_resets_the_backend, .timeout = 30)
 	fd = fid_client();
 	h_send_all(fd, "GET / HTTP/1.0\r\n\r\n", 18);
 	cr_assert(fid_wait_got(&fb, 18, 5000) == 0, "the backend got nothing");
+	return (fd);
+}
+
+Test(resets, client_reset_resets_the_backend, .timeout = 30)
+{
+	int fd;
+
+	fd = fid_recorded_client();
 	h_close_reset(fd);
 	cr_assert_eq(fid_wait_end(&fb, 1, 5000), ECONNRESET, "the backend did "
 	    "not see a reset; log:\n%s", relay.log);
@@ -945,11 +955,7 @@ Test(resets, client_fin_stays_a_fin, .timeout = 30)
 {
 	int fd;
 
-	fid_backend_start(&fb, FID_RECORD);
-	fid_relay_start(&fb, NULL);
-	fd = fid_client();
-	h_send_all(fd, "GET / HTTP/1.0\r\n\r\n", 18);
-	cr_assert(fid_wait_got(&fb, 18, 5000) == 0, "the backend got nothing");
+	fd = fid_recorded_client();
 	cr_assert(shutdown(fd, SHUT_WR) == 0);
 	cr_assert_eq(fid_wait_end(&fb, 1, 5000), 0, "the backend did not see "
 	    "a FIN; log:\n%s", relay.log);
