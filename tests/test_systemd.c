@@ -142,6 +142,21 @@ sd_reap(int ms)
 	return (-1);
 }
 
+/* SIGTERM the relay, which must exit 0; close ${efd}, stop ${N} and ${H}. */
+static void
+sd_stop(int efd, struct h_backend * N, struct h_backend * H)
+{
+	int st;
+
+	kill(sd_pid, SIGTERM);
+	st = sd_reap(5000);
+	cr_assert(st != -1 && WIFEXITED(st) && WEXITSTATUS(st) == 0,
+	    "status %d; log: %s", st, sd_log);
+	close(efd);
+	h_backend_stop(N);
+	h_backend_stop(H);
+}
+
 /* A port that was free a moment ago on ${family} loopback. */
 static uint16_t
 sd_free_port(int family)
@@ -233,7 +248,7 @@ Test(systemd, socket_activation_ipv4_and_ipv6, .timeout = 30)
 {
 	struct h_backend N, H;
 	uint16_t p4, p6;
-	int efd, c4, c6, st;
+	int efd, c4, c6;
 
 	cr_assert(access(SA_BIN, X_OK) == 0, "%s missing (Debian's systemd)",
 	    SA_BIN);
@@ -257,13 +272,7 @@ Test(systemd, socket_activation_ipv4_and_ipv6, .timeout = 30)
 	close(c4);
 	close(c6);
 
-	kill(sd_pid, SIGTERM);
-	st = sd_reap(5000);
-	cr_assert(st != -1 && WIFEXITED(st) && WEXITSTATUS(st) == 0,
-	    "status %d; log: %s", st, sd_log);
-	close(efd);
-	h_backend_stop(&N);
-	h_backend_stop(&H);
+	sd_stop(efd, &N, &H);
 }
 
 Test(systemd, socket_activation_proxy_header_names_the_listener,
@@ -274,7 +283,7 @@ Test(systemd, socket_activation_proxy_header_names_the_listener,
 	uint16_t p4, p6;
 	struct sockaddr_storage ss;
 	socklen_t len = sizeof(ss);
-	int efd, c6, st;
+	int efd, c6;
 
 	/*
 	 * The relay does not know where systemd's sockets listen: the PROXY
@@ -303,13 +312,7 @@ Test(systemd, socket_activation_proxy_header_names_the_listener,
 	    (int)N.last.headlen, N.last.head, want);
 	close(c6);
 
-	kill(sd_pid, SIGTERM);
-	st = sd_reap(5000);
-	cr_assert(st != -1 && WIFEXITED(st) && WEXITSTATUS(st) == 0,
-	    "status %d; log: %s", st, sd_log);
-	close(efd);
-	h_backend_stop(&N);
-	h_backend_stop(&H);
+	sd_stop(efd, &N, &H);
 }
 
 /*
@@ -345,7 +348,7 @@ Test(systemd, socket_activation_with_workers_1_reloads, .timeout = 30)
 	char dir[64], path[96], got[16];
 	struct h_backend N, H;
 	uint16_t p4, p6;
-	int efd, c, c2, st;
+	int efd, c, c2;
 	FILE * f;
 
 	cr_assert(access(SA_BIN, X_OK) == 0, "%s missing (Debian's systemd)",
@@ -382,13 +385,7 @@ Test(systemd, socket_activation_with_workers_1_reloads, .timeout = 30)
 	cr_assert(sd_wait_log(efd, "of generation 0 drained", 5000) == 0,
 	    "%s", sd_log);
 
-	kill(sd_pid, SIGTERM);
-	st = sd_reap(5000);
-	cr_assert(st != -1 && WIFEXITED(st) && WEXITSTATUS(st) == 0,
-	    "status %d; log: %s", st, sd_log);
-	close(efd);
-	h_backend_stop(&N);
-	h_backend_stop(&H);
+	sd_stop(efd, &N, &H);
 }
 
 /* Bind a datagram socket at ${addr} ('@': abstract); its fd. */
