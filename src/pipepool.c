@@ -40,8 +40,10 @@ pipepool_init(size_t keep, size_t max, size_t big, size_t budget)
 	P->n = P->live = P->biglive = P->nbig = P->nused = 0;
 	P->keep = keep;
 	P->max = max;
-	P->big = (big > PIPEPOOL_BIG) ? PIPEPOOL_BIG : big;
-	P->bigmax = (P->big > 0) ? budget / P->big : 0;
+	if (big > PIPEPOOL_BIG)
+		big = PIPEPOOL_BIG;
+	P->big = big;
+	P->bigmax = (big > 0) ? budget / big : 0;
 	if (P->bigmax > max)
 		P->bigmax = max;
 	if ((P->fds = calloc(keep ? keep : 1, sizeof(P->fds[0]))) == NULL)

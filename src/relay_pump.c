@@ -20,7 +20,7 @@
  * its pipe full, and the pipe grows (pipepool_grow), so that one splice
  * moves up to PIPEPOOL_BIG bytes.
  */
-#define PUMP_PIPE_DEFAULT	(64 * 1024)
+#define PUMP_PIPE_DEFAULT	((size_t)64 * 1024)
 
 #define SPLICE_FLAGS	(SPLICE_F_MOVE | SPLICE_F_NONBLOCK)
 

@@ -228,52 +228,59 @@ token_when(uint64_t t, uint64_t now, uint64_t window, uint64_t start)
 	return (TOKEN_OK);
 }
 
-/*
- * Check a token against every key: ${keys} (raw) or ${ready} (made ready),
- * whichever is not NULL.
- */
-static int
-token_check_any(const uint8_t keys[][TOKEN_KEYLEN],
-    const struct token_key * ready, size_t nkeys, const uint8_t * buf,
-    uint64_t now, uint64_t window, uint64_t start, struct token_result * out)
+/* The keys tried so far: the first that matched, and its token's time. */
+struct token_scan {
+	uint8_t raw[TOKEN_RAWLEN];	/* The token, decoded. */
+	int decoded;			/* It decoded. */
+	int match;			/* The first key that matched, or -1. */
+	uint64_t tmatch;		/* Its time. */
+};
+
+/* Start a scan of the token ${buf}. */
+static void
+token_scan_start(struct token_scan * S, const uint8_t * buf)
 {
-	struct token_key K;
-	uint8_t raw[TOKEN_RAWLEN];
-	uint64_t t, tmatch = 0;
-	int decoded, eq, match = -1;
-	size_t i;
 
-	decoded = (token_decode(buf, raw) == 0);
+	S->decoded = (token_decode(buf, S->raw) == 0);
+	S->match = -1;
+	S->tmatch = 0;
+}
 
-	/* Every key, both HMACs, no early exit. */
-	for (i = 0; i < nkeys; i++) {
-		if (ready == NULL)
-			token_key_init(&K, keys[i]);
-		eq = token_check1((const token_ks *)(const void *)
-		    (ready ? ready[i].st : K.st), raw, &t);
-		if (eq & decoded & (match == -1)) {
-			match = (int)i;
-			tmatch = t;
-		}
+/* Try key ${i}, ${K}: every key is tried, both HMACs, no early exit. */
+static void
+token_scan_key(struct token_scan * S, const struct token_key * K, size_t i)
+{
+	uint64_t t;
+	int eq;
+
+	eq = token_check1((const token_ks *)(const void *)K->st, S->raw, &t);
+	if (eq & S->decoded & (S->match == -1)) {
+		S->match = (int)i;
+		S->tmatch = t;
 	}
-	if (ready == NULL)
-		sodium_memzero(&K, sizeof(K));
+}
+
+/* The verdict of the scan ${S} into ${out}; return the key that matched. */
+static int
+token_scan_end(struct token_scan * S, uint64_t now, uint64_t window,
+    uint64_t start, struct token_result * out)
+{
 
 	memset(out, 0, sizeof(*out));
-	out->key = match;
-	memcpy(out->tag, raw + TOKEN_OFF_TAG, TOKEN_TAGLEN);
-	if (!decoded)
+	out->key = S->match;
+	memcpy(out->tag, S->raw + TOKEN_OFF_TAG, TOKEN_TAGLEN);
+	if (!S->decoded)
 		out->verdict = TOKEN_NOTOKEN;
-	else if (match == -1)
+	else if (S->match == -1)
 		out->verdict = TOKEN_BADTAG;
 	else {
-		out->t = tmatch;
-		out->expiry = (tmatch > UINT64_MAX - window) ? UINT64_MAX :
-		    tmatch + window;
-		out->verdict = token_when(tmatch, now, window, start);
+		out->t = S->tmatch;
+		out->expiry = (S->tmatch > UINT64_MAX - window) ? UINT64_MAX :
+		    S->tmatch + window;
+		out->verdict = token_when(S->tmatch, now, window, start);
 	}
-	sodium_memzero(raw, sizeof(raw));
-	return (match);
+	sodium_memzero(S->raw, sizeof(S->raw));
+	return (S->match);
 }
 
 /* Check a token against every key. */
@@ -282,9 +289,17 @@ token_check(const uint8_t keys[][TOKEN_KEYLEN], size_t nkeys,
     const uint8_t * buf, uint64_t now, uint64_t window, uint64_t start,
     struct token_result * out)
 {
+	struct token_scan S;
+	struct token_key K;
+	size_t i;
 
-	return (token_check_any(keys, NULL, nkeys, buf, now, window, start,
-	    out));
+	token_scan_start(&S, buf);
+	for (i = 0; i < nkeys; i++) {
+		token_key_init(&K, keys[i]);
+		token_scan_key(&S, &K, i);
+	}
+	sodium_memzero(&K, sizeof(K));
+	return (token_scan_end(&S, now, window, start, out));
 }
 
 /* Check a token against every key made ready. */
@@ -293,7 +308,11 @@ token_check_ready(const struct token_key * keys, size_t nkeys,
     const uint8_t * buf, uint64_t now, uint64_t window, uint64_t start,
     struct token_result * out)
 {
+	struct token_scan S;
+	size_t i;
 
-	return (token_check_any(NULL, keys, nkeys, buf, now, window, start,
-	    out));
+	token_scan_start(&S, buf);
+	for (i = 0; i < nkeys; i++)
+		token_scan_key(&S, &keys[i], i);
+	return (token_scan_end(&S, now, window, start, out));
 }

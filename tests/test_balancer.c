@@ -437,7 +437,7 @@ static void
 ha_start_relay(int i)
 {
 	static char normal[HA_RELAYS][64], hidden[HA_RELAYS][64],
-	    gn[HA_RELAYS][16], gh[HA_RELAYS][16];
+	    gn[HA_RELAYS][24], gh[HA_RELAYS][24];	/* Room for any int. */
 	static const char * extra[HA_RELAYS][16];
 
 	snprintf(gn[i], sizeof(gn[i]), "normal%d", i + 1);

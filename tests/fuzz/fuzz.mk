@@ -37,10 +37,17 @@ FUZZ_SRCS_knock		= src/knock.c
 FUZZ_SRCS_parse		= src/parse.c
 FUZZ_SRCS_hostport	= src/parse.c src/net.c src/log.c
 FUZZ_SRCS_knockfile	= src/knockfile.c src/secretfile.c src/knock.c src/log.c
-FUZZ_SRCS_cmdline	= src/conf.c src/cidr.c src/parse.c src/net.c src/knock.c src/log.c src/proxyhdr.c
+# cmdline links routes.c for its kind table (--knock-file, --key-file...)
+# and, with it, the modules its loaders call (never reached: no file is
+# read while parsing but --config).
+FUZZ_SRCS_cmdline	= src/conf.c src/conf_values.c src/conf_file.c src/routes.c \
+			  src/cidr.c src/parse.c src/net.c src/knock.c src/log.c \
+			  src/proxyhdr.c src/keyfile.c src/knockfile.c \
+			  src/knockset.c src/replay.c src/secretfile.c src/token.c
 FUZZ_SRCS_token		= src/token.c src/log.c
 # Libraries a harness links besides its sources.
 FUZZ_LIBS_token		= -lsodium
+FUZZ_LIBS_cmdline	= -lsodium
 FUZZ_SRCS_proxyhdr	= src/proxyhdr.c
 FUZZ_SRCS_resp		= src/resp.c
 FUZZ_SRCS_proxyparse	= src/proxyparse.c src/proxyhdr.c

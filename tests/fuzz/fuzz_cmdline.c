@@ -12,11 +12,15 @@
  *     CONF_LISTEN_MAX listeners of a known family, backend hosts
  *     NUL-terminated and ports above 0, durations 1 ms .. 7 days, workers
  *     1 .. CONF_WORKERS_MAX, a log level, a knock of 1 .. KNOCK_MAX bytes
- *     or a knock file or --print-seccomp, never a knock and a knock file);
+ *     or a file of one kind (--knock-file, --key-file...) or
+ *     --print-seccomp, never two of them; every route of a known kind
+ *     (the kind table of routes.c names it, and that name finds it
+ *     again), with a secret file, but for route 0 when it takes KNOCK);
  *   - a knock taken from argv is wiped there: some argument that was the
  *     knock is now all NULs;
- *   - a second parse of a fresh copy gives the same result (getopt's state
- *     is reset by conf_parse itself).
+ *   - a second parse of a fresh copy gives the same result, every route's
+ *     kind, file and name included (getopt's state is reset by conf_parse
+ *     itself).
  * conf_parse() logs to stderr and --help/--version print to stdout: both
  * go to /dev/null around the call, while sanitizer reports keep going to
  * the real stderr.
@@ -32,6 +36,7 @@
 
 #include "conf.h"
 #include "log.h"
+#include "routes.h"
 
 #define ARGS_MAX	64
 
@@ -153,11 +158,52 @@ knock_wiped(const struct conf * C, const struct args * A)
 	return (0);
 }
 
+/*
+ * Route ${i} is of a known kind whose name finds it again in the kind
+ * table, and names its secret file, unless it is route 0 taking KNOCK (or
+ * nothing, with --print-seccomp or --gen-key).
+ */
+static int
+route_ok(const struct conf * C, size_t i)
+{
+	const struct conf_route * R = &C->routes[i];
+	const char * f = routes_kind_file(R->kind);
+
+	if (f == NULL || R->kind >= CONF_KINDS_MAX ||
+	    routes_kind_find(f, strlen(f)) != R->kind)
+		return (0);
+	if (memchr(R->path, '\0', sizeof(R->path)) == NULL)
+		return (0);
+	if (R->path[0] != '\0')
+		return (1);
+	return (i == 0 && R->kind == routes_kind_argv() &&
+	    (C->have_knock || C->print_seccomp || C->gen_key != NULL));
+}
+
+/* The routes of ${C} and ${D} are the same (kind, file, name, backend). */
+static int
+routes_same(const struct conf * C, const struct conf * D)
+{
+	size_t i;
+
+	if (C->nroutes != D->nroutes)
+		return (0);
+	for (i = 0; i < C->nroutes; i++)
+		if (C->routes[i].kind != D->routes[i].kind ||
+		    strcmp(C->routes[i].path, D->routes[i].path) != 0 ||
+		    strcmp(C->routes[i].name, D->routes[i].name) != 0 ||
+		    strcmp(C->routes[i].b.host, D->routes[i].b.host) != 0 ||
+		    C->routes[i].b.port != D->routes[i].b.port)
+			return (0);
+	return (1);
+}
+
 /* Check a configuration conf_parse() returned CONF_RUN for. */
 static void
 check_run(const struct conf * C, const struct args * A)
 {
-	size_t i;
+	size_t i, nfiles = 0;
+	int k;
 
 	if (C->nlisten < 1 || C->nlisten > CONF_LISTEN_MAX)
 		abort();
@@ -182,9 +228,7 @@ check_run(const struct conf * C, const struct args * A)
 		    memchr(C->routes[i].name, '\0',
 		    sizeof(C->routes[i].name)) == NULL)
 			abort();
-		/* Route 0 may take KNOCK; every other names its file. */
-		if (i > 0 && (C->routes[i].key_file == NULL) ==
-		    (C->routes[i].knock_file == NULL))
+		if (!route_ok(C, i))
 			abort();
 	}
 	if (!dur_ok(C->idle_ms) || !dur_ok(C->knock_ms) ||
@@ -206,14 +250,21 @@ check_run(const struct conf * C, const struct args * A)
 		abort();
 	if (C->user != NULL && C->user[0] == '\0')
 		abort();
-	if (C->knock_file != NULL && C->knock_file[0] == '\0')
-		abort();
-	/* One knock for the first route at most: KNOCK, a file or a key. */
-	if ((C->have_knock != 0) + (C->knock_file != NULL) +
-	    (C->key_file != NULL) > 1)
-		abort();
-	if (!C->have_knock && C->knock_file == NULL && C->key_file == NULL &&
-	    !C->print_seccomp)
+	/* One knock for the first route at most: KNOCK or a file. */
+	for (k = 0; k < CONF_KINDS_MAX; k++) {
+		if (C->file[k] == NULL)
+			continue;
+		if (C->file[k][0] == '\0' || routes_kind_file(k) == NULL)
+			abort();
+		if (nfiles++ > 0 || C->have_knock)
+			abort();
+		/* Route 0 is that file's (--hidden with --key-file...). */
+		if (C->routes[0].kind != k ||
+		    strcmp(C->routes[0].path, C->file[k]) != 0)
+			abort();
+	}
+	if (C->have_knock && (C->routes[0].path[0] != '\0' ||
+	    C->routes[0].kind != routes_kind_argv()))
 		abort();
 	if (C->have_knock) {
 		if (C->knock.len < 1 || C->knock.len > KNOCK_MAX)
@@ -263,8 +314,7 @@ LLVMFuzzerTestOneInput(const uint8_t * d, size_t n)
 	    D.have_knock != C.have_knock || D.knock.len != C.knock.len ||
 	    memcmp(D.knock.buf, C.knock.buf, C.knock.len) != 0 ||
 	    D.workers != C.workers || D.idle_ms != C.idle_ms ||
-	    D.normal.port != C.normal.port || D.nroutes != C.nroutes ||
-	    D.routes[0].b.port != C.routes[0].b.port ||
+	    D.normal.port != C.normal.port || !routes_same(&C, &D) ||
 	    strcmp(D.normal.host, C.normal.host) != 0 ||
 	    memcmp(D.listen, C.listen, sizeof(C.listen)) != 0 ||
 	    D.naccept_proxy != C.naccept_proxy ||
