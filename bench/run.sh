@@ -519,8 +519,21 @@ while [ $r -le $REPS ]; do
 done
 
 # ---- idle ----------------------------------------------------------------
-fdcount() { ls "/proc/$1/fd" 2>/dev/null | wc -l; }
-rsskib() { awk '/^VmRSS:/ { print $2 }' "/proc/$1/status" 2>/dev/null; }
+# PID and its children (l7knockknock's supervisor and its workers; a
+# master and its worker): the idle cost is the whole tree's.
+tree_pids() {
+	{ echo "$1"; cat /proc/$1/task/*/children 2>/dev/null | tr ' ' '\n'; } |
+	    grep -v '^$'
+}
+fdcount() {
+	for _p in $(tree_pids $1); do ls "/proc/$_p/fd" 2>/dev/null; done |
+	    wc -l
+}
+rsskib() {
+	for _p in $(tree_pids $1); do
+		awk '/^VmRSS:/ { print $2 }' "/proc/$_p/status" 2>/dev/null
+	done | awk '{ t += $1 } END { print t + 0 }'
+}
 
 # idle KEY TARGET RUN N: a fresh relay, N idle connections through it.
 idle() {
