@@ -77,20 +77,11 @@ relay_accept_source(struct relay * R, int fd,
     const struct sockaddr_storage * peer, struct srclimit_key * src)
 {
 	char str[NET_ADDRSTR_MAX];
-	struct conn * O;
 	uint64_t id;
 	int rc;
 
 	srclimit_key((const struct sockaddr *)peer, src);
-	if (R->src == NULL)
-		return (0);
-	if (srclimit_count(R->src, src) >= R->conf->max_per_source &&
-	    (O = relay_source_oldest(R, src)) != NULL) {
-		O->client.reset = 1;
-		relay_close(R, O, "evicted in the knock phase: per-source limit",
-		    0);
-	}
-	if ((rc = srclimit_take(R->src, src, R->now)) == SRCLIMIT_OK)
+	if ((rc = relay_source_take(R, src)) == SRCLIMIT_OK)
 		return (0);
 	id = R->next_id++;
 	if (rc == SRCLIMIT_REFUSED_LOG && log_enabled(LOG_INFO))

@@ -54,7 +54,9 @@ relay_drain_start(struct relay * R)
 }
 
 /*
- * The grace has passed: close every connection on the normal route.  One
+ * The grace has passed: close every connection on the normal route, as
+ * the drain timeout does (relay_cut: a side that loses bytes gets a
+ * reset, so that a cut download cannot pass for a complete one).  One
  * whose knock is still undecided may yet go there: while there is one,
  * look again a little later.
  */
@@ -71,7 +73,7 @@ relay_drain_grace(struct relay * R)
 		if (C->route == NULL)
 			undecided++;
 		else if (C->route == &R->normal) {
-			relay_close(R, C, "drain grace", 0);
+			relay_cut(R, C, "drain grace", 0);
 			closed++;
 		}
 	}

@@ -26,8 +26,11 @@ relay_header_refuse(struct relay * R, struct conn * C, const char * why)
 }
 
 /*
- * Count ${C} against its (real) source's limit: 0, or -1 after closing it
- * (the refusal logged as at accept, now and then, naming the client).
+ * Count ${C} against its (real) source's limit as at accept (the source's
+ * oldest connection in KNOCK makes room) and put it on the source's list
+ * of connections in KNOCK, which it was not on while its source was not
+ * known: 0, or -1 after closing it (the refusal logged as at accept, now
+ * and then, naming the client).
  */
 static int
 relay_header_source(struct relay * R, struct conn * C)
@@ -36,9 +39,10 @@ relay_header_source(struct relay * R, struct conn * C)
 	int rc;
 
 	srclimit_key((const struct sockaddr *)&C->peer, &C->src);
-	if (R->src == NULL ||
-	    (rc = srclimit_take(R->src, &C->src, R->now)) == SRCLIMIT_OK)
+	if ((rc = relay_source_take(R, &C->src)) == SRCLIMIT_OK) {
+		relay_source_link(R, C);
 		return (0);
+	}
 	/* Not counted: relay_close must not give back what was not taken. */
 	C->src.kind = SRCLIMIT_NONE;
 	if (rc == SRCLIMIT_REFUSED_LOG && log_enabled(LOG_INFO))

@@ -415,11 +415,14 @@ void relay_source_link(struct relay *, struct conn *);
 void relay_source_unlink(struct relay *, struct conn *);
 
 /**
- * relay_source_oldest(R, src):
- * Return the connection of the source ${src} that has been in KNOCK
- * longest, or NULL if it has none there (or sources are not counted).
+ * relay_source_take(R, src):
+ * Count a new connection of the source ${src} (accepted, or named by a
+ * balancer's PROXY header): at --max-conns-per-source, the source's
+ * connection that has been in KNOCK longest is reset and closed first, so
+ * that only a source whose connections all left KNOCK is refused.  Return
+ * srclimit_take()'s verdict (SRCLIMIT_OK when sources are not counted).
  */
-struct conn * relay_source_oldest(struct relay *, const struct srclimit_key *);
+int relay_source_take(struct relay *, const struct srclimit_key *);
 
 /**
  * relay_enter(R, C, state):

@@ -1,7 +1,8 @@
 /*
  * Each source's connections in the knock phase, oldest first, so that a
  * source at its --max-conns-per-source limit gives up its own oldest one
- * that has not spoken yet (relay_accept.c) rather than lock out everyone
+ * that has not spoken yet (relay_source_take: at accept, or when a
+ * balancer's PROXY header names the source) rather than lock out everyone
  * behind its address (a NAT) because of one silent neighbour.  A circular
  * list through the slots' src_next/src_prev; its first slot lives beside
  * the source's count (srclimit_head), so every step is O(1).
@@ -59,13 +60,29 @@ relay_source_unlink(struct relay * R, struct conn * C)
 }
 
 /* The oldest connection of ${src} still in KNOCK, or NULL. */
-struct conn *
+static struct conn *
 relay_source_oldest(struct relay * R, const struct srclimit_key * src)
 {
 	uint32_t * head;
 
-	if (R->src == NULL || (head = srclimit_head(R->src, src)) == NULL ||
-	    *head == SLOT_NONE)
+	if ((head = srclimit_head(R->src, src)) == NULL || *head == SLOT_NONE)
 		return (NULL);
 	return (&R->conns[*head]);
+}
+
+/* Count a new connection of ${src}; at the limit, evict its oldest first. */
+int
+relay_source_take(struct relay * R, const struct srclimit_key * src)
+{
+	struct conn * O;
+
+	if (R->src == NULL)
+		return (SRCLIMIT_OK);
+	if (srclimit_count(R->src, src) >= R->conf->max_per_source &&
+	    (O = relay_source_oldest(R, src)) != NULL) {
+		O->client.reset = 1;
+		relay_close(R, O, "evicted in the knock phase: per-source limit",
+		    0);
+	}
+	return (srclimit_take(R->src, src, R->now));
 }

@@ -19,6 +19,9 @@
 #define ST_BULK_CR	6	/* The CR after them. */
 #define ST_BULK_LF	7	/* The LF after them. */
 
+/* The most digits of a number line: INT64_MAX has 19. */
+#define RESP_DIGITS_MAX	20
+
 /* How a value's type byte says it goes on. */
 #define T_BAD	0	/* Not a RESP type. */
 #define T_LINE	1	/* A line. */
@@ -111,7 +114,11 @@ resp_digit(struct resp_parser * P, uint8_t c)
 		P->neg = (c == '-') ? 1 : 2;
 		return (0);
 	}
-	if (c < '0' || c > '9')
+	/*
+	 * A digit; at most RESP_DIGITS_MAX of them, so that no run of
+	 * leading zeros (which leave the value at 0) goes on for ever.
+	 */
+	if (c < '0' || c > '9' || P->digits == RESP_DIGITS_MAX)
 		return (-1);
 	if (P->num > (INT64_MAX - (c - '0')) / 10)
 		return (-1);

@@ -347,6 +347,12 @@ Test(accept_proxy, other_sources_untouched)
 	cr_expect_eq(h_relay_log_count(&bal_relay, "203.0.113.9:"), 0);
 }
 
+/*
+ * The limit counts the header's client, not the balancer: a client whose
+ * one connection is past the knock phase (relayed to the normal route) is
+ * refused another, naming it; another client through the same balancer
+ * is served, and so is the first one's relayed connection.
+ */
 Test(accept_proxy, limit_per_real_client)
 {
 	static const char * const extra[] = { "--accept-proxy", "127.0.0.1",
@@ -360,11 +366,15 @@ Test(accept_proxy, limit_per_real_client)
 	size_t n;
 
 	bal_start(extra);
-	/* A holds 203.0.113.7's one slot (waiting for its knock). */
+	/*
+	 * A holds 203.0.113.7's one slot, relayed: '!' is no base64url, so
+	 * not a knock; the normal backend echoes its header and "hi!".
+	 */
 	fa = h_connect_from("127.0.0.1", bal_relay.port);
-	h_send_all(fa, a, strlen(a));
-	cr_assert(h_relay_log_wait(&bal_relay, "client 203.0.113.7:40000",
-	    3000) == 0, "log:\n%s", bal_relay.log);
+	n = bal_with(buf, a, strlen(a), "hi!");
+	h_send_all(fa, buf, n);
+	cr_assert_eq(h_recv(fa, out, n, 5000), n, "log:\n%s", bal_relay.log);
+	cr_assert(memcmp(out, buf, n) == 0);
 	/* B, the same client through the same balancer: refused. */
 	fb = h_connect_from("127.0.0.1", bal_relay.port);
 	h_send_all(fb, b, strlen(b));
@@ -372,6 +382,7 @@ Test(accept_proxy, limit_per_real_client)
 	close(fb);
 	cr_expect(h_relay_log_wait(&bal_relay, "refused from 203.0.113.7:40001: "
 	    "per-source limit", 3000) == 0, "log:\n%s", bal_relay.log);
+	cr_expect_eq(h_relay_log_count(&bal_relay, "evicted"), 0);
 	/* C, another client through the same balancer: served. */
 	n = bal_with(buf, c, strlen(c), "hello");
 	bal_expect("127.0.0.1", buf, n, 0,
@@ -379,11 +390,47 @@ Test(accept_proxy, limit_per_real_client)
 	/* A is still served. */
 	h_send_all(fa, "hi", 2);
 	shutdown(fa, SHUT_WR);
-	cr_expect_gt(h_recv(fa, out, sizeof(out) - 1, 5000), 0);
+	cr_expect_eq(h_recv(fa, out, sizeof(out) - 1, 5000), 2);
 	close(fa);
 	cr_expect_eq(h_relay_log_count(&bal_relay, "refused from 127.0.0.1"),
 	    0);
 	bal_fail2ban("203.0.113.7\n");
+}
+
+/*
+ * As for a direct client (a NAT): a client at its limit through the
+ * balancer gives up its own oldest silent connection for a new one, which
+ * is served; the silent one is reset, and nobody is refused.
+ */
+Test(accept_proxy, limit_evicts_a_silent_client)
+{
+	static const char * const extra[] = { "--accept-proxy", "127.0.0.1",
+	    "--max-conns-per-source", "1", NULL };
+	const char * a = "PROXY TCP4 203.0.113.7 198.51.100.1 40000 443\r\n";
+	const char * b = "PROXY TCP4 203.0.113.7 198.51.100.1 40001 443\r\n";
+	uint8_t buf[128];
+	int fa, end;
+	size_t n;
+
+	bal_start(extra);
+	/* A holds 203.0.113.7's one slot, silent after its header. */
+	fa = h_connect_from("127.0.0.1", bal_relay.port);
+	h_send_all(fa, a, strlen(a));
+	cr_assert(h_relay_log_wait(&bal_relay, "client 203.0.113.7:40000",
+	    3000) == 0, "log:\n%s", bal_relay.log);
+	/* B, the same client, speaks: served, in A's place. */
+	n = bal_with(buf, b, strlen(b), "hello");
+	bal_expect("127.0.0.1", buf, n, 0,
+	    "PROXY TCP4 203.0.113.7 198.51.100.1 40001 443\r\nhello");
+	end = h_wait_end(fa, 3000);
+	cr_expect_eq(end, ECONNRESET, "A got %s, not a reset; log:\n%s",
+	    end == -1 ? "nothing" : end == 0 ? "a FIN" : strerror(end),
+	    bal_relay.log);
+	close(fa);
+	cr_expect_eq(h_relay_log_count(&bal_relay, "evicted in the knock "
+	    "phase: per-source limit"), 1, "log:\n%s", bal_relay.log);
+	cr_expect_eq(h_relay_log_count(&bal_relay, "refused from"), 0,
+	    "log:\n%s", bal_relay.log);
 }
 
 /* ---- real haproxy in front of three relays (contrib/haproxy) ---- */

@@ -542,6 +542,51 @@ Test(reload, drain_grace_closes_normal_sessions_not_hidden, .timeout = 60)
 }
 
 /*
+ * The drain grace cuts a normal-route session that still holds bytes for
+ * its client (a download the client stopped reading; 16 KiB buffers in a
+ * namespace of the test's own) as the drain timeout does: a reset, not a
+ * FIN after whatever fitted, and the log line counts the bytes lost.
+ */
+Test(reload, drain_grace_resets_a_normal_session_holding_bytes,
+    .timeout = 60)
+{
+	char buf[1000];
+	int fd, end;
+
+	if (h_small_buffers())
+		cr_skip_test("no network namespace of our own: %s",
+		    strerror(errno));
+	secrets(OLD_KNOCK);
+	h_backend_start(&normal, &(struct h_backend_conf){
+	    .mode = H_SEND_OPEN, .n = 8 << 20, .seed = 5 });
+	h_backend_start(&hidden, &(struct h_backend_conf){ .mode = H_GREET,
+	    .name = "hidden" });
+	h_relay_start(&relay, &(struct h_relay_conf){ .normal = normal.port,
+	    .hidden = hidden.port, .extra = (const char *[]){ "--workers",
+	    "1", "--knock-file", knock_path, "--drain-grace", "1s", NULL } });
+	cr_assert(h_relay_log_wait(&relay, "worker 0 ready", 5000) == 0);
+	fd = h_connect(AF_INET, relay.port);
+	/* As long as the knock and not it: the normal route at once. */
+	h_send_all(fd, "not-a-knock", strlen(OLD_KNOCK));
+	/* Read a little, then nothing: the way fills up, then stands. */
+	cr_assert_eq(recv_n(fd, buf, sizeof(buf)), sizeof(buf));
+	usleep(500000);
+	reload_and_wait(1, 1);
+	cr_assert(h_relay_log_wait(&relay, "drain grace: closed 1 "
+	    "normal-route connections", 5000) == 0, "log:\n%s", relay.log);
+	end = h_wait_end(fd, 3000);
+	cr_assert_eq(end, ECONNRESET, "the cut session got %s, not a reset; "
+	    "log:\n%s", end == -1 ? "nothing" : end == 0 ? "a FIN" :
+	    strerror(end), relay.log);
+	cr_assert(h_relay_log_wait(&relay, "closed: drain grace", 3000) == 0,
+	    "log:\n%s", relay.log);
+	cr_assert_eq(h_relay_log_count(&relay, "bytes lost ("), 1, "log:\n%s",
+	    relay.log);
+	close(fd);
+	stop();
+}
+
+/*
  * Connection ids stay unique across reloads: two connections in each of
  * three generations, six distinct "conn W.N" in the log (a new worker
  * does not start again at "conn 1.1").

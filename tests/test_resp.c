@@ -191,6 +191,10 @@ Test(resp, malformed)
 	BAD(":1x\r\n");
 	BAD(":--1\r\n");
 	BAD(":99999999999999999999\r\n");
+	/* Twenty digits are a number; the twenty-first is one too many. */
+	one(":00000000000000000001\r\n", RESP_OTHER, NULL);
+	BAD(":000000000000000000001\r\n");
+	BAD("$000000000000000000000\r\n");
 	BAD("$\r\n");
 	BAD("$-2\r\n");
 	BAD("$+3\r\nabc\r\n");
