@@ -311,6 +311,26 @@ Test(reload, drain_timeout_cuts_the_old_sessions, .timeout = 60)
 }
 
 /*
+ * The session on ${fd}, cut while the relay held bytes for it, ends with a
+ * reset (not a FIN), the log names ${reason}, and one line counts the
+ * bytes lost.
+ */
+static void
+expect_cut_with_a_reset(int fd, const char * reason)
+{
+	int end;
+
+	end = h_wait_end(fd, 3000);
+	cr_assert_eq(end, ECONNRESET, "the cut session got %s, not a reset; "
+	    "log:\n%s", end == -1 ? "nothing" : end == 0 ? "a FIN" :
+	    strerror(end), relay.log);
+	cr_assert(h_relay_log_wait(&relay, reason, 3000) == 0, "log:\n%s",
+	    relay.log);
+	cr_assert_eq(h_relay_log_count(&relay, "bytes lost ("), 1, "log:\n%s",
+	    relay.log);
+}
+
+/*
  * The drain timeout cuts a session that still holds bytes for its client
  * (a long download the client stopped reading; 16 KiB buffers in a
  * namespace of the test's own): the client gets a reset, not a clean FIN
@@ -320,7 +340,7 @@ Test(reload, drain_timeout_cuts_the_old_sessions, .timeout = 60)
 Test(reload, drain_timeout_resets_a_session_holding_bytes, .timeout = 60)
 {
 	char buf[1000];
-	int fd, end;
+	int fd;
 
 	if (h_small_buffers())
 		cr_skip_test("no network namespace of our own: %s",
@@ -342,14 +362,7 @@ Test(reload, drain_timeout_resets_a_session_holding_bytes, .timeout = 60)
 	reload_and_wait(1, 1);
 	cr_assert(h_relay_log_wait(&relay, "drain timeout: cutting 1 "
 	    "connections", 5000) == 0, "log:\n%s", relay.log);
-	end = h_wait_end(fd, 3000);
-	cr_assert_eq(end, ECONNRESET, "the cut session got %s, not a reset; "
-	    "log:\n%s", end == -1 ? "nothing" : end == 0 ? "a FIN" :
-	    strerror(end), relay.log);
-	cr_assert(h_relay_log_wait(&relay, "closed: drain timeout", 3000) == 0,
-	    "log:\n%s", relay.log);
-	cr_assert_eq(h_relay_log_count(&relay, "bytes lost ("), 1, "log:\n%s",
-	    relay.log);
+	expect_cut_with_a_reset(fd, "closed: drain timeout");
 	close(fd);
 	stop();
 }
@@ -551,7 +564,7 @@ Test(reload, drain_grace_resets_a_normal_session_holding_bytes,
     .timeout = 60)
 {
 	char buf[1000];
-	int fd, end;
+	int fd;
 
 	if (h_small_buffers())
 		cr_skip_test("no network namespace of our own: %s",
@@ -574,14 +587,7 @@ Test(reload, drain_grace_resets_a_normal_session_holding_bytes,
 	reload_and_wait(1, 1);
 	cr_assert(h_relay_log_wait(&relay, "drain grace: closed 1 "
 	    "normal-route connections", 5000) == 0, "log:\n%s", relay.log);
-	end = h_wait_end(fd, 3000);
-	cr_assert_eq(end, ECONNRESET, "the cut session got %s, not a reset; "
-	    "log:\n%s", end == -1 ? "nothing" : end == 0 ? "a FIN" :
-	    strerror(end), relay.log);
-	cr_assert(h_relay_log_wait(&relay, "closed: drain grace", 3000) == 0,
-	    "log:\n%s", relay.log);
-	cr_assert_eq(h_relay_log_count(&relay, "bytes lost ("), 1, "log:\n%s",
-	    relay.log);
+	expect_cut_with_a_reset(fd, "closed: drain grace");
 	close(fd);
 	stop();
 }
