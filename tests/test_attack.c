@@ -85,7 +85,11 @@ at_connect_from(const char * src, uint16_t port)
 	return (fd);
 }
 
-/* Open ${n} attacker connections from ${src}, each sending ${first}. */
+/*
+ * Open ${n} attacker connections from ${src}, each sending ${first}.  The
+ * relay may refuse one with a reset before ${first} goes out (its source
+ * is at its limit): the send then fails, and at_closed() counts it.
+ */
 static void
 at_open(const char * src, int n, const char * first)
 {
@@ -95,7 +99,8 @@ at_open(const char * src, int n, const char * first)
 	for (i = 0; i < n; i++) {
 		at[nat] = at_connect_from(src, relay.port);
 		if (first != NULL)
-			h_send_all(at[nat], first, strlen(first));
+			(void)send(at[nat], first, strlen(first),
+			    MSG_NOSIGNAL);
 		nat++;
 	}
 }
