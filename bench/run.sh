@@ -475,6 +475,16 @@ measured() {
 say "bench: $REPS interleaved runs of ${DUR}s per workload; targets: $TARGETS"
 say "bench: network namespace: $NETNS; ports from $BASE; tmp $TMP"
 
+# rotated RUN: the targets, turned by RUN - 1 places.  Each run of a
+# workload goes through every target, and each target takes each place in
+# turn: a machine that slows down within a run (TIME_WAIT sockets pile up
+# over thousands of connections a second: the first target of a run was
+# measured up to 30% faster than the last) favours none of them.
+rotated() {
+	echo $TARGETS | awk -v r="$1" '{ for (i = 0; i < NF; i++)
+		printf("%s%s", $((i + r - 1) % NF + 1), i + 1 < NF ? " " : "\n") }'
+}
+
 # runs KEY LABEL FUNC [ARGS...]: REPS runs of FUNC KEY TARGET RUN ARGS for
 # every target in turn, unless BENCH_ONLY leaves KEY out.
 runs() {
@@ -483,7 +493,7 @@ runs() {
 	say "$_rl"
 	_rr=1
 	while [ $_rr -le $REPS ]; do
-		for _rt in $TARGETS; do
+		for _rt in $(rotated $_rr); do
 			measured $_rk $_rt $_rr $_rf $_rk $_rt $_rr "$@"
 		done
 		_rr=$((_rr + 1))
@@ -495,25 +505,28 @@ runs cr "connection rate (wrk, Connection: close)" run_wrk -H 'Connection: close
 only knock && say "new connections with and without the knock (knockload, $CONNS loops)"
 r=1
 only knock || r=$((REPS + 1))
+# The token route, next to the static knock it is held to: before it in
+# odd runs, after it in even ones (see rotated).
+run_kt() {
+	[ -n "$TOKENS" ] || return 0
+	KL_PID=$HTTPPID_tok
+	measured kt l7k $1 run_kl kt l7k $1 $HTTP_tok hidden -K "$KEYF"
+	KL_PID=
+}
 while [ $r -le $REPS ]; do
-	for t in $TARGETS; do
+	for t in $(rotated $r); do
 		eval "p=\$HTTP_$t"
 		measured kl $t $r run_kl kl $t $r $p normal
 		case $t in
 		direct) measured kk $t $r run_kl kk $t $r $HB hidden ;;
 		nginx) ;;
-		l7k) KL_PID=$HTTPPID_l7k
+		l7k) [ $((r % 2)) = 1 ] && run_kt $r
+		    KL_PID=$HTTPPID_l7k
 		    measured kk $t $r run_kl kk $t $r $p hidden -x $KNOCK_HEX
-		    KL_PID= ;;
+		    KL_PID=
+		    [ $((r % 2)) = 0 ] && run_kt $r ;;
 		*) measured kk $t $r run_kl kk $t $r $p hidden -x $KNOCK_HEX ;;
 		esac
-		# The token route, right after the static knock it is held to.
-		if [ $t = l7k ] && [ -n "$TOKENS" ]; then
-			KL_PID=$HTTPPID_tok
-			measured kt $t $r run_kl kt $t $r $HTTP_tok hidden \
-			    -K "$KEYF"
-			KL_PID=
-		fi
 	done
 	r=$((r + 1))
 done

@@ -21,6 +21,9 @@
 /* Rounds of scan-and-claim before giving up (lost races only). */
 #define REPLAY_ROUNDS	8
 
+/* Seconds past its expiry before an entry may be emptied (replay_trim). */
+#define REPLAY_TRIM_AFTER	2
+
 /* 8-byte atomics must be real instructions: they work across processes. */
 _Static_assert(__atomic_always_lock_free(sizeof(uint64_t), 0),
     "64-bit atomics are not lock-free here");
@@ -83,16 +86,26 @@ replay_live(uint64_t v, uint64_t now)
 /*
  * Look at the tag's window: return REPLAY_REPLAYED if a live entry other
  * than slot ${skip} holds ${fp}; else REPLAY_OK, with the first free slot
- * in ${freeslot} (or n if none) and its word in ${old}.
+ * in ${freeslot} (or n if none), its word in ${old}, and the first empty
+ * slot, where the walk ended, in ${empty} (or n if none).
+ *
+ * The walk ends at the first empty slot (0): no entry of the tag lies past
+ * it.  An insert takes the first slot it saw free, so every slot between a
+ * live entry's home and the entry was live, hence non-zero, when the entry
+ * went in; and a slot goes back to 0 only when no entry lies past it
+ * (replay_trim).  An expired slot does not end the walk: an entry may lie
+ * past a slot that was live when the entry went in and has expired since.
+ * So an insert costs the slots up to the first empty one (a few, in a
+ * cache that is not nearly full), not the window's 256.
  */
 static int
 replay_scan(struct replay * cache, size_t home, uint64_t fp, uint64_t now,
-    size_t skip, size_t * freeslot, uint64_t * old)
+    size_t skip, size_t * freeslot, uint64_t * old, size_t * empty)
 {
 	size_t i, s;
 	uint64_t v;
 
-	*freeslot = cache->n;
+	*freeslot = *empty = cache->n;
 	*old = 0;
 	/* Slots home, home + 1, ... wrapping at n (no division per slot). */
 	for (i = 0, s = home; i < cache->probe;
@@ -101,12 +114,48 @@ replay_scan(struct replay * cache, size_t home, uint64_t fp, uint64_t now,
 		if (replay_live(v, now)) {
 			if ((v >> 32) == fp && s != skip)
 				return (REPLAY_REPLAYED);
-		} else if (*freeslot == cache->n) {
+			continue;
+		}
+		if (*freeslot == cache->n) {
 			*freeslot = s;
 			*old = v;
 		}
+		if (v == 0) {
+			*empty = s;
+			break;
+		}
 	}
 	return (REPLAY_OK);
+}
+
+/*
+ * Empty the expired entries just before the empty slot ${empty}, walking
+ * back while each is expired for REPLAY_TRIM_AFTER seconds and the slot
+ * after it is still empty: no entry lies past an empty slot, so none
+ * needs them (see replay_scan).  At most REPLAY_PROBE slots.  Without
+ * this, every slot of a long-running cache would hold an expired entry,
+ * and every insert would walk its whole window.
+ *
+ * The margin covers workers whose clocks read a second apart: an insert
+ * that saw one of these entries live, and so went past it, claimed its
+ * slot at most a moment later, not seconds later.
+ */
+static void
+replay_trim(struct replay * cache, size_t empty, uint64_t now)
+{
+	size_t i, next = empty, s;
+	uint64_t v;
+
+	for (i = 0; i < REPLAY_PROBE; i++, next = s) {
+		s = (next == 0) ? cache->n - 1 : next - 1;
+		v = __atomic_load_n(&cache->slot[s], __ATOMIC_SEQ_CST);
+		if (v == 0 || (v & 0xffffffffU) + REPLAY_TRIM_AFTER >= now ||
+		    __atomic_load_n(&cache->slot[next], __ATOMIC_SEQ_CST) != 0)
+			return;
+		if (!__atomic_compare_exchange_n(&cache->slot[s], &v, 0, 0,
+		    __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST))
+			return;		/* Taken meanwhile: leave it. */
+	}
 }
 
 /* Insert a tag unless it is there. */
@@ -115,7 +164,7 @@ replay_insert(struct replay * cache, const uint8_t tag[REPLAY_TAGLEN],
     uint64_t expiry, uint64_t now)
 {
 	uint64_t fp, old, v;
-	size_t home, s, other, round;
+	size_t home, s, other, empty, round;
 
 	fp = replay_le(tag, 4);
 	home = (size_t)(replay_le(tag + 8, 8) % cache->n);
@@ -127,7 +176,8 @@ replay_insert(struct replay * cache, const uint8_t tag[REPLAY_TAGLEN],
 	v = (fp << 32) | expiry;
 
 	for (round = 0; round < REPLAY_ROUNDS; round++) {
-		if (replay_scan(cache, home, fp, now, cache->n, &s, &old))
+		if (replay_scan(cache, home, fp, now, cache->n, &s, &old,
+		    &empty))
 			return (REPLAY_REPLAYED);
 		if (s == cache->n)
 			return (REPLAY_FULL);
@@ -144,8 +194,10 @@ replay_insert(struct replay * cache, const uint8_t tag[REPLAY_TAGLEN],
 		 * then a load of another slot: sequentially consistent, which
 		 * acquire/release alone would not promise).
 		 */
-		if (replay_scan(cache, home, fp, now, s, &other, &old))
+		if (replay_scan(cache, home, fp, now, s, &other, &old, &empty))
 			return (REPLAY_REPLAYED);
+		if (empty != cache->n)
+			replay_trim(cache, empty, now);
 		return (REPLAY_OK);
 	}
 	/* Lost every race: fail closed. */

@@ -118,6 +118,77 @@ Test(replay, expired_slot_reused)
 	replay_free(c);
 }
 
+/*
+ * Three tags with one home: the second and third go past the first.  When
+ * the first two expire, their slots are free but not empty: the walk must
+ * go on past them to find the third (a walk that stopped at the first free
+ * slot would claim it, stop again at the next in its second scan, and take
+ * the replay as new).  A fresh tag then takes an expired slot, and a
+ * replay of the third is still caught past it.
+ */
+Test(replay, entries_past_expired_slots_are_found)
+{
+	uint8_t tag[3][REPLAY_TAGLEN], fresh[REPLAY_TAGLEN];
+	struct replay * c;
+	int i;
+
+	cr_assert_not_null(c = replay_init(1024));
+	for (i = 0; i < 3; i++) {
+		rp_tag((uint32_t)i, tag[i]);
+		memcpy(tag[i] + 8, tag[0] + 8, 8);	/* One home. */
+	}
+	memcpy(fresh, tag[0], REPLAY_TAGLEN);
+	fresh[0] ^= 0x5a;				/* Same home too. */
+	cr_assert_eq(replay_insert(c, tag[0], NOW + 10, NOW), REPLAY_OK);
+	cr_assert_eq(replay_insert(c, tag[1], NOW + 10, NOW), REPLAY_OK);
+	cr_assert_eq(replay_insert(c, tag[2], NOW + 60, NOW), REPLAY_OK);
+	/* At NOW + 11 the first two have expired; the third has not. */
+	cr_expect_eq(replay_insert(c, tag[2], NOW + 60, NOW + 11),
+	    REPLAY_REPLAYED, "an entry past expired slots was missed");
+	cr_expect_eq(replay_insert(c, fresh, NOW + 70, NOW + 11), REPLAY_OK);
+	cr_expect_eq(replay_insert(c, tag[2], NOW + 60, NOW + 12),
+	    REPLAY_REPLAYED);
+	cr_expect_eq(replay_insert(c, fresh, NOW + 70, NOW + 12),
+	    REPLAY_REPLAYED);
+	/* The first is forgotten: it goes in again. */
+	cr_expect_eq(replay_insert(c, tag[0], NOW + 70, NOW + 12), REPLAY_OK);
+	cr_expect_eq(replay_insert(c, tag[0], NOW + 70, NOW + 13),
+	    REPLAY_REPLAYED);
+	replay_free(c);
+}
+
+/*
+ * A long-running cache, a third full: 300 fresh tags a second for 100
+ * seconds into 4,096 slots (each slot is used many times over, and
+ * expired entries are emptied as inserts pass them).  Every tag is new
+ * once, and caught as a replay at any second until its expiry.
+ */
+Test(replay, long_run_catches_every_live_replay)
+{
+	uint8_t tag[REPLAY_TAGLEN];
+	struct replay * c;
+	uint32_t sec, i, back;
+
+	cr_assert_not_null(c = replay_init(4096));
+	for (sec = 0; sec < 100; sec++) {
+		for (i = 0; i < 300; i++) {
+			rp_tag(sec * 300 + i, tag);
+			cr_assert_eq(replay_insert(c, tag, NOW + sec + 5,
+			    NOW + sec), REPLAY_OK, "second %u, tag %u", sec, i);
+		}
+		/* The tags of the last 6 seconds are live (expiry >= now). */
+		for (back = 0; back <= 5 && back <= sec; back++)
+			for (i = 0; i < 300; i += 7) {
+				rp_tag((sec - back) * 300 + i, tag);
+				cr_assert_eq(replay_insert(c, tag, NOW + sec + 5,
+				    NOW + sec), REPLAY_REPLAYED,
+				    "second %u: a tag of second %u missed", sec,
+				    sec - back);
+			}
+	}
+	replay_free(c);
+}
+
 /* Many entries in a default cache: all first inserts OK, all replays caught. */
 Test(replay, thousands)
 {
