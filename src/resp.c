@@ -265,10 +265,16 @@ resp_parse(struct resp_parser * P, const uint8_t * buf, size_t len,
 	int rc;
 
 	while (i < len) {
+		/* No reply is longer: nothing holds the reader for long. */
+		if (P->taken >= RESP_REPLY_MAX)
+			return (RESP_BAD);
 		if (P->state == ST_BULK) {
 			n = len - i;
 			if ((uint64_t)n > (uint64_t)P->left)
 				n = (size_t)P->left;
+			if (n > RESP_REPLY_MAX - P->taken)
+				n = RESP_REPLY_MAX - P->taken;
+			P->taken += n;
 			/* A blob error's text is kept like a simple one's. */
 			if (P->top && P->type == '!')
 				resp_keep_n(P, buf + i, n);
@@ -278,6 +284,7 @@ resp_parse(struct resp_parser * P, const uint8_t * buf, size_t len,
 				P->state = ST_BULK_CR;
 			continue;
 		}
+		P->taken++;
 		if ((rc = resp_byte(P, buf[i++])) == RESP_BAD)
 			return (RESP_BAD);
 		if (rc == RESP_DONE) {

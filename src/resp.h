@@ -27,6 +27,13 @@
 /* Largest bulk string or aggregate length accepted (the server's own). */
 #define RESP_LEN_MAX		(512LL * 1024 * 1024)
 
+/*
+ * Longest reply accepted, in bytes: a longer one is RESP_BAD.  The
+ * commands sent (AUTH, SET) are answered in a few bytes; a server that
+ * streamed one endless line or a huge value would hold its reader.
+ */
+#define RESP_REPLY_MAX		65536
+
 /* What a complete top-level reply was (struct resp_reply.kind). */
 #define RESP_OK		0	/* The simple string "OK". */
 #define RESP_NULL	1	/* Null: $-1, *-1 or RESP3 _. */
@@ -61,6 +68,7 @@ struct resp_parser {
 	int attr[RESP_DEPTH_MAX];	/* That aggregate is an attribute. */
 	int topkind;			/* The top value's kind so far. */
 	size_t msglen;			/* Bytes of msg kept. */
+	size_t taken;			/* Bytes of the reply so far. */
 	char msg[RESP_MSG_MAX + 1];
 };
 
@@ -79,7 +87,7 @@ void resp_parse_init(struct resp_parser *);
  * taken and the reply goes on, or RESP_BAD (${*used} undefined) on a byte
  * RESP does not allow there: a bad type, a number line that is not one, a
  * length out of range, a CR without LF, an aggregate deeper than
- * RESP_DEPTH_MAX.  After RESP_BAD, ${P} must be set up again.  An attribute
+ * RESP_DEPTH_MAX, a reply longer than RESP_REPLY_MAX.  After RESP_BAD, ${P} must be set up again.  An attribute
  * (RESP3 |) is skipped: the reply is the value after it.  No system call,
  * no allocation.
  */

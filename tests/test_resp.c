@@ -217,6 +217,55 @@ Test(resp, malformed)
 	    RESP_OTHER, NULL);
 }
 
+/*
+ * A reply is at most RESP_REPLY_MAX bytes, fed at once or in pieces: an
+ * endless line or a huge value is refused once past it, so a server
+ * streaming one cannot hold the reader.  Up to it, all is well.
+ */
+Test(resp, longest_reply)
+{
+	static char buf[RESP_REPLY_MAX + 64];
+	struct resp_parser P;
+	struct resp_reply R;
+	size_t used, off;
+	int rc = RESP_MORE;
+
+	/* A line of exactly RESP_REPLY_MAX bytes, CR LF included. */
+	memset(buf, 'x', sizeof(buf));
+	buf[0] = '+';
+	memcpy(buf + RESP_REPLY_MAX - 2, "\r\n", 2);
+	resp_parse_init(&P);
+	cr_assert_eq(resp_parse(&P, (uint8_t *)buf, RESP_REPLY_MAX, &used, &R),
+	    RESP_DONE);
+	cr_assert_eq(used, RESP_REPLY_MAX);
+	/* One byte longer, in 1,000-byte pieces: refused at that byte. */
+	memcpy(buf + RESP_REPLY_MAX - 2, "xx\r\n", 4);
+	resp_parse_init(&P);
+	for (off = 0; off < RESP_REPLY_MAX + 2; off += 1000) {
+		rc = resp_parse(&P, (uint8_t *)buf + off, 1000, &used, &R);
+		if (rc != RESP_MORE)
+			break;
+	}
+	cr_assert_eq(rc, RESP_BAD);
+	cr_assert_eq(off, RESP_REPLY_MAX - RESP_REPLY_MAX % 1000);
+	/* A bulk value past it, however it is cut. */
+	memcpy(buf, "$100000\r\n", 9);
+	resp_parse_init(&P);
+	cr_assert_eq(resp_parse(&P, (uint8_t *)buf, sizeof(buf), &used, &R),
+	    RESP_BAD);
+	/* The parser counts each reply afresh: two of half the size pass. */
+	memset(buf, 'x', sizeof(buf));
+	buf[0] = '+';
+	memcpy(buf + RESP_REPLY_MAX / 2 - 2, "\r\n+", 3);
+	memcpy(buf + RESP_REPLY_MAX - 2, "\r\n", 2);
+	resp_parse_init(&P);
+	cr_assert_eq(resp_parse(&P, (uint8_t *)buf, RESP_REPLY_MAX, &used, &R),
+	    RESP_DONE);
+	cr_assert_eq(used, RESP_REPLY_MAX / 2);
+	cr_assert_eq(resp_parse(&P, (uint8_t *)buf + used,
+	    RESP_REPLY_MAX - used, &used, &R), RESP_DONE);
+}
+
 Test(resp, encode_exact)
 {
 	const uint8_t * argv[6] = { (const uint8_t *)"SET",

@@ -17,6 +17,7 @@
 
 #include "harness.h"
 #include "net.h"
+#include "resp.h"
 #include "store.h"
 
 /* The outcomes delivered, in order. */
@@ -286,5 +287,33 @@ Test(storeclient, auth_first_refused_fails_claims, .timeout = 20)
 	cr_assert_eq(F.rec.n, 1);
 	cr_assert_eq(F.rec.result[0], STORE_FAILED);
 	cr_assert_eq(claim(&F, 8, 8, 1000), -1);
+	fake_stop(&F);
+}
+
+/*
+ * A server that streams one endless line (here 128 KiB and no end) is
+ * given up once the reply passes RESP_REPLY_MAX: the claim fails, the
+ * client is down and backs off, instead of reading for as long as the
+ * server sends.
+ */
+Test(storeclient, endless_reply_given_up, .timeout = 20)
+{
+	static char line[128 * 1024];
+	struct fake F;
+	char got[512];
+
+	fake_start(&F, NULL, 4);
+	fake_accept(&F);
+	cr_assert_eq(claim(&F, 1, 1, 1000), 0);
+	(void)fake_read(&F, got, sizeof(got), 95);
+	memset(line, 'x', sizeof(line));
+	line[0] = '+';
+	cr_assert_eq(send(F.fd, line, sizeof(line), MSG_DONTWAIT | MSG_NOSIGNAL) >
+	    RESP_REPLY_MAX, 1);
+	fake_pump(&F, 300);
+	cr_assert_eq(F.rec.n, 1);
+	cr_assert_eq(F.rec.result[0], STORE_FAILED);
+	cr_assert_eq(claim(&F, 2, 2, 1000), -1, "the client is not down");
+	cr_assert_eq(store_wait(F.S, F.now, -1), 100);
 	fake_stop(&F);
 }
