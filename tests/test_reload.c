@@ -330,6 +330,55 @@ expect_cut_with_a_reset(int fd, const char * reason)
 	    relay.log);
 }
 
+/* A reload cutting a download whose client stopped reading. */
+struct held_cut {
+	int hidden;		/* The download is on the hidden route. */
+	const char * timer;	/* --drain-timeout or --drain-grace. */
+	const char * cutting;	/* The worker's line when the timer fires. */
+	const char * reason;	/* The session's close reason. */
+};
+
+/*
+ * An 8 MiB download on the route ${H->hidden} names (the other backend
+ * greets), through 16 KiB buffers in a namespace of the test's own: the
+ * client reads a little, then nothing, so the way fills up and stands.
+ * Reload with ${H->timer} 1s: the worker logs ${H->cutting}, and the
+ * session is cut with a reset (expect_cut_with_a_reset).
+ */
+static void
+held_session_cut(const struct held_cut * H)
+{
+	struct h_backend * down = H->hidden ? &hidden : &normal;
+	struct h_backend * other = H->hidden ? &normal : &hidden;
+	char buf[1000];
+	int fd;
+
+	if (h_small_buffers())
+		cr_skip_test("no network namespace of our own: %s",
+		    strerror(errno));
+	secrets(OLD_KNOCK);
+	h_backend_start(down, &(struct h_backend_conf){
+	    .mode = H_SEND_OPEN, .n = 8 << 20, .seed = 3 });
+	h_backend_start(other, &(struct h_backend_conf){ .mode = H_GREET,
+	    .name = H->hidden ? "normal" : "hidden" });
+	h_relay_start(&relay, &(struct h_relay_conf){ .normal = normal.port,
+	    .hidden = hidden.port, .extra = (const char *[]){ "--workers",
+	    "1", "--knock-file", knock_path, H->timer, "1s", NULL } });
+	cr_assert(h_relay_log_wait(&relay, "worker 0 ready", 5000) == 0);
+	fd = h_connect(AF_INET, relay.port);
+	/* The knock, or as long as it and not it (the normal route at once). */
+	h_send_all(fd, H->hidden ? OLD_KNOCK : "not-a-knock",
+	    strlen(OLD_KNOCK));
+	cr_assert_eq(recv_n(fd, buf, sizeof(buf)), sizeof(buf));
+	usleep(500000);
+	reload_and_wait(1, 1);
+	cr_assert(h_relay_log_wait(&relay, H->cutting, 5000) == 0, "log:\n%s",
+	    relay.log);
+	expect_cut_with_a_reset(fd, H->reason);
+	close(fd);
+	stop();
+}
+
 /*
  * The drain timeout cuts a session that still holds bytes for its client
  * (a long download the client stopped reading; 16 KiB buffers in a
@@ -339,32 +388,11 @@ expect_cut_with_a_reset(int fd, const char * reason)
  */
 Test(reload, drain_timeout_resets_a_session_holding_bytes, .timeout = 60)
 {
-	char buf[1000];
-	int fd;
 
-	if (h_small_buffers())
-		cr_skip_test("no network namespace of our own: %s",
-		    strerror(errno));
-	secrets(OLD_KNOCK);
-	h_backend_start(&normal, &(struct h_backend_conf){ .mode = H_GREET,
-	    .name = "normal" });
-	h_backend_start(&hidden, &(struct h_backend_conf){
-	    .mode = H_SEND_OPEN, .n = 8 << 20, .seed = 3 });
-	h_relay_start(&relay, &(struct h_relay_conf){ .normal = normal.port,
-	    .hidden = hidden.port, .extra = (const char *[]){ "--workers",
-	    "1", "--knock-file", knock_path, "--drain-timeout", "1s", NULL } });
-	cr_assert(h_relay_log_wait(&relay, "worker 0 ready", 5000) == 0);
-	fd = h_connect(AF_INET, relay.port);
-	h_send_all(fd, OLD_KNOCK, strlen(OLD_KNOCK));
-	/* Read a little, then nothing: the way fills up, then stands. */
-	cr_assert_eq(recv_n(fd, buf, sizeof(buf)), sizeof(buf));
-	usleep(500000);
-	reload_and_wait(1, 1);
-	cr_assert(h_relay_log_wait(&relay, "drain timeout: cutting 1 "
-	    "connections", 5000) == 0, "log:\n%s", relay.log);
-	expect_cut_with_a_reset(fd, "closed: drain timeout");
-	close(fd);
-	stop();
+	held_session_cut(&(struct held_cut){ .hidden = 1,
+	    .timer = "--drain-timeout",
+	    .cutting = "drain timeout: cutting 1 connections",
+	    .reason = "closed: drain timeout" });
 }
 
 /*
@@ -563,33 +591,11 @@ Test(reload, drain_grace_closes_normal_sessions_not_hidden, .timeout = 60)
 Test(reload, drain_grace_resets_a_normal_session_holding_bytes,
     .timeout = 60)
 {
-	char buf[1000];
-	int fd;
 
-	if (h_small_buffers())
-		cr_skip_test("no network namespace of our own: %s",
-		    strerror(errno));
-	secrets(OLD_KNOCK);
-	h_backend_start(&normal, &(struct h_backend_conf){
-	    .mode = H_SEND_OPEN, .n = 8 << 20, .seed = 5 });
-	h_backend_start(&hidden, &(struct h_backend_conf){ .mode = H_GREET,
-	    .name = "hidden" });
-	h_relay_start(&relay, &(struct h_relay_conf){ .normal = normal.port,
-	    .hidden = hidden.port, .extra = (const char *[]){ "--workers",
-	    "1", "--knock-file", knock_path, "--drain-grace", "1s", NULL } });
-	cr_assert(h_relay_log_wait(&relay, "worker 0 ready", 5000) == 0);
-	fd = h_connect(AF_INET, relay.port);
-	/* As long as the knock and not it: the normal route at once. */
-	h_send_all(fd, "not-a-knock", strlen(OLD_KNOCK));
-	/* Read a little, then nothing: the way fills up, then stands. */
-	cr_assert_eq(recv_n(fd, buf, sizeof(buf)), sizeof(buf));
-	usleep(500000);
-	reload_and_wait(1, 1);
-	cr_assert(h_relay_log_wait(&relay, "drain grace: closed 1 "
-	    "normal-route connections", 5000) == 0, "log:\n%s", relay.log);
-	expect_cut_with_a_reset(fd, "closed: drain grace");
-	close(fd);
-	stop();
+	held_session_cut(&(struct held_cut){ .hidden = 0,
+	    .timer = "--drain-grace",
+	    .cutting = "drain grace: closed 1 normal-route connections",
+	    .reason = "closed: drain grace" });
 }
 
 /*
