@@ -142,17 +142,25 @@ sd_reap(int ms)
 	return (-1);
 }
 
-/* SIGTERM the relay, which must exit 0; close ${efd}, stop ${N} and ${H}. */
+/* SIGTERM the relay, which must exit 0; close ${fd}. */
 static void
-sd_stop(int efd, struct h_backend * N, struct h_backend * H)
+sd_term(int fd)
 {
 	int st;
 
 	kill(sd_pid, SIGTERM);
 	st = sd_reap(5000);
 	cr_assert(st != -1 && WIFEXITED(st) && WEXITSTATUS(st) == 0,
-	    "status %d; log: %s", st, sd_log);
-	close(efd);
+	    "status %#x; log: %s", st, sd_log);
+	close(fd);
+}
+
+/* SIGTERM the relay, which must exit 0; close ${efd}, stop ${N} and ${H}. */
+static void
+sd_stop(int efd, struct h_backend * N, struct h_backend * H)
+{
+
+	sd_term(efd);
 	h_backend_stop(N);
 	h_backend_stop(H);
 }
@@ -1013,19 +1021,6 @@ sd_start_under_unit_filter(char * const * argv, const char * ready)
 	return (p[0]);
 }
 
-/* SIGTERM the relay started above; it must exit 0. */
-static void
-sd_stop_under_unit_filter(int fd)
-{
-	int st;
-
-	kill(sd_pid, SIGTERM);
-	st = sd_reap(5000);
-	cr_assert(st != -1 && WIFEXITED(st) && WEXITSTATUS(st) == 0,
-	    "status %#x: %s", st, sd_log);
-	close(fd);
-}
-
 Test(systemd, unit_syscall_filter_lets_the_relay_start, .timeout = 60)
 {
 	char * argv[] = { (char *)sd_bin(), "--listen", "127.0.0.1:0",
@@ -1033,7 +1028,7 @@ Test(systemd, unit_syscall_filter_lets_the_relay_start, .timeout = 60)
 
 	if (geteuid() != 0)
 		cr_skip_test("needs root to become nobody like User=");
-	sd_stop_under_unit_filter(sd_start_under_unit_filter(argv,
+	sd_term(sd_start_under_unit_filter(argv,
 	    "l7knockknock: ready\n"));
 }
 
@@ -1058,7 +1053,7 @@ Test(systemd, unit_syscall_filter_lets_the_supervisor_reload, .timeout = 60)
 	kill(sd_pid, SIGHUP);
 	cr_assert(sd_wait_log(fd, "of generation 0 drained", 10000) == 0,
 	    "no reload under the unit's filter: %s", sd_log);
-	sd_stop_under_unit_filter(fd);
+	sd_term(fd);
 	(void)unlink(path);
 	(void)rmdir(dir);
 }
