@@ -360,7 +360,7 @@ run_bulk() {	# KEY TARGET RUN
 	eval "_p=\$BULK_$1"
 	_try=0
 	while [ $_try -lt 2 ]; do
-		timeout -k 2 $TO iperf3 -c 127.0.0.1 -p $_p -t $DUR -f g \
+		timeout -k 2 $TO iperf3 -c 127.0.0.1 -p $_p -t $DUR -O 1 -f g \
 		    >"$TMP/last.out" 2>&1
 		_v=$(awk '/receiver/ { for (i = 1; i <= NF; i++)
 		    if ($i == "Gbits/sec") print $(i - 1) }' "$TMP/last.out")
