@@ -485,23 +485,54 @@ rotated() {
 		printf("%s%s", $((i + r - 1) % NF + 1), i + 1 < NF ? " " : "\n") }'
 }
 
+# run_side KEY RUN [wrk args]: l7knockknock and haproxy side by side,
+# $CONNS / 2 connections each, loaded at the same time for DUR.  Both see
+# the machine as it is in that second, so their ratio keeps what the two
+# do differently and loses the drift between runs a few seconds apart
+# (rates move by 15-30% from one run to the next on this shared machine).
+run_side() {
+	_sk=$1 _sr=$2; shift 2
+	[ -n "${HTTP_haproxy:-}" ] || return 0
+	timeout -k 2 $TO wrk -t 1 -c $((CONNS / 2)) -d ${DUR}s "$@" \
+	    http://127.0.0.1:$HTTP_l7k/ >"$TMP/side.l7k" 2>&1 &
+	_sp=$!
+	timeout -k 2 $TO wrk -t 1 -c $((CONNS / 2)) -d ${DUR}s "$@" \
+	    http://127.0.0.1:$HTTP_haproxy/ >"$TMP/side.haproxy" 2>&1
+	wait $_sp
+	_sl=$(awk '/^Requests\/sec:/ { print $2 }' "$TMP/side.l7k")
+	_sh=$(awk '/^Requests\/sec:/ { print $2 }' "$TMP/side.haproxy")
+	if [ -z "$_sl" ] || [ -z "$_sh" ] || [ "${_sh%.*}" = 0 ]; then
+		note "$_sk side by side run $_sr failed"
+		return
+	fi
+	put ${_sk}side l7k $_sr "$_sl"
+	put ${_sk}side haproxy $_sr "$_sh"
+	put ${_sk}sratio l7k $_sr "$(awk -v a="$_sl" -v b="$_sh" 'BEGIN { print a / b }')"
+}
+
 # runs KEY LABEL FUNC [ARGS...]: REPS runs of FUNC KEY TARGET RUN ARGS for
-# every target in turn, unless BENCH_ONLY leaves KEY out.
+# every target in turn, unless BENCH_ONLY leaves KEY out.  With SIDE=1,
+# each round also runs l7knockknock and haproxy side by side (run_side),
+# before the others in odd rounds and after them in even ones.
 runs() {
 	_rk=$1 _rl=$2 _rf=$3; shift 3
 	only $_rk || return 0
 	say "$_rl"
 	_rr=1
 	while [ $_rr -le $REPS ]; do
+		[ -n "${SIDE:-}" ] && [ $((_rr % 2)) = 1 ] &&
+		    measured ${_rk}side l7k $_rr run_side $_rk $_rr "$@"
 		for _rt in $(rotated $_rr); do
 			measured $_rk $_rt $_rr $_rf $_rk $_rt $_rr "$@"
 		done
+		[ -n "${SIDE:-}" ] && [ $((_rr % 2)) = 0 ] &&
+		    measured ${_rk}side l7k $_rr run_side $_rk $_rr "$@"
 		_rr=$((_rr + 1))
 	done
 }
 runs bulk "bulk (iperf3, 1 stream)" run_bulk
-runs rr "request/response (wrk, $CONNS keep-alive connections)" run_wrk
-runs cr "connection rate (wrk, Connection: close)" run_wrk -H 'Connection: close'
+SIDE=1 runs rr "request/response (wrk, $CONNS keep-alive connections)" run_wrk
+SIDE=1 runs cr "connection rate (wrk, Connection: close)" run_wrk -H 'Connection: close'
 only knock && say "new connections with and without the knock (knockload, $CONNS loops)"
 r=1
 only knock || r=$((REPS + 1))
@@ -738,9 +769,13 @@ row bulk "bulk: iperf3, 1 stream, Gbit/s" 2 "≥ 1.1 × max(haproxy, nginx), ≥
 row rr "request/response: wrk, $CONNS keep-alive, req/s" 0 "≥ 1.0 × haproxy" "l >= h"
 row rr_p99 "request/response: p99 ms" 2 "" ""
 row rr_cpu "request/response: relay CPU µs per request" 1 "" "" "" "–"
+row rrside "request/response side by side, $((CONNS / 2)) connections each, req/s" 0 "" "" "–" "–"
+row rrsratio "request/response side by side: median of the runs' l7k ÷ haproxy" 2 "≥ 1.0" "l >= 1" "–" "–"
 row cr "connection rate: wrk, Connection: close, conn/s" 0 "≥ 1.0 × haproxy" "l >= h"
 row cr_p99 "connection rate: p99 ms" 2 "" ""
 row cr_cpu "connection rate: relay CPU µs per connection" 1 "" "" "" "–"
+row crside "connection rate side by side, $((CONNS / 2)) connections each, conn/s" 0 "" "" "–" "–"
+row crsratio "connection rate side by side: median of the runs' l7k ÷ haproxy" 2 "≥ 1.0" "l >= 1" "–" "–"
 row kl "new connections, no knock (knockload), conn/s" 0 "" ""
 row kl_p99 "new connections, no knock: p99 ms" 2 "" ""
 row kk "knocked connections to hidden (knockload), conn/s" 0 "" "" "n/a: no knock routing" "$(fmt "$(med kk direct)" 0) (no knock)"
@@ -781,6 +816,9 @@ tgt() {
 # ratio_ok A B MIN: 1 if A / B >= MIN, 0 if not, empty if either is missing.
 ratio_ok() { awk -v a="$1" -v b="$2" -v m="$3" 'BEGIN {
 	if (a == "" || b == "" || b == 0) print ""; else print (a / b >= m) ? 1 : 0 }'; }
+# rounds KEY: "rounds a, b, ..." of l7knockknock's KEY, in the runs' order.
+rounds() { sort -k3,3n "$RAW" | awk -v k="$1" '$1 == k && $2 == "l7k" {
+	printf("%s%.2f", n++ ? ", " : "rounds ", $4) }'; }
 # at_most A MAX
 at_most() { awk -v a="$1" -v m="$2" 'BEGIN { if (a == "") print ""; else print (a <= m) ? 1 : 0 }'; }
 BL=$(med bulk l7k) BH=$(med bulk haproxy) BN=$(med bulk nginx) BD=$(med bulk direct)
@@ -800,16 +838,22 @@ tgt "bulk ≥ 0.75 × direct" "$(ratio "$BL" "$BD") ($(fmt "$BL" 2) vs $(fmt "$B
 tgt "bulk: no round below 0.9 × the better peer's median" \
     "slowest round $(fmt "$BMIN" 2) vs $(fmt "$BFLOOR" 2) Gbit/s" \
     "$(ratio_ok "$BMIN" "$BFLOOR" 1)"
-tgt "connections/s (Connection: close) ≥ 1.0 × haproxy" \
+tgt "connections/s (Connection: close) ≥ 1.0 × haproxy, side by side" \
+    "$(fmt "$(med crsratio l7k)" 2) × haproxy ($(rounds crsratio))" \
+    "$(ratio_ok "$(med crsratio l7k)" 1 1)"
+tgt "the same, in turn (medians of runs seconds apart)" \
     "$(ratio "$(med cr l7k)" "$(med cr haproxy)") × haproxy" \
     "$(ratio_ok "$(med cr l7k)" "$(med cr haproxy)" 1)"
 tgt "token-knocked ≥ 0.95 × static-knocked connections/s, side by side" \
-    "$(fmt "$KTS" 2) ($(sort -k3,3n "$RAW" | awk '$1 == "ktsratio" { printf("%s%.2f", n++ ? ", " : "rounds ", $4) }'))" \
+    "$(fmt "$KTS" 2) ($(rounds ktsratio))" \
     "$(ratio_ok "$KTS" 1 0.95)"
 tgt "the same, in turn (runs seconds apart)" \
-    "$(fmt "$KT" 2) ($(sort -k3,3n "$RAW" | awk '$1 == "ktratio" { printf("%s%.2f", n++ ? ", " : "rounds ", $4) }'))" \
+    "$(fmt "$KT" 2) ($(rounds ktratio))" \
     "$(ratio_ok "$KT" 1 0.95)"
-tgt "request/response ≥ 1.0 × haproxy" \
+tgt "request/response ≥ 1.0 × haproxy, side by side" \
+    "$(fmt "$(med rrsratio l7k)" 2) × haproxy ($(rounds rrsratio))" \
+    "$(ratio_ok "$(med rrsratio l7k)" 1 1)"
+tgt "the same, in turn (medians of runs seconds apart)" \
     "$(ratio "$(med rr l7k)" "$(med rr haproxy)") × haproxy" \
     "$(ratio_ok "$(med rr l7k)" "$(med rr haproxy)" 1)"
 tgt "idle: ≤ 2 descriptors per connection" "$(fmt "$(med idle_fd l7k)" 2)" \
