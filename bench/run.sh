@@ -274,10 +274,10 @@ start_haproxy bulk_haproxy $((P + 1)) $IPB $HB || exit 1; BULK_haproxy=$((P + 1)
 start_nginx bulk_nginx $((P + 2)) $IPB || exit 1; BULK_nginx=$((P + 2))
 BULK_direct=$IPB
 P=$((BASE + 20))
-start_l7k http_l7k $P $NB $HB || exit 1; HTTP_l7k=$P; L7K_PID=$RELAYPID
+start_l7k http_l7k $P $NB $HB || exit 1; HTTP_l7k=$P
 HTTPPID_l7k=$RELAYPID
 start_haproxy http_haproxy $((P + 1)) $NB $HB || exit 1; HTTP_haproxy=$((P + 1))
-HAPROXY_PID=$RELAYPID HTTPPID_haproxy=$RELAYPID
+HTTPPID_haproxy=$RELAYPID
 start_nginx http_nginx $((P + 2)) $NB || exit 1; HTTP_nginx=$((P + 2))
 HTTPPID_nginx=$RELAYPID
 HTTP_direct=$NB
@@ -695,8 +695,11 @@ if command -v strace >/dev/null 2>&1 && [ "${BENCH_STRACE:-1}" = 1 ] &&
     only rr; then
 	for t in l7k haproxy; do
 		eval "p=\$HTTP_$t"
-		[ $t = l7k ] && pid=$L7K_PID || pid=$HAPROXY_PID
-		strace -c -f -p $pid -o "$TMP/strace_$t" &
+		eval "pid=\$HTTPPID_$t"
+		# Every process of the tree: -f follows only children to come,
+		# and l7knockknock's worker is the supervisor's child already.
+		strace -c -f $(tree_pids $pid | sed 's/^/-p /') \
+		    -o "$TMP/strace_$t" &
 		sp=$!
 		PIDS="$PIDS $sp"
 		sleep 0.5
