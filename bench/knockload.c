@@ -15,7 +15,11 @@
  * SIGTERM/SIGINT or D seconds, and prints "closed_by_peer=K" on exit.
  *
  *   knockload [-c CONC] [-d SECS] [-x KNOCKHEX | -K KEYFILE] [-r REQUEST]
- *             [-m MATCH] [-I N] HOST:PORT
+ *             [-m MATCH] [-I N] [-A EPOCH] HOST:PORT
+ *
+ * -A EPOCH: rate mode starts its clock at that wall-clock time (seconds
+ * since the epoch, with a fraction), after minting its tokens: two
+ * knockloads given the same EPOCH run side by side over the same seconds.
  *
  * -K KEYFILE: instead of a fixed knock, a fresh token (src/token.c,
  * token_mint_now) under the key in KEYFILE for every connection (a token
@@ -71,6 +75,7 @@ static int tokens;
 static char token[TOKEN_LEN];
 static char (*minted)[TOKEN_LEN];	/* rate mode: minted before the clock */
 static size_t nminted, usedminted;
+static double start_at;		/* -A: start the clock then (CLOCK_REALTIME) */
 static int epfd;
 static volatile sig_atomic_t stop;
 
@@ -98,7 +103,8 @@ static void
 usage(void)
 {
 	fprintf(stderr, "usage: knockload [-c CONC] [-d SECS] [-x KNOCKHEX | "
-	    "-K KEYFILE] [-r REQUEST] [-m MATCH] [-I N] HOST:PORT\n");
+	    "-K KEYFILE] [-r REQUEST] [-m MATCH] [-I N] [-A EPOCH] "
+	    "HOST:PORT\n");
 	exit(2);
 }
 
@@ -302,6 +308,19 @@ raise_nofile(size_t want)
 	}
 }
 
+/* Sleep until the wall clock reads ${t}; at once if it is past. */
+static void
+sleep_until(double t)
+{
+	struct timespec ts;
+
+	ts.tv_sec = (time_t)t;
+	ts.tv_nsec = (long)((t - (double)ts.tv_sec) * 1e9);
+	while (clock_nanosleep(CLOCK_REALTIME, TIMER_ABSTIME, &ts, NULL) ==
+	    EINTR && !stop)
+		;
+}
+
 static void
 run_rate(struct conn *cs, int conc, double dur)
 {
@@ -320,6 +339,8 @@ run_rate(struct conn *cs, int conc, double dur)
 			token_mint_now(key, minted[usedminted]);
 		usedminted = 0;
 	}
+	if (start_at > 0)
+		sleep_until(start_at);
 	start = now();
 	end = start + dur;
 	for (i = 0; i < conc; i++)
@@ -438,7 +459,7 @@ main(int argc, char **argv)
 	struct sigaction sa;
 	char *colon, *host, *knock, *request;
 
-	while ((opt = getopt(argc, argv, "c:d:x:K:r:I:m:")) != -1) {
+	while ((opt = getopt(argc, argv, "c:d:x:K:r:I:m:A:")) != -1) {
 		switch (opt) {
 		case 'c': conc = atoi(optarg); break;
 		case 'd': dur = atof(optarg); break;
@@ -447,6 +468,7 @@ main(int argc, char **argv)
 		case 'r': req = optarg; break;
 		case 'I': idle = atoi(optarg); break;
 		case 'm': match = optarg; break;
+		case 'A': start_at = atof(optarg); break;
 		default: usage();
 		}
 	}

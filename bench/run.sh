@@ -553,10 +553,13 @@ run_kt() {
 run_ktside() {
 	[ -n "$TOKENS" ] || return 0
 	_h=$((CONNS / 2))
-	timeout -k 2 $TO $KL -c $_h -d $DUR -m hidden -x $KNOCK_HEX \
+	# One start for both clocks, after the token run has minted its
+	# tokens (-A): neither runs a moment alone.
+	_at=$(awk -v t="$(date +%s.%N)" 'BEGIN { printf("%.3f", t + 1.5) }')
+	timeout -k 2 $TO $KL -c $_h -d $DUR -m hidden -x $KNOCK_HEX -A $_at \
 	    127.0.0.1:$HTTP_l7k >"$TMP/side.kk" &
 	_sp=$!
-	_st=$(timeout -k 2 $TO $KL -c $_h -d $DUR -m hidden -K "$KEYF" \
+	_st=$(timeout -k 2 $TO $KL -c $_h -d $DUR -m hidden -K "$KEYF" -A $_at \
 	    127.0.0.1:$HTTP_tok)
 	wait $_sp
 	_sk=$(sed -n 's/.* rate=\([0-9.]*\) .*/\1/p' "$TMP/side.kk")
