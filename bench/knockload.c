@@ -24,10 +24,13 @@
  * -K KEYFILE: instead of a fixed knock, a fresh token (src/token.c,
  * token_mint_now) under the key in KEYFILE for every connection (a token
  * route accepts each token once).  Rate mode mints them before its clock
- * starts, enough for 25,000 connections a second, and mints more as it
- * goes only past that: the run measures the relay's work on a token, not
- * the load tool's (which is about the relay's: two HMACs, a key set-up
- * and a getrandom(2) per token, on the same shared CPUs).
+ * starts, enough for 25,000 connections a second over the first
+ * MINT_SECS seconds, all for the second the clock starts: the run
+ * measures the relay's work on a token, not the load tool's (which is
+ * about the relay's: two HMACs, a key set-up and a getrandom(2) per
+ * token, on the same shared CPUs).  Past them, or once they are
+ * MINT_SECS old (the bench's relay takes tokens up to 5 s old), it mints
+ * each one as it connects.
  *
  * -m MATCH: a reply counts only if its first 512 bytes contain MATCH (the
  * benchmark checks that each connection reached the backend it meant to).
@@ -75,6 +78,9 @@ static int tokens;
 static char token[TOKEN_LEN];
 static char (*minted)[TOKEN_LEN];	/* rate mode: minted before the clock */
 static size_t nminted, usedminted;
+static time_t minted_t;		/* the time in every minted token */
+#define MINT_RATE	25000	/* tokens minted ahead per second of the run */
+#define MINT_SECS	4	/* ... for at most this many seconds */
 static double start_at;		/* -A: start the clock then (CLOCK_REALTIME) */
 static int epfd;
 static volatile sig_atomic_t stop;
@@ -220,7 +226,8 @@ conn_start(struct conn *c, int idx)
 	struct epoll_event ev;
 
 	if (tokens) {
-		if (usedminted < nminted)
+		if (usedminted < nminted &&
+		    time(NULL) - minted_t < MINT_SECS)
 			memcpy(token, minted[usedminted++], TOKEN_LEN);
 		else
 			token_mint_now(key, token);
@@ -308,6 +315,40 @@ raise_nofile(size_t want)
 	}
 }
 
+/* The wall clock, in seconds. */
+static double
+wall(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (ts.tv_sec + ts.tv_nsec / 1e9);
+}
+
+/*
+ * Mint the tokens of a run of ${dur} seconds with ${conc} loops ahead
+ * (see -K above), each for the second the clock starts (-A's or now).
+ */
+static void
+mint_ahead(int conc, double dur)
+{
+	uint8_t nonce[TOKEN_NONCELEN];
+	double secs = dur < MINT_SECS ? dur : MINT_SECS;
+
+	nminted = (size_t)conc + (size_t)(secs * MINT_RATE);
+	if ((minted = calloc(nminted, TOKEN_LEN)) == NULL) {
+		perror("knockload: calloc");
+		exit(1);
+	}
+	minted_t = start_at > 0 ? (time_t)start_at : time(NULL);
+	for (usedminted = 0; usedminted < nminted && !stop; usedminted++) {
+		randombytes_buf(nonce, sizeof(nonce));
+		token_mint(key, (uint64_t)minted_t, nonce, minted[usedminted]);
+	}
+	nminted = usedminted;
+	usedminted = 0;
+}
+
 /* Sleep until the wall clock reads ${t}; at once if it is past. */
 static void
 sleep_until(double t)
@@ -329,18 +370,14 @@ run_rate(struct conn *cs, int conc, double dur)
 	unsigned long done = 0;
 	int i, n;
 
-	if (tokens) {
-		nminted = (size_t)conc + (size_t)(dur * 25000);
-		if ((minted = calloc(nminted, TOKEN_LEN)) == NULL) {
-			perror("knockload: calloc");
-			exit(1);
-		}
-		for (usedminted = 0; usedminted < nminted; usedminted++)
-			token_mint_now(key, minted[usedminted]);
-		usedminted = 0;
-	}
-	if (start_at > 0)
+	if (tokens)
+		mint_ahead(conc, dur);
+	if (start_at > 0) {
+		if ((t = wall() - start_at) > 0.05)
+			fprintf(stderr, "knockload: started %.3f s after -A's "
+			    "time (minting took longer)\n", t);
 		sleep_until(start_at);
+	}
 	start = now();
 	end = start + dur;
 	for (i = 0; i < conc; i++)

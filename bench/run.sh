@@ -485,26 +485,49 @@ rotated() {
 		printf("%s%s", $((i + r - 1) % NF + 1), i + 1 < NF ? " " : "\n") }'
 }
 
+# pair RUN OUT1 OUT2 F1 F2 [ARGS...]: run F1 ARGS and F2 ARGS at once
+# (shell functions), each bounded by TO, their output (stdout and stderr)
+# in OUT1 and OUT2; which one starts first alternates with RUN.  Side by
+# side, both see the machine as it is in that second: the drift between
+# runs a few seconds apart (a rate moves by 15-30% from one run to the
+# next here) stays out of their ratio; how the scheduler shares the CPUs
+# between the two enters it.
+pair() {
+	_pr=$1 _po1=$2 _po2=$3 _pf1=$4 _pf2=$5; shift 5
+	if [ $((_pr % 2)) = 0 ]; then
+		_pt=$_pf1 _pf1=$_pf2 _pf2=$_pt _pt=$_po1 _po1=$_po2 _po2=$_pt
+	fi
+	$_pf1 "$@" >"$_po1" 2>&1 &
+	_pp=$!
+	PIDS="$PIDS $_pp"
+	$_pf2 "$@" >"$_po2" 2>&1
+	wait $_pp
+}
+
 # run_side KEY RUN [wrk args]: l7knockknock and haproxy side by side,
-# $CONNS / 2 connections each, loaded at the same time for DUR.  Both see
-# the machine as it is in that second, so their ratio keeps what the two
-# do differently and loses the drift between runs a few seconds apart
-# (rates move by 15-30% from one run to the next on this shared machine).
+# $CONNS / 2 connections each, loaded at the same time for DUR.
+side_wrk() {	# PORT [wrk args]
+	_swp=$1; shift
+	timeout -k 2 $TO wrk -t 1 -c $((CONNS / 2)) -d ${DUR}s "$@" \
+	    http://127.0.0.1:$_swp/
+}
+side_wrk_l7k() { side_wrk $HTTP_l7k "$@"; }
+side_wrk_haproxy() { side_wrk $HTTP_haproxy "$@"; }
 run_side() {
 	_sk=$1 _sr=$2; shift 2
 	[ -n "${HTTP_haproxy:-}" ] || return 0
-	timeout -k 2 $TO wrk -t 1 -c $((CONNS / 2)) -d ${DUR}s "$@" \
-	    http://127.0.0.1:$HTTP_l7k/ >"$TMP/side.l7k" 2>&1 &
-	_sp=$!
-	timeout -k 2 $TO wrk -t 1 -c $((CONNS / 2)) -d ${DUR}s "$@" \
-	    http://127.0.0.1:$HTTP_haproxy/ >"$TMP/side.haproxy" 2>&1
-	wait $_sp
+	pair $_sr "$TMP/side.l7k" "$TMP/side.haproxy" side_wrk_l7k \
+	    side_wrk_haproxy "$@"
 	_sl=$(awk '/^Requests\/sec:/ { print $2 }' "$TMP/side.l7k")
 	_sh=$(awk '/^Requests\/sec:/ { print $2 }' "$TMP/side.haproxy")
 	if [ -z "$_sl" ] || [ -z "$_sh" ] || [ "${_sh%.*}" = 0 ]; then
-		note "$_sk side by side run $_sr failed"
+		note "$_sk side by side run $_sr failed: $(tail -n 1 "$TMP/side.l7k") / $(tail -n 1 "$TMP/side.haproxy")"
 		return
 	fi
+	for _t in l7k haproxy; do
+		_e=$(grep -E 'Socket errors|Non-2xx' "$TMP/side.$_t" | tr -s ' \n' ' ')
+		[ -n "$_e" ] && note "$_sk side by side $_t run $_sr: wrk:$_e"
+	done
 	put ${_sk}side l7k $_sr "$_sl"
 	put ${_sk}side haproxy $_sr "$_sh"
 	put ${_sk}sratio l7k $_sr "$(awk -v a="$_sl" -v b="$_sh" 'BEGIN { print a / b }')"
@@ -544,30 +567,36 @@ run_kt() {
 	measured kt l7k $1 run_kl kt l7k $1 $HTTP_tok hidden -K "$KEYF"
 	KL_PID=
 }
-# Side by side: the static-knock and the token relay loaded at the same
-# time, $CONNS / 2 loops each, for the same DUR.  Both see the machine as
-# it is in that second, so their ratio keeps what the relay does
-# differently and loses the drift between runs a few seconds apart (on
-# this shared machine, the same binary measured against itself in turn
-# gives single runs from 0.65 to 1.6).
+# run_ktside RUN: the static-knock and the token relay side by side (see
+# pair), $CONNS / 2 loops each, for the same DUR.  Both clocks start at
+# one wall-clock time (-A), after the token run has minted its tokens, so
+# that neither runs a moment alone.
+side_kk() {	# LOOPS START
+	timeout -k 2 $TO $KL -c $1 -d $DUR -m hidden -x $KNOCK_HEX -A $2 \
+	    127.0.0.1:$HTTP_l7k
+}
+side_kt() {	# LOOPS START
+	timeout -k 2 $TO $KL -c $1 -d $DUR -m hidden -K "$KEYF" -A $2 \
+	    127.0.0.1:$HTTP_tok
+}
 run_ktside() {
 	[ -n "$TOKENS" ] || return 0
-	_h=$((CONNS / 2))
-	# One start for both clocks, after the token run has minted its
-	# tokens (-A): neither runs a moment alone.
 	_at=$(awk -v t="$(date +%s.%N)" 'BEGIN { printf("%.3f", t + 1.5) }')
-	timeout -k 2 $TO $KL -c $_h -d $DUR -m hidden -x $KNOCK_HEX -A $_at \
-	    127.0.0.1:$HTTP_l7k >"$TMP/side.kk" &
-	_sp=$!
-	_st=$(timeout -k 2 $TO $KL -c $_h -d $DUR -m hidden -K "$KEYF" -A $_at \
-	    127.0.0.1:$HTTP_tok)
-	wait $_sp
+	pair $1 "$TMP/side.kk" "$TMP/side.kt" side_kk side_kt \
+	    $((CONNS / 2)) $_at
 	_sk=$(sed -n 's/.* rate=\([0-9.]*\) .*/\1/p' "$TMP/side.kk")
-	_st=$(echo "$_st" | sed -n 's/.* rate=\([0-9.]*\) .*/\1/p')
+	_st=$(sed -n 's/.* rate=\([0-9.]*\) .*/\1/p' "$TMP/side.kt")
 	if [ -z "$_sk" ] || [ -z "$_st" ] || [ "${_sk%.*}" = 0 ]; then
-		note "side-by-side token run $1 failed"
+		note "side-by-side token run $1 failed: $(tail -n 1 "$TMP/side.kk") / $(tail -n 1 "$TMP/side.kt")"
 		return
 	fi
+	# Errors, bad replies (a refused token reaches the normal backend),
+	# or a late start: say so.
+	for _f in kk kt; do
+		grep -q ' errors=0 bad=0$' "$TMP/side.$_f" &&
+		    [ "$(wc -l <"$TMP/side.$_f")" = 1 ] ||
+		    note "side-by-side $_f run $1: $(tr '\n' ' ' <"$TMP/side.$_f")"
+	done
 	put kkside l7k $1 "$_sk"
 	put ktside l7k $1 "$_st"
 	put ktsratio l7k $1 "$(awk -v t="$_st" -v k="$_sk" 'BEGIN { print t / k }')"
@@ -937,25 +966,26 @@ echo "Medians of $REPS interleaved runs of ${DUR} s (idle: $IDLE_REPS runs), all
 echo "127.0.0.1 ($NETNS network namespace), clients, relays and backends sharing"
 echo "the machine's CPUs; $(($T1 - $T0)) s in all; load average $LOAD0 at the start"
 echo "(CPU $BUSY0% busy before the first run), $LOAD1 at the end. Higher is better except p99"
-echo "latencies, descriptors and memory. Ratios compare medians; compare ratios"
+echo "latencies, descriptors and memory. Ratios compare medians, except the"
+echo "side-by-side lines, which take the median of each round's ratio; compare ratios"
 echo "across runs, not absolute numbers (the machine is shared and noisy)."
 [ -n "${BENCH_NOTE:-}" ] && { echo; echo "Note: $BENCH_NOTE"; }
 if [ -s "$TMP/cpuother" ]; then
 	echo
 	printf "Other work's share of the machine's CPU time during the runs, median (max):"
-	for k in bulk rr cr kl kk kt; do
+	for k in bulk rr rrside cr crside kl kk kt ktside; do
 		awk -v k=$k '$1 == k { print $4 }' "$TMP/cpuother" | sort -n | awk -v k=$k '
 			{ v[++n] = $1 } END { if (n) printf(" %s %d%% (%d%%)", k, v[int((n + 1) / 2)], v[n])
 			    if (n && v[int((n + 1) / 2)] > 10) printf("- other work took %d%% of the CPU time in the median %s run: the figures of this run are unreliable\n", v[int((n + 1) / 2)], k) >> "/dev/stderr" }' 2>>"$NOTES"
 	done
 	echo "."
-	echo "(bulk, rr: request/response, cr: connection rate, kl/kk: new connections without/with the knock, kt: with a token.)"
+	echo "(bulk, rr: request/response, cr: connection rate, kl/kk: new connections without/with the knock, kt: with a token; …side: the side-by-side runs.)"
 fi
 echo
 [ -n "$CHART" ] && { echo "![Each workload's medians divided by haproxy's]($CHART)"; echo; }
 cat "$TMP/table"
 echo
-echo "Targets, from the medians above:"
+echo "Targets, from the medians above (side by side: the median of the rounds' ratios):"
 echo
 cat "$TMP/targets"
 echo
