@@ -89,13 +89,21 @@ static uint32_t *lat;		/* latencies in microseconds */
 static size_t nlat, caplat;
 static unsigned long errors, bad, peer_closed;
 
+/* Clock ${id} in seconds: now() for intervals, wall() for -A's time. */
 static double
-now(void)
+clock_secs(clockid_t id)
 {
 	struct timespec ts;
 
-	clock_gettime(CLOCK_MONOTONIC, &ts);
+	clock_gettime(id, &ts);
 	return (ts.tv_sec + ts.tv_nsec / 1e9);
+}
+
+static double
+now(void)
+{
+
+	return (clock_secs(CLOCK_MONOTONIC));
 }
 
 static void
@@ -315,14 +323,11 @@ raise_nofile(size_t want)
 	}
 }
 
-/* The wall clock, in seconds. */
 static double
 wall(void)
 {
-	struct timespec ts;
 
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (ts.tv_sec + ts.tv_nsec / 1e9);
+	return (clock_secs(CLOCK_REALTIME));
 }
 
 /*
