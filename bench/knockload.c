@@ -106,6 +106,13 @@ now(void)
 	return (clock_secs(CLOCK_MONOTONIC));
 }
 
+static double
+wall(void)
+{
+
+	return (clock_secs(CLOCK_REALTIME));
+}
+
 static void
 on_signal(int sig)
 {
@@ -321,13 +328,6 @@ raise_nofile(size_t want)
 		rl.rlim_cur = rl.rlim_max;
 		(void)setrlimit(RLIMIT_NOFILE, &rl);
 	}
-}
-
-static double
-wall(void)
-{
-
-	return (clock_secs(CLOCK_REALTIME));
 }
 
 /*
