@@ -269,9 +269,11 @@ TARGETS="direct l7k haproxy nginx"
 # Two sets of relays: bulk ones in front of iperf3, http ones in front of
 # the nginx backend (normal) and its second server (hidden).
 P=$((BASE + 10))
-start_l7k bulk_l7k $P $IPB $HB || exit 1; BULK_l7k=$P
-start_haproxy bulk_haproxy $((P + 1)) $IPB $HB || exit 1; BULK_haproxy=$((P + 1))
-start_nginx bulk_nginx $((P + 2)) $IPB || exit 1; BULK_nginx=$((P + 2))
+start_l7k bulk_l7k $P $IPB $HB || exit 1; BULK_l7k=$P BULKPID_l7k=$RELAYPID
+start_haproxy bulk_haproxy $((P + 1)) $IPB $HB || exit 1
+BULK_haproxy=$((P + 1)) BULKPID_haproxy=$RELAYPID
+start_nginx bulk_nginx $((P + 2)) $IPB || exit 1
+BULK_nginx=$((P + 2)) BULKPID_nginx=$RELAYPID
 BULK_direct=$IPB
 P=$((BASE + 20))
 start_l7k http_l7k $P $NB $HB || exit 1; HTTP_l7k=$P
@@ -283,12 +285,13 @@ HTTPPID_nginx=$RELAYPID
 HTTP_direct=$NB
 if [ -n "$WORKERS" ]; then
 	BULK_l7k2=$((BASE + 13)) HTTP_l7k2=$((BASE + 23))
-	if ! start_l7k bulk_l7k2 $BULK_l7k2 $IPB $HB --workers 2 ||
-	    ! start_l7k http_l7k2 $HTTP_l7k2 $NB $HB --workers 2; then
+	if start_l7k bulk_l7k2 $BULK_l7k2 $IPB $HB --workers 2 &&
+	    BULKPID_l7k2=$RELAYPID &&
+	    start_l7k http_l7k2 $HTTP_l7k2 $NB $HB --workers 2; then
+		HTTPPID_l7k2=$RELAYPID
+	else
 		note "--workers 2 did not start: 1 worker only"
 		WORKERS= TARGETS="direct l7k haproxy nginx"
-	else
-		HTTPPID_l7k2=$RELAYPID
 	fi
 fi
 # A token route: the same relay with --key-file instead of the
@@ -319,6 +322,7 @@ if [ -n "$BASE_BIN" ]; then
 	[ -x "$BASE_BIN" ] || die "BENCH_BASE_BIN $BASE_BIN is not executable"
 	BULK_base=$((BASE + 14)) HTTP_base=$((BASE + 24))
 	L7K_BIN=$BASE_BIN start_l7k bulk_base $BULK_base $IPB $HB || exit 1
+	BULKPID_base=$RELAYPID
 	L7K_BIN=$BASE_BIN start_l7k http_base $HTTP_base $NB $HB || exit 1
 	HTTPPID_base=$RELAYPID
 	TARGETS="$TARGETS base"
@@ -355,26 +359,55 @@ to_ms() {
 		else print "" }'
 }
 
+# Where a bulk run's time went: the relay's time runnable but waiting for
+# a CPU (schedstat), and the machine's CPU time left idle (/proc/stat), in
+# percent.  A relay that waits while CPUs idle is placed, not slow.
+bulk_marks() {	# prints: ns-now relay-wait-ns idle-ticks all-ticks
+	{ date +%s%N
+	  [ -n "$1" ] && tree_pids $1 | while read -r _q; do
+		cat /proc/$_q/task/*/schedstat 2>/dev/null; done
+	  head -n 1 /proc/stat
+	} | awk 'NR == 1 { t = $1; next } $1 == "cpu" { for (i = 2; i <= 9; i++) {
+		a += $i; if (i == 5 || i == 6) z += $i } next } { w += $2 }
+		END { printf("%s %.0f %.0f %.0f\n", t, w, z, a) }'
+}
+pct() {	# A0 A1 T0 T1: 100 * (A1 - A0) / (T1 - T0)
+	awk -v a=$1 -v b=$2 -v s=$3 -v e=$4 \
+	    'BEGIN { x = 0; if (e > s) x = 100 * (b - a) / (e - s); print x }'
+}
 run_bulk() {	# KEY TARGET RUN
 	shift
-	eval "_p=\$BULK_$1"
+	eval "_p=\$BULK_$1 _bp=\${BULKPID_$1:-}"
 	_try=0
 	while [ $_try -lt 2 ]; do
+		_b0=$(bulk_marks "$_bp")
 		timeout -k 2 $TO iperf3 -c 127.0.0.1 -p $_p -t $DUR -O 1 -f g \
 		    >"$TMP/last.out" 2>&1
+		_b1=$(bulk_marks "$_bp")
 		_v=$(awk '/receiver/ { for (i = 1; i <= NF; i++)
 		    if ($i == "Gbits/sec") print $(i - 1) }' "$TMP/last.out")
-		[ -n "$_v" ] && { put bulk $1 $2 "$_v"; return; }
+		if [ -n "$_v" ]; then
+			put bulk $1 $2 "$_v"
+			set -- "$1" "$2" $_b0 $_b1
+			[ -n "$_bp" ] && put bulk_wait $1 $2 "$(pct $4 $8 $3 $7)"
+			put bulk_idle $1 $2 "$(pct $5 $9 $6 ${10})"
+			return
+		fi
 		_try=$((_try + 1)); sleep 1
 	done
 	note "bulk $1 run $2 failed: $(tail -n 1 "$TMP/last.out")"
 }
 
+# PID and its children, one per line.
+tree_pids() {
+	{ echo "$1"; cat /proc/$1/task/*/children 2>/dev/null | tr ' ' '\n'; } |
+	    grep -v '^$'
+}
+
 # CPU time (clock ticks, user + system) of PID and its children.
 tree_ticks() {
-	{ echo "$1"; cat /proc/$1/task/*/children 2>/dev/null | tr ' ' '\n'; } |
-	    while read -r _q; do
-		[ -n "$_q" ] && sed 's/.*) //' /proc/$_q/stat 2>/dev/null
+	tree_pids $1 | while read -r _q; do
+		sed 's/.*) //' /proc/$_q/stat 2>/dev/null
 	    done | awk '{ t += $12 + $13 } END { print t + 0 }'
 }
 
@@ -623,10 +656,6 @@ done
 # ---- idle ----------------------------------------------------------------
 # PID and its children (l7knockknock's supervisor and its workers; a
 # master and its worker): the idle cost is the whole tree's.
-tree_pids() {
-	{ echo "$1"; cat /proc/$1/task/*/children 2>/dev/null | tr ' ' '\n'; } |
-	    grep -v '^$'
-}
 fdcount() {
 	for _p in $(tree_pids $1); do ls "/proc/$_p/fd" 2>/dev/null; done |
 	    wc -l
@@ -801,6 +830,8 @@ row() {
 	printf ' %s | %s |\n' "$4" "$([ -n "$5" ] && check "$5" || echo)"
 }
 row bulk "bulk: iperf3, 1 stream, Gbit/s" 2 "≥ 1.1 × max(haproxy, nginx), ≥ 0.75 × direct" "l >= 1.1 * p && l >= 0.75 * d"
+row bulk_wait "bulk: relay runnable, waiting for a CPU, % of the run" 0 "" "" "" "–"
+row bulk_idle "bulk: the machine's CPU time left idle, %" 0 "" ""
 row rr "request/response: wrk, $CONNS keep-alive, req/s" 0 "≥ 1.0 × haproxy" "l >= h"
 row rr_p99 "request/response: p99 ms" 2 "" ""
 row rr_cpu "request/response: relay CPU µs per request" 1 "" "" "" "–"
