@@ -330,9 +330,11 @@ fi
 # rotated gives each target each place in a round once only with at least
 # as many rounds as targets: with a base build's sixth target and five
 # rounds, l7knockknock ran later in its rounds than haproxy on average,
-# and later runs are slower (see rotated).  Unless BENCH_REPS says.
+# and later runs are slower (see rotated).  Unless BENCH_REPS says, or a
+# quick run is asked for.
 _nt=$(echo $TARGETS | wc -w)
-[ -z "${BENCH_REPS:-}" ] && [ "$REPS" -lt "$_nt" ] && REPS=$_nt
+[ -z "${BENCH_REPS:-}" ] && [ "${BENCH_QUICK:-0}" != 1 ] &&
+    [ "$REPS" -lt "$_nt" ] && REPS=$_nt
 # BENCH_ONLY: run only these workloads (bulk rr cr knock idle; default all).
 ONLY=${BENCH_ONLY:-bulk rr cr knock idle}
 only() { case " $ONLY " in *" $1 "*) return 0 ;; esac; return 1; }
