@@ -557,8 +557,10 @@ side_wrk_haproxy() { side_wrk $HTTP_haproxy "$@"; }
 run_side() {
 	_sk=$1 _sr=$2; shift 2
 	[ -n "${HTTP_haproxy:-}" ] || return 0
+	_sc0="$(tree_ticks $HTTPPID_l7k) $(tree_ticks $HTTPPID_haproxy)"
 	pair $_sr "$TMP/side.l7k" "$TMP/side.haproxy" side_wrk_l7k \
 	    side_wrk_haproxy "$@"
+	_sc1="$(tree_ticks $HTTPPID_l7k) $(tree_ticks $HTTPPID_haproxy)"
 	_sl=$(awk '/^Requests\/sec:/ { print $2 }' "$TMP/side.l7k")
 	_sh=$(awk '/^Requests\/sec:/ { print $2 }' "$TMP/side.haproxy")
 	if [ -z "$_sl" ] || [ -z "$_sh" ] || [ "${_sh%.*}" = 0 ]; then
@@ -572,6 +574,19 @@ run_side() {
 	put ${_sk}side l7k $_sr "$_sl"
 	put ${_sk}side haproxy $_sr "$_sh"
 	put ${_sk}sratio l7k $_sr "$(awk -v a="$_sl" -v b="$_sh" 'BEGIN { print a / b }')"
+	side_cpu $_sk $_sr l7k ${_sc0% *} ${_sc1% *}
+	side_cpu $_sk $_sr haproxy ${_sc0#* } ${_sc1#* }
+}
+# side_cpu KEY RUN TARGET TICKS0 TICKS1: what the relay's CPU time was in
+# a side-by-side run: µs per request, and a share of one CPU (how much of
+# the machine the scheduler gave it next to the other).
+side_cpu() {
+	_n=$(awk '/requests in/ { print $1 }' "$TMP/side.$3")
+	[ -n "$_n" ] && [ "$_n" -gt 0 ] || return 0
+	put ${1}side_cpu $3 $2 "$(awk -v a=$4 -v b=$5 -v n=$_n \
+	    -v hz=$(getconf CLK_TCK) 'BEGIN { print (b - a) * 1e6 / hz / n }')"
+	put ${1}side_share $3 $2 "$(awk -v a=$4 -v b=$5 -v d=$DUR \
+	    -v hz=$(getconf CLK_TCK) 'BEGIN { print (b - a) * 100 / hz / d }')"
 }
 
 # runs KEY LABEL FUNC [ARGS...]: REPS runs of FUNC KEY TARGET RUN ARGS for
@@ -845,11 +860,15 @@ row rr_p99 "request/response: p99 ms" 2 "" ""
 row rr_cpu "request/response: relay CPU µs per request" 1 "" "" "" "–"
 row rrside "request/response side by side, $((CONNS / 2)) connections each, req/s" 0 "" "" "–" "–"
 row rrsratio "request/response side by side: median of the runs' l7k ÷ haproxy" 2 "≥ 1.0" "l >= 1" "–" "–"
+row rrside_cpu "request/response side by side: relay CPU µs per request" 1 "" "" "–" "–"
+row rrside_share "request/response side by side: relay CPU time, % of one CPU" 0 "" "" "–" "–"
 row cr "connection rate: wrk, Connection: close, conn/s" 0 "≥ 1.0 × haproxy" "l >= h"
 row cr_p99 "connection rate: p99 ms" 2 "" ""
 row cr_cpu "connection rate: relay CPU µs per connection" 1 "" "" "" "–"
 row crside "connection rate side by side, $((CONNS / 2)) connections each, conn/s" 0 "" "" "–" "–"
 row crsratio "connection rate side by side: median of the runs' l7k ÷ haproxy" 2 "≥ 1.0" "l >= 1" "–" "–"
+row crside_cpu "connection rate side by side: relay CPU µs per connection" 1 "" "" "–" "–"
+row crside_share "connection rate side by side: relay CPU time, % of one CPU" 0 "" "" "–" "–"
 row kl "new connections, no knock (knockload), conn/s" 0 "" ""
 row kl_p99 "new connections, no knock: p99 ms" 2 "" ""
 row kk "knocked connections to hidden (knockload), conn/s" 0 "" "" "n/a: no knock routing" "$(fmt "$(med kk direct)" 0) (no knock)"
