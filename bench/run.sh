@@ -846,15 +846,21 @@ row() {
 	_dt=${7:-$(fmt "$D" $3)}
 	printf '| %s | %s | %s |' "$2" "$_dt" "$(fmt "$L" $3)"
 	[ -n "$WORKERS" ] && printf ' %s |' "$(fmt "$L2" $3)"
+	# An 8th argument "noratio": the ratio columns would mean nothing.
+	if [ "${8:-}" = noratio ]; then
+		_rh=– _rn=– _rd=– _rb=–
+	else
+		_rh=$(ratio "$L" "$H") _rn=$(ratio "$L" "$N")
+		_rd=$(ratio "$L" "$D") _rb=$(ratio "$L" "$B")
+	fi
 	printf ' %s | %s | %s | %s | %s |' "$(fmt "$H" $3)" "$_nt" \
-	    "$(ratio "$L" "$H")" "$(ratio "$L" "$N")" "$(ratio "$L" "$D")"
-	[ -n "$BASE_BIN" ] && printf ' %s | %s |' "$(fmt "$B" $3)" \
-	    "$(ratio "$L" "$B")"
+	    "$_rh" "$_rn" "$_rd"
+	[ -n "$BASE_BIN" ] && printf ' %s | %s |' "$(fmt "$B" $3)" "$_rb"
 	printf ' %s | %s |\n' "$4" "$([ -n "$5" ] && check "$5" || echo)"
 }
 row bulk "bulk: iperf3, 1 stream, Gbit/s" 2 "≥ 1.1 × max(haproxy, nginx), ≥ 0.75 × direct" "l >= 1.1 * p && l >= 0.75 * d"
-row bulk_wait "bulk: relay runnable, waiting for a CPU, % of the run" 0 "" "" "" "–"
-row bulk_idle "bulk: the machine's CPU time left idle, %" 0 "" ""
+row bulk_wait "bulk: relay runnable, waiting for a CPU, % of the run" 0 "" "" "" "–" noratio
+row bulk_idle "bulk: the machine's CPU time left idle, %" 0 "" "" "" "" noratio
 row rr "request/response: wrk, $CONNS keep-alive, req/s" 0 "≥ 1.0 × haproxy" "l >= h"
 row rr_p99 "request/response: p99 ms" 2 "" ""
 row rr_cpu "request/response: relay CPU µs per request" 1 "" "" "" "–"
@@ -1025,8 +1031,8 @@ echo "127.0.0.1 ($NETNS network namespace), clients, relays and backends sharing
 echo "the machine's CPUs; $(($T1 - $T0)) s in all; load average $LOAD0 at the start"
 echo "(CPU $BUSY0% busy before the first run), $LOAD1 at the end. Higher is better except p99"
 echo "latencies, descriptors and memory. Ratios compare medians, except the"
-echo "side-by-side lines, which take the median of each round's ratio; compare ratios"
-echo "across runs, not absolute numbers (the machine is shared and noisy)."
+echo "lines \"median of the runs' …\", which take the median of each round's ratio;"
+echo "compare ratios across runs, not absolute numbers (the machine is shared and noisy)."
 [ -n "${BENCH_NOTE:-}" ] && { echo; echo "Note: $BENCH_NOTE"; }
 if [ -s "$TMP/cpuother" ]; then
 	echo
