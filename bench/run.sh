@@ -578,8 +578,8 @@ run_side() {
 	side_cpu $_sk $_sr haproxy ${_sc0#* } ${_sc1#* }
 }
 # side_cpu KEY RUN TARGET TICKS0 TICKS1: what the relay's CPU time was in
-# a side-by-side run: µs per request, and a share of one CPU (how much of
-# the machine the scheduler gave it next to the other).
+# a side-by-side run: µs per request, and a share of one CPU (each wrk
+# keeps its requests in flight, so the share follows from the rate).
 side_cpu() {
 	_n=$(awk '/requests in/ { print $1 }' "$TMP/side.$3")
 	[ -n "$_n" ] && [ "$_n" -gt 0 ] || return 0
@@ -677,8 +677,8 @@ while [ $r -le $REPS ]; do
 done
 
 # ---- idle ----------------------------------------------------------------
-# PID and its children (l7knockknock's supervisor and its workers; a
-# master and its worker): the idle cost is the whole tree's.
+# The idle cost is the whole tree's (tree_pids: l7knockknock's supervisor
+# and its workers; a master and its worker).
 fdcount() {
 	for _p in $(tree_pids $1); do ls "/proc/$_p/fd" 2>/dev/null; done |
 	    wc -l
